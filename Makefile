@@ -1,0 +1,137 @@
+# ember — build, test, bench, run. `make help` lists the targets.
+#
+# Sources are picked up by directory: every src/**/*.c is part of the VMM
+# library (build/libember.a) except src/vmm/main.c; every tests/unit/test_*.c
+# and tests/device/test_*.c is one cmocka binary.
+
+CC       ?= gcc
+BUILD    ?= build
+PREFIX   ?= /usr/local
+SAN      ?=
+V        ?=
+
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+            -Wformat=2 -Wmissing-prototypes -fno-strict-aliasing \
+            -Iinclude -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -DEMBER_GIT_REV='"$(GIT_REV)"'
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+LDLIBS   := -lseccomp -lcjson -lcap-ng -lfdt -lcrypto -lz -llzma -llz4 -lzstd -lpthread
+
+LIB_SRCS := $(filter-out src/vmm/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+DEV_SRCS := $(sort $(wildcard tests/device/test_*.c))
+DEV_BINS := $(DEV_SRCS:tests/device/%.c=$(BUILD)/tests/device/%)
+DEV_HELPERS := $(filter-out $(DEV_SRCS),$(wildcard tests/device/*.c))
+DEV_HELPER_OBJS := $(DEV_HELPERS:%.c=$(BUILD)/%.o)
+EMBER    := $(BUILD)/ember
+SETUP_STAMP := $(BUILD)/.setup-done
+
+Q := $(if $(V),,@)
+
+.PHONY: all setup test unit device e2e e2e-linux check-asan run bench install clean help fuzz format testguest
+
+all: $(EMBER) testguest
+
+help:
+	@echo "make            build $(EMBER) and the test guest"
+	@echo "make run        set up, build and boot a Linux microVM with the console attached"
+	@echo "make test       set up, build and run every test (unit, device, e2e, short Linux boot)"
+	@echo "make unit       cmocka unit tests only;  make unit T=test_memory  one test binary"
+	@echo "make device     guest-less device harness tests"
+	@echo "make e2e        boot the test guest under KVM"
+	@echo "make e2e-linux  boot Linux guests and check what the kernel prints"
+	@echo "make check-asan the same tests in an ASan+UBSan build (build-asan/)"
+	@echo "make bench      benchmarks (boot time, RSS, device throughput, API latency)"
+	@echo "make fuzz       libFuzzer targets (FUZZ_SECONDS=N each)"
+	@echo "make install    install ember into PREFIX ($(PREFIX))"
+	@echo "make clean      remove build directories"
+
+# ---- set-up: install the Debian packages the build, tests and run need ----
+setup: $(SETUP_STAMP)
+$(SETUP_STAMP): tools/setup.sh
+	$(Q)mkdir -p $(BUILD)
+	$(Q)tools/setup.sh
+	$(Q)touch $@
+
+# ---- the VMM ----
+$(BUILD)/%.o: %.c | $(SETUP_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libember.a: $(LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(EMBER): $(BUILD)/src/vmm/main.o $(BUILD)/libember.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- tests ----
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/libember.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/device/%: tests/device/%.c $(DEV_HELPER_OBJS) $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(DEV_HELPER_OBJS) $(BUILD)/libember.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/device/%.o: tests/device/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP -c $< -o $@
+
+include firmware/testguest/testguest.mk
+
+T ?=
+unit: $(UNIT_BINS)
+	$(Q)tests/run-cmocka.sh $(BUILD)/tests/unit $(T)
+
+device: $(DEV_BINS)
+	$(Q)tests/run-cmocka.sh $(BUILD)/tests/device $(T)
+
+e2e: $(EMBER) testguest
+	$(Q)BUILD=$(BUILD) tests/e2e/run.sh $(T)
+
+e2e-linux: $(EMBER)
+	$(Q)BUILD=$(BUILD) tests/e2e/linux.sh full
+
+e2e-linux-short: $(EMBER)
+	$(Q)BUILD=$(BUILD) tests/e2e/linux.sh short
+
+test: setup
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory device
+	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory e2e-linux-short
+	@echo "make test: all passed"
+
+check-asan: setup
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all unit device e2e
+
+run: setup $(EMBER)
+	$(Q)BUILD=$(BUILD) tools/run-linux.sh
+
+bench: setup $(EMBER) testguest
+	$(Q)BUILD=$(BUILD) tools/bench/run.sh
+
+fuzz: setup
+	$(Q)BUILD=build-fuzz tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+install: $(EMBER)
+	install -D -m 0755 $(EMBER) $(DESTDIR)$(PREFIX)/bin/ember
+
+format:
+	clang-format -i $$(find src include tests firmware -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,29 @@
+/* i8042 keyboard controller: enough for reset (0xFE to port 0x64) and
+ * Ctrl-Alt-Del injection. */
+#ifndef EMBER_I8042_H
+#define EMBER_I8042_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "ember/bus.h"
+
+struct i8042 {
+	pthread_mutex_t lock;
+	uint8_t status, cmd, ctrl_byte, outport;
+	uint8_t buf[16];
+	unsigned head, count;
+	void (*reset)(void *opaque); /* guest asked for a CPU reset */
+	void *reset_opaque;
+	void (*irq)(void *opaque, int level); /* IRQ 1 */
+	void *irq_opaque;
+};
+
+extern const struct bus_ops i8042_bus_ops;
+
+void i8042_init(struct i8042 *k, void (*reset)(void *), void *reset_opaque,
+		void (*irq)(void *, int), void *irq_opaque);
+/* Queue the scancodes of Ctrl-Alt-Del and raise IRQ 1. */
+int i8042_send_ctrl_alt_del(struct i8042 *k);
+
+#endif

@@ -1,0 +1,49 @@
+/* Guest RAM: the only way to reach guest memory from the host.
+ *
+ * RAM is one memfd mapped MAP_SHARED|MAP_NORESERVE; it is split into at most
+ * two guest-physical regions around the MMIO gap. gm_slice() is the single
+ * bounds-checked gpa -> host pointer translation: it returns NULL unless every
+ * byte of [gpa, gpa+len) lies inside one region. */
+#ifndef EMBER_MEMORY_H
+#define EMBER_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GM_MAX_REGIONS 2
+
+struct gm_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t file_offset; /* offset in the memfd */
+	uint8_t *hva;
+};
+
+struct guest_mem {
+	struct gm_region regions[GM_MAX_REGIONS];
+	int nregions;
+	int memfd;
+	uint64_t total; /* bytes of RAM */
+	uint8_t *base;  /* the single host mapping of the memfd */
+};
+
+/* Allocate SIZE bytes of RAM starting at gpa 0; RAM that would overlap
+ * [gap_start, gap_end) continues at gap_end. Pass gap_start == gap_end for no
+ * gap (the device harness does). */
+int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end);
+void gm_destroy(struct guest_mem *gm);
+
+/* Host pointer for [gpa, gpa+len), or NULL if any byte is outside RAM, the
+ * range crosses a region boundary, or gpa+len overflows. len 0 is allowed
+ * (returns the pointer if gpa is inside RAM or exactly at a region end). */
+void *gm_slice(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+/* Copy helpers built on gm_slice: 0 or -EFAULT. */
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len);
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len);
+/* True if [gpa, gpa+len) is inside RAM. */
+bool gm_valid(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+/* Release host pages backing [gpa, gpa+len) (balloon): -EFAULT if not RAM. */
+int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+#endif

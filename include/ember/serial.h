@@ -1,0 +1,34 @@
+/* 16550A UART (COM1). The host side is an output fd (stdout or a file) and
+ * input pushed by the VMM thread; the IRQ line is raised via a callback. */
+#ifndef EMBER_SERIAL_H
+#define EMBER_SERIAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "ember/bus.h"
+
+#define SERIAL_FIFO_LEN 64
+
+struct serial {
+	pthread_mutex_t lock;
+	uint8_t ier, iir, lcr, mcr, lsr, msr, scr, dll, dlm;
+	uint8_t rx[SERIAL_FIFO_LEN];
+	unsigned rx_head, rx_count;
+	int out_fd;        /* -1: output discarded */
+	void (*irq)(void *opaque, int level);
+	void *irq_opaque;
+	int irq_level;
+	uint64_t tx_bytes, missed_writes;
+};
+
+extern const struct bus_ops serial_bus_ops;
+
+void serial_init(struct serial *s, int out_fd, void (*irq)(void *, int), void *irq_opaque);
+void serial_destroy(struct serial *s);
+/* Queue host input for the guest; returns bytes accepted (FIFO may be full). */
+size_t serial_push_input(struct serial *s, const uint8_t *buf, size_t len);
+/* Room in the receive FIFO. */
+size_t serial_input_room(struct serial *s);
+
+#endif

@@ -1,0 +1,27 @@
+/* Small helpers shared by every component. */
+#ifndef EMBER_UTIL_H
+#define EMBER_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((typeof(x))(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((typeof(x))(a) - 1))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define KiB (1024ULL)
+#define MiB (1024ULL * 1024)
+#define GiB (1024ULL * 1024 * 1024)
+
+/* Parse "256M", "2G", "1048576", "512K" into bytes; -EINVAL on junk or overflow. */
+int parse_size(const char *s, uint64_t *out);
+/* Parse an unsigned decimal/hex ("0x..") integer with bounds; -EINVAL/-ERANGE. */
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Read a whole regular file (at most max_len bytes) into a malloc'd buffer.
+ * Errors are recorded with err_set naming the path. */
+int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len);
+/* 8-bit checksum byte that makes the sum of buf[0..len) zero when stored. */
+uint8_t checksum8(const void *buf, size_t len);
+
+#endif

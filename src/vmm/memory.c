@@ -1,0 +1,124 @@
+/* Guest RAM: one memfd, one host mapping, up to two guest-physical regions. */
+#include "ember/memory.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ember/error.h"
+
+int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end)
+{
+	void *p;
+	int fd;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	if (size == 0 || size & 0xfff)
+		return err_set(EINVAL, "guest memory size %#llx is not a positive multiple of 4 KiB",
+			       (unsigned long long)size);
+	if (gap_end < gap_start)
+		return err_set(EINVAL, "bad MMIO gap");
+	fd = memfd_create("ember-guest-ram", MFD_CLOEXEC);
+	if (fd < 0)
+		return err_set(errno, "memfd_create: %s", strerror(errno));
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int e = errno;
+		close(fd);
+		return err_set(e, "guest memory of %llu MiB: %s", (unsigned long long)(size >> 20),
+			       strerror(e));
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+		close(fd);
+		return err_set(e, "mapping %llu MiB of guest memory: %s",
+			       (unsigned long long)(size >> 20), strerror(e));
+	}
+	gm->memfd = fd;
+	gm->base = p;
+	gm->total = size;
+	if (gap_start == gap_end || size <= gap_start) {
+		gm->regions[0] = (struct gm_region){.gpa = 0, .size = size, .file_offset = 0, .hva = p};
+		gm->nregions = 1;
+	} else {
+		gm->regions[0] =
+			(struct gm_region){.gpa = 0, .size = gap_start, .file_offset = 0, .hva = p};
+		gm->regions[1] = (struct gm_region){.gpa = gap_end,
+						    .size = size - gap_start,
+						    .file_offset = gap_start,
+						    .hva = (uint8_t *)p + gap_start};
+		gm->nregions = 2;
+	}
+	return 0;
+}
+
+void gm_destroy(struct guest_mem *gm)
+{
+	if (gm->base)
+		munmap(gm->base, gm->total);
+	if (gm->memfd >= 0)
+		close(gm->memfd);
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+}
+
+void *gm_slice(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		uint64_t off;
+
+		if (gpa < r->gpa)
+			continue;
+		off = gpa - r->gpa;
+		if (off > r->size || len > r->size - off)
+			continue;
+		return r->hva + off;
+	}
+	return NULL;
+}
+
+bool gm_valid(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	return gm_slice(gm, gpa, len) != NULL;
+}
+
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+{
+	const void *p = gm_slice(gm, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len)
+{
+	void *p = gm_slice(gm, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = gm_slice(gm, gpa, len);
+	uint64_t off;
+
+	if (!p || (gpa & 0xfff) || (len & 0xfff))
+		return -EFAULT;
+	off = (uint64_t)(p - gm->base);
+	/* MADV_REMOVE frees the memfd's pages (shared mapping); DONTNEED alone
+	 * would only drop this mapping's PTEs. */
+	if (fallocate(gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		      (off_t)len) < 0 &&
+	    madvise(p, len, MADV_REMOVE) < 0)
+		return -errno;
+	return 0;
+}
