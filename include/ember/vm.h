@@ -1,0 +1,44 @@
+/* The VM object: KVM VM + guest memory + vCPUs + devices, wired together.
+ * Used by `ember run` (src/vmm/main.c) and by the API process mode. Every
+ * function runs on the VMM thread (the one that runs the event loop). */
+#ifndef EMBER_VM_H
+#define EMBER_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ember/config.h"
+#include "ember/event_loop.h"
+
+struct vm;
+
+enum vm_state { VM_STATE_CREATED = 0, VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STATE_EXITED };
+
+/* Exit codes of the process (ember run / --no-api). */
+enum {
+	EMBER_EXIT_OK = 0,          /* guest shutdown or reset */
+	EMBER_EXIT_BAD_CONFIG = 1,  /* bad configuration, one clear line printed */
+	EMBER_EXIT_GUEST_CRASH = 2, /* triple fault (KVM_EXIT_SHUTDOWN) */
+	EMBER_EXIT_KVM_ERROR = 3,   /* KVM internal error, unexpected exit */
+	EMBER_EXIT_HOST_ERROR = 4,  /* host-side failure after boot */
+};
+
+/* Build the whole VM from cfg: KVM checks, RAM, irqchip, devices, kernel,
+ * initrd, cmdline, ACPI, vCPUs (threads not started). Registers its fds on
+ * el. On failure err_msg() has one line naming the cause. */
+int vm_create(const struct vm_config *cfg, struct event_loop *el, struct vm **out);
+/* Start the vCPU threads. */
+int vm_start(struct vm *vm);
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+enum vm_state vm_get_state(const struct vm *vm);
+/* True once the guest reset/shut down or a vCPU failed; *code is the exit
+ * code for the process. */
+bool vm_exited(const struct vm *vm, int *code);
+/* Ask the VM to stop (e.g. SIGTERM); vm_exited() becomes true. */
+void vm_request_exit(struct vm *vm, int code);
+int vm_send_ctrl_alt_del(struct vm *vm);
+/* Stop and join every thread, free everything. NULL is fine. */
+void vm_destroy(struct vm *vm);
+
+#endif
