@@ -1,0 +1,138 @@
+/* CPUID for each vCPU: KVM's supported set, with APIC ids and topology, the
+ * hypervisor bit, and the user's CPU template on top. */
+#include "ember/arch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "ember/error.h"
+
+#define CPUID_MAX_ENTRIES 256
+
+int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out)
+{
+	struct kvm_cpuid2 *c;
+
+	c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+	if (!c)
+		return err_set(ENOMEM, "CPUID: out of memory");
+	c->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+		int e = errno;
+		free(c);
+		return err_set(e, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
+	}
+	*out = c;
+	return 0;
+}
+
+static int order_of(uint32_t n)
+{
+	int s = 0;
+
+	while ((1U << s) < n)
+		s++;
+	return s;
+}
+
+static uint32_t *reg_of(struct kvm_cpuid_entry2 *e, int reg)
+{
+	switch (reg) {
+	case 0:
+		return &e->eax;
+	case 1:
+		return &e->ebx;
+	case 2:
+		return &e->ecx;
+	default:
+		return &e->edx;
+	}
+}
+
+static void topology(struct kvm_cpuid_entry2 *e, uint32_t apic_id, uint32_t ncpus)
+{
+	uint32_t core_shift = (uint32_t)order_of(ncpus);
+
+	switch (e->function) {
+	case 1:
+		e->ebx = (e->ebx & 0x0000ffffU) | (apic_id << 24) | ((ncpus & 0xff) << 16);
+		e->ecx |= 1U << 31; /* hypervisor present */
+		if (ncpus > 1)
+			e->edx |= 1U << 28; /* HTT: EBX[23:16] is valid */
+		break;
+	case 4: {
+		/* cores per package - 1 in [31:26]; L3 shared by all, L1/L2 per core */
+		uint32_t level = (e->eax >> 5) & 0x7;
+		uint32_t sharing = level >= 3 ? ncpus - 1 : 0;
+		if ((e->eax & 0x1f) == 0)
+			break; /* no more caches */
+		e->eax = (e->eax & 0x3fff) | (((1U << core_shift) - 1) << 26) | (sharing << 14);
+		break;
+	}
+	case 6:
+		e->ecx &= ~(1U << 3); /* no energy performance bias */
+		break;
+	case 0xa:
+		/* no architectural PMU */
+		e->eax = e->ebx = e->ecx = e->edx = 0;
+		break;
+	case 0xb:
+	case 0x1f:
+		e->edx = apic_id;
+		if (e->index == 0) { /* SMT level: one thread per core */
+			e->eax = 0;
+			e->ebx = 1;
+			e->ecx = (1U << 8) | 0;
+		} else if (e->index == 1) { /* core level */
+			e->eax = core_shift;
+			e->ebx = ncpus;
+			e->ecx = (2U << 8) | 1;
+		} else {
+			e->eax = 0;
+			e->ebx = 0;
+			e->ecx = e->index;
+		}
+		break;
+	case 0x80000008:
+		/* AMD: number of cores - 1 and APIC id size */
+		e->ecx = (e->ecx & ~0xf0ffU) | (ncpus - 1) | ((uint32_t)core_shift << 12);
+		break;
+	default:
+		break;
+	}
+}
+
+int cpuid_setup_vcpu(struct kvm_cpuid2 *cpuid, int vcpu_id, int ncpus,
+		     const struct cpu_template *t)
+{
+	if (vcpu_id < 0 || ncpus <= 0 || vcpu_id >= ncpus || ncpus > 255)
+		return err_set(EINVAL, "CPUID: bad vCPU %d of %d", vcpu_id, ncpus);
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		topology(&cpuid->entries[i], (uint32_t)vcpu_id, (uint32_t)ncpus);
+	if (!t)
+		return 0;
+	for (int m = 0; m < t->ncpuid; m++) {
+		const struct cpuid_modifier *mod = &t->cpuid[m];
+		bool found = false;
+
+		for (uint32_t i = 0; i < cpuid->nent; i++) {
+			struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+			uint32_t *r;
+
+			if (e->function != mod->leaf)
+				continue;
+			if ((e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) && e->index != mod->subleaf)
+				continue;
+			r = reg_of(e, mod->reg);
+			*r = (*r & mod->and_mask) | mod->or_mask;
+			found = true;
+		}
+		if (!found)
+			return err_set(EINVAL,
+				       "CPU template: CPUID leaf %#x subleaf %#x is not provided by KVM",
+				       mod->leaf, mod->subleaf);
+	}
+	return 0;
+}
