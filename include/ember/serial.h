@@ -19,6 +19,10 @@ struct serial {
 	void (*irq)(void *opaque, int level);
 	void *irq_opaque;
 	int irq_level;
+	int thre_pending; /* THR-empty interrupt pending */
+	int fcr;
+	void (*rx_drained)(void *opaque); /* FIFO emptied by the guest */
+	void *rx_drained_opaque;
 	uint64_t tx_bytes, missed_writes;
 };
 
