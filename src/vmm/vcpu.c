@@ -1,0 +1,246 @@
+/* vCPU threads: the KVM_RUN loop, exits dispatched to the PIO/MMIO buses,
+ * parking for pause, and kicks through a signal + immediate_exit. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ember/error.h"
+#include "ember/layout.h"
+#include "ember/log.h"
+#include "vm_priv.h"
+
+#define KICK_SIGNAL (SIGRTMIN)
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+void vcpu_signals_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(KICK_SIGNAL, &sa, NULL);
+}
+
+int vcpu_init(struct vm *vm, int id, struct vcpu *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	if (v->fd < 0)
+		return err_set(errno, "KVM_CREATE_VCPU %d: %s", id, strerror(errno));
+	v->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		return err_set(errno, "mapping vCPU %d run area: %s", id, strerror(errno));
+	}
+	return 0;
+}
+
+int vcpu_configure(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	size_t sz = sizeof(struct kvm_cpuid2) + vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *c = malloc(sz);
+	int r;
+
+	if (!c)
+		return err_set(ENOMEM, "out of memory");
+	memcpy(c, vm->cpuid, sz);
+	r = cpuid_setup_vcpu(c, v->id, vm->ncpus, vm->tmpl.ncpuid || vm->tmpl.nmsrs ? &vm->tmpl : NULL);
+	if (r == 0 && ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
+		r = err_set(errno, "KVM_SET_CPUID2 on vCPU %d: %s", v->id, strerror(errno));
+	free(c);
+	if (r < 0)
+		return r;
+	if ((r = msr_setup_vcpu(vm->kvm_fd, v->fd, &vm->tmpl)) < 0)
+		return r;
+	if ((r = regs_setup_fpu(v->fd)) < 0)
+		return r;
+	if ((r = regs_setup_lapic(v->fd)) < 0)
+		return r;
+	if (v->id == 0)
+		return regs_setup_bsp(v->fd, vm->entry, LAYOUT_ZERO_PAGE);
+	return 0;
+}
+
+static void vcpu_fail(struct vcpu *v, int code, const char *what)
+{
+	log_error("vCPU %d: %s", v->id, what);
+	regs_dump(v->fd, v->id);
+	vm_request_exit(v->vm, code);
+}
+
+/* Park while a pause is requested; returns false if the VM is stopping. */
+static bool park_if_needed(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	if (!atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
+		return true;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nparked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->nparked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return !atomic_load(&vm->stopping);
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
+	for (uint32_t i = 0; i < run->io.count; i++) {
+		bus_access(&v->vm->pio, run->io.port, data, run->io.size,
+			   run->io.direction == KVM_EXIT_IO_OUT);
+		data += run->io.size;
+	}
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint32_t len = run->mmio.len;
+
+	if (len > sizeof(run->mmio.data))
+		len = sizeof(run->mmio.data);
+	if (bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
+		       run->mmio.is_write) < 0)
+		log_debug("vCPU %d: MMIO %s of %u bytes at %#llx: nothing mapped", v->id,
+			  run->mmio.is_write ? "write" : "read", len,
+			  (unsigned long long)run->mmio.phys_addr);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	sigset_t set;
+	char name[16];
+
+	snprintf(name, sizeof(name), "ember-vcpu%d", v->id);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&set);
+	sigaddset(&set, KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	for (;;) {
+		if (!park_if_needed(v))
+			break;
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			char msg[96];
+			snprintf(msg, sizeof(msg), "KVM_RUN failed: %s", strerror(errno));
+			vcpu_fail(v, EMBER_EXIT_KVM_ERROR, msg);
+			break;
+		}
+		switch (v->run->exit_reason) {
+		case KVM_EXIT_IO:
+			handle_io(v);
+			break;
+		case KVM_EXIT_MMIO:
+			handle_mmio(v);
+			break;
+		case KVM_EXIT_HLT:
+			log_info("vCPU %d halted", v->id);
+			vm_request_exit(vm, EMBER_EXIT_OK);
+			goto out;
+		case KVM_EXIT_SHUTDOWN:
+			vcpu_fail(v, EMBER_EXIT_GUEST_CRASH, "guest triple fault (KVM_EXIT_SHUTDOWN)");
+			goto out;
+		case KVM_EXIT_SYSTEM_EVENT:
+			if (v->run->system_event.type == KVM_SYSTEM_EVENT_CRASH) {
+				vcpu_fail(v, EMBER_EXIT_GUEST_CRASH, "guest crash event");
+			} else {
+				log_info("vCPU %d: guest %s", v->id,
+					 v->run->system_event.type == KVM_SYSTEM_EVENT_RESET ? "reset"
+											     : "shutdown");
+				vm_request_exit(vm, EMBER_EXIT_OK);
+			}
+			goto out;
+		case KVM_EXIT_FAIL_ENTRY: {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "KVM entry failed, hardware reason %#llx",
+				 (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
+			vcpu_fail(v, EMBER_EXIT_KVM_ERROR, msg);
+			goto out;
+		}
+		case KVM_EXIT_INTERNAL_ERROR: {
+			char msg[128];
+			int n = snprintf(msg, sizeof(msg), "KVM internal error, suberror %u",
+					 v->run->internal.suberror);
+			for (uint32_t i = 0; i < v->run->internal.ndata && i < 4 && n < 100; i++)
+				n += snprintf(msg + n, sizeof(msg) - (size_t)n, " %#llx",
+					      (unsigned long long)v->run->internal.data[i]);
+			vcpu_fail(v, EMBER_EXIT_KVM_ERROR, msg);
+			goto out;
+		}
+		case KVM_EXIT_INTR:
+			v->run->immediate_exit = 0;
+			break;
+		default: {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "unexpected KVM exit reason %u",
+				 v->run->exit_reason);
+			vcpu_fail(v, EMBER_EXIT_KVM_ERROR, msg);
+			goto out;
+		}
+		}
+	}
+out:
+	/* Count this thread as parked for good so vm_pause never waits on it. */
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nparked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+	if (r)
+		return err_set(r, "starting vCPU %d thread: %s", v->id, strerror(r));
+	v->thread_started = true;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (!v->thread_started || !v->run)
+		return;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, KICK_SIGNAL);
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->thread_started) {
+		pthread_join(v->thread, NULL);
+		v->thread_started = false;
+	}
+	if (v->run)
+		munmap(v->run, v->run_size);
+	if (v->fd > 0)
+		close(v->fd);
+	v->run = NULL;
+	v->fd = -1;
+}

@@ -1,0 +1,404 @@
+/* VM lifecycle: build everything from a vm_config, run, pause, stop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "ember/error.h"
+#include "ember/kvm.h"
+#include "ember/layout.h"
+#include "ember/log.h"
+#include "ember/util.h"
+#include "vm_priv.h"
+
+#define KERNEL_MAX_BYTES (512ULL * MiB)
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
+
+static void set_irq_line(struct vm *vm, uint32_t irq, int level)
+{
+	struct kvm_irq_level l = {.irq = irq, .level = (uint32_t)level};
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		log_warn("KVM_IRQ_LINE %u: %s", irq, strerror(errno));
+}
+
+static void serial_irq(void *opaque, int level)
+{
+	set_irq_line(opaque, LAYOUT_COM1_IRQ, level);
+}
+
+static void i8042_irq(void *opaque, int level)
+{
+	set_irq_line(opaque, 1, level);
+}
+
+static void i8042_reset(void *opaque)
+{
+	log_info("guest reset through the i8042");
+	vm_request_exit(opaque, EMBER_EXIT_OK);
+}
+
+static void exit_event(void *opaque, int fd, uint32_t events)
+{
+	struct vm *vm = opaque;
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* nothing pending */
+	}
+	if (atomic_load(&vm->exit_code) >= 0)
+		vm->state = VM_STATE_EXITED;
+}
+
+static int setup_kvm_vm(struct vm *vm)
+{
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	int r;
+
+	if ((r = kvm_open(&vm->kvm_fd)) < 0)
+		return r;
+	if ((r = kvm_create_vm(vm->kvm_fd, vm->ncpus, &vm->vm_fd)) < 0)
+		return r;
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) < 0)
+		return err_set(errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	uint64_t idmap = LAYOUT_KVM_IDENTITY_MAP;
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+		return err_set(errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return err_set(errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return err_set(errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	return 0;
+}
+
+static int setup_memory(struct vm *vm, uint64_t bytes)
+{
+	int r = gm_init(&vm->mem, bytes, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END);
+
+	if (r < 0)
+		return r;
+	for (int i = 0; i < vm->mem.nregions; i++) {
+		const struct gm_region *g = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region reg = {
+			.slot = (uint32_t)i,
+			.guest_phys_addr = g->gpa,
+			.memory_size = g->size,
+			.userspace_addr = (uint64_t)(uintptr_t)g->hva,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0)
+			return err_set(errno, "KVM_SET_USER_MEMORY_REGION (%llu MiB at %#llx): %s",
+				       (unsigned long long)(g->size >> 20),
+				       (unsigned long long)g->gpa, strerror(errno));
+	}
+	return 0;
+}
+
+static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
+{
+	uint64_t below4g = MIN(vm->mem.total, LAYOUT_MMIO_GAP_START);
+	int out_fd, r;
+
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	serial_init(&vm->serial, -1, serial_irq, vm);
+	if ((r = console_open(vm, &cfg->console, &out_fd)) < 0)
+		return r;
+	vm->serial.out_fd = out_fd;
+	i8042_init(&vm->i8042, i8042_reset, vm, i8042_irq, vm);
+	rtc_init(&vm->rtc, below4g, vm->mem.total - below4g);
+	if ((r = bus_register(&vm->pio, LAYOUT_COM1_PORT, 8, &serial_bus_ops, &vm->serial,
+			      &vm->serial.lock)) < 0 ||
+	    (r = bus_register(&vm->pio, LAYOUT_I8042_DATA, 5, &i8042_bus_ops, &vm->i8042,
+			      &vm->i8042.lock)) < 0 ||
+	    (r = bus_register(&vm->pio, LAYOUT_RTC_PORT, 2, &rtc_bus_ops, &vm->rtc,
+			      &vm->rtc.lock)) < 0)
+		return err_set(-r, "registering legacy devices: %s", strerror(-r));
+	return 0;
+}
+
+static int load_file(const char *what, const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	int r = read_whole_file(path, max, buf, len);
+
+	return r < 0 ? err_wrap(-r, "%s", what) : 0;
+}
+
+/* Kernel (+ optional host-side decompression), initrd, command line. */
+static int load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_setup *bs)
+{
+	uint8_t *kbuf = NULL, *ibuf = NULL;
+	size_t klen = 0, ilen = 0, cmdlen;
+	char *cmdline = NULL;
+	const char *base_cmdline = cfg->boot.cmdline ? cfg->boot.cmdline : DEFAULT_CMDLINE;
+	int r;
+
+	if ((r = load_file("kernel", cfg->boot.kernel_path, KERNEL_MAX_BYTES, &kbuf, &klen)) < 0)
+		return r;
+	if (cfg->boot.kernel_decompress && loader_is_bzimage(kbuf, klen)) {
+		uint8_t *elf;
+		size_t elf_len;
+		if ((r = loader_bzimage_decompress(kbuf, klen, &elf, &elf_len)) < 0) {
+			free(kbuf);
+			return err_wrap(-r, "kernel %s", cfg->boot.kernel_path);
+		}
+		log_info("kernel: decompressed bzImage payload on the host (%zu -> %zu bytes)",
+			 klen, elf_len);
+		free(kbuf);
+		kbuf = elf;
+		klen = elf_len;
+	}
+	r = loader_load_kernel(&vm->mem, kbuf, klen, &vm->kernel);
+	free(kbuf);
+	if (r < 0)
+		return err_wrap(-r, "kernel %s", cfg->boot.kernel_path);
+	vm->entry = vm->kernel.entry;
+
+	memset(bs, 0, sizeof(*bs));
+	bs->kernel = &vm->kernel;
+	if (cfg->boot.initrd_path) {
+		if ((r = load_file("initrd", cfg->boot.initrd_path, vm->mem.total, &ibuf, &ilen)) < 0)
+			return r;
+		r = loader_place_initrd(&vm->mem, &vm->kernel, ibuf, ilen, &bs->initrd_gpa);
+		free(ibuf);
+		if (r < 0)
+			return err_wrap(-r, "initrd %s", cfg->boot.initrd_path);
+		bs->initrd_len = ilen;
+	}
+
+	cmdline = strdup(base_cmdline);
+	if (!cmdline)
+		return err_set(ENOMEM, "out of memory");
+	cmdlen = strlen(cmdline);
+	if (cmdlen > vm->kernel.cmdline_max || cmdlen >= LAYOUT_CMDLINE_MAX) {
+		r = err_set(E2BIG, "command line is %zu bytes, the kernel accepts at most %u", cmdlen,
+			    (unsigned)MIN(vm->kernel.cmdline_max, LAYOUT_CMDLINE_MAX - 1));
+		free(cmdline);
+		return r;
+	}
+	r = gm_write(&vm->mem, LAYOUT_CMDLINE, cmdline, cmdlen + 1);
+	free(cmdline);
+	if (r < 0)
+		return err_set(EFAULT, "command line outside guest RAM");
+	bs->cmdline_gpa = LAYOUT_CMDLINE;
+	bs->cmdline_len = (uint32_t)cmdlen;
+	return 0;
+}
+
+static int setup_firmware_tables(struct vm *vm, struct boot_setup *bs)
+{
+	struct acpi_info ai = {.ncpus = vm->ncpus, .has_serial = true, .virtio = NULL, .nvirtio = 0};
+	int r;
+
+	if ((r = regs_write_boot_tables(&vm->mem)) < 0)
+		return r;
+	if ((r = mptable_build(&vm->mem, vm->ncpus, NULL, 0)) < 0)
+		return err_wrap(-r, "MP table");
+	if ((r = acpi_build(&vm->mem, &ai, &bs->rsdp_gpa)) < 0)
+		return err_wrap(-r, "ACPI tables");
+	return boot_params_write(&vm->mem, bs);
+}
+
+static int setup_vcpus(struct vm *vm, const struct vm_config *cfg)
+{
+	int r;
+
+	if (cfg->cpu_template_json && (r = cpu_template_parse(cfg->cpu_template_json, &vm->tmpl)) < 0)
+		return r;
+	if ((r = cpuid_get_supported(vm->kvm_fd, &vm->cpuid)) < 0)
+		return r;
+	vm->vcpus = calloc((size_t)vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return err_set(ENOMEM, "out of memory");
+	for (int i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (int i = 0; i < vm->ncpus; i++) {
+		if ((r = vcpu_init(vm, i, &vm->vcpus[i])) < 0)
+			return r;
+		if ((r = vcpu_configure(&vm->vcpus[i])) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vm_create(const struct vm_config *cfg, struct event_loop *el, struct vm **out)
+{
+	struct boot_setup bs;
+	struct vm *vm;
+	int r;
+
+	*out = NULL;
+	if (!cfg->boot.kernel_path)
+		return err_set(EINVAL, "no kernel given");
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return err_set(ENOMEM, "out of memory");
+	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->serial_out_fd = -1;
+	vm->mem.memfd = -1;
+	vm->el = el;
+	vm->ncpus = (int)cfg->machine.vcpu_count;
+	atomic_init(&vm->exit_code, -1);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	vcpu_signals_init();
+
+	if ((r = setup_kvm_vm(vm)) < 0)
+		goto fail;
+	if ((r = setup_memory(vm, cfg->machine.mem_size_mib * MiB)) < 0)
+		goto fail;
+	if ((r = setup_legacy_devices(vm, cfg)) < 0)
+		goto fail;
+	if ((r = load_guest(vm, cfg, &bs)) < 0)
+		goto fail;
+	if ((r = setup_firmware_tables(vm, &bs)) < 0)
+		goto fail;
+	if ((r = setup_vcpus(vm, cfg)) < 0)
+		goto fail;
+	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_efd < 0 || el_add(el, vm->exit_efd, EPOLLIN, exit_event, vm) < 0) {
+		r = err_set(errno, "exit eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	log_info("VM created: %d vCPU(s), %llu MiB, kernel entry %#llx", vm->ncpus,
+		 (unsigned long long)cfg->machine.mem_size_mib, (unsigned long long)vm->entry);
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return r;
+}
+
+int vm_start(struct vm *vm)
+{
+	int r;
+
+	if (vm->state != VM_STATE_CREATED)
+		return err_set(EINVAL, "VM already started");
+	for (int i = 0; i < vm->ncpus; i++) {
+		if ((r = vcpu_start(&vm->vcpus[i])) < 0) {
+			vm_request_exit(vm, EMBER_EXIT_HOST_ERROR);
+			return r;
+		}
+	}
+	vm->state = VM_STATE_RUNNING;
+	return 0;
+}
+
+static void kick_all(struct vm *vm)
+{
+	for (int i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
+int vm_pause(struct vm *vm)
+{
+	if (vm->state == VM_STATE_PAUSED)
+		return 0;
+	if (vm->state != VM_STATE_RUNNING)
+		return err_set(EINVAL, "VM is not running");
+	atomic_store(&vm->pause_requested, true);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->nparked < vm->ncpus) {
+		struct timespec ts;
+		pthread_mutex_unlock(&vm->pause_lock);
+		kick_all(vm);
+		pthread_mutex_lock(&vm->pause_lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (vm->nparked < vm->ncpus)
+			pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &ts);
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	vm->state = VM_STATE_PAUSED;
+	return 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	if (vm->state == VM_STATE_RUNNING)
+		return 0;
+	if (vm->state != VM_STATE_PAUSED)
+		return err_set(EINVAL, "VM is not paused");
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_requested, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	vm->state = VM_STATE_RUNNING;
+	return 0;
+}
+
+enum vm_state vm_get_state(const struct vm *vm)
+{
+	return vm->state;
+}
+
+bool vm_exited(const struct vm *vm, int *code)
+{
+	int c = atomic_load(&((struct vm *)vm)->exit_code);
+
+	if (c < 0)
+		return false;
+	if (code)
+		*code = c;
+	return true;
+}
+
+void vm_request_exit(struct vm *vm, int code)
+{
+	int expected = -1;
+	uint64_t one = 1;
+
+	atomic_compare_exchange_strong(&vm->exit_code, &expected, code);
+	if (vm->exit_efd >= 0 && write(vm->exit_efd, &one, sizeof(one)) < 0) {
+		/* counter full: the VMM thread wakes anyway */
+	}
+}
+
+int vm_send_ctrl_alt_del(struct vm *vm)
+{
+	if (vm->state != VM_STATE_RUNNING)
+		return err_set(EINVAL, "VM is not running");
+	return i8042_send_ctrl_alt_del(&vm->i8042);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	atomic_store(&vm->stopping, true);
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (vm->vcpus) {
+		kick_all(vm);
+		for (int i = 0; i < vm->ncpus; i++)
+			vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+	}
+	if (vm->el)
+		console_close(vm);
+	if (vm->exit_efd >= 0) {
+		el_remove(vm->el, vm->exit_efd);
+		close(vm->exit_efd);
+	}
+	serial_destroy(&vm->serial);
+	cpu_template_free(&vm->tmpl);
+	free(vm->cpuid);
+	gm_destroy(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
+	free(vm);
+}

@@ -1,0 +1,82 @@
+/* The VM object's insides, shared by vm.c, vcpu.c and console.c only. */
+#ifndef EMBER_VM_PRIV_H
+#define EMBER_VM_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "ember/arch.h"
+#include "ember/bus.h"
+#include "ember/config.h"
+#include "ember/event_loop.h"
+#include "ember/i8042.h"
+#include "ember/memory.h"
+#include "ember/rtc.h"
+#include "ember/serial.h"
+#include "ember/vm.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool thread_started;
+	atomic_int in_guest; /* 1 while inside the run loop (not parked) */
+};
+
+struct console;
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct event_loop *el;
+
+	int ncpus;
+	struct vcpu *vcpus;
+	struct kvm_cpuid2 *cpuid; /* KVM's supported set, copied per vCPU */
+	struct cpu_template tmpl;
+
+	struct serial serial;
+	struct i8042 i8042;
+	struct rtc rtc;
+	struct console *console;
+	int serial_out_fd; /* file console: owned */
+
+	struct kernel_image kernel;
+	uint64_t entry;
+
+	/* lifecycle */
+	enum vm_state state;
+	atomic_int exit_code; /* -1 while running */
+	int exit_efd;         /* wakes the VMM thread when a vCPU asks to exit */
+	atomic_bool stopping;
+	atomic_bool pause_requested;
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	int nparked;
+};
+
+/* vcpu.c */
+int vcpu_init(struct vm *vm, int id, struct vcpu *v);
+int vcpu_configure(struct vcpu *v);
+int vcpu_start(struct vcpu *v);
+void vcpu_kick(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+void vcpu_signals_init(void);
+
+/* console.c: host side of the serial console */
+int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd);
+void console_close(struct vm *vm);
+
+#endif
