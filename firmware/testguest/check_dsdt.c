@@ -1,0 +1,33 @@
+/* DSDT contents: COM1 (PNP0501) and one LNRO0005 device per virtio-mmio
+ * slot (tg.virtio, default 0). Searches the AML bytes, no interpreter. */
+#include "tg.h"
+
+static int count(const uint8_t *p, size_t len, const void *pat, size_t plen)
+{
+	int n = 0;
+	const uint8_t *q = pat;
+	for (size_t i = 0; i + plen <= len; i++)
+		if (p[i] == q[0] && !memcmp(p + i, pat, plen))
+			n++;
+	return n;
+}
+
+static void check_dsdt(void)
+{
+	const struct acpi_header *d = acpi_dsdt();
+	if (!acpi_table_valid(d))
+		return; /* acpi.dsdt already failed */
+	const uint8_t *aml = (const uint8_t *)(d + 1);
+	size_t len = d->length - sizeof(*d);
+
+	/* _HID of COM1: EISAID("PNP0501") as a DWordConst, or the string */
+	static const uint8_t eisa_pnp0501[] = { 0x0c, 0x41, 0xd0, 0x05, 0x01 };
+	int com1 = count(aml, len, eisa_pnp0501, sizeof(eisa_pnp0501)) +
+		   count(aml, len, "PNP0501", 7);
+	tg_expect(com1 == 1, "dsdt.com1", "%d PNP0501 device(s) in %zu bytes of AML", com1, len);
+
+	int virtio = count(aml, len, "LNRO0005", 8);
+	tg_expect((uint64_t)virtio == tg.virtio, "dsdt.virtio", "%d LNRO0005 device(s), tg.virtio=%lu",
+		  virtio, tg.virtio);
+}
+TG_CHECK(430, check_dsdt);
