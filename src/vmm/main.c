@@ -1,4 +1,115 @@
-int main(void)
+/* ember: `ember run ...` (one-shot CLI), `ember jail ...` (the jailer), or
+ * Firecracker-compatible process mode (`ember --api-sock PATH ...`). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "ember/cli.h"
+#include "ember/config.h"
+#include "ember/error.h"
+#include "ember/event_loop.h"
+#include "ember/log.h"
+#include "ember/vm.h"
+
+static void print_version(void)
 {
-	return 0;
+	printf("ember %s (%s)\n", EMBER_VERSION, EMBER_GIT_REV);
+}
+
+static void print_help(void)
+{
+	printf("ember %s — a KVM microVM monitor\n\n"
+	       "usage:\n"
+	       "  ember run --kernel PATH [options]   boot a microVM, console attached (see ember run --help)\n"
+	       "  ember --api-sock PATH [options]     Firecracker-compatible API server\n"
+	       "  ember --version | --help\n",
+	       EMBER_VERSION);
+}
+
+static void signal_event(void *opaque, int fd, uint32_t events)
+{
+	struct signalfd_siginfo si;
+	struct vm *vm = opaque;
+
+	(void)events;
+	if (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		log_info("signal %u: stopping the VM", si.ssi_signo);
+		vm_request_exit(vm, EMBER_EXIT_OK);
+	}
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct event_loop el;
+	struct vm *vm = NULL;
+	sigset_t sigs;
+	int r, code = EMBER_EXIT_OK, sfd;
+
+	config_init(&cfg);
+	r = cli_parse_run(argc, argv, &cfg);
+	if (r != 0) {
+		if (r < 0)
+			fprintf(stderr, "ember: %s\n", err_msg());
+		config_free(&cfg);
+		return r < 0 ? EMBER_EXIT_BAD_CONFIG : EMBER_EXIT_OK;
+	}
+	if ((r = config_validate(&cfg)) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		config_free(&cfg);
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (el_init(&el) < 0) {
+		fprintf(stderr, "ember: epoll: %s\n", strerror(errno));
+		config_free(&cfg);
+		return EMBER_EXIT_HOST_ERROR;
+	}
+	if ((r = vm_create(&cfg, &el, &vm)) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		el_destroy(&el);
+		config_free(&cfg);
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd >= 0)
+		el_add(&el, sfd, EPOLLIN, signal_event, vm);
+	if ((r = vm_start(vm)) < 0)
+		fprintf(stderr, "ember: %s\n", err_msg());
+	while (!vm_exited(vm, &code))
+		if (el_run_once(&el, -1) < 0)
+			break;
+	vm_exited(vm, &code);
+	vm_destroy(vm);
+	if (sfd >= 0)
+		close(sfd);
+	el_destroy(&el);
+	config_free(&cfg);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+		print_version();
+		return 0;
+	}
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		print_help();
+		return argc < 2 ? EMBER_EXIT_BAD_CONFIG : 0;
+	}
+	fprintf(stderr, "ember: unknown command '%s' (see 'ember --help')\n", argv[1]);
+	return EMBER_EXIT_BAD_CONFIG;
 }

@@ -1,0 +1,307 @@
+/* `ember run` argument parsing: every bad input gets one clear line. */
+#include "ember/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ember/error.h"
+#include "ember/log.h"
+#include "ember/util.h"
+
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_MEM,
+	OPT_CPUS,
+	OPT_CPU_TEMPLATE,
+	OPT_CONSOLE,
+	OPT_DECOMPRESS,
+	OPT_DISK,
+	OPT_NET,
+	OPT_VSOCK,
+	OPT_LOG_LEVEL,
+	OPT_HELP,
+	OPT_CMDLINE_OVERRIDE,
+};
+
+static const struct option run_opts[] = {
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"mem", required_argument, NULL, OPT_MEM},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE},
+	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"kernel-decompress", no_argument, NULL, OPT_DECOMPRESS},
+	{"cmdline-override", no_argument, NULL, OPT_CMDLINE_OVERRIDE},
+	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+void cli_print_run_help(void)
+{
+	printf("usage: ember run --kernel PATH [options]\n"
+	       "  --kernel PATH          bzImage, ELF vmlinux or Unified Kernel Image\n"
+	       "  --initrd PATH          initial ramdisk\n"
+	       "  --cmdline STR          kernel command line (default: console=ttyS0 reboot=k panic=1)\n"
+	       "  --cmdline-override     with a UKI: use --cmdline instead of its .cmdline\n"
+	       "  --mem SIZE             guest RAM, e.g. 256M, 2G (default 128M)\n"
+	       "  --cpus N               vCPUs, 1-%d (default 1)\n"
+	       "  --cpu-template FILE    custom CPU template (Firecracker JSON format)\n"
+	       "  --console KIND         stdio (default), file:PATH or none\n"
+	       "  --kernel-decompress    decompress a bzImage on the host, boot its vmlinux\n"
+	       "  --disk PATH[,ro][,id=NAME]   virtio-blk drive (repeatable; first is vda)\n"
+	       "  --net TAP[,mac=MAC]    virtio-net on an existing TAP device (repeatable)\n"
+	       "  --vsock CID:PATH       virtio-vsock with the Unix socket PATH\n"
+	       "  --log-level LEVEL      error, warn, info, debug\n"
+	       "Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
+	       CFG_MAX_VCPUS);
+}
+
+int cli_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &tail) != 6 || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return 0;
+}
+
+static int set_id(char *dst, const char *id, const char *what)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > CFG_ID_MAX)
+		return err_set(EINVAL, "%s id must be 1-%d characters", what, CFG_ID_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+		      (id[i] >= '0' && id[i] <= '9') || id[i] == '_' || id[i] == '-'))
+			return err_set(EINVAL, "%s id '%s' may only contain letters, digits, _ and -",
+				       what, id);
+	memcpy(dst, id, n + 1);
+	return 0;
+}
+
+int cli_parse_disk(const char *spec, struct drive_cfg *d)
+{
+	char *copy = strdup(spec), *save = NULL, *tok;
+	int r = 0, n = 0;
+
+	if (!copy)
+		return err_set(ENOMEM, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
+		if (n++ == 0) {
+			d->path = strdup(tok);
+			if (!d->path)
+				r = err_set(ENOMEM, "out of memory");
+		} else if (strcmp(tok, "ro") == 0) {
+			d->read_only = true;
+		} else if (strcmp(tok, "rw") == 0) {
+			d->read_only = false;
+		} else if (strncmp(tok, "id=", 3) == 0) {
+			r = set_id(d->id, tok + 3, "--disk");
+		} else {
+			r = err_set(EINVAL, "--disk %s: unknown option '%s' (PATH[,ro][,id=NAME])", spec,
+				    tok);
+		}
+	}
+	if (r == 0 && (n == 0 || !d->path || !*d->path))
+		r = err_set(EINVAL, "--disk needs a path");
+	free(copy);
+	return r;
+}
+
+int cli_parse_net(const char *spec, struct net_cfg *nc)
+{
+	char *copy = strdup(spec), *save = NULL, *tok;
+	int r = 0, n = 0;
+
+	if (!copy)
+		return err_set(ENOMEM, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
+		if (n++ == 0) {
+			if (strlen(tok) >= 16)
+				r = err_set(EINVAL, "--net %s: TAP name longer than 15 characters", spec);
+			else if (!(nc->host_dev_name = strdup(tok)))
+				r = err_set(ENOMEM, "out of memory");
+		} else if (strncmp(tok, "mac=", 4) == 0) {
+			if (cli_parse_mac(tok + 4, nc->mac) < 0)
+				r = err_set(EINVAL, "--net %s: bad MAC address '%s'", spec, tok + 4);
+			nc->has_mac = true;
+		} else if (strncmp(tok, "id=", 3) == 0) {
+			r = set_id(nc->id, tok + 3, "--net");
+		} else {
+			r = err_set(EINVAL, "--net %s: unknown option '%s' (TAP[,mac=MAC][,id=NAME])",
+				    spec, tok);
+		}
+	}
+	if (r == 0 && !nc->host_dev_name)
+		r = err_set(EINVAL, "--net needs a TAP device name");
+	free(copy);
+	return r;
+}
+
+int cli_parse_vsock(const char *spec, struct vsock_cfg *v)
+{
+	const char *colon = strchr(spec, ':');
+	char cid[24];
+	uint64_t c;
+
+	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(cid) || !colon[1])
+		return err_set(EINVAL, "--vsock %s: expected CID:PATH", spec);
+	memcpy(cid, spec, (size_t)(colon - spec));
+	cid[colon - spec] = '\0';
+	if (parse_u64(cid, 3, UINT32_MAX - 1, &c) < 0)
+		return err_set(EINVAL, "--vsock %s: guest CID must be 3..4294967294", spec);
+	v->present = true;
+	v->guest_cid = (uint32_t)c;
+	v->uds_path = strdup(colon + 1);
+	return v->uds_path ? 0 : err_set(ENOMEM, "out of memory");
+}
+
+static int set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+	return *dst ? 0 : err_set(ENOMEM, "out of memory");
+}
+
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
+{
+	uint64_t v;
+	int opt, r = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", run_opts, NULL)) != -1 && r == 0) {
+		switch (opt) {
+		case OPT_KERNEL:
+			r = set_str(&cfg->boot.kernel_path, optarg);
+			break;
+		case OPT_INITRD:
+			r = set_str(&cfg->boot.initrd_path, optarg);
+			break;
+		case OPT_CMDLINE:
+			r = set_str(&cfg->boot.cmdline, optarg);
+			break;
+		case OPT_CMDLINE_OVERRIDE:
+			cfg->boot.cmdline_override = true;
+			break;
+		case OPT_MEM:
+			if (parse_size(optarg, &v) < 0 || v == 0)
+				return err_set(EINVAL, "--mem %s: expected a size like 256M or 2G", optarg);
+			if (v % MiB)
+				return err_set(EINVAL, "--mem %s: must be a whole number of MiB", optarg);
+			if (v / MiB < CFG_MIN_MEM_MIB || v / MiB > CFG_MAX_MEM_MIB)
+				return err_set(ERANGE, "--mem %s: must be between %d MiB and %llu GiB",
+					       optarg, CFG_MIN_MEM_MIB, CFG_MAX_MEM_MIB / 1024);
+			cfg->machine.mem_size_mib = v / MiB;
+			break;
+		case OPT_CPUS:
+			if (parse_u64(optarg, 1, CFG_MAX_VCPUS, &v) < 0)
+				return err_set(EINVAL, "--cpus %s: must be a number from 1 to %d", optarg,
+					       CFG_MAX_VCPUS);
+			cfg->machine.vcpu_count = (uint32_t)v;
+			break;
+		case OPT_CPU_TEMPLATE: {
+			uint8_t *buf;
+			size_t len;
+			if ((r = read_whole_file(optarg, 1 << 20, &buf, &len)) < 0)
+				return err_wrap(-r, "--cpu-template");
+			free(cfg->cpu_template_json);
+			cfg->cpu_template_json = realloc(buf, len + 1);
+			if (!cfg->cpu_template_json) {
+				free(buf);
+				return err_set(ENOMEM, "out of memory");
+			}
+			cfg->cpu_template_json[len] = '\0';
+			break;
+		}
+		case OPT_CONSOLE:
+			free(cfg->console.path);
+			cfg->console.path = NULL;
+			if (strcmp(optarg, "stdio") == 0) {
+				cfg->console.kind = CONSOLE_STDIO;
+			} else if (strcmp(optarg, "none") == 0) {
+				cfg->console.kind = CONSOLE_NONE;
+			} else if (strncmp(optarg, "file:", 5) == 0 && optarg[5]) {
+				cfg->console.kind = CONSOLE_FILE;
+				r = set_str(&cfg->console.path, optarg + 5);
+			} else {
+				return err_set(EINVAL, "--console %s: expected stdio, file:PATH or none",
+					       optarg);
+			}
+			break;
+		case OPT_DECOMPRESS:
+			cfg->boot.kernel_decompress = true;
+			break;
+		case OPT_DISK: {
+			struct drive_cfg *d;
+			if (cfg->ndrives == CFG_MAX_DRIVES)
+				return err_set(E2BIG, "--disk: at most %d drives", CFG_MAX_DRIVES);
+			d = &cfg->drives[cfg->ndrives++];
+			memset(d, 0, sizeof(*d));
+			if ((r = cli_parse_disk(optarg, d)) < 0)
+				return r;
+			if (!d->id[0])
+				snprintf(d->id, sizeof(d->id), "disk%d", cfg->ndrives - 1);
+			d->is_root = cfg->ndrives == 1;
+			break;
+		}
+		case OPT_NET: {
+			struct net_cfg *n;
+			if (cfg->nnets == CFG_MAX_NETS)
+				return err_set(E2BIG, "--net: at most %d interfaces", CFG_MAX_NETS);
+			n = &cfg->nets[cfg->nnets++];
+			memset(n, 0, sizeof(*n));
+			if ((r = cli_parse_net(optarg, n)) < 0)
+				return r;
+			if (!n->id[0])
+				snprintf(n->id, sizeof(n->id), "net%d", cfg->nnets - 1);
+			break;
+		}
+		case OPT_VSOCK:
+			if (cfg->vsock.present)
+				return err_set(EINVAL, "--vsock given twice (one vsock device per VM)");
+			r = cli_parse_vsock(optarg, &cfg->vsock);
+			break;
+		case OPT_LOG_LEVEL: {
+			enum log_level lvl;
+			if (log_parse_level(optarg, &lvl) < 0)
+				return err_set(EINVAL, "--log-level %s: expected error, warn, info or debug",
+					       optarg);
+			log_set_level(lvl);
+			break;
+		}
+		case OPT_HELP:
+			cli_print_run_help();
+			return 1;
+		case ':':
+			return err_set(EINVAL, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return err_set(EINVAL, "unknown option '%s' (see 'ember run --help')",
+				       argv[optind - 1]);
+		}
+	}
+	if (r < 0)
+		return r;
+	if (optind < argc)
+		return err_set(EINVAL, "unexpected argument '%s' (see 'ember run --help')",
+			       argv[optind]);
+	if (!cfg->boot.kernel_path)
+		return err_set(EINVAL, "--kernel is required (see 'ember run --help')");
+	return 0;
+}
