@@ -40,6 +40,7 @@ struct machine_cfg {
 	bool track_dirty_pages;
 	char *cpu_template_name; /* static template name ("None", "T2", ...) or NULL */
 	bool huge_pages;
+	bool huge_pages_transparent; /* "Transparent": madvise(MADV_HUGEPAGE) */
 };
 
 struct drive_cfg {
@@ -49,6 +50,8 @@ struct drive_cfg {
 	bool is_root;
 	char *partuuid;
 	struct rate_limiter_cfg rate_limiter;
+	bool cache_writeback;   /* cache_type "Writeback": honour guest flushes */
+	bool io_engine_async;   /* io_engine "Async" (may be served synchronously) */
 };
 
 struct net_cfg {
@@ -58,6 +61,7 @@ struct net_cfg {
 	uint8_t mac[6];
 	struct rate_limiter_cfg rx_rate_limiter;
 	struct rate_limiter_cfg tx_rate_limiter;
+	uint32_t mtu; /* 0: VIRTIO_NET_F_MTU not offered */
 };
 
 struct vsock_cfg {
@@ -72,6 +76,7 @@ struct balloon_cfg {
 	bool deflate_on_oom;
 	uint32_t stats_polling_interval_s;
 	bool free_page_reporting;
+	bool free_page_hinting;
 };
 
 enum console_kind { CONSOLE_STDIO = 0, CONSOLE_FILE, CONSOLE_NONE };
@@ -79,6 +84,25 @@ enum console_kind { CONSOLE_STDIO = 0, CONSOLE_FILE, CONSOLE_NONE };
 struct console_cfg {
 	enum console_kind kind;
 	char *path; /* CONSOLE_FILE */
+};
+
+/* PUT /logger and the "logger" section (the path is vm_config.log_path). */
+struct logger_cfg {
+	bool present;
+	bool has_level;
+	int level; /* enum log_level (LOG_OFF .. LOG_DEBUG) */
+	bool has_show_level;
+	bool show_level;
+	bool has_show_log_origin;
+	bool show_log_origin;
+	char *module; /* only log lines from source files containing this */
+};
+
+/* PUT /metrics and the "metrics" section (the path is vm_config.metrics_path). */
+struct metrics_cfg {
+	bool present;
+	bool emit_id;
+	char *properties_json; /* {"key": "value", ...} or NULL */
 };
 
 struct vm_config {
@@ -94,6 +118,9 @@ struct vm_config {
 	char *cpu_template_json; /* custom CPU template (Firecracker format), text */
 	char *log_path;
 	char *metrics_path;
+	struct logger_cfg logger;
+	struct metrics_cfg metrics;
+	bool boot_timer; /* --boot-timer: log the boot time on the guest's magic write */
 };
 
 /* Defaults: 1 vCPU, 128 MiB, stdio console. */
@@ -102,5 +129,27 @@ void config_free(struct vm_config *c);
 /* Checks a complete config before boot (ranges, unique ids, a kernel, files
  * readable). Records a message naming the field with err_set. */
 int config_validate(const struct vm_config *c);
+
+/* Checks of one section that need no file access (the API runs them on every
+ * PUT/PATCH, config_validate runs them again). err_set names the field and
+ * returns -EINVAL. */
+int config_check_machine(const struct machine_cfg *m);
+int config_check_id(const char *id); /* 1..CFG_ID_MAX chars of [A-Za-z0-9_] */
+int config_check_rate_limiter(const struct rate_limiter_cfg *rl, const char *field);
+int config_check_drive(const struct drive_cfg *d);
+int config_check_net(const struct net_cfg *n);
+int config_check_vsock(const struct vsock_cfg *v);
+int config_check_balloon(const struct balloon_cfg *b, const struct machine_cfg *m);
+/* Path checks done when a PUT names a file (Firecracker opens it then):
+ * readable, and writable when want_write. */
+int config_check_file(const char *path, bool want_write, const char *field);
+
+/* Deep copies / frees of single sections (strings are owned). */
+void drive_cfg_free(struct drive_cfg *d);
+void net_cfg_free(struct net_cfg *n);
+void vsock_cfg_free(struct vsock_cfg *v);
+void boot_source_cfg_free(struct boot_source_cfg *b);
+void logger_cfg_free(struct logger_cfg *l);
+void metrics_cfg_free(struct metrics_cfg *m);
 
 #endif

@@ -1,13 +1,19 @@
-/* The typed VM configuration: defaults, release, whole-config validation.
- * (JSON mapping for the API and --config-file lives in config_json.c.) */
+/* The typed VM configuration: defaults, frees and validation shared by the
+ * CLI, the HTTP API and --config-file. Messages name the field. */
 #include "ember/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "ember/error.h"
+#include "ember/log.h"
 
 void config_init(struct vm_config *c)
 {
@@ -17,36 +23,253 @@ void config_init(struct vm_config *c)
 	c->console.kind = CONSOLE_STDIO;
 }
 
-static void free_rl(struct rate_limiter_cfg *r)
+void boot_source_cfg_free(struct boot_source_cfg *b)
 {
-	(void)r;
+	free(b->kernel_path);
+	free(b->initrd_path);
+	free(b->cmdline);
+	memset(b, 0, sizeof(*b));
+}
+
+void drive_cfg_free(struct drive_cfg *d)
+{
+	free(d->path);
+	free(d->partuuid);
+	memset(d, 0, sizeof(*d));
+}
+
+void net_cfg_free(struct net_cfg *n)
+{
+	free(n->host_dev_name);
+	memset(n, 0, sizeof(*n));
+}
+
+void vsock_cfg_free(struct vsock_cfg *v)
+{
+	free(v->uds_path);
+	memset(v, 0, sizeof(*v));
+}
+
+void logger_cfg_free(struct logger_cfg *l)
+{
+	free(l->module);
+	memset(l, 0, sizeof(*l));
+}
+
+void metrics_cfg_free(struct metrics_cfg *m)
+{
+	free(m->properties_json);
+	memset(m, 0, sizeof(*m));
 }
 
 void config_free(struct vm_config *c)
 {
-	free(c->boot.kernel_path);
-	free(c->boot.initrd_path);
-	free(c->boot.cmdline);
+	boot_source_cfg_free(&c->boot);
 	free(c->machine.cpu_template_name);
-	for (int i = 0; i < c->ndrives; i++) {
-		free(c->drives[i].path);
-		free(c->drives[i].partuuid);
-		free_rl(&c->drives[i].rate_limiter);
-	}
-	for (int i = 0; i < c->nnets; i++)
-		free(c->nets[i].host_dev_name);
-	free(c->vsock.uds_path);
+	for (int i = 0; i < c->ndrives && i < CFG_MAX_DRIVES; i++)
+		drive_cfg_free(&c->drives[i]);
+	for (int i = 0; i < c->nnets && i < CFG_MAX_NETS; i++)
+		net_cfg_free(&c->nets[i]);
+	vsock_cfg_free(&c->vsock);
 	free(c->console.path);
 	free(c->cpu_template_json);
 	free(c->log_path);
 	free(c->metrics_path);
-	memset(c, 0, sizeof(*c));
+	logger_cfg_free(&c->logger);
+	metrics_cfg_free(&c->metrics);
+	config_init(c);
 }
 
-static int check_readable(const char *field, const char *path, int mode)
+int config_check_machine(const struct machine_cfg *m)
 {
-	if (access(path, mode) < 0)
-		return err_set(errno, "%s %s: %s", field, path, strerror(errno));
+	if (m->vcpu_count == 0 || m->vcpu_count > CFG_MAX_VCPUS ||
+	    (m->smt && m->vcpu_count > 1 && (m->vcpu_count & 1)))
+		return err_set(EINVAL,
+			       "The number of vCPUs must be greater than 0, less than %d and must be 1 "
+			       "or an even number if SMT is enabled (vcpu_count = %u).",
+			       CFG_MAX_VCPUS, m->vcpu_count);
+	if (m->mem_size_mib == 0 || (m->huge_pages && (m->mem_size_mib & 1)))
+		return err_set(EINVAL,
+			       "The memory size (MiB) is either 0, or not a multiple of the configured "
+			       "page size (mem_size_mib = %llu).",
+			       (unsigned long long)m->mem_size_mib);
+	if (m->mem_size_mib < CFG_MIN_MEM_MIB || m->mem_size_mib > CFG_MAX_MEM_MIB)
+		return err_set(EINVAL, "mem_size_mib must be between %d and %llu (got %llu).",
+			       CFG_MIN_MEM_MIB, (unsigned long long)CFG_MAX_MEM_MIB,
+			       (unsigned long long)m->mem_size_mib);
+	if (m->huge_pages && m->huge_pages_transparent)
+		return err_set(EINVAL, "huge_pages: choose one of \"2M\" and \"Transparent\".");
+	return 0;
+}
+
+int config_check_id(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0)
+		return err_set(EINVAL, "The ID cannot be empty.");
+	if (n > CFG_ID_MAX)
+		return err_set(EINVAL, "API Resource IDs can be at most %d characters long.",
+			       CFG_ID_MAX);
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_'))
+			return err_set(EINVAL, "API Resource IDs can only contain alphanumeric "
+					       "characters and underscores.");
+	}
+	return 0;
+}
+
+static int check_bucket(const struct token_bucket_cfg *b, const char *field, const char *name)
+{
+	if (!b->present)
+		return 0;
+	/* A bucket with size 0 or refill_time 0 is disabled (Firecracker). The
+	 * refill rate size/refill_time must be computable without overflow. */
+	if (b->refill_time_ms > UINT64_MAX / 1000000)
+		return err_set(EINVAL, "%s.%s.refill_time: too large", field, name);
+	return 0;
+}
+
+int config_check_rate_limiter(const struct rate_limiter_cfg *rl, const char *field)
+{
+	int r = check_bucket(&rl->bandwidth, field, "bandwidth");
+
+	return r ? r : check_bucket(&rl->ops, field, "ops");
+}
+
+int config_check_drive(const struct drive_cfg *d)
+{
+	int r = config_check_id(d->id);
+
+	if (r)
+		return err_wrap(EINVAL, "drive_id");
+	if (!d->path || !*d->path)
+		return err_set(EINVAL, "drive %s: path_on_host is required", d->id);
+	if (strlen(d->path) >= PATH_MAX)
+		return err_set(EINVAL, "drive %s: path_on_host is too long", d->id);
+	return config_check_rate_limiter(&d->rate_limiter, "rate_limiter");
+}
+
+int config_check_net(const struct net_cfg *n)
+{
+	int r = config_check_id(n->id);
+
+	if (r)
+		return err_wrap(EINVAL, "iface_id");
+	if (!n->host_dev_name || !*n->host_dev_name)
+		return err_set(EINVAL, "network interface %s: host_dev_name is required", n->id);
+	if (strlen(n->host_dev_name) >= IFNAMSIZ || strchr(n->host_dev_name, '/'))
+		return err_set(EINVAL, "network interface %s: host_dev_name \"%s\" is not a valid "
+				       "interface name (at most %d characters, no '/')",
+			       n->id, n->host_dev_name, IFNAMSIZ - 1);
+	if (n->has_mac && (n->mac[0] & 1))
+		return err_set(EINVAL, "network interface %s: guest_mac must be a unicast address",
+			       n->id);
+	if (n->mtu && (n->mtu < 68 || n->mtu > 65535))
+		return err_set(EINVAL, "network interface %s: mtu must be between 68 and 65535",
+			       n->id);
+	if ((r = config_check_rate_limiter(&n->rx_rate_limiter, "rx_rate_limiter")) ||
+	    (r = config_check_rate_limiter(&n->tx_rate_limiter, "tx_rate_limiter")))
+		return r;
+	return 0;
+}
+
+int config_check_vsock(const struct vsock_cfg *v)
+{
+	struct sockaddr_un sun;
+
+	if (!v->present)
+		return 0;
+	if (v->guest_cid < 3 || v->guest_cid == UINT32_MAX)
+		return err_set(EINVAL, "vsock: guest_cid must be at least 3 (got %u)", v->guest_cid);
+	if (!v->uds_path || !*v->uds_path)
+		return err_set(EINVAL, "vsock: uds_path is required");
+	/* Guest-initiated connections go to "<uds_path>_<port>" (up to 11 more bytes). */
+	if (strlen(v->uds_path) + 11 >= sizeof(sun.sun_path))
+		return err_set(EINVAL, "vsock: uds_path is too long (at most %zu bytes)",
+			       sizeof(sun.sun_path) - 12);
+	return 0;
+}
+
+int config_check_balloon(const struct balloon_cfg *b, const struct machine_cfg *m)
+{
+	if (!b->present)
+		return 0;
+	if (m && (uint64_t)b->amount_mib > m->mem_size_mib)
+		return err_set(EINVAL,
+			       "balloon: amount_mib (%u) is larger than the guest memory (%llu MiB)",
+			       b->amount_mib, (unsigned long long)m->mem_size_mib);
+	if (m && m->huge_pages)
+		return err_set(EINVAL, "balloon: huge pages support is incompatible with memory "
+				       "ballooning");
+	return 0;
+}
+
+int config_check_file(const char *path, bool want_write, const char *field)
+{
+	struct stat st;
+	int fd, e;
+
+	fd = open(path, (want_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		e = errno;
+		return err_set(e, "%s: cannot open %s: %s", field, path, strerror(e));
+	}
+	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+		close(fd);
+		return err_set(EISDIR, "%s: %s is a directory", field, path);
+	}
+	close(fd);
+	return 0;
+}
+
+static int validate_drives(const struct vm_config *c)
+{
+	int roots = 0, r;
+
+	if (c->ndrives < 0 || c->ndrives > CFG_MAX_DRIVES)
+		return err_set(EINVAL, "too many drives (at most %d)", CFG_MAX_DRIVES);
+	for (int i = 0; i < c->ndrives; i++) {
+		const struct drive_cfg *d = &c->drives[i];
+
+		if ((r = config_check_drive(d)) < 0)
+			return r;
+		for (int j = 0; j < i; j++)
+			if (strcmp(c->drives[j].id, d->id) == 0)
+				return err_set(EINVAL, "drive id %s is used twice", d->id);
+		if (d->is_root && ++roots > 1)
+			return err_set(EINVAL, "A root block device already exists! (drive %s)", d->id);
+		if ((r = config_check_file(d->path, !d->read_only, "path_on_host")) < 0)
+			return err_wrap(-r, "drive %s", d->id);
+	}
+	return 0;
+}
+
+static int validate_nets(const struct vm_config *c)
+{
+	int r;
+
+	if (c->nnets < 0 || c->nnets > CFG_MAX_NETS)
+		return err_set(EINVAL, "too many network interfaces (at most %d)", CFG_MAX_NETS);
+	for (int i = 0; i < c->nnets; i++) {
+		const struct net_cfg *n = &c->nets[i];
+
+		if ((r = config_check_net(n)) < 0)
+			return r;
+		for (int j = 0; j < i; j++) {
+			const struct net_cfg *o = &c->nets[j];
+			if (strcmp(o->id, n->id) == 0)
+				return err_set(EINVAL, "network interface id %s is used twice", n->id);
+			if (strcmp(o->host_dev_name, n->host_dev_name) == 0)
+				return err_set(EINVAL, "The host device name %s is already in use.",
+					       n->host_dev_name);
+			if (o->has_mac && n->has_mac && memcmp(o->mac, n->mac, 6) == 0)
+				return err_set(EINVAL, "The MAC address of %s is already in use.",
+					       n->id);
+		}
+	}
 	return 0;
 }
 
@@ -54,24 +277,24 @@ int config_validate(const struct vm_config *c)
 {
 	int r;
 
-	if (!c->boot.kernel_path)
-		return err_set(EINVAL, "boot-source: kernel_image_path is required");
-	if ((r = check_readable("kernel", c->boot.kernel_path, R_OK)) < 0)
+	if (!c->boot.kernel_path || !*c->boot.kernel_path)
+		return err_set(EINVAL, "Cannot start microvm without kernel configuration.");
+	if ((r = config_check_machine(&c->machine)) < 0)
+		return err_wrap(-r, "machine-config");
+	if ((r = config_check_file(c->boot.kernel_path, false, "kernel_image_path")) < 0)
 		return r;
-	if (c->boot.initrd_path && (r = check_readable("initrd", c->boot.initrd_path, R_OK)) < 0)
+	if (c->boot.initrd_path && (r = config_check_file(c->boot.initrd_path, false,
+							    "initrd_path")) < 0)
 		return r;
-	if (c->machine.vcpu_count < 1 || c->machine.vcpu_count > CFG_MAX_VCPUS)
-		return err_set(EINVAL, "machine-config: vcpu_count must be 1..%d", CFG_MAX_VCPUS);
-	if (c->machine.mem_size_mib < CFG_MIN_MEM_MIB || c->machine.mem_size_mib > CFG_MAX_MEM_MIB)
-		return err_set(EINVAL, "machine-config: mem_size_mib must be %d..%llu", CFG_MIN_MEM_MIB,
-			       CFG_MAX_MEM_MIB);
-	for (int i = 0; i < c->ndrives; i++) {
-		for (int j = 0; j < i; j++)
-			if (strcmp(c->drives[i].id, c->drives[j].id) == 0)
-				return err_set(EINVAL, "drives: duplicate drive_id '%s'", c->drives[i].id);
-		if ((r = check_readable("drive", c->drives[i].path,
-					c->drives[i].read_only ? R_OK : R_OK | W_OK)) < 0)
-			return r;
-	}
+	if (c->boot.initrd_path && c->machine.huge_pages)
+		return err_set(EINVAL, "huge pages support is incompatible with initrds");
+	if ((r = validate_drives(c)) < 0 || (r = validate_nets(c)) < 0)
+		return r;
+	if ((r = config_check_vsock(&c->vsock)) < 0)
+		return r;
+	if ((r = config_check_balloon(&c->balloon, &c->machine)) < 0)
+		return r;
+	if (c->console.kind == CONSOLE_FILE && (!c->console.path || !*c->console.path))
+		return err_set(EINVAL, "console: a file console needs a path");
 	return 0;
 }
