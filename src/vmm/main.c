@@ -50,6 +50,7 @@ static int cmd_run(int argc, char **argv)
 	sigset_t sigs;
 	int r, code = EMBER_EXIT_OK, sfd;
 
+	log_set_level(LOG_WARN); /* the console is the output; --log-level info for more */
 	config_init(&cfg);
 	r = cli_parse_run(argc, argv, &cfg);
 	if (r != 0) {
