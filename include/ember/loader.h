@@ -1,5 +1,8 @@
 /* Kernel loaders: ELF vmlinux, bzImage (64-bit boot protocol), UKI (PE/COFF),
- * initrd placement. They write into guest memory only via memory.h. */
+ * initrd placement. They write into guest memory only via memory.h.
+ *
+ * Every function validates the whole image before writing anything into guest
+ * memory, returns 0 or -errno and records one line with err_set(). */
 #ifndef EMBER_LOADER_H
 #define EMBER_LOADER_H
 
@@ -11,40 +14,66 @@
 
 #include "ember/memory.h"
 
+/* Upper bound for a host-decompressed kernel (decompression-bomb guard). */
+#define LOADER_DECOMPRESS_MAX (512ULL << 20)
+/* Command line limit for kernels without a setup header (ELF vmlinux). */
+#define LOADER_ELF_CMDLINE_MAX 2047
+#define LOADER_ELF_INITRD_ADDR_MAX 0x7fffffffULL
+
 enum kernel_kind { KERNEL_ELF = 1, KERNEL_BZIMAGE, KERNEL_UKI };
 
 struct kernel_image {
 	enum kernel_kind kind;
-	uint64_t entry;      /* guest-physical 64-bit entry point */
-	uint64_t load_start; /* lowest gpa written */
-	uint64_t load_end;   /* one past the highest gpa written (incl. init_size) */
+	uint64_t entry;	     /* guest-physical 64-bit entry point */
+	uint64_t load_start; /* lowest gpa written (bzImage: protected-mode load address) */
+	uint64_t load_end;   /* one past the highest gpa used (incl. init_size / bss) */
 	bool has_setup_header;
-	struct setup_header hdr; /* bzImage: copied into the zero page */
-	uint32_t cmdline_max;    /* longest cmdline the kernel accepts (excl. NUL) */
-	uint64_t initrd_addr_max;
+	/* bzImage: its setup header (bytes past the header's own length are
+	 * zero), with code32_start = load address and type_of_loader = 0xff
+	 * already set. The zero-page writer copies it into boot_params.hdr and
+	 * fills cmd_line_ptr, ramdisk_image/size (+ ext_ fields). */
+	struct setup_header hdr;
+	uint32_t cmdline_max;	  /* longest cmdline the kernel accepts (excl. NUL) */
+	uint64_t initrd_addr_max; /* highest byte address the initrd may occupy */
 };
 
-/* Detect the format and load. buf/len is the file contents. */
+/* Detect the format (ELF, then bzImage, then PE/UKI, whose .linux is loaded
+ * as a bzImage with kind KERNEL_UKI) and load. buf/len is the file contents. */
 int loader_load_kernel(struct guest_mem *gm, const uint8_t *buf, size_t len,
 		       struct kernel_image *out);
 int loader_load_elf(struct guest_mem *gm, const uint8_t *buf, size_t len, struct kernel_image *out);
 int loader_load_bzimage(struct guest_mem *gm, const uint8_t *buf, size_t len,
 			struct kernel_image *out);
-/* bzImage payload -> vmlinux on the host (gzip/xz/lz4/zstd); malloc'd result. */
+/* bzImage payload -> vmlinux ELF on the host (gzip/xz/lz4/zstd, or an
+ * uncompressed ELF payload); malloc'd result of at most LOADER_DECOMPRESS_MAX. */
 int loader_bzimage_decompress(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len);
+/* Decompress one kernel payload stream (format from its magic) into at most
+ * max_out bytes; malloc'd result. */
+int loader_decompress(const uint8_t *buf, size_t len, size_t max_out, uint8_t **out,
+		      size_t *out_len);
+/* --kernel-decompress: decompress the bzImage's payload on the host and load
+ * the vmlinux ELF (kind KERNEL_ELF, entry = vmlinux startup_64), keeping the
+ * bzImage's setup header, cmdline_size and initrd_addr_max. */
+int loader_load_bzimage_decompressed(struct guest_mem *gm, const uint8_t *buf, size_t len,
+				     struct kernel_image *out);
 bool loader_is_bzimage(const uint8_t *buf, size_t len);
 bool loader_is_elf(const uint8_t *buf, size_t len);
+/* "MZ" + "PE\0\0" (true for UKIs and for EFI-stub bzImages alike). */
 bool loader_is_pe(const uint8_t *buf, size_t len);
 
-/* UKI sections (pointers into the image buffer). */
+/* UKI sections (pointers into the image buffer; NULL/0 when absent). A
+ * section's length is min(VirtualSize, SizeOfRawData) (SizeOfRawData when
+ * VirtualSize is 0). Multi-profile UKIs: the base sections plus profile 0. */
 struct uki_image {
 	const uint8_t *linux_sec, *initrd_sec, *ucode_sec, *cmdline_sec, *osrel_sec, *uname_sec;
 	size_t linux_len, initrd_len, ucode_len, cmdline_len, osrel_len, uname_len;
 };
+/* Validate the PE/COFF image and find its sections; .linux must be a bzImage. */
 int loader_parse_uki(const uint8_t *buf, size_t len, struct uki_image *out);
 
-/* Place the initrd as high as possible below min(initrd_addr_max, end of low
- * RAM) and above kernel->load_end; returns its gpa. */
+/* Place the initrd as high as possible below min(initrd_addr_max + 1, end of
+ * low RAM, i.e. below the MMIO gap), page-aligned, above kernel->load_end;
+ * returns its gpa. -ENOMEM if it does not fit. */
 int loader_place_initrd(struct guest_mem *gm, const struct kernel_image *k, const uint8_t *buf,
 			size_t len, uint64_t *gpa);
 

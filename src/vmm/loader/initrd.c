@@ -1,0 +1,39 @@
+/* initrd placement: page-aligned, as high as the kernel allows, below the
+ * MMIO gap and above the kernel's footprint. */
+#include "ember/loader.h"
+
+#include <errno.h>
+
+#include "ember/error.h"
+#include "ember/layout.h"
+#include "ember/util.h"
+#include "loader_priv.h"
+
+#define PAGE 4096ULL
+
+int loader_place_initrd(struct guest_mem *gm, const struct kernel_image *k, const uint8_t *buf,
+			size_t len, uint64_t *gpa)
+{
+	uint64_t top = loader_low_ram_end(gm), bottom, addr;
+	unsigned long long mib = ((uint64_t)len + MiB - 1) / MiB;
+
+	if (len == 0)
+		return err_set(EINVAL, "initrd is empty");
+	if (k->initrd_addr_max < top - 1)
+		top = k->initrd_addr_max + 1;
+	top = ALIGN_DOWN(top, PAGE);
+	bottom = ALIGN_UP(MAX(k->load_end, LAYOUT_HIMEM), PAGE);
+	if (bottom > top || (uint64_t)len > top - bottom)
+		return err_set(
+		    ENOMEM,
+		    "initrd of %llu MiB does not fit in guest RAM (%llu MiB free between "
+		    "the kernel end %#llx and %#llx)",
+		    mib, (unsigned long long)(bottom > top ? 0 : (top - bottom) >> 20),
+		    (unsigned long long)bottom, (unsigned long long)top);
+	addr = ALIGN_DOWN(top - len, PAGE);
+	if (gm_write(gm, addr, buf, len) < 0)
+		return err_set(EFAULT, "initrd at %#llx outside guest RAM",
+			       (unsigned long long)addr);
+	*gpa = addr;
+	return 0;
+}
