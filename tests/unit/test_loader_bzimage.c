@@ -1,5 +1,6 @@
 /* bzImage loader: setup header checks, load address choice, real kernel. */
 #include <errno.h>
+#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,16 +207,41 @@ static void test_magic_and_truncation(void **state)
 	free(img);
 }
 
-/* The real Debian cloud kernel, when tools/ has fetched it (optional). */
+/* $EMBER_TEST_BZIMAGE, else the newest kernel tools/fetch-debian-kernel.sh
+ * cached in $EMBER_CACHE (default ~/.cache/ember)/debian-kernel/x/vmlinuz. */
+static int read_debian_kernel(uint8_t **img, size_t *len)
+{
+	const char *path = getenv("EMBER_TEST_BZIMAGE"), *cache = getenv("EMBER_CACHE");
+	char pattern[4096];
+	glob_t g;
+	int r;
+
+	if (path)
+		return read_whole_file(path, 256 << 20, img, len);
+	if (cache)
+		snprintf(pattern, sizeof(pattern), "%s/debian-kernel/*/vmlinuz", cache);
+	else if (getenv("HOME"))
+		snprintf(pattern, sizeof(pattern), "%s/.cache/ember/debian-kernel/*/vmlinuz",
+			 getenv("HOME"));
+	else
+		return -ENOENT;
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return -ENOENT;
+	r = read_whole_file(g.gl_pathv[g.gl_pathc - 1], 256 << 20, img, len);
+	print_message("debian kernel: %s\n", g.gl_pathv[g.gl_pathc - 1]);
+	globfree(&g);
+	return r;
+}
+
+/* The real Debian cloud kernel, when present (optional). */
 static void test_debian_kernel(void **state)
 {
-	const char *path = getenv("EMBER_TEST_BZIMAGE");
 	struct guest_mem gm;
 	struct kernel_image k;
 	uint8_t *img, *elf;
 	size_t len, elf_len;
 
-	if (!path || read_whole_file(path, 256 << 20, &img, &len) < 0)
+	if (read_debian_kernel(&img, &len) < 0)
 		skip();
 	assert_int_equal(gm_init(&gm, 256 * TI_MiB, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END), 0);
 	assert_true(loader_is_pe(img, len)); /* EFI stub */
