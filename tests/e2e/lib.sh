@@ -1,0 +1,65 @@
+# Shared helpers for tests/e2e/test_*.sh (sourced, not run).
+# Every ember run goes through run_ember, which wraps it in `timeout`.
+
+BUILD=${BUILD:-build}
+EMBER=${EMBER:-$BUILD/ember}
+TESTGUEST=${TESTGUEST:-$BUILD/firmware/testguest.elf}
+E2E_TIMEOUT=${E2E_TIMEOUT:-60} # seconds for one ember run
+
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-e2e.XXXXXX")
+trap 'rm -rf "$E2E_TMP"' EXIT
+e2e_failures=0
+e2e_cases=0
+
+fail() {
+	echo "  FAIL $*"
+	e2e_failures=$((e2e_failures + 1))
+}
+
+pass() {
+	echo "  ok   $*"
+}
+
+# require FILE...: stop the script early when a build product is missing.
+require() {
+	local f
+	for f in "$@"; do
+		if [ ! -e "$f" ]; then
+			echo "  FAIL missing $f (build it first: make all)"
+			exit 1
+		fi
+	done
+}
+
+now_ms() {
+	date +%s%3N
+}
+
+# run_ember NAME ARGS...: runs "$EMBER ARGS..." under timeout with stdin from
+# /dev/null. Sets RC (124 = timed out), OUT and ERR (files), MS (duration).
+run_ember() {
+	local name=$1 t0
+	shift
+	OUT=$E2E_TMP/$name.stdout
+	ERR=$E2E_TMP/$name.stderr
+	e2e_cases=$((e2e_cases + 1))
+	t0=$(now_ms)
+	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" "$@" <"${E2E_STDIN:-/dev/null}" >"$OUT" 2>"$ERR"
+	RC=$?
+	MS=$(($(now_ms) - t0))
+}
+
+# show_file FILE [N]: the last N lines of FILE, indented (for failure reports).
+show_file() {
+	tail -n "${2:-15}" "$1" 2>/dev/null | sed 's/^/      | /'
+}
+
+# finish: exit status of the script.
+finish() {
+	if [ "$e2e_failures" -eq 0 ]; then
+		echo "  $e2e_cases ember runs, all passed"
+		exit 0
+	fi
+	echo "  $e2e_failures failure(s) in $e2e_cases ember runs"
+	exit 1
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Boots the test guest under KVM with several machine shapes and checks its
+# report: exit status 0 (guest reset through the i8042), a final
+# "TESTGUEST DONE pass=N fail=0" with N > 0, no FAIL line, and the command
+# line arriving intact.
+set -u
+. "$(dirname "$0")/lib.sh"
+require "$EMBER" "$TESTGUEST"
+
+# mib SIZE: 128M / 5G -> MiB
+mib() {
+	case "$1" in
+	*G) echo $((${1%G} * 1024)) ;;
+	*M) echo "${1%M}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# check_report NAME FILE CMDLINE: the guest's serial output in FILE.
+check_report() {
+	local name=$1 file=$2 cmdline=$3 out done pass failn
+	out=$(tr -d '\r' <"$file")
+	done=$(grep -E '^TESTGUEST DONE pass=[0-9]+ fail=[0-9]+$' <<<"$out" | tail -n 1)
+	if [ -z "$done" ]; then
+		fail "$name: no 'TESTGUEST DONE' line (exit status $RC)"
+		show_file "$file"
+		show_file "$ERR" 5
+		return
+	fi
+	pass=$(sed -E 's/.*pass=([0-9]+).*/\1/' <<<"$done")
+	failn=$(sed -E 's/.*fail=([0-9]+).*/\1/' <<<"$done")
+	if [ "$failn" -ne 0 ] || grep -q '^FAIL' <<<"$out"; then
+		fail "$name: guest reported failures: $done"
+		grep '^FAIL' <<<"$out" | sed 's/^/      | /'
+	elif [ "$pass" -le 0 ]; then
+		fail "$name: no check passed: $done"
+	elif ! grep -qF "ok cmdline.text \"${cmdline:0:200}" <<<"$out"; then
+		fail "$name: command line did not arrive intact"
+		grep 'cmdline' <<<"$out" | sed 's/^/      | /'
+	else
+		return 0
+	fi
+	return 1
+}
+
+# boot NAME MEM CPUS [EXTRA_CMDLINE]: boot with a file console.
+boot() {
+	local name=$1 mem=$2 cpus=$3 extra=${4:-} console cmdline
+	console=$E2E_TMP/$name.console
+	cmdline="tg.mem=$(mib "$mem") tg.cpus=$cpus${extra:+ $extra}"
+	run_ember "$name" run --kernel "$TESTGUEST" --mem "$mem" --cpus "$cpus" \
+		--console "file:$console" --cmdline "$cmdline"
+	if [ "$RC" -ne 0 ]; then
+		fail "$name: ember exited $RC$([ "$RC" -eq 124 ] && echo ' (timed out)') after ${MS} ms"
+		show_file "$console"
+		show_file "$ERR" 10
+		return
+	fi
+	check_report "$name" "$console" "$cmdline" &&
+		pass "$name: --mem $mem --cpus $cpus: $(grep -a '^TESTGUEST DONE' "$console" | tr -d '\r') in ${MS} ms"
+}
+
+boot mem128m_cpu1 128M 1
+boot mem256m_cpu2 256M 2
+boot mem5g_cpu4 5G 4 # RAM split around the MMIO gap, above 4 GiB
+boot mem3g_cpu1 3G 1 # RAM ends exactly at the gap
+boot mem512m_cpu32 512M 32
+# An ordinary-looking command line with other parameters and a long tail.
+boot cmdline_long 128M 1 "console=ttyS0 foo=bar,baz quiet $(printf 'x%.0s' $(seq 1 3000))"
+
+# The same guest on the stdio console: the report goes to stdout.
+cmdline="tg.mem=128 tg.cpus=1"
+run_ember stdio_console run --kernel "$TESTGUEST" --mem 128M --cpus 1 --console stdio \
+	--cmdline "$cmdline"
+if [ "$RC" -ne 0 ]; then
+	fail "stdio_console: ember exited $RC after ${MS} ms"
+	show_file "$OUT"
+	show_file "$ERR" 10
+else
+	check_report stdio_console "$OUT" "$cmdline" &&
+		pass "stdio_console: $(grep -a '^TESTGUEST DONE' "$OUT" | tr -d '\r') in ${MS} ms"
+fi
+
+finish
