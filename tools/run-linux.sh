@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# make run: boot Debian's cloud kernel with a busybox initramfs, console on this
+# terminal. Extra arguments go to `ember run` (e.g. --disk PATH).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+BUILD=${BUILD:-build}
+EMBER=${EMBER:-$EMBER_ROOT/$BUILD/ember}
+[ -x "$EMBER" ] || die "$EMBER not built (make)"
+
+kdir=$("$EMBER_ROOT/tools/fetch-debian-kernel.sh")
+initrd=$("$EMBER_ROOT/tools/mkinitramfs.sh" "$kdir")
+cmdline="console=ttyS0 reboot=k panic=1 ember.shell=1 $EMBER_GUEST_TUNING"
+
+if [ -d /sys/module/kvm_pvm ]; then
+	host="This host's KVM is kvm_pvm, a software nested hypervisor: the guest kernel runs
+emulated (~3 M instructions/s), and guest user-space SYSCALL is broken in it. So:
+  - the kernel boots: its first line after ~7 s, 'Run /init as init process' after ~30 s;
+  - then nothing more happens: /init (busybox) cannot make a system call here.
+On a hardware-virtualized KVM host the same command gives a busybox shell in ~1 s."
+else
+	host="You get the kernel's log, then EMBER-INITRAMFS lines as /init loads the virtio
+modules, then a busybox shell. 'exit' (or Ctrl-D) reboots the guest and ends ember."
+fi
+cat <<EOF2
+== ember: make run ========================================================
+Kernel : Debian $(cat "$kdir/release") ($kdir/vmlinuz, decompressed on the host)
+Initrd : busybox + virtio modules ($initrd)
+VM     : 256 MiB, 2 vCPUs, CPU template $(basename "$EMBER_CPU_TEMPLATE") (hides CMPXCHG16B)
+Cmdline: $cmdline
+$host
+To stop ember from outside: kill $$
+===========================================================================
+EOF2
+
+exec "$EMBER" run --kernel "$kdir/vmlinuz" --kernel-decompress --initrd "$initrd" \
+	--mem 256M --cpus 2 --cpu-template "$EMBER_CPU_TEMPLATE" --console stdio \
+	--cmdline "$cmdline" "$@"
