@@ -1,0 +1,407 @@
+/* virtio-blk: one request queue, raw file backend, rate limiter. */
+#include "ember/virtio_blk.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ember/error.h"
+#include "ember/log.h"
+#include "ember/util.h"
+
+#define BLK_FEATURES                                                                               \
+	(VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH) | VIRTIO_FEATURE(VIRTIO_BLK_F_BLK_SIZE) |              \
+	 VIRTIO_FEATURE(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_FEATURE(VIRTIO_BLK_F_SIZE_MAX))
+
+static struct virtio_blk *to_blk(struct virtio_dev *vd)
+{
+	return container_of(vd, struct virtio_blk, vdev);
+}
+
+/* Open a backing file; *nsectors is its size in whole sectors. */
+static int open_backing(const char *path, bool read_only, int *fd_out, uint64_t *nsectors)
+{
+	struct stat st;
+	off_t size;
+	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_set(errno, "drive %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		close(fd);
+		return err_set(EINVAL, "drive %s: not a regular file or block device", path);
+	}
+	size = lseek(fd, 0, SEEK_END);
+	if (size < 0) {
+		int e = errno;
+		close(fd);
+		return err_set(e, "drive %s: size: %s", path, strerror(e));
+	}
+	if (size % VIRTIO_BLK_SECTOR_SIZE)
+		log_warn("drive %s: size %lld is not a multiple of %d; the tail is not visible", path,
+			 (long long)size, VIRTIO_BLK_SECTOR_SIZE);
+	*fd_out = fd;
+	*nsectors = (uint64_t)size / VIRTIO_BLK_SECTOR_SIZE;
+	return 0;
+}
+
+/* preadv/pwritev until done; a short transfer at EOF (the file shrank under
+ * us) is an I/O error. */
+static int rw_full(int fd, struct iovec *iov, int n, off_t off, uint64_t len, bool wr)
+{
+	while (len > 0) {
+		ssize_t r = wr ? pwritev(fd, iov, n, off) : preadv(fd, iov, n, off);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;
+		len -= (uint64_t)r;
+		off += r;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+static bool in_range(const struct virtio_blk *blk, uint64_t sector, uint64_t len)
+{
+	return sector <= blk->nsectors && len / VIRTIO_BLK_SECTOR_SIZE <= blk->nsectors - sector;
+}
+
+/* Data transfer of an IN or OUT request. Returns a status byte, or -EAGAIN
+ * if the rate limiter says wait. */
+static int do_rw(struct virtio_blk *blk, const struct vq_chain *c, uint64_t sector, bool wr,
+		 uint64_t len)
+{
+	struct iovec iov[VQ_MAX_SIZE];
+	int n, r;
+
+	if (len % VIRTIO_BLK_SECTOR_SIZE) {
+		blk->stats.invalid_reqs_count++;
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (wr && blk->read_only) {
+		blk->stats.invalid_reqs_count++;
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (!in_range(blk, sector, len)) {
+		blk->stats.out_of_range_count++;
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (!rl_consume(&blk->rl, 1, len)) {
+		blk->stats.rate_limiter_throttled_events++;
+		return -EAGAIN;
+	}
+	/* OUT: data follows the 16-byte header in the readable part; IN: data
+	 * precedes the status byte in the writable part. */
+	n = vq_chain_iov(c, !wr, wr ? sizeof(struct virtio_blk_outhdr) : 0, len, iov, VQ_MAX_SIZE);
+	if (n < 0) {
+		blk->stats.invalid_reqs_count++;
+		return VIRTIO_BLK_S_IOERR;
+	}
+	r = rw_full(blk->fd, iov, n, (off_t)(sector * VIRTIO_BLK_SECTOR_SIZE), len, wr);
+	if (r < 0) {
+		blk->stats.execute_fails++;
+		log_warn("virtio-blk %s: %s at sector %llu: %s", blk->id, wr ? "write" : "read",
+			 (unsigned long long)sector, strerror(-r));
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (wr) {
+		blk->stats.write_bytes += len;
+		blk->stats.write_count++;
+	} else {
+		blk->stats.read_bytes += len;
+		blk->stats.read_count++;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* Handle one chain. Returns 0 when the chain was returned to the driver,
+ * -EAGAIN if throttled (the chain was not touched). */
+static int handle_request(struct virtio_blk *blk, struct virtqueue *vq, const struct vq_chain *c)
+{
+	struct virtio_blk_outhdr hdr;
+	uint32_t used = 1;
+	uint8_t status;
+	int r;
+
+	/* The status byte is the last writable byte; without one we cannot
+	 * even answer (framing is free under VERSION_1). */
+	if (c->write_len == 0) {
+		blk->stats.invalid_reqs_count++;
+		vq_push(vq, c->head, 0);
+		return 0;
+	}
+	if (c->read_len < sizeof(hdr)) {
+		blk->stats.invalid_reqs_count++;
+		status = VIRTIO_BLK_S_IOERR;
+		goto done;
+	}
+	vq_chain_read(c, 0, &hdr, sizeof(hdr));
+	switch (le32toh(hdr.type)) {
+	case VIRTIO_BLK_T_IN:
+		r = do_rw(blk, c, le64toh(hdr.sector), false, c->write_len - 1);
+		if (r == -EAGAIN)
+			return r;
+		status = (uint8_t)r;
+		if (status == VIRTIO_BLK_S_OK)
+			used = c->write_len;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		r = do_rw(blk, c, le64toh(hdr.sector), true, c->read_len - sizeof(hdr));
+		if (r == -EAGAIN)
+			return r;
+		status = (uint8_t)r;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		if (!rl_consume(&blk->rl, 1, 0)) {
+			blk->stats.rate_limiter_throttled_events++;
+			return -EAGAIN;
+		}
+		blk->stats.flush_count++;
+		status = VIRTIO_BLK_S_OK;
+		if (!blk->read_only && fdatasync(blk->fd) < 0) {
+			blk->stats.execute_fails++;
+			status = VIRTIO_BLK_S_IOERR;
+		}
+		break;
+	case VIRTIO_BLK_T_GET_ID: {
+		char id[VIRTIO_BLK_ID_BYTES] = {0};
+		size_t n = MIN((size_t)VIRTIO_BLK_ID_BYTES, (size_t)c->write_len - 1);
+
+		memcpy(id, blk->id, MIN(strlen(blk->id), sizeof(id)));
+		vq_chain_write(c, 0, id, n);
+		blk->stats.get_id_count++;
+		used = (uint32_t)n + 1;
+		status = VIRTIO_BLK_S_OK;
+		break;
+	}
+	default:
+		blk->stats.unsupported_count++;
+		status = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+done:
+	vq_chain_write(c, c->write_len - 1, &status, 1);
+	vq_push(vq, c->head, used);
+	return 0;
+}
+
+static void process_queue(struct virtio_blk *blk)
+{
+	struct virtio_dev *vd = &blk->vdev;
+	struct virtqueue *vq = &vd->queues[0];
+	bool pushed = false;
+	int r;
+
+	if (!virtio_dev_live(vd) || !vq->active || blk->throttled)
+		return;
+	do {
+		vq_disable_notification(vq);
+		while ((r = vq_pop(vq, &blk->chain)) != 0) {
+			if (r == -EIO) {
+				/* Ring-level violation: nothing more can be trusted. */
+				virtio_dev_set_needs_reset(vd);
+				goto out;
+			}
+			if (r < 0) {
+				blk->stats.invalid_reqs_count++;
+				vq_push(vq, blk->chain.head, 0);
+				pushed = true;
+				continue;
+			}
+			if (handle_request(blk, vq, &blk->chain) == -EAGAIN) {
+				/* Resume on the rate limiter's timer; the driver
+				 * need not kick meanwhile. */
+				vq_unpop(vq);
+				blk->throttled = true;
+				goto out;
+			}
+			pushed = true;
+		}
+	} while (vq_enable_notification(vq));
+out:
+	if (pushed)
+		virtio_dev_notify(vd, 0);
+}
+
+static void blk_queue_notify(struct virtio_dev *vd, unsigned q)
+{
+	struct virtio_blk *blk = to_blk(vd);
+
+	blk->stats.queue_event_count++;
+	if (q == 0)
+		process_queue(blk);
+}
+
+/* VMM thread: the rate limiter has tokens again. */
+static void rl_timer_handler(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_blk *blk = opaque;
+
+	pthread_mutex_lock(&blk->vdev.lock);
+	rl_timer_event(&blk->rl);
+	blk->stats.rate_limiter_event_count++;
+	if (!rl_blocked(&blk->rl) && blk->throttled) {
+		blk->throttled = false;
+		process_queue(blk);
+	}
+	pthread_mutex_unlock(&blk->vdev.lock);
+}
+
+static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *data, uint32_t len)
+{
+	struct virtio_blk *blk = to_blk(vd);
+	struct virtio_blk_config cfg = {0};
+
+	cfg.capacity = htole64(blk->nsectors);
+	cfg.size_max = htole32(VIRTIO_BLK_SIZE_MAX);
+	cfg.seg_max = htole32(VIRTIO_BLK_SEG_MAX);
+	cfg.blk_size = htole32(VIRTIO_BLK_SECTOR_SIZE);
+	memcpy(data, (uint8_t *)&cfg + off, len);
+}
+
+static int blk_activate(struct virtio_dev *vd)
+{
+	struct virtio_blk *blk = to_blk(vd);
+
+	if (!vd->queues[0].active) {
+		blk->stats.activate_fails++;
+		log_warn("virtio-blk %s: driver did not set up the request queue", blk->id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void blk_reset(struct virtio_dev *vd)
+{
+	to_blk(vd)->throttled = false;
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.name = "virtio-blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.num_queues = 1,
+	.queue_max = VIRTIO_BLK_QUEUE_SIZE,
+	.features = BLK_FEATURES,
+	.config_size = sizeof(struct virtio_blk_config),
+	.config_read = blk_config_read,
+	.activate = blk_activate,
+	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
+};
+
+int virtio_blk_create(const struct drive_cfg *cfg, const struct guest_mem *gm,
+		      struct event_loop *el, struct virtio_blk **out)
+{
+	struct virtio_blk *blk;
+	int r;
+
+	*out = NULL;
+	if (!cfg->path)
+		return err_set(EINVAL, "drive %s: no path", cfg->id);
+	if (strlen(cfg->path) >= sizeof(blk->path))
+		return err_set(ENAMETOOLONG, "drive %s: path too long", cfg->id);
+	blk = calloc(1, sizeof(*blk));
+	if (!blk)
+		return err_set(ENOMEM, "drive %s: out of memory", cfg->id);
+	blk->fd = -1;
+	blk->rl.timer_fd = -1;
+	snprintf(blk->id, sizeof(blk->id), "%s", cfg->id);
+	snprintf(blk->path, sizeof(blk->path), "%s", cfg->path);
+	blk->read_only = cfg->read_only;
+	r = open_backing(cfg->path, cfg->read_only, &blk->fd, &blk->nsectors);
+	if (r < 0)
+		goto fail;
+	r = rl_init(&blk->rl, &cfg->rate_limiter);
+	if (r < 0)
+		goto fail;
+	r = virtio_dev_init(&blk->vdev, &blk_ops, gm, el, 0);
+	if (r < 0)
+		goto fail;
+	if (cfg->read_only)
+		blk->vdev.device_features |= VIRTIO_FEATURE(VIRTIO_BLK_F_RO);
+	if (el) {
+		r = el_add(el, rl_timer_fd(&blk->rl), EPOLLIN, rl_timer_handler, blk);
+		if (r < 0) {
+			err_set(-r, "drive %s: adding the rate limiter timer", cfg->id);
+			goto fail;
+		}
+	}
+	*out = blk;
+	return 0;
+fail:
+	virtio_blk_destroy(blk);
+	return r;
+}
+
+void virtio_blk_destroy(struct virtio_blk *blk)
+{
+	if (!blk)
+		return;
+	if (blk->vdev.el && blk->rl.timer_fd >= 0)
+		el_remove(blk->vdev.el, blk->rl.timer_fd);
+	virtio_dev_destroy(&blk->vdev);
+	rl_destroy(&blk->rl);
+	if (blk->fd >= 0)
+		close(blk->fd);
+	free(blk);
+}
+
+int virtio_blk_set_path(struct virtio_blk *blk, const char *path)
+{
+	uint64_t nsectors;
+	int fd, old, r;
+
+	if (strlen(path) >= sizeof(blk->path)) {
+		blk->stats.cfg_fails++;
+		return err_set(ENAMETOOLONG, "drive %s: path too long", blk->id);
+	}
+	r = open_backing(path, blk->read_only, &fd, &nsectors);
+	pthread_mutex_lock(&blk->vdev.lock);
+	if (r < 0) {
+		blk->stats.cfg_fails++;
+		pthread_mutex_unlock(&blk->vdev.lock);
+		return r;
+	}
+	old = blk->fd;
+	blk->fd = fd;
+	blk->nsectors = nsectors;
+	snprintf(blk->path, sizeof(blk->path), "%s", path);
+	blk->stats.update_count++;
+	virtio_dev_config_changed(&blk->vdev);
+	pthread_mutex_unlock(&blk->vdev.lock);
+	close(old);
+	return 0;
+}
+
+void virtio_blk_update_rate_limiter(struct virtio_blk *blk, const struct rate_limiter_cfg *cfg)
+{
+	pthread_mutex_lock(&blk->vdev.lock);
+	rl_update(&blk->rl, cfg);
+	pthread_mutex_unlock(&blk->vdev.lock);
+}
+
+void virtio_blk_get_counters(struct virtio_blk *blk, struct virtio_blk_counters *out)
+{
+	pthread_mutex_lock(&blk->vdev.lock);
+	*out = blk->stats;
+	pthread_mutex_unlock(&blk->vdev.lock);
+}
