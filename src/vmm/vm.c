@@ -171,9 +171,8 @@ static int load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_se
 		bs->initrd_len = ilen;
 	}
 
-	cmdline = strdup(base_cmdline);
-	if (!cmdline)
-		return err_set(ENOMEM, "out of memory");
+	if ((r = vm_virtio_cmdline(vm, cfg, base_cmdline, &cmdline)) < 0)
+		return r;
 	cmdlen = strlen(cmdline);
 	if (cmdlen > vm->kernel.cmdline_max || cmdlen >= LAYOUT_CMDLINE_MAX) {
 		r = err_set(E2BIG, "command line is %zu bytes, the kernel accepts at most %u", cmdlen,
@@ -192,12 +191,14 @@ static int load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_se
 
 static int setup_firmware_tables(struct vm *vm, struct boot_setup *bs)
 {
-	struct acpi_info ai = {.ncpus = vm->ncpus, .has_serial = true, .virtio = NULL, .nvirtio = 0};
+	struct acpi_mmio_dev virtio[LAYOUT_VIRTIO_MAX_DEVICES];
+	struct acpi_info ai = {.ncpus = vm->ncpus, .has_serial = true, .virtio = virtio};
 	int r;
 
+	ai.nvirtio = vm_virtio_describe(vm, virtio, LAYOUT_VIRTIO_MAX_DEVICES);
 	if ((r = regs_write_boot_tables(&vm->mem)) < 0)
 		return r;
-	if ((r = mptable_build(&vm->mem, vm->ncpus, NULL, 0)) < 0)
+	if ((r = mptable_build(&vm->mem, vm->ncpus, virtio, ai.nvirtio)) < 0)
 		return err_wrap(-r, "MP table");
 	if ((r = acpi_build(&vm->mem, &ai, &bs->rsdp_gpa)) < 0)
 		return err_wrap(-r, "ACPI tables");
@@ -252,6 +253,8 @@ int vm_create(const struct vm_config *cfg, struct event_loop *el, struct vm **ou
 	if ((r = setup_memory(vm, cfg->machine.mem_size_mib * MiB)) < 0)
 		goto fail;
 	if ((r = setup_legacy_devices(vm, cfg)) < 0)
+		goto fail;
+	if ((r = vm_setup_virtio_devices(vm, cfg)) < 0)
 		goto fail;
 	if ((r = load_guest(vm, cfg, &bs)) < 0)
 		goto fail;
@@ -384,6 +387,7 @@ void vm_destroy(struct vm *vm)
 			vcpu_destroy(&vm->vcpus[i]);
 		free(vm->vcpus);
 	}
+	vm_destroy_virtio_devices(vm);
 	if (vm->el)
 		console_close(vm);
 	if (vm->exit_efd >= 0) {

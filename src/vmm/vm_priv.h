@@ -14,6 +14,7 @@
 #include "ember/config.h"
 #include "ember/event_loop.h"
 #include "ember/i8042.h"
+#include "ember/layout.h"
 #include "ember/memory.h"
 #include "ember/rtc.h"
 #include "ember/serial.h"
@@ -33,6 +34,17 @@ struct vcpu {
 };
 
 struct console;
+struct virtio_dev;
+
+enum vm_vdev_kind { VDEV_BLK = 1, VDEV_NET, VDEV_VSOCK, VDEV_BALLOON };
+
+/* One virtio-mmio slot: LAYOUT_VIRTIO_ADDR(slot), GSI LAYOUT_VIRTIO_IRQ(slot). */
+struct vm_vdev {
+	enum vm_vdev_kind kind;
+	struct virtio_dev *vd;
+	void *dev; /* struct virtio_blk *, ... */
+	char id[CFG_ID_MAX + 1];
+};
 
 struct vm {
 	int kvm_fd;
@@ -52,6 +64,9 @@ struct vm {
 	struct rtc rtc;
 	struct console *console;
 	int serial_out_fd; /* file console: owned */
+
+	struct vm_vdev vdevs[LAYOUT_VIRTIO_MAX_DEVICES];
+	int nvdevs;
 
 	struct kernel_image kernel;
 	uint64_t entry;
@@ -74,6 +89,15 @@ int vcpu_start(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 void vcpu_signals_init(void);
+
+/* vm_devices.c: virtio devices from the config, wired to KVM */
+int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg);
+void vm_destroy_virtio_devices(struct vm *vm);
+/* " virtio_mmio.device=4K@0x...:IRQ" tokens (+ root=) appended to cmdline. */
+int vm_virtio_cmdline(const struct vm *vm, const struct vm_config *cfg, const char *base,
+		      char **out);
+/* ACPI/MP table descriptions of the slots; returns the count. */
+int vm_virtio_describe(const struct vm *vm, struct acpi_mmio_dev *out, int max);
 
 /* console.c: host side of the serial console */
 int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd);

@@ -1,0 +1,132 @@
+/* virtio devices of a VM: created from the config, placed in virtio-mmio
+ * slots, and wired to KVM (MMIO bus, ioeventfd per queue, irqfd per slot). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "ember/error.h"
+#include "ember/log.h"
+#include "ember/virtio.h"
+#include "ember/virtio_blk.h"
+#include "vm_priv.h"
+
+static int wire_slot(struct vm *vm, int slot, struct virtio_dev *vd)
+{
+	uint64_t base = LAYOUT_VIRTIO_ADDR(slot);
+	struct kvm_irqfd irqfd = {
+		.fd = (uint32_t)virtio_mmio_irq_eventfd(vd),
+		.gsi = LAYOUT_VIRTIO_IRQ(slot),
+	};
+	int r;
+
+	r = bus_register(&vm->mmio, base, LAYOUT_VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, vd,
+			 virtio_dev_lock(vd));
+	if (r < 0)
+		return err_set(-r, "virtio slot %d: MMIO bus: %s", slot, strerror(-r));
+	for (unsigned q = 0; q < virtio_dev_num_queues(vd); q++) {
+		struct kvm_ioeventfd io = {
+			.datamatch = q,
+			.addr = base + VIRTIO_MMIO_QUEUE_NOTIFY,
+			.len = 4,
+			.fd = virtio_mmio_queue_eventfd(vd, q),
+			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+		if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+			return err_set(errno, "virtio slot %d: KVM_IOEVENTFD queue %u: %s", slot, q,
+				       strerror(errno));
+	}
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		return err_set(errno, "virtio slot %d: KVM_IRQFD gsi %u: %s", slot, irqfd.gsi,
+			       strerror(errno));
+	return 0;
+}
+
+static int add_vdev(struct vm *vm, enum vm_vdev_kind kind, struct virtio_dev *vd, void *dev,
+		    const char *id)
+{
+	int slot = vm->nvdevs;
+
+	if (slot >= LAYOUT_VIRTIO_MAX_DEVICES)
+		return err_set(ENOSPC, "more than %d virtio devices", LAYOUT_VIRTIO_MAX_DEVICES);
+	vm->vdevs[slot] = (struct vm_vdev){.kind = kind, .vd = vd, .dev = dev};
+	snprintf(vm->vdevs[slot].id, sizeof(vm->vdevs[slot].id), "%s", id);
+	vm->nvdevs++; /* counted now so destroy frees it even if wiring fails */
+	return wire_slot(vm, slot, vd);
+}
+
+int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
+{
+	int r;
+
+	for (int i = 0; i < cfg->ndrives; i++) {
+		struct virtio_blk *blk;
+
+		if ((r = virtio_blk_create(&cfg->drives[i], &vm->mem, vm->el, &blk)) < 0)
+			return err_wrap(-r, "drive %s", cfg->drives[i].id);
+		if ((r = add_vdev(vm, VDEV_BLK, &blk->vdev, blk, cfg->drives[i].id)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+void vm_destroy_virtio_devices(struct vm *vm)
+{
+	for (int i = 0; i < vm->nvdevs; i++) {
+		struct vm_vdev *v = &vm->vdevs[i];
+
+		switch (v->kind) {
+		case VDEV_BLK:
+			virtio_blk_destroy(v->dev);
+			break;
+		default:
+			break;
+		}
+	}
+	vm->nvdevs = 0;
+}
+
+int vm_virtio_describe(const struct vm *vm, struct acpi_mmio_dev *out, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < vm->nvdevs && n < max; i++, n++)
+		out[n] = (struct acpi_mmio_dev){.addr = LAYOUT_VIRTIO_ADDR(i),
+						.size = LAYOUT_VIRTIO_MMIO_SIZE,
+						.irq = LAYOUT_VIRTIO_IRQ(i)};
+	return n;
+}
+
+int vm_virtio_cmdline(const struct vm *vm, const struct vm_config *cfg, const char *base,
+		      char **out)
+{
+	size_t cap = strlen(base) + 64 + (size_t)vm->nvdevs * 48, len;
+	char *s = malloc(cap);
+
+	if (!s)
+		return err_set(ENOMEM, "out of memory");
+	len = (size_t)snprintf(s, cap, "%s", base);
+	for (int i = 0; i < vm->nvdevs; i++)
+		len += (size_t)snprintf(s + len, cap - len, " virtio_mmio.device=4K@%#llx:%d",
+					(unsigned long long)LAYOUT_VIRTIO_ADDR(i),
+					LAYOUT_VIRTIO_IRQ(i));
+	/* Like Firecracker: the root drive becomes root= unless the user chose. */
+	if (!strstr(base, "root=")) {
+		int vd_index = 0;
+		for (int i = 0; i < cfg->ndrives; i++, vd_index++) {
+			if (!cfg->drives[i].is_root)
+				continue;
+			if (cfg->drives[i].partuuid)
+				len += (size_t)snprintf(s + len, cap - len, " root=PARTUUID=%.40s",
+							cfg->drives[i].partuuid);
+			else
+				len += (size_t)snprintf(s + len, cap - len, " root=/dev/vd%c",
+							'a' + vd_index);
+			snprintf(s + len, cap - len, " %s", cfg->drives[i].read_only ? "ro" : "rw");
+			break;
+		}
+	}
+	*out = s;
+	return 0;
+}
