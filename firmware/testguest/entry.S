@@ -8,7 +8,8 @@ _start:
 	cli
 	/* Boot-time marker: ember logs the first write of 123 to port 0x3f0. */
 	movb $123, %al
-	outb %al, $0x3f0
+	movw $0x3f0, %dx
+	outb %al, %dx
 	/* Record what we were handed before touching anything else. */
 	movq %rsi, tg_entry+0(%rip)
 	movq %rsp, tg_entry+16(%rip)
@@ -31,6 +32,7 @@ _start:
 	xorl %eax, %eax
 	rep stosq
 	xorl %ebp, %ebp
+	movq tg_entry+0(%rip), %rdi
 	call tg_main
 1:	cli
 	hlt

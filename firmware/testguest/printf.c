@@ -1,5 +1,6 @@
 /* A small vsnprintf: %d %i %u %x %X %p %s %c %%, flags '0' '-' '#',
- * width, length l ll z. */
+ * width, precision (for %s only: at most that many characters), length
+ * l ll z. */
 #include "tg.h"
 
 struct out {
@@ -58,6 +59,12 @@ int tg_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 		int width = 0;
 		while (*p >= '0' && *p <= '9')
 			width = width * 10 + (*p++ - '0');
+		int prec = -1;
+		if (*p == '.') {
+			prec = 0;
+			for (p++; *p >= '0' && *p <= '9'; p++)
+				prec = prec * 10 + (*p - '0');
+		}
 		int lng = 0;
 		while (*p == 'l' || *p == 'z') {
 			lng++;
@@ -116,7 +123,8 @@ int tg_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			const char *s = va_arg(ap, const char *);
 			if (!s)
 				s = "(null)";
-			put_padded(&o, s, strlen(s), width, left, ' ');
+			size_t len = prec < 0 ? strlen(s) : tg_strnlen(s, (size_t)prec);
+			put_padded(&o, s, len, width, left, ' ');
 			break;
 		}
 		case 'c':

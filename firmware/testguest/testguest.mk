@@ -9,7 +9,7 @@ TG_LDS   := $(TG_DIR)/testguest.ld
 TG_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
              -ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-strict-aliasing \
              -mgeneral-regs-only -mno-red-zone -mcmodel=small -fcf-protection=none \
-             -fno-asynchronous-unwind-tables -fno-omit-frame-pointer
+             -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -Wa,--fatal-warnings
 # gcc turns byte loops into memset/memcpy calls (our own memset included)
 TG_CFLAGS += $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null)),,-fno-tree-loop-distribute-patterns)
 TG_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(TG_LDS) -Wl,--build-id=none \

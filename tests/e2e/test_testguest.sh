@@ -16,10 +16,19 @@ mib() {
 	esac
 }
 
-# check_report NAME FILE CMDLINE: the guest's serial output in FILE.
+# Results every boot must contain (a check that silently stopped running
+# would otherwise go unnoticed); smp.start too when there are APs.
+REQUIRED="longmode.efer longmode.identity_map zeropage.magic cmdline.params e820.ram_total
+e820.split e820.backed acpi.rsdp_checksums acpi.rsdp_scan acpi.xsdt acpi.fadt acpi.dsdt
+acpi.madt madt.cpus dsdt.virtio mptable.config mptable.cpus mptable.apic_ids lapic.id"
+
+# check_report NAME FILE CMDLINE [CPUS]: the guest's serial output in FILE.
 check_report() {
-	local name=$1 file=$2 cmdline=$3 out done pass failn
+	local name=$1 file=$2 cmdline=$3 cpus=${4:-1} out done pass failn r missing=""
 	out=$(tr -d '\r' <"$file")
+	for r in $REQUIRED $([ "$cpus" -gt 1 ] && echo smp.start); do
+		grep -q "^ok $r " <<<"$out" || missing="$missing $r"
+	done
 	done=$(grep -E '^TESTGUEST DONE pass=[0-9]+ fail=[0-9]+$' <<<"$out" | tail -n 1)
 	if [ -z "$done" ]; then
 		fail "$name: no 'TESTGUEST DONE' line (exit status $RC)"
@@ -34,6 +43,8 @@ check_report() {
 		grep '^FAIL' <<<"$out" | sed 's/^/      | /'
 	elif [ "$pass" -le 0 ]; then
 		fail "$name: no check passed: $done"
+	elif [ -n "$missing" ]; then
+		fail "$name: results missing from the report:$missing"
 	elif ! grep -qF "ok cmdline.text \"${cmdline:0:200}" <<<"$out"; then
 		fail "$name: command line did not arrive intact"
 		grep 'cmdline' <<<"$out" | sed 's/^/      | /'
@@ -56,7 +67,7 @@ boot() {
 		show_file "$ERR" 10
 		return
 	fi
-	check_report "$name" "$console" "$cmdline" &&
+	check_report "$name" "$console" "$cmdline" "$cpus" &&
 		pass "$name: --mem $mem --cpus $cpus: $(grep -a '^TESTGUEST DONE' "$console" | tr -d '\r') in ${MS} ms"
 }
 
@@ -65,8 +76,10 @@ boot mem256m_cpu2 256M 2
 boot mem5g_cpu4 5G 4 # RAM split around the MMIO gap, above 4 GiB
 boot mem3g_cpu1 3G 1 # RAM ends exactly at the gap
 boot mem512m_cpu32 512M 32
+boot mem16g_cpu2 16G 2 # 13 GiB above the gap
 # An ordinary-looking command line with other parameters and a long tail.
-boot cmdline_long 128M 1 "console=ttyS0 foo=bar,baz quiet $(printf 'x%.0s' $(seq 1 3000))"
+# (An ELF kernel has no setup header: ember allows Linux's default 2047 bytes.)
+boot cmdline_long 128M 1 "console=ttyS0 foo=bar,baz quiet $(printf 'x%.0s' $(seq 1 1900))"
 
 # The same guest on the stdio console: the report goes to stdout.
 cmdline="tg.mem=128 tg.cpus=1"
