@@ -38,6 +38,14 @@ bool vm_exited(const struct vm *vm, int *code);
 /* Ask the VM to stop (e.g. SIGTERM); vm_exited() becomes true. */
 void vm_request_exit(struct vm *vm, int code);
 int vm_send_ctrl_alt_del(struct vm *vm);
+/* PATCH /drives/{id} after boot: swap the backing file (the guest sees the
+ * new size through a config-change interrupt) and/or the rate limiter
+ * (rl may be NULL). -ENOENT if no such drive. */
+int vm_update_drive(struct vm *vm, const char *id, const char *path,
+		    const struct rate_limiter_cfg *rl);
+/* Device counters for metrics: the blk device of drive index i, or NULL. */
+struct virtio_blk *vm_get_blk(struct vm *vm, int i);
+
 /* Stop and join every thread, free everything. NULL is fine. */
 void vm_destroy(struct vm *vm);
 

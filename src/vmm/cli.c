@@ -27,6 +27,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_HELP,
 	OPT_CMDLINE_OVERRIDE,
+	OPT_BOOT_TIMER,
 };
 
 static const struct option run_opts[] = {
@@ -43,6 +44,7 @@ static const struct option run_opts[] = {
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -63,6 +65,7 @@ void cli_print_run_help(void)
 	       "  --net TAP[,mac=MAC]    virtio-net on an existing TAP device (repeatable)\n"
 	       "  --vsock CID:PATH       virtio-vsock with the Unix socket PATH\n"
 	       "  --log-level LEVEL      error, warn, info, debug\n"
+	       "  --boot-timer           log the time until the guest writes 123 to port 0x3f0\n"
 	       "Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
 	       CFG_MAX_VCPUS);
 }
@@ -286,6 +289,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			log_set_level(lvl);
 			break;
 		}
+		case OPT_BOOT_TIMER:
+			cfg->boot_timer = true;
+			if (log_get_level() < LOG_INFO)
+				log_set_level(LOG_INFO);
+			break;
 		case OPT_HELP:
 			cli_print_run_help();
 			return 1;

@@ -119,6 +119,13 @@ static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
 	    (r = bus_register(&vm->pio, LAYOUT_RTC_PORT, 2, &rtc_bus_ops, &vm->rtc,
 			      &vm->rtc.lock)) < 0)
 		return err_set(-r, "registering legacy devices: %s", strerror(-r));
+	if (cfg->boot_timer) {
+		boot_timer_init(&vm->boot_timer);
+		pthread_mutex_init(&vm->boot_timer_lock, NULL);
+		if ((r = bus_register(&vm->pio, LAYOUT_BOOT_TIMER_PORT, 1, &boot_timer_bus_ops,
+				      &vm->boot_timer, &vm->boot_timer_lock)) < 0)
+			return err_set(-r, "registering the boot timer: %s", strerror(-r));
+	}
 	return 0;
 }
 

@@ -130,3 +130,29 @@ int vm_virtio_cmdline(const struct vm *vm, const struct vm_config *cfg, const ch
 	*out = s;
 	return 0;
 }
+
+int vm_update_drive(struct vm *vm, const char *id, const char *path,
+		    const struct rate_limiter_cfg *rl)
+{
+	for (int i = 0; i < vm->nvdevs; i++) {
+		struct vm_vdev *v = &vm->vdevs[i];
+		int r;
+
+		if (v->kind != VDEV_BLK || strcmp(v->id, id) != 0)
+			continue;
+		if (path && (r = virtio_blk_set_path(v->dev, path)) < 0)
+			return r;
+		if (rl)
+			virtio_blk_update_rate_limiter(v->dev, rl);
+		return 0;
+	}
+	return err_set(ENOENT, "no drive with id '%s'", id);
+}
+
+struct virtio_blk *vm_get_blk(struct vm *vm, int i)
+{
+	for (int k = 0, n = 0; k < vm->nvdevs; k++)
+		if (vm->vdevs[k].kind == VDEV_BLK && n++ == i)
+			return vm->vdevs[k].dev;
+	return NULL;
+}

@@ -10,6 +10,7 @@
 #include <linux/kvm.h>
 
 #include "ember/arch.h"
+#include "ember/boot_timer.h"
 #include "ember/bus.h"
 #include "ember/config.h"
 #include "ember/event_loop.h"
@@ -62,6 +63,8 @@ struct vm {
 	struct serial serial;
 	struct i8042 i8042;
 	struct rtc rtc;
+	struct boot_timer boot_timer;
+	pthread_mutex_t boot_timer_lock;
 	struct console *console;
 	int serial_out_fd; /* file console: owned */
 
