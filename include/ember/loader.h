@@ -68,8 +68,12 @@ struct uki_image {
 	const uint8_t *linux_sec, *initrd_sec, *ucode_sec, *cmdline_sec, *osrel_sec, *uname_sec;
 	size_t linux_len, initrd_len, ucode_len, cmdline_len, osrel_len, uname_len;
 };
-/* Validate the PE/COFF image and find its sections; .linux must be a bzImage. */
+/* Validate the PE/COFF image and find its sections; .linux must be a bzImage.
+ * .cmdline and .uname lengths exclude trailing NULs and newlines. */
 int loader_parse_uki(const uint8_t *buf, size_t len, struct uki_image *out);
+/* The initrd the UKI describes: .ucode (if any) followed by .initrd, in one
+ * malloc'd buffer (*buf NULL, *len 0 when the UKI has neither). */
+int loader_uki_initrd(const struct uki_image *uki, uint8_t **buf, size_t *len);
 
 /* Place the initrd as high as possible below min(initrd_addr_max + 1, end of
  * low RAM, i.e. below the MMIO gap), page-aligned, above kernel->load_end;
