@@ -5,7 +5,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -13,6 +16,7 @@
 #include "ember/layout.h"
 #include "ember/loader.h"
 #include "ember/memory.h"
+#include "ember/util.h"
 #include "test_loader_images.h"
 
 #define LFANEW 0x80
@@ -344,6 +348,49 @@ static void test_efi_stub_bzimage_is_bzimage(void **state)
 	free(img);
 }
 
+/* tools/mkuki.sh (objcopy + systemd-boot-efi's stub) output parses; skipped
+ * when the stub or objcopy is missing. Run from the repository root. */
+static void test_mkuki_output(void **state)
+{
+	char dir[] = "/tmp/ember-uki-XXXXXX", cmd[1024], path[256];
+	struct uki_image u;
+	uint8_t *pe;
+	size_t len;
+	FILE *f;
+
+	if (access("/usr/lib/systemd/boot/efi/linuxx64.efi.stub", R_OK) != 0 ||
+	    access("tools/mkuki.sh", X_OK) != 0 || system("command -v objcopy >/dev/null") != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/bzImage", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(bz, 1, bz_len, f), bz_len);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/initrd", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs(initrd, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "tools/mkuki.sh -o %s/uki.efi -k %s/bzImage -i %s/initrd -c 'console=ttyS0 x=1' "
+		 "-n 6.1-test >/dev/null",
+		 dir, dir, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/uki.efi", dir);
+	assert_int_equal(read_whole_file(path, 64 << 20, &pe, &len), 0);
+	assert_int_equal(loader_parse_uki(pe, len, &u), 0);
+	assert_int_equal(u.linux_len, bz_len);
+	assert_memory_equal(u.linux_sec, bz, bz_len);
+	assert_int_equal(u.initrd_len, strlen(initrd));
+	assert_memory_equal(u.cmdline_sec, "console=ttyS0 x=1", u.cmdline_len);
+	assert_memory_equal(u.uname_sec, "6.1-test", u.uname_len);
+	assert_non_null(u.osrel_sec);
+	free(pe);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +401,7 @@ int main(void)
 	    cmocka_unit_test(test_section_checks),
 	    cmocka_unit_test(test_truncated_everywhere),
 	    cmocka_unit_test(test_efi_stub_bzimage_is_bzimage),
+	    cmocka_unit_test(test_mkuki_output),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
