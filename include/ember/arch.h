@@ -86,6 +86,10 @@ struct acpi_info {
 	const struct acpi_mmio_dev *virtio;
 	int nvirtio;
 };
+/* Power off: the guest writes (ACPI_S5_SLP_TYP << 2) | ACPI_SLP_EN to
+ * LAYOUT_ACPI_SLEEP_CTL (FADT sleep control register, DSDT \_S5). */
+#define ACPI_S5_SLP_TYP 5
+#define ACPI_SLP_EN 0x20
 /* RSDP at LAYOUT_ACPI_RSDP, then XSDT, FADT (hardware-reduced), MADT,
  * DSDT in 0xe0000-0xfffff. Returns the RSDP gpa. */
 int acpi_build(struct guest_mem *gm, const struct acpi_info *info, uint64_t *rsdp_gpa);

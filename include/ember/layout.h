@@ -34,6 +34,8 @@
 #define LAYOUT_I8042_DATA 0x60
 #define LAYOUT_I8042_CMD 0x64
 #define LAYOUT_RTC_PORT 0x70
+#define LAYOUT_ACPI_SLEEP_CTL 0x600 /* HW-reduced ACPI sleep control register */
+#define LAYOUT_ACPI_SLEEP_STS 0x601 /* ... and sleep status register */
 #define LAYOUT_BOOT_TIMER_PORT 0x3f0 /* guest writes 123 here: boot time logged */
 
 /* Slot n of the virtio-mmio area. */

@@ -43,6 +43,20 @@ static void i8042_reset(void *opaque)
 	vm_request_exit(opaque, EMBER_EXIT_OK);
 }
 
+/* ACPI sleep control register: S5 (SLP_TYP 5 + SLP_EN) powers the VM off. */
+static void acpi_sleep_write(void *opaque, uint64_t off, const void *data, uint32_t len)
+{
+	uint8_t v = *(const uint8_t *)data;
+
+	(void)len;
+	if (off == 0 && (v & ACPI_SLP_EN) && ((v >> 2) & 7) == ACPI_S5_SLP_TYP) {
+		log_info("guest powered off (ACPI S5)");
+		vm_request_exit(opaque, EMBER_EXIT_OK);
+	}
+}
+
+static const struct bus_ops acpi_sleep_ops = {.write = acpi_sleep_write};
+
 static void exit_event(void *opaque, int fd, uint32_t events)
 {
 	struct vm *vm = opaque;
@@ -54,6 +68,39 @@ static void exit_event(void *opaque, int fd, uint32_t events)
 	}
 	if (atomic_load(&vm->exit_code) >= 0)
 		vm->state = VM_STATE_EXITED;
+}
+
+/* GSI routing matching the MADT/MP table: ISA IRQ n -> PIC pin n and IOAPIC
+ * pin n, except IRQ0 (the PIT) -> IOAPIC pin 2 (the interrupt source
+ * override); GSIs 16-23 -> IOAPIC only. */
+static int setup_gsi_routing(struct vm *vm)
+{
+	enum { NGSI = 24 };
+	struct {
+		struct kvm_irq_routing hdr;
+		struct kvm_irq_routing_entry e[NGSI * 2];
+	} rt;
+	uint32_t n = 0;
+
+	memset(&rt, 0, sizeof(rt));
+	for (uint32_t gsi = 0; gsi < NGSI; gsi++) {
+		if (gsi < 16 && gsi != 2) {
+			rt.e[n].gsi = gsi;
+			rt.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+			rt.e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+			rt.e[n].u.irqchip.pin = gsi % 8;
+			n++;
+		}
+		rt.e[n].gsi = gsi;
+		rt.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		rt.e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		rt.e[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
+		n++;
+	}
+	rt.hdr.nr = n;
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &rt) < 0)
+		return err_set(errno, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
+	return 0;
 }
 
 static int setup_kvm_vm(struct vm *vm)
@@ -74,7 +121,7 @@ static int setup_kvm_vm(struct vm *vm)
 		return err_set(errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return err_set(errno, "KVM_CREATE_PIT2: %s", strerror(errno));
-	return 0;
+	return setup_gsi_routing(vm);
 }
 
 static int setup_memory(struct vm *vm, uint64_t bytes)
@@ -117,7 +164,8 @@ static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
 	    (r = bus_register(&vm->pio, LAYOUT_I8042_DATA, 5, &i8042_bus_ops, &vm->i8042,
 			      &vm->i8042.lock)) < 0 ||
 	    (r = bus_register(&vm->pio, LAYOUT_RTC_PORT, 2, &rtc_bus_ops, &vm->rtc,
-			      &vm->rtc.lock)) < 0)
+			      &vm->rtc.lock)) < 0 ||
+	    (r = bus_register(&vm->pio, LAYOUT_ACPI_SLEEP_CTL, 2, &acpi_sleep_ops, vm, NULL)) < 0)
 		return err_set(-r, "registering legacy devices: %s", strerror(-r));
 	if (cfg->boot_timer) {
 		boot_timer_init(&vm->boot_timer);

@@ -260,7 +260,7 @@ static int check_info(const struct acpi_info *info)
 	return 0;
 }
 
-/* DSDT: \_SB_ with COM1 and one LNRO0005 device per virtio-mmio slot. */
+/* DSDT: \_S5 (power off) and \_SB_ with COM1 and one LNRO0005 device per virtio-mmio slot. */
 static long build_dsdt(struct area *ar, const struct acpi_info *info)
 {
 	size_t off = ALIGN_UP(ar->used, (size_t)16);
@@ -305,6 +305,12 @@ static long build_dsdt(struct area *ar, const struct acpi_info *info)
 		aml_end(&a);
 	}
 	aml_end(&a);
+	/* Name (_S5, Package () {5, 0}): SLP_TYP for power off */
+	{
+		static const uint8_t s5_pkg[] = {0x12, 0x05, 0x02, 0x0a, ACPI_S5_SLP_TYP, 0x00};
+		aml_name(&a, "_S5_");
+		aml_bytes(&a, s5_pkg, sizeof(s5_pkg));
+	}
 	n = aml_finish(&a);
 	if (n == -ENOSPC)
 		return err_set(
@@ -399,6 +405,19 @@ static void fill_fadt(struct acpi_fadt *f, uint64_t dsdt_gpa)
 	    .address = LAYOUT_I8042_CMD,
 	};
 	f->reset_value = 0xfe;
+	/* Sleep (S5 = power off): SLP_TYP|SLP_EN written to the control port. */
+	f->sleep_control_reg = (struct acpi_gas){
+	    .space_id = ACPI_GAS_SYSTEM_IO,
+	    .bit_width = 8,
+	    .access_size = ACPI_GAS_ACCESS_BYTE,
+	    .address = LAYOUT_ACPI_SLEEP_CTL,
+	};
+	f->sleep_status_reg = (struct acpi_gas){
+	    .space_id = ACPI_GAS_SYSTEM_IO,
+	    .bit_width = 8,
+	    .access_size = ACPI_GAS_ACCESS_BYTE,
+	    .address = LAYOUT_ACPI_SLEEP_STS,
+	};
 	f->minor_version = FADT_MINOR_VERSION;
 	header_init(&f->h, "FACP", sizeof(*f), FADT_REVISION);
 }
