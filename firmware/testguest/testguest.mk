@@ -9,25 +9,29 @@ TG_LDS   := $(TG_DIR)/testguest.ld
 TG_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
              -ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-strict-aliasing \
              -mgeneral-regs-only -mno-red-zone -mcmodel=small -fcf-protection=none \
-             -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -Wa,--fatal-warnings
-# gcc turns byte loops into memset/memcpy calls (our own memset included)
-TG_CFLAGS += $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null)),,-fno-tree-loop-distribute-patterns)
-TG_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(TG_LDS) -Wl,--build-id=none \
+             -fno-asynchronous-unwind-tables -fno-omit-frame-pointer
+TG_LDFLAGS := -nostdlib -static -Wl,-T,$(TG_LDS) -Wl,--build-id=none \
               -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
+TG_CLANG := $(findstring clang,$(shell $(CC) --version 2>/dev/null))
+ifeq ($(TG_CLANG),)
+# gcc turns byte loops into memset/memcpy calls (our own memset included)
+TG_CFLAGS += -fno-tree-loop-distribute-patterns -Wa,--fatal-warnings
+TG_LDFLAGS += -no-pie
+endif
 
 testguest: $(TG_ELF)
 
-$(TG_ELF): $(TG_OBJS) $(TG_LDS)
+$(TG_ELF): $(TG_OBJS) $(TG_LDS) $(TG_DIR)/testguest.mk
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(TG_CFLAGS) $(TG_LDFLAGS) -o $@ $(TG_OBJS)
+	$(Q)$(CC) $(TG_LDFLAGS) -o $@ $(TG_OBJS)
 
-$(BUILD)/firmware/testguest/%.c.tg.o: $(TG_DIR)/%.c
+$(BUILD)/firmware/testguest/%.c.tg.o: $(TG_DIR)/%.c $(TG_DIR)/testguest.mk
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(TG_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/firmware/testguest/%.S.tg.o: $(TG_DIR)/%.S
+$(BUILD)/firmware/testguest/%.S.tg.o: $(TG_DIR)/%.S $(TG_DIR)/testguest.mk
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AS      $<")
 	$(Q)$(CC) $(TG_CFLAGS) -MMD -MP -c $< -o $@
