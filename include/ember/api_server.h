@@ -1,0 +1,39 @@
+/* The API server: a Unix socket listener on its own thread. It accepts
+ * several clients at once (poll), parses HTTP/1.1 with keep-alive and
+ * pipelining, routes each request (src/api/routes.c) and posts the typed
+ * request to the VMM thread through an eventfd mailbox, then waits for the
+ * reply. Clients that connect and say nothing, or vanish mid-request, cost
+ * a file descriptor and never reach the VMM thread. */
+#ifndef EMBER_API_SERVER_H
+#define EMBER_API_SERVER_H
+
+#include <stddef.h>
+
+#include "ember/api_routes.h"
+#include "ember/event_loop.h"
+
+#define API_MAX_CLIENTS 64
+
+/* Runs on the VMM thread (from the event loop) for each routed request. */
+typedef void (*api_dispatch_fn)(void *opaque, struct api_request *req, struct api_response *resp);
+
+struct api_server;
+
+struct api_server_opts {
+	const char *socket_path;
+	size_t max_body; /* 0: HTTP_MAX_BODY */
+	api_dispatch_fn dispatch;
+	void *opaque;
+	/* Called on the API thread before it accepts the first client (e.g. to
+	 * install its seccomp filter); a negative return stops the server. */
+	int (*thread_init)(void *opaque);
+};
+
+/* Binds and listens (the socket path must not exist: -EEXIST with a clear
+ * message), registers the mailbox on el and starts the thread. */
+int api_server_start(const struct api_server_opts *opts, struct event_loop *el,
+		     struct api_server **out);
+/* Stops the thread, closes every client, removes the socket file. */
+void api_server_stop(struct api_server *s);
+
+#endif

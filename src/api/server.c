@@ -1,0 +1,456 @@
+/* The API thread: Unix socket, clients multiplexed with poll(), requests
+ * handed to the VMM thread through an eventfd mailbox. */
+#include "ember/api_server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ember/config_json.h"
+#include "ember/error.h"
+#include "ember/http.h"
+#include "ember/log.h"
+
+#define READ_CHUNK 4096
+
+struct client {
+	int fd;
+	struct http_parser parser;
+	uint8_t *pending; /* input not yet fed (only while output is blocked) */
+	size_t pending_len;
+	char *out;
+	size_t out_len, out_off;
+	bool close_after_write;
+	bool dead;
+};
+
+struct api_server {
+	int listen_fd, stop_efd, to_vmm_efd, reply_efd;
+	char *path;
+	struct event_loop *el;
+	api_dispatch_fn dispatch;
+	void *opaque;
+	int (*thread_init)(void *opaque);
+	size_t max_body;
+	pthread_t thread;
+	bool thread_started;
+	struct client *clients[API_MAX_CLIENTS];
+	int nclients;
+	uint8_t rbuf[READ_CHUNK];
+	/* mailbox: one request in flight at a time */
+	struct api_request *mb_req;
+	struct api_response *mb_resp;
+};
+
+/* ---- VMM-thread side ---- */
+
+static void mailbox_event(void *opaque, int fd, uint32_t events)
+{
+	struct api_server *s = opaque;
+	struct api_request *req;
+	uint64_t v, one = 1;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return;
+	req = __atomic_load_n(&s->mb_req, __ATOMIC_ACQUIRE);
+	if (!req)
+		return;
+	s->dispatch(s->opaque, req, s->mb_resp);
+	__atomic_store_n(&s->mb_req, NULL, __ATOMIC_RELEASE);
+	if (write(s->reply_efd, &one, sizeof(one)) != sizeof(one))
+		log_error("api: cannot answer the API thread: %s", strerror(errno));
+}
+
+/* ---- API-thread side ---- */
+
+/* Post req to the VMM thread and wait for its answer. False if the server is
+ * stopping. */
+static bool post_to_vmm(struct api_server *s, struct api_request *req, struct api_response *resp)
+{
+	struct pollfd pfd[2] = {{.fd = s->reply_efd, .events = POLLIN},
+				{.fd = s->stop_efd, .events = POLLIN}};
+	uint64_t one = 1, v;
+
+	s->mb_resp = resp;
+	__atomic_store_n(&s->mb_req, req, __ATOMIC_RELEASE);
+	if (write(s->to_vmm_efd, &one, sizeof(one)) != sizeof(one))
+		return false;
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		if (pfd[1].revents)
+			return false;
+		if (pfd[0].revents && read(s->reply_efd, &v, sizeof(v)) == sizeof(v) &&
+		    !__atomic_load_n(&s->mb_req, __ATOMIC_ACQUIRE))
+			return true;
+	}
+}
+
+static void client_close(struct api_server *s, int i)
+{
+	struct client *c = s->clients[i];
+
+	close(c->fd);
+	http_parser_free(&c->parser);
+	free(c->pending);
+	free(c->out);
+	free(c);
+	s->clients[i] = s->clients[--s->nclients];
+	s->clients[s->nclients] = NULL;
+}
+
+static int queue_bytes(struct client *c, const char *data, size_t len)
+{
+	char *n;
+
+	if (c->out_off == c->out_len) {
+		c->out_off = c->out_len = 0;
+	}
+	n = realloc(c->out, c->out_len + len);
+	if (!n)
+		return -ENOMEM;
+	memcpy(n + c->out_len, data, len);
+	c->out = n;
+	c->out_len += len;
+	return 0;
+}
+
+static int queue_response(struct client *c, int status, const char *body, bool keep_alive)
+{
+	size_t blen = body ? strlen(body) : 0;
+	size_t n = http_format_response(NULL, 0, status, body, blen, keep_alive);
+	char *buf = malloc(n + 1);
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	http_format_response(buf, n + 1, status, body, blen, keep_alive);
+	r = queue_bytes(c, buf, n);
+	free(buf);
+	if (!keep_alive)
+		c->close_after_write = true;
+	return r;
+}
+
+/* Write what we can; marks the client dead on error. */
+static void flush_out(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				c->dead = true;
+			return;
+		}
+		c->out_off += (size_t)w;
+	}
+	c->out_off = c->out_len = 0;
+	if (c->close_after_write)
+		c->dead = true;
+}
+
+static bool out_pending(const struct client *c)
+{
+	return c->out_off < c->out_len;
+}
+
+static void handle_request(struct api_server *s, struct client *c)
+{
+	const struct http_request *h = &c->parser.req;
+	struct api_request req;
+	struct api_response resp = {0};
+
+	if (api_route(h, &req, &resp) == 0) {
+		if (!post_to_vmm(s, &req, &resp)) {
+			api_request_free(&req);
+			api_response_free(&resp);
+			c->dead = true;
+			return;
+		}
+		api_request_free(&req);
+	}
+	if (!resp.status)
+		api_response_fault(&resp, 500, "No response from the VMM.");
+	if (queue_response(c, resp.status, resp.body, h->keep_alive) < 0)
+		c->dead = true;
+	api_response_free(&resp);
+}
+
+/* Feed data to the parser, answering every complete request. Stops (and
+ * stashes the rest) when output backs up. */
+static void consume(struct api_server *s, struct client *c, const uint8_t *data, size_t len)
+{
+	while (len && !c->dead && !c->close_after_write) {
+		size_t used = 0;
+		enum http_parse_result r = http_parser_feed(&c->parser, data, len, &used);
+
+		data += used;
+		len -= used;
+		if (r == HTTP_PARSE_ERROR) {
+			char *fault = cfgjson_fault(c->parser.err_msg);
+
+			if (queue_response(c, c->parser.err_status, fault, false) < 0)
+				c->dead = true;
+			free(fault);
+			log_warn("api: bad request: %s", c->parser.err_msg);
+			break;
+		}
+		if (r == HTTP_PARSE_MORE) {
+			if (http_parser_wants_continue(&c->parser)) {
+				http_parser_continue_sent(&c->parser);
+				if (queue_bytes(c, HTTP_CONTINUE_RESPONSE,
+						sizeof(HTTP_CONTINUE_RESPONSE) - 1) < 0)
+					c->dead = true;
+			}
+			break;
+		}
+		handle_request(s, c);
+		http_parser_next(&c->parser);
+		flush_out(c);
+		if (out_pending(c))
+			break;
+	}
+	if (len && !c->dead && !c->close_after_write) {
+		uint8_t *p = malloc(len);
+
+		if (!p) {
+			c->dead = true;
+			return;
+		}
+		memcpy(p, data, len);
+		c->pending = p;
+		c->pending_len = len;
+	}
+	flush_out(c);
+}
+
+static void client_readable(struct api_server *s, struct client *c)
+{
+	ssize_t n = recv(c->fd, s->rbuf, sizeof(s->rbuf), MSG_DONTWAIT);
+
+	if (n == 0) {
+		c->dead = true; /* closed, possibly mid-request: nothing else to do */
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			c->dead = true;
+		return;
+	}
+	consume(s, c, s->rbuf, (size_t)n);
+}
+
+static void client_writable(struct api_server *s, struct client *c)
+{
+	flush_out(c);
+	if (!out_pending(c) && !c->dead && c->pending) {
+		uint8_t *p = c->pending;
+		size_t n = c->pending_len;
+
+		c->pending = NULL;
+		c->pending_len = 0;
+		consume(s, c, p, n);
+		free(p);
+	}
+}
+
+static void accept_clients(struct api_server *s)
+{
+	for (;;) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct client *c;
+
+		if (fd < 0)
+			return;
+		if (s->nclients == API_MAX_CLIENTS) {
+			static const char body[] = "{\"fault_message\":\"Too many open connections.\"}";
+			char buf[256];
+			size_t n = http_format_response(buf, sizeof(buf), 503, body, sizeof(body) - 1,
+							false);
+
+			if (n < sizeof(buf) && send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+				/* it is closed either way */
+			}
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		http_parser_init(&c->parser);
+		http_parser_set_max_body(&c->parser, s->max_body);
+		s->clients[s->nclients++] = c;
+	}
+}
+
+static void *api_thread(void *arg)
+{
+	struct api_server *s = arg;
+	struct pollfd pfd[2 + API_MAX_CLIENTS];
+	sigset_t all;
+
+	/* Signals are the VMM thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	if (s->thread_init && s->thread_init(s->opaque) < 0) {
+		log_error("api: thread set-up failed: %s", err_msg());
+		return NULL;
+	}
+	for (;;) {
+		int n = 2, nc = s->nclients;
+
+		pfd[0] = (struct pollfd){.fd = s->stop_efd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+		for (int i = 0; i < nc; i++)
+			pfd[n++] = (struct pollfd){
+				.fd = s->clients[i]->fd,
+				.events = (short)(out_pending(s->clients[i]) ? POLLOUT : POLLIN),
+			};
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("api: poll: %s", strerror(errno));
+			return NULL;
+		}
+		if (pfd[0].revents)
+			break;
+		for (int i = 0; i < nc; i++) {
+			struct client *c = s->clients[i];
+			short re = pfd[2 + i].revents;
+
+			if (!re)
+				continue;
+			if (re & POLLOUT)
+				client_writable(s, c);
+			else if (re & (POLLIN | POLLHUP | POLLERR))
+				client_readable(s, c);
+			if (re & POLLNVAL)
+				c->dead = true;
+		}
+		for (int i = s->nclients - 1; i >= 0; i--)
+			if (s->clients[i]->dead)
+				client_close(s, i);
+		if (pfd[1].revents & POLLIN)
+			accept_clients(s);
+	}
+	return NULL;
+}
+
+int api_server_start(const struct api_server_opts *opts, struct event_loop *el,
+		     struct api_server **out)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct api_server *s;
+	struct stat st;
+	int r;
+
+	*out = NULL;
+	if (!opts->socket_path || !*opts->socket_path)
+		return err_set(EINVAL, "--api-sock: a socket path is required");
+	if (strlen(opts->socket_path) >= sizeof(sun.sun_path))
+		return err_set(ENAMETOOLONG, "--api-sock %s: path too long (at most %zu bytes)",
+			       opts->socket_path, sizeof(sun.sun_path) - 1);
+	if (lstat(opts->socket_path, &st) == 0)
+		return err_set(EEXIST, "--api-sock %s: the path already exists (remove it first)",
+			       opts->socket_path);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(ENOMEM, "out of memory");
+	s->listen_fd = s->stop_efd = s->to_vmm_efd = s->reply_efd = -1;
+	s->el = el;
+	s->dispatch = opts->dispatch;
+	s->opaque = opts->opaque;
+	s->thread_init = opts->thread_init;
+	s->max_body = opts->max_body ? opts->max_body : HTTP_MAX_BODY;
+	s->path = strdup(opts->socket_path);
+	s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->to_vmm_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->reply_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (!s->path || s->stop_efd < 0 || s->to_vmm_efd < 0 || s->reply_efd < 0 ||
+	    s->listen_fd < 0) {
+		r = err_set(errno ? errno : ENOMEM, "api socket set-up: %s", strerror(errno));
+		goto fail;
+	}
+	memcpy(sun.sun_path, opts->socket_path, strlen(opts->socket_path));
+	if (bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		r = err_set(errno, "--api-sock %s: bind: %s", opts->socket_path, strerror(errno));
+		goto fail;
+	}
+	if (listen(s->listen_fd, 64) < 0) {
+		r = err_set(errno, "--api-sock %s: listen: %s", opts->socket_path, strerror(errno));
+		unlink(s->path);
+		goto fail;
+	}
+	if ((r = el_add(el, s->to_vmm_efd, EPOLLIN, mailbox_event, s)) < 0) {
+		r = err_set(-r, "api: event loop: %s", strerror(-r));
+		unlink(s->path);
+		goto fail;
+	}
+	if ((r = pthread_create(&s->thread, NULL, api_thread, s)) != 0) {
+		el_remove(el, s->to_vmm_efd);
+		unlink(s->path);
+		r = err_set(r, "api: thread: %s", strerror(r));
+		goto fail;
+	}
+	s->thread_started = true;
+	*out = s;
+	return 0;
+fail:
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->stop_efd >= 0)
+		close(s->stop_efd);
+	if (s->to_vmm_efd >= 0)
+		close(s->to_vmm_efd);
+	if (s->reply_efd >= 0)
+		close(s->reply_efd);
+	free(s->path);
+	free(s);
+	return r;
+}
+
+void api_server_stop(struct api_server *s)
+{
+	uint64_t one = 1;
+
+	if (!s)
+		return;
+	if (s->thread_started) {
+		if (write(s->stop_efd, &one, sizeof(one)) != sizeof(one))
+			log_error("api: cannot stop the API thread");
+		pthread_join(s->thread, NULL);
+	}
+	el_remove(s->el, s->to_vmm_efd);
+	while (s->nclients)
+		client_close(s, s->nclients - 1);
+	close(s->listen_fd);
+	close(s->stop_efd);
+	close(s->to_vmm_efd);
+	close(s->reply_efd);
+	unlink(s->path);
+	free(s->path);
+	free(s);
+}

@@ -1,0 +1,739 @@
+/* API requests applied on the VMM thread: the pre-boot configuration, then
+ * the running VM. Status codes and messages follow Firecracker. */
+#include "ember/controller.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ember/config_json.h"
+#include "ember/error.h"
+#include "ember/log.h"
+#include "ember/metrics.h"
+#include "ember/vm.h"
+#include "ember/vm_update.h"
+
+#ifndef EMBER_VERSION
+#define EMBER_VERSION "0.0.0"
+#endif
+
+#define MSG_POST_BOOT "The requested operation is not supported after starting the microVM."
+#define MSG_PRE_BOOT "The requested operation is not supported before starting the microVM."
+
+struct controller {
+	struct event_loop *el;
+	struct vm_config cfg;
+	struct vm *vm;
+	char id[CFG_ID_MAX + 1];
+};
+
+/* ---- weak stand-ins for post-boot hooks the VM may not implement yet ---- */
+
+__attribute__((weak)) int vm_update_net_rate_limiters(struct vm *vm, const char *id,
+						      const struct rate_limiter_cfg *rx,
+						      const struct rate_limiter_cfg *tx)
+{
+	(void)vm;
+	(void)rx;
+	(void)tx;
+	return err_set(ENOTSUP, "network interface %s: no such device in this VM", id);
+}
+
+__attribute__((weak)) int vm_balloon_set_target(struct vm *vm, uint32_t amount_mib)
+{
+	(void)vm;
+	(void)amount_mib;
+	return err_set(ENOTSUP, "the balloon device is not available in this VM");
+}
+
+__attribute__((weak)) int vm_balloon_set_stats_interval(struct vm *vm, uint32_t interval_s)
+{
+	(void)vm;
+	(void)interval_s;
+	return err_set(ENOTSUP, "the balloon device is not available in this VM");
+}
+
+__attribute__((weak)) int vm_balloon_get_stats(struct vm *vm, char **json_out)
+{
+	(void)vm;
+	(void)json_out;
+	return err_set(ENOTSUP, "the balloon device is not available in this VM");
+}
+
+/* ---- helpers ---- */
+
+static void ok204(struct api_response *resp)
+{
+	api_response_set(resp, 204, NULL);
+}
+
+static void ok200(struct api_response *resp, char *json)
+{
+	if (!json)
+		api_response_fault(resp, 500, "Out of memory.");
+	else
+		api_response_set(resp, 200, json);
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int find_drive(const struct controller *c, const char *id)
+{
+	for (int i = 0; i < c->cfg.ndrives; i++)
+		if (strcmp(c->cfg.drives[i].id, id) == 0)
+			return i;
+	return -1;
+}
+
+static int find_net(const struct controller *c, const char *id)
+{
+	for (int i = 0; i < c->cfg.nnets; i++)
+		if (strcmp(c->cfg.nets[i].id, id) == 0)
+			return i;
+	return -1;
+}
+
+static const char *state_name(const struct controller *c)
+{
+	if (!c->vm)
+		return "Not started";
+	return vm_get_state(c->vm) == VM_STATE_PAUSED ? "Paused" : "Running";
+}
+
+/* ---- pre-boot configuration ---- */
+
+static void put_machine(struct controller *c, struct api_request *q, struct api_response *resp)
+{
+	struct machine_update *u = &q->u.machine;
+	uint64_t *fails = q->patch ? &metrics.patch_api_requests.machine_cfg_fails
+				   : &metrics.put_api_requests.machine_cfg_fails;
+	struct machine_cfg m;
+
+	if (machine_update_apply(u, &c->cfg.machine, &m) < 0) {
+		METRIC_INC(*fails);
+		api_response_fault(resp, 400, "Machine config error: %s", err_msg());
+		return;
+	}
+	if (c->cfg.balloon.present && (uint64_t)c->cfg.balloon.amount_mib > m.mem_size_mib) {
+		free(m.cpu_template_name);
+		METRIC_INC(*fails);
+		api_response_fault(resp, 400,
+				   "Machine config error: The memory size (MiB) is smaller than the "
+				   "previously set balloon device target size.");
+		return;
+	}
+	if (c->cfg.balloon.present && m.huge_pages) {
+		free(m.cpu_template_name);
+		METRIC_INC(*fails);
+		api_response_fault(resp, 400, "Machine config error: Firecracker's huge pages "
+					      "support is incompatible with memory ballooning.");
+		return;
+	}
+	if (u->has_cpu_template) {
+		/* A static template (or "None") replaces a custom one. */
+		free(c->cfg.cpu_template_json);
+		c->cfg.cpu_template_json = NULL;
+	}
+	free(c->cfg.machine.cpu_template_name);
+	c->cfg.machine = m;
+	ok204(resp);
+}
+
+static void put_boot_source(struct controller *c, struct api_request *q,
+			    struct api_response *resp)
+{
+	struct boot_source_cfg *b = &q->u.boot;
+
+	if (config_check_file(b->kernel_path, false, "kernel_image_path") < 0) {
+		METRIC_INC(metrics.put_api_requests.boot_source_fails);
+		api_response_fault(resp, 400, "Boot source error: The kernel file cannot be opened: %s",
+				   err_msg());
+		return;
+	}
+	if (b->initrd_path && config_check_file(b->initrd_path, false, "initrd_path") < 0) {
+		METRIC_INC(metrics.put_api_requests.boot_source_fails);
+		api_response_fault(resp, 400, "Boot source error: The initrd file cannot be opened: %s",
+				   err_msg());
+		return;
+	}
+	boot_source_cfg_free(&c->cfg.boot);
+	c->cfg.boot = *b;
+	memset(b, 0, sizeof(*b));
+	ok204(resp);
+}
+
+static void put_drive(struct controller *c, struct api_request *q, struct api_response *resp)
+{
+	struct drive_cfg *d = &q->u.drive;
+	struct vm_config *cfg = &c->cfg;
+	int idx = find_drive(c, d->id);
+
+	if (config_check_drive(d) < 0 || config_check_file(d->path, !d->read_only,
+							   "path_on_host") < 0) {
+		METRIC_INC(metrics.put_api_requests.drive_fails);
+		api_response_fault(resp, 400, "Drive config error: %s", err_msg());
+		return;
+	}
+	if (d->is_root) {
+		for (int i = 0; i < cfg->ndrives; i++) {
+			if (i != idx && cfg->drives[i].is_root) {
+				METRIC_INC(metrics.put_api_requests.drive_fails);
+				api_response_fault(resp, 400, "Drive config error: A root block device "
+							      "already exists!");
+				return;
+			}
+		}
+	}
+	if (idx < 0 && cfg->ndrives >= CFG_MAX_DRIVES) {
+		METRIC_INC(metrics.put_api_requests.drive_fails);
+		api_response_fault(resp, 400, "Drive config error: too many drives (at most %d).",
+				   CFG_MAX_DRIVES);
+		return;
+	}
+	if (idx >= 0) {
+		/* Replace: take it out, insert again below (root moves to the front). */
+		drive_cfg_free(&cfg->drives[idx]);
+		memmove(&cfg->drives[idx], &cfg->drives[idx + 1],
+			sizeof(cfg->drives[0]) * (size_t)(cfg->ndrives - idx - 1));
+		cfg->ndrives--;
+	}
+	if (d->is_root) {
+		/* Firecracker keeps the root device first: it becomes /dev/vda. */
+		memmove(&cfg->drives[1], &cfg->drives[0], sizeof(cfg->drives[0]) * (size_t)cfg->ndrives);
+		cfg->drives[0] = *d;
+	} else if (idx >= 0) {
+		memmove(&cfg->drives[idx + 1], &cfg->drives[idx],
+			sizeof(cfg->drives[0]) * (size_t)(cfg->ndrives - idx));
+		cfg->drives[idx] = *d;
+	} else {
+		cfg->drives[cfg->ndrives] = *d;
+	}
+	cfg->ndrives++;
+	memset(d, 0, sizeof(*d));
+	ok204(resp);
+}
+
+static void put_net(struct controller *c, struct api_request *q, struct api_response *resp)
+{
+	struct net_cfg *n = &q->u.net;
+	struct vm_config *cfg = &c->cfg;
+	int idx = find_net(c, n->id);
+
+	for (int i = 0; i < cfg->nnets; i++) {
+		const struct net_cfg *o = &cfg->nets[i];
+
+		if (i == idx)
+			continue;
+		if (strcmp(o->host_dev_name, n->host_dev_name) == 0) {
+			METRIC_INC(metrics.put_api_requests.network_fails);
+			api_response_fault(resp, 400, "Network config error: The host device name %s "
+						      "is already in use.",
+					   n->host_dev_name);
+			return;
+		}
+		if (o->has_mac && n->has_mac && memcmp(o->mac, n->mac, 6) == 0) {
+			METRIC_INC(metrics.put_api_requests.network_fails);
+			api_response_fault(resp, 400, "Network config error: The MAC address is already "
+						      "in use: %02x:%02x:%02x:%02x:%02x:%02x",
+					   n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
+					   n->mac[5]);
+			return;
+		}
+	}
+	if (idx < 0 && cfg->nnets >= CFG_MAX_NETS) {
+		METRIC_INC(metrics.put_api_requests.network_fails);
+		api_response_fault(resp, 400,
+				   "Network config error: too many network interfaces (at most %d).",
+				   CFG_MAX_NETS);
+		return;
+	}
+	if (idx >= 0)
+		net_cfg_free(&cfg->nets[idx]);
+	else
+		idx = cfg->nnets++;
+	cfg->nets[idx] = *n;
+	memset(n, 0, sizeof(*n));
+	ok204(resp);
+}
+
+static void put_balloon(struct controller *c, struct api_request *q, struct api_response *resp)
+{
+	if (config_check_balloon(&q->u.balloon, &c->cfg.machine) < 0) {
+		METRIC_INC(metrics.put_api_requests.balloon_fails);
+		api_response_fault(resp, 400, "Balloon config error: %s", err_msg());
+		return;
+	}
+	c->cfg.balloon = q->u.balloon;
+	ok204(resp);
+}
+
+static void put_logger(struct controller *c, struct api_request *q, struct api_response *resp)
+{
+	struct logger_cfg *l = &q->u.logger.cfg, *cur = &c->cfg.logger;
+	int r;
+
+	if (q->u.logger.path && (r = log_open(q->u.logger.path)) < 0) {
+		METRIC_INC(metrics.put_api_requests.logger_fails);
+		api_response_fault(resp, 400, "Logger error: Failed to open target file: %s: %s",
+				   q->u.logger.path, strerror(-r));
+		return;
+	}
+	if (l->module && log_set_module(l->module) < 0) {
+		METRIC_INC(metrics.put_api_requests.logger_fails);
+		api_response_fault(resp, 500, "Out of memory.");
+		return;
+	}
+	if (l->has_level) {
+		log_set_level((enum log_level)l->level);
+		cur->has_level = true;
+		cur->level = l->level;
+	}
+	if (l->has_show_level) {
+		cur->has_show_level = true;
+		cur->show_level = l->show_level;
+	}
+	if (l->has_show_log_origin) {
+		cur->has_show_log_origin = true;
+		cur->show_log_origin = l->show_log_origin;
+	}
+	if (l->has_show_level || l->has_show_log_origin)
+		log_set_format(cur->has_show_level ? cur->show_level : true,
+			       cur->has_show_log_origin && cur->show_log_origin);
+	if (l->module) {
+		free(cur->module);
+		cur->module = l->module;
+		l->module = NULL;
+	}
+	if (q->u.logger.path) {
+		free(c->cfg.log_path);
+		c->cfg.log_path = q->u.logger.path;
+		q->u.logger.path = NULL;
+	}
+	cur->present = true;
+	ok204(resp);
+}
+
+static void put_metrics(struct controller *c, struct api_request *q, struct api_response *resp)
+{
+	struct metrics_cfg *m = &q->u.metrics.cfg;
+	int r;
+
+	if (metrics_is_open()) {
+		METRIC_INC(metrics.put_api_requests.metrics_fails);
+		api_response_fault(resp, 400, "Metrics error: Reinitialization of metrics not allowed.");
+		return;
+	}
+	if ((r = metrics_open(q->u.metrics.path)) < 0) {
+		METRIC_INC(metrics.put_api_requests.metrics_fails);
+		api_response_fault(resp, 400,
+				   "Metrics error: Cannot initialize the metrics system due to bad "
+				   "user input: %s: %s",
+				   q->u.metrics.path, strerror(-r));
+		return;
+	}
+	metrics_set_options(c->id, m->emit_id, m->properties_json);
+	metrics_cfg_free(&c->cfg.metrics);
+	c->cfg.metrics = *m;
+	memset(m, 0, sizeof(*m));
+	free(c->cfg.metrics_path);
+	c->cfg.metrics_path = q->u.metrics.path;
+	q->u.metrics.path = NULL;
+	ok204(resp);
+}
+
+/* ---- the running VM ---- */
+
+int controller_start(struct controller *c)
+{
+	int r;
+
+	if (c->vm)
+		return err_set(EALREADY, MSG_POST_BOOT);
+	if ((r = config_validate(&c->cfg)) < 0)
+		return r;
+	if ((r = vm_create(&c->cfg, c->el, &c->vm)) < 0) {
+		c->vm = NULL;
+		return r;
+	}
+	if ((r = vm_start(c->vm)) < 0)
+		return r; /* vm_start asked the VM to exit; the process ends with it */
+	log_info("microVM started (%u vCPU, %llu MiB)", c->cfg.machine.vcpu_count,
+		 (unsigned long long)c->cfg.machine.mem_size_mib);
+	return 0;
+}
+
+static void patch_drive(struct controller *c, struct api_request *q, struct api_response *resp)
+{
+	struct drive_update *u = &q->u.drive_update;
+	int idx = find_drive(c, u->id);
+	struct rate_limiter_cfg rl;
+	struct drive_cfg *d;
+
+	if (idx < 0) {
+		METRIC_INC(metrics.patch_api_requests.drive_fails);
+		api_response_fault(resp, 400, "Drive config error: Invalid block device ID: %s",
+				   u->id);
+		return;
+	}
+	d = &c->cfg.drives[idx];
+	rl = d->rate_limiter;
+	if (u->has_rate_limiter) {
+		/* Buckets the PATCH does not name keep their configuration. */
+		if (u->rate_limiter.bandwidth.present)
+			rl.bandwidth = u->rate_limiter.bandwidth;
+		if (u->rate_limiter.ops.present)
+			rl.ops = u->rate_limiter.ops;
+	}
+	if ((u->path && config_check_file(u->path, !d->read_only, "path_on_host") < 0) ||
+	    vm_update_drive(c->vm, u->id, u->path, u->has_rate_limiter ? &rl : NULL) < 0) {
+		METRIC_INC(metrics.patch_api_requests.drive_fails);
+		api_response_fault(resp, 400, "Drive config error: Unable to patch the block device: %s",
+				   err_msg());
+		return;
+	}
+	if (u->path) {
+		free(d->path);
+		d->path = u->path;
+		u->path = NULL;
+	}
+	d->rate_limiter = rl;
+	ok204(resp);
+}
+
+static void patch_net(struct controller *c, struct api_request *q, struct api_response *resp)
+{
+	struct net_update *u = &q->u.net_update;
+	int idx = find_net(c, u->id);
+	struct net_cfg *n;
+
+	if (idx < 0) {
+		METRIC_INC(metrics.patch_api_requests.network_fails);
+		api_response_fault(resp, 400, "Network config error: Invalid network interface ID: %s",
+				   u->id);
+		return;
+	}
+	n = &c->cfg.nets[idx];
+	if (vm_update_net_rate_limiters(c->vm, u->id, u->has_rx ? &u->rx : NULL,
+					u->has_tx ? &u->tx : NULL) < 0) {
+		METRIC_INC(metrics.patch_api_requests.network_fails);
+		api_response_fault(resp, 400, "Network config error: Could not update the network "
+					      "device: %s",
+				   err_msg());
+		return;
+	}
+	if (u->has_rx)
+		n->rx_rate_limiter = u->rx;
+	if (u->has_tx)
+		n->tx_rate_limiter = u->tx;
+	ok204(resp);
+}
+
+static void balloon_post_boot(struct controller *c, struct api_request *q,
+			      struct api_response *resp)
+{
+	struct balloon_cfg *b = &c->cfg.balloon;
+	char *json = NULL;
+
+	if (!b->present) {
+		METRIC_INC(metrics.patch_api_requests.balloon_fails);
+		api_response_fault(resp, 400, "Balloon update error: No balloon device found.");
+		return;
+	}
+	switch (q->op) {
+	case API_PATCH_BALLOON:
+		if (q->u.balloon_amount_mib > c->cfg.machine.mem_size_mib) {
+			api_response_fault(resp, 400, "Balloon update error: amount_mib (%u) is larger "
+						      "than the guest memory (%llu MiB).",
+					   q->u.balloon_amount_mib,
+					   (unsigned long long)c->cfg.machine.mem_size_mib);
+			return;
+		}
+		if (vm_balloon_set_target(c->vm, q->u.balloon_amount_mib) < 0)
+			break;
+		b->amount_mib = q->u.balloon_amount_mib;
+		ok204(resp);
+		return;
+	case API_PATCH_BALLOON_STATS:
+		if (!b->stats_polling_interval_s || !q->u.stats_interval_s) {
+			api_response_fault(resp, 400, "Balloon update error: Statistics cannot be "
+						      "turned on or off after boot.");
+			return;
+		}
+		if (vm_balloon_set_stats_interval(c->vm, q->u.stats_interval_s) < 0)
+			break;
+		b->stats_polling_interval_s = q->u.stats_interval_s;
+		ok204(resp);
+		return;
+	case API_GET_BALLOON_STATS:
+		if (!b->stats_polling_interval_s) {
+			api_response_fault(resp, 400, "Balloon update error: Statistics for the balloon "
+						      "device are not enabled.");
+			return;
+		}
+		if (vm_balloon_get_stats(c->vm, &json) < 0)
+			break;
+		ok200(resp, json);
+		return;
+	default:
+		break;
+	}
+	METRIC_INC(metrics.patch_api_requests.balloon_fails);
+	api_response_fault(resp, 400, "Balloon update error: %s", err_msg());
+}
+
+static void vm_action(struct controller *c, struct api_request *q, struct api_response *resp)
+{
+	uint64_t t0 = now_us();
+	int r;
+
+	switch (q->op) {
+	case API_PAUSE:
+		r = vm_pause(c->vm);
+		if (r == 0)
+			METRIC_STORE(metrics.latencies_us.vmm_pause_vm, now_us() - t0);
+		break;
+	case API_RESUME:
+		r = vm_resume(c->vm);
+		if (r == 0)
+			METRIC_STORE(metrics.latencies_us.vmm_resume_vm, now_us() - t0);
+		break;
+	case API_SEND_CTRL_ALT_DEL:
+		r = vm_send_ctrl_alt_del(c->vm);
+		break;
+	default: /* API_FLUSH_METRICS */
+		r = metrics_flush();
+		if (r < 0) {
+			api_response_fault(resp, 400, "Internal VMM error: Error while writing "
+						      "metrics: %s",
+					   strerror(-r));
+			return;
+		}
+		break;
+	}
+	if (r < 0) {
+		api_response_fault(resp, 400, "Internal VMM error: %s", err_msg());
+		return;
+	}
+	ok204(resp);
+}
+
+/* ---- dispatch ---- */
+
+static bool pre_boot_only(enum api_op op)
+{
+	switch (op) {
+	case API_UPDATE_MACHINE_CONFIG:
+	case API_PUT_BOOT_SOURCE:
+	case API_PUT_DRIVE:
+	case API_PUT_NET:
+	case API_PUT_VSOCK:
+	case API_PUT_BALLOON:
+	case API_PUT_CPU_CONFIG:
+	case API_PUT_LOGGER:
+	case API_PUT_METRICS:
+	case API_INSTANCE_START:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool post_boot_only(enum api_op op)
+{
+	switch (op) {
+	case API_PATCH_DRIVE:
+	case API_PATCH_NET:
+	case API_PATCH_BALLOON:
+	case API_GET_BALLOON_STATS:
+	case API_PATCH_BALLOON_STATS:
+	case API_SEND_CTRL_ALT_DEL:
+	case API_FLUSH_METRICS:
+	case API_PAUSE:
+	case API_RESUME:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static char *instance_info(const struct controller *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	cJSON_AddStringToObject(o, "app_name", "ember");
+	cJSON_AddStringToObject(o, "id", c->id);
+	cJSON_AddStringToObject(o, "state", state_name(c));
+	cJSON_AddStringToObject(o, "vmm_version", EMBER_VERSION);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static char *version_json(void)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	cJSON_AddStringToObject(o, "firecracker_version", EMBER_VERSION);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+void controller_handle(struct controller *c, struct api_request *q, struct api_response *resp)
+{
+	bool started = c->vm != NULL;
+
+	err_clear();
+	if (started && pre_boot_only(q->op)) {
+		api_response_fault(resp, 400, MSG_POST_BOOT);
+		return;
+	}
+	if (!started && post_boot_only(q->op)) {
+		api_response_fault(resp, 400, MSG_PRE_BOOT);
+		return;
+	}
+	switch (q->op) {
+	case API_GET_INSTANCE_INFO:
+		METRIC_INC(metrics.get_api_requests.instance_info_count);
+		ok200(resp, instance_info(c));
+		break;
+	case API_GET_VERSION:
+		ok200(resp, version_json());
+		break;
+	case API_GET_MACHINE_CONFIG:
+		ok200(resp, cfgjson_emit_machine(&c->cfg.machine));
+		break;
+	case API_GET_VM_CONFIG:
+		ok200(resp, cfgjson_emit_vm_config(&c->cfg));
+		break;
+	case API_UPDATE_MACHINE_CONFIG:
+		put_machine(c, q, resp);
+		break;
+	case API_PUT_BOOT_SOURCE:
+		put_boot_source(c, q, resp);
+		break;
+	case API_PUT_DRIVE:
+		put_drive(c, q, resp);
+		break;
+	case API_PUT_NET:
+		put_net(c, q, resp);
+		break;
+	case API_PUT_VSOCK:
+		vsock_cfg_free(&c->cfg.vsock);
+		c->cfg.vsock = q->u.vsock;
+		memset(&q->u.vsock, 0, sizeof(q->u.vsock));
+		ok204(resp);
+		break;
+	case API_GET_BALLOON:
+		if (!c->cfg.balloon.present)
+			api_response_fault(resp, 400, "Balloon config error: No balloon device found.");
+		else
+			ok200(resp, cfgjson_emit_balloon(&c->cfg.balloon));
+		break;
+	case API_PUT_BALLOON:
+		put_balloon(c, q, resp);
+		break;
+	case API_PUT_CPU_CONFIG:
+		free(c->cfg.cpu_template_json);
+		c->cfg.cpu_template_json = q->u.cpu_config_json;
+		q->u.cpu_config_json = NULL;
+		free(c->cfg.machine.cpu_template_name);
+		c->cfg.machine.cpu_template_name = NULL;
+		ok204(resp);
+		break;
+	case API_PUT_LOGGER:
+		put_logger(c, q, resp);
+		break;
+	case API_PUT_METRICS:
+		put_metrics(c, q, resp);
+		break;
+	case API_INSTANCE_START:
+		if (controller_start(c) < 0) {
+			METRIC_INC(metrics.put_api_requests.actions_fails);
+			api_response_fault(resp, 400, "Start microvm error: %s", err_msg());
+		} else {
+			ok204(resp);
+		}
+		break;
+	case API_PATCH_DRIVE:
+		patch_drive(c, q, resp);
+		break;
+	case API_PATCH_NET:
+		patch_net(c, q, resp);
+		break;
+	case API_PATCH_BALLOON:
+	case API_PATCH_BALLOON_STATS:
+	case API_GET_BALLOON_STATS:
+		balloon_post_boot(c, q, resp);
+		break;
+	case API_SEND_CTRL_ALT_DEL:
+	case API_FLUSH_METRICS:
+	case API_PAUSE:
+	case API_RESUME:
+		vm_action(c, q, resp);
+		break;
+	default:
+		api_response_fault(resp, 400, "Invalid request.");
+		break;
+	}
+}
+
+int controller_create(struct event_loop *el, const char *instance_id, struct vm_config *cfg,
+		      struct controller **out)
+{
+	struct controller *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return err_set(ENOMEM, "out of memory");
+	c->el = el;
+	snprintf(c->id, sizeof(c->id), "%s", instance_id ? instance_id : "anonymous-instance");
+	if (cfg) {
+		c->cfg = *cfg;
+		config_init(cfg);
+	} else {
+		config_init(&c->cfg);
+	}
+	*out = c;
+	return 0;
+}
+
+void controller_destroy(struct controller *c)
+{
+	if (!c)
+		return;
+	vm_destroy(c->vm);
+	config_free(&c->cfg);
+	free(c);
+}
+
+bool controller_started(const struct controller *c)
+{
+	return c->vm != NULL;
+}
+
+bool controller_exited(const struct controller *c, int *code)
+{
+	return c->vm && vm_exited(c->vm, code);
+}
+
+void controller_request_exit(struct controller *c, int code)
+{
+	if (c->vm)
+		vm_request_exit(c->vm, code);
+}
+
+const struct vm_config *controller_config(const struct controller *c)
+{
+	return &c->cfg;
+}

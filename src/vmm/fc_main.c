@@ -1,0 +1,415 @@
+/* Firecracker-compatible process mode: flags, logger, metrics, the config
+ * file, the API server thread and the VMM thread's event loop. */
+#include "ember/fc_main.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ember/api_server.h"
+#include "ember/config.h"
+#include "ember/config_json.h"
+#include "ember/controller.h"
+#include "ember/error.h"
+#include "ember/event_loop.h"
+#include "ember/log.h"
+#include "ember/metrics.h"
+#include "ember/util.h"
+#include "ember/vm.h"
+
+#ifndef EMBER_VERSION
+#define EMBER_VERSION "0.0.0"
+#endif
+#ifndef EMBER_GIT_REV
+#define EMBER_GIT_REV "unknown"
+#endif
+
+#define DEFAULT_API_SOCK "/run/firecracker.socket"
+#define METRICS_INTERVAL_MS 60000
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+struct fc_opts {
+	const char *api_sock;
+	const char *id;
+	const char *config_file;
+	const char *log_path;
+	const char *level;
+	const char *module;
+	const char *metrics_path;
+	const char *seccomp_filter;
+	bool no_api, boot_timer, no_seccomp, show_level, show_log_origin, version, help;
+	uint64_t max_payload;
+	uint64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
+	bool have_start_time, have_start_time_cpu;
+};
+
+struct fc_state {
+	struct event_loop el;
+	struct controller *ctl;
+	bool stop;
+	int signo;
+};
+
+static uint64_t clock_us(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ember --api-sock PATH [options]\n"
+		"  --api-sock PATH              API Unix socket (default " DEFAULT_API_SOCK ")\n"
+		"  --id ID                      microVM id (default anonymous-instance)\n"
+		"  --config-file FILE           configure from a JSON file and boot at once\n"
+		"  --no-api                     no API socket (needs --config-file)\n"
+		"  --log-path PATH              log to a file or FIFO\n"
+		"  --level LEVEL                Error, Warning, Info, Debug, Trace or Off\n"
+		"  --show-level                 print the level in log lines\n"
+		"  --show-log-origin            print file:line in log lines\n"
+		"  --module NAME                only log from source files matching NAME\n"
+		"  --metrics-path PATH          metrics (JSON lines) to a file or FIFO\n"
+		"  --boot-timer                 log the guest boot time on its magic write\n"
+		"  --seccomp-filter FILE        seccomp filters from FILE\n"
+		"  --no-seccomp                 no seccomp filters\n"
+		"  --http-api-max-payload-size N  largest API request body (default %d)\n"
+		"  --version                    print the version\n",
+		HTTP_MAX_BODY);
+}
+
+static bool valid_instance_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static int parse_args(int argc, char **argv, struct fc_opts *o)
+{
+	enum {
+		O_API = 256, O_ID, O_CONFIG, O_NOAPI, O_LOGPATH, O_LEVEL, O_SHOWLEVEL, O_SHOWORIGIN,
+		O_MODULE, O_METRICS, O_BOOTTIMER, O_SECCOMP, O_NOSECCOMP, O_PAYLOAD, O_VERSION,
+		O_HELP, O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_MMDS_LIMIT, O_METADATA,
+		O_PCI, O_DESCRIBE,
+	};
+	static const struct option opts[] = {
+		{"api-sock", required_argument, NULL, O_API},
+		{"id", required_argument, NULL, O_ID},
+		{"config-file", required_argument, NULL, O_CONFIG},
+		{"no-api", no_argument, NULL, O_NOAPI},
+		{"log-path", required_argument, NULL, O_LOGPATH},
+		{"level", required_argument, NULL, O_LEVEL},
+		{"show-level", no_argument, NULL, O_SHOWLEVEL},
+		{"show-log-origin", no_argument, NULL, O_SHOWORIGIN},
+		{"module", required_argument, NULL, O_MODULE},
+		{"metrics-path", required_argument, NULL, O_METRICS},
+		{"boot-timer", no_argument, NULL, O_BOOTTIMER},
+		{"seccomp-filter", required_argument, NULL, O_SECCOMP},
+		{"no-seccomp", no_argument, NULL, O_NOSECCOMP},
+		{"http-api-max-payload-size", required_argument, NULL, O_PAYLOAD},
+		{"start-time-us", required_argument, NULL, O_START_US},
+		{"start-time-cpu-us", required_argument, NULL, O_START_CPU_US},
+		{"parent-cpu-time-us", required_argument, NULL, O_PARENT_CPU_US},
+		{"mmds-size-limit", required_argument, NULL, O_MMDS_LIMIT},
+		{"metadata", required_argument, NULL, O_METADATA},
+		{"enable-pci", no_argument, NULL, O_PCI},
+		{"describe-snapshot", required_argument, NULL, O_DESCRIBE},
+		{"version", no_argument, NULL, O_VERSION},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	uint64_t v;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long_only(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case O_API: o->api_sock = optarg; break;
+		case O_ID: o->id = optarg; break;
+		case O_CONFIG: o->config_file = optarg; break;
+		case O_NOAPI: o->no_api = true; break;
+		case O_LOGPATH: o->log_path = optarg; break;
+		case O_LEVEL: o->level = optarg; break;
+		case O_SHOWLEVEL: o->show_level = true; break;
+		case O_SHOWORIGIN: o->show_log_origin = true; break;
+		case O_MODULE: o->module = optarg; break;
+		case O_METRICS: o->metrics_path = optarg; break;
+		case O_BOOTTIMER: o->boot_timer = true; break;
+		case O_SECCOMP: o->seccomp_filter = optarg; break;
+		case O_NOSECCOMP: o->no_seccomp = true; break;
+		case O_VERSION: o->version = true; break;
+		case O_HELP: o->help = true; break;
+		case O_PAYLOAD:
+			if (parse_u64(optarg, 1, 16 * 1024 * 1024, &o->max_payload) < 0)
+				return err_set(EINVAL, "--http-api-max-payload-size: expected 1..16777216, "
+						       "got '%s'", optarg);
+			break;
+		case O_START_US:
+		case O_START_CPU_US:
+		case O_PARENT_CPU_US:
+			if (parse_u64(optarg, 0, UINT64_MAX, &v) < 0)
+				return err_set(EINVAL, "%s: expected a number of microseconds, got '%s'",
+					       argv[optind - 2], optarg);
+			if (c == O_START_US) {
+				o->start_time_us = v;
+				o->have_start_time = true;
+			} else if (c == O_START_CPU_US) {
+				o->start_time_cpu_us = v;
+				o->have_start_time_cpu = true;
+			} else {
+				o->parent_cpu_time_us = v;
+			}
+			break;
+		case O_MMDS_LIMIT:
+			break; /* no MMDS yet: the limit is moot */
+		case O_METADATA:
+			return err_set(ENOTSUP, "--metadata: MMDS is not supported by ember yet");
+		case O_PCI:
+			return err_set(ENOTSUP, "--enable-pci: PCI is not supported by ember");
+		case O_DESCRIBE:
+			return err_set(ENOTSUP, "--describe-snapshot: snapshots are not supported by "
+						"ember yet");
+		case ':':
+			return err_set(EINVAL, "%s: missing value", argv[optind - 1]);
+		default:
+			return err_set(EINVAL, "unknown argument '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return err_set(EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
+	if (o->no_api && !o->config_file)
+		return err_set(EINVAL, "--no-api needs --config-file");
+	if (o->seccomp_filter && o->no_seccomp)
+		return err_set(EINVAL, "--seccomp-filter and --no-seccomp are mutually exclusive");
+	if (o->id && !valid_instance_id(o->id))
+		return err_set(EINVAL, "Invalid instance ID: '%s' (1 to 64 characters of "
+				       "[A-Za-z0-9_-])",
+			       o->id);
+	return 0;
+}
+
+static int setup_logging(const struct fc_opts *o)
+{
+	enum log_level lvl;
+	int r;
+
+	log_set_id(o->id ? o->id : "anonymous-instance");
+	if (o->level) {
+		if (log_parse_level(o->level, &lvl) < 0)
+			return err_set(EINVAL, "--level: unknown level '%s' (Error, Warning, Info, "
+					       "Debug, Trace, Off)",
+				       o->level);
+		log_set_level(lvl);
+	}
+	if (o->show_level || o->show_log_origin)
+		log_set_format(true, o->show_log_origin);
+	if (o->module && log_set_module(o->module) < 0)
+		return err_set(ENOMEM, "out of memory");
+	if (o->log_path && (r = log_open(o->log_path)) < 0)
+		return err_set(-r, "--log-path %s: %s", o->log_path, strerror(-r));
+	if (o->metrics_path && (r = metrics_open(o->metrics_path)) < 0)
+		return err_set(-r, "--metrics-path %s: %s", o->metrics_path, strerror(-r));
+	return 0;
+}
+
+/* The logger / metrics sections of a config file take effect at once. */
+static int apply_file_logging(struct vm_config *cfg, const char *id)
+{
+	int r;
+
+	if (cfg->logger.present) {
+		if (cfg->log_path && (r = log_open(cfg->log_path)) < 0)
+			return err_set(-r, "logger.log_path %s: %s", cfg->log_path, strerror(-r));
+		if (cfg->logger.has_level)
+			log_set_level((enum log_level)cfg->logger.level);
+		if (cfg->logger.has_show_level || cfg->logger.has_show_log_origin)
+			log_set_format(!cfg->logger.has_show_level || cfg->logger.show_level,
+				       cfg->logger.show_log_origin);
+		if (cfg->logger.module && log_set_module(cfg->logger.module) < 0)
+			return err_set(ENOMEM, "out of memory");
+	}
+	if (cfg->metrics.present && cfg->metrics_path) {
+		r = metrics_open(cfg->metrics_path);
+		if (r < 0 && r != -EALREADY)
+			return err_set(-r, "metrics.metrics_path %s: %s", cfg->metrics_path,
+				       strerror(-r));
+		metrics_set_options(id, cfg->metrics.emit_id, cfg->metrics.properties_json);
+	}
+	return 0;
+}
+
+static int load_config_file(const char *path, struct vm_config *cfg)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if ((r = read_whole_file(path, CONFIG_FILE_MAX, &buf, &len)) < 0)
+		return err_wrap(-r, "--config-file");
+	r = cfgjson_parse_vm_config((const char *)buf, len, cfg);
+	free(buf);
+	if (r < 0)
+		return err_wrap(-r, "--config-file %s", path);
+	return 0;
+}
+
+static void dispatch(void *opaque, struct api_request *req, struct api_response *resp)
+{
+	struct fc_state *st = opaque;
+
+	controller_handle(st->ctl, req, resp);
+}
+
+static void signal_event(void *opaque, int fd, uint32_t events)
+{
+	struct fc_state *st = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("signal %u: shutting down", si.ssi_signo);
+	if (si.ssi_signo == SIGHUP)
+		METRIC_INC(metrics.signals.sighup);
+	st->signo = (int)si.ssi_signo;
+	st->stop = true;
+	controller_request_exit(st->ctl, EMBER_EXIT_OK);
+}
+
+int fc_main(int argc, char **argv)
+{
+	uint64_t t0_us = clock_us(CLOCK_MONOTONIC);
+	struct fc_opts o = {0};
+	struct fc_state st = {0};
+	struct api_server *api = NULL;
+	struct vm_config cfg;
+	sigset_t sigs;
+	int r, code = EMBER_EXIT_OK, sfd = -1;
+
+	if (parse_args(argc, argv, &o) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+	if (o.help) {
+		usage(stdout);
+		return EMBER_EXIT_OK;
+	}
+	if (o.version) {
+		printf("ember v%s (%s), Firecracker API 1.17\n", EMBER_VERSION, EMBER_GIT_REV);
+		return EMBER_EXIT_OK;
+	}
+	if (!o.api_sock)
+		o.api_sock = DEFAULT_API_SOCK;
+	if (setup_logging(&o) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+	if (o.seccomp_filter && access(o.seccomp_filter, R_OK) < 0) {
+		fprintf(stderr, "ember: --seccomp-filter %s: %s\n", o.seccomp_filter, strerror(errno));
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+	/* TODO(issue 6): install the per-thread seccomp filters (default, FILE,
+	 * or none with --no-seccomp) before any client or guest input. */
+
+	config_init(&cfg);
+	if (o.config_file &&
+	    ((r = load_config_file(o.config_file, &cfg)) < 0 ||
+	     (r = apply_file_logging(&cfg, o.id ? o.id : "anonymous-instance")) < 0)) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		config_free(&cfg);
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+	cfg.boot_timer = o.boot_timer;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (el_init(&st.el) < 0 ||
+	    controller_create(&st.el, o.id ? o.id : "anonymous-instance", &cfg, &st.ctl) < 0) {
+		fprintf(stderr, "ember: set-up failed: %s\n", strerror(errno));
+		config_free(&cfg);
+		return EMBER_EXIT_HOST_ERROR;
+	}
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd >= 0)
+		el_add(&st.el, sfd, EPOLLIN, signal_event, &st);
+
+	if (!o.no_api) {
+		struct api_server_opts ao = {
+			.socket_path = o.api_sock,
+			.max_body = (size_t)o.max_payload,
+			.dispatch = dispatch,
+			.opaque = &st,
+		};
+
+		if ((r = api_server_start(&ao, &st.el, &api)) < 0) {
+			fprintf(stderr, "ember: %s\n", err_msg());
+			code = EMBER_EXIT_BAD_CONFIG;
+			goto out;
+		}
+		/* Firecracker: from --start-time-us (the jailer's CLOCK_MONOTONIC
+		 * stamp) or from our own start; CPU time includes the parent's. */
+		METRIC_STORE(metrics.api_server.process_startup_time_us,
+			     clock_us(CLOCK_MONOTONIC) - (o.have_start_time ? o.start_time_us : t0_us));
+		METRIC_STORE(metrics.api_server.process_startup_time_cpu_us,
+			     clock_us(CLOCK_PROCESS_CPUTIME_ID) -
+				     (o.have_start_time_cpu ? o.start_time_cpu_us : 0) +
+				     o.parent_cpu_time_us);
+		log_info("API server listening on %s", o.api_sock);
+	}
+	if (o.config_file) {
+		if (controller_start(st.ctl) < 0) {
+			fprintf(stderr, "ember: cannot start the microVM: %s\n", err_msg());
+			log_error("cannot start the microVM: %s", err_msg());
+			code = EMBER_EXIT_BAD_CONFIG;
+			goto out;
+		}
+	}
+	if (metrics_is_open() && metrics_start_timer(&st.el, METRICS_INTERVAL_MS) < 0)
+		log_warn("metrics: no periodic flush");
+
+	while (!st.stop && !controller_exited(st.ctl, &code)) {
+		if ((r = el_run_once(&st.el, -1)) < 0) {
+			log_error("event loop: %s", strerror(-r));
+			code = EMBER_EXIT_HOST_ERROR;
+			break;
+		}
+	}
+	if (st.stop && !controller_exited(st.ctl, &code))
+		code = EMBER_EXIT_OK;
+	metrics_flush();
+out:
+	metrics_stop_timer(&st.el);
+	api_server_stop(api);
+	controller_destroy(st.ctl);
+	if (sfd >= 0) {
+		el_remove(&st.el, sfd);
+		close(sfd);
+	}
+	el_destroy(&st.el);
+	return code;
+}

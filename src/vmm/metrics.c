@@ -1,0 +1,301 @@
+/* Metrics counters and their JSON-lines flush (Firecracker's shape). */
+#include "ember/metrics.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ember/config.h"
+#include "ember/event_loop.h"
+#include "ember/log.h"
+
+struct ember_metrics metrics;
+
+struct dev_slot {
+	char id[CFG_ID_MAX + 1];
+	bool used;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dev_slot block_ids[METRICS_MAX_DEVS];
+static struct metrics_block block_devs[METRICS_MAX_DEVS];
+static struct dev_slot net_ids[METRICS_MAX_DEVS];
+static struct metrics_net net_devs[METRICS_MAX_DEVS];
+static int metrics_fd = -1;
+static int timer_fd = -1;
+static char *instance_id;
+static bool emit_id;
+static char *properties;
+
+static int slot_get(struct dev_slot *ids, const char *id)
+{
+	int free_slot = -1;
+
+	if (!id || !*id || strlen(id) > CFG_ID_MAX)
+		return -1;
+	for (int i = 0; i < METRICS_MAX_DEVS; i++) {
+		if (ids[i].used && strcmp(ids[i].id, id) == 0)
+			return i;
+		if (!ids[i].used && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0) {
+		ids[free_slot].used = true;
+		snprintf(ids[free_slot].id, sizeof(ids[free_slot].id), "%s", id);
+	}
+	return free_slot;
+}
+
+struct metrics_block *metrics_block_get(const char *drive_id)
+{
+	int i;
+
+	pthread_mutex_lock(&lock);
+	i = slot_get(block_ids, drive_id);
+	pthread_mutex_unlock(&lock);
+	return i < 0 ? NULL : &block_devs[i];
+}
+
+struct metrics_net *metrics_net_get(const char *iface_id)
+{
+	int i;
+
+	pthread_mutex_lock(&lock);
+	i = slot_get(net_ids, iface_id);
+	pthread_mutex_unlock(&lock);
+	return i < 0 ? NULL : &net_devs[i];
+}
+
+int metrics_open(const char *path)
+{
+	int fd;
+
+	pthread_mutex_lock(&lock);
+	if (metrics_fd >= 0) {
+		pthread_mutex_unlock(&lock);
+		return -EALREADY;
+	}
+	/* O_RDWR: a FIFO without a reader yet opens fine. */
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0640);
+	if (fd >= 0)
+		metrics_fd = fd;
+	pthread_mutex_unlock(&lock);
+	return fd < 0 ? -errno : 0;
+}
+
+bool metrics_is_open(void)
+{
+	return metrics_fd >= 0;
+}
+
+int metrics_set_options(const char *id, bool emit, const char *props)
+{
+	char *i = id ? strdup(id) : NULL, *p = props ? strdup(props) : NULL;
+
+	if ((id && !i) || (props && !p)) {
+		free(i);
+		free(p);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&lock);
+	free(instance_id);
+	free(properties);
+	instance_id = i;
+	properties = p;
+	emit_id = emit;
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+static uint64_t take(uint64_t *c)
+{
+	return __atomic_exchange_n(c, 0, __ATOMIC_RELAXED);
+}
+
+static uint64_t peek(uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+#define ADD_TAKE(name) cJSON_AddNumberToObject(o, #name, (double)take(&g->name));
+#define ADD_PEEK(name) cJSON_AddNumberToObject(o, #name, (double)peek(&g->name));
+#define GROUP(root, key, type, ptr, LIST, ADD)                                                 \
+	do {                                                                                   \
+		type *g = (ptr);                                                               \
+		cJSON *o = cJSON_AddObjectToObject(root, key);                                 \
+		if (o) {                                                                       \
+			LIST(ADD)                                                              \
+		}                                                                              \
+	} while (0)
+
+static void add_block_devices(cJSON *root)
+{
+	struct metrics_block sum = {0};
+
+	for (int i = 0; i < METRICS_MAX_DEVS; i++) {
+		struct metrics_block snap;
+		char key[CFG_ID_MAX + 8];
+
+		if (!block_ids[i].used)
+			continue;
+#define SNAP(name) snap.name = take(&block_devs[i].name), sum.name += snap.name;
+		METRICS_BLOCK(SNAP)
+#undef SNAP
+		snprintf(key, sizeof(key), "block_%.64s", block_ids[i].id);
+		GROUP(root, key, struct metrics_block, &snap, METRICS_BLOCK, ADD_PEEK);
+	}
+	GROUP(root, "block", struct metrics_block, &sum, METRICS_BLOCK, ADD_PEEK);
+}
+
+static void add_net_devices(cJSON *root)
+{
+	struct metrics_net sum = {0};
+
+	for (int i = 0; i < METRICS_MAX_DEVS; i++) {
+		struct metrics_net snap;
+		char key[CFG_ID_MAX + 8];
+
+		if (!net_ids[i].used)
+			continue;
+#define SNAP(name) snap.name = take(&net_devs[i].name), sum.name += snap.name;
+		METRICS_NET(SNAP)
+#undef SNAP
+		snprintf(key, sizeof(key), "net_%.64s", net_ids[i].id);
+		GROUP(root, key, struct metrics_net, &snap, METRICS_NET, ADD_PEEK);
+	}
+	GROUP(root, "net", struct metrics_net, &sum, METRICS_NET, ADD_PEEK);
+}
+
+char *metrics_serialize(void)
+{
+	struct timespec ts;
+	cJSON *root = cJSON_CreateObject();
+	char *s, *line;
+	size_t n;
+
+	if (!root)
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cJSON_AddNumberToObject(root, "utc_timestamp_ms",
+				(double)ts.tv_sec * 1000 + (double)(ts.tv_nsec / 1000000));
+	pthread_mutex_lock(&lock);
+	if (emit_id && instance_id)
+		cJSON_AddStringToObject(root, "id", instance_id);
+	if (properties)
+		cJSON_AddItemToObject(root, "properties", cJSON_Parse(properties));
+	GROUP(root, "api_server", struct metrics_api_server, &metrics.api_server,
+	      METRICS_API_SERVER, ADD_PEEK);
+	GROUP(root, "balloon", struct metrics_balloon, &metrics.balloon, METRICS_BALLOON, ADD_TAKE);
+	add_block_devices(root);
+	GROUP(root, "deprecated_api", struct metrics_deprecated, &metrics.deprecated_api,
+	      METRICS_DEPRECATED, ADD_TAKE);
+	GROUP(root, "get_api_requests", struct metrics_get_api, &metrics.get_api_requests,
+	      METRICS_GET_API, ADD_TAKE);
+	GROUP(root, "i8042", struct metrics_i8042, &metrics.i8042, METRICS_I8042, ADD_TAKE);
+	GROUP(root, "latencies_us", struct metrics_latencies, &metrics.latencies_us,
+	      METRICS_LATENCIES, ADD_PEEK);
+	GROUP(root, "logger", struct metrics_logger, &metrics.logger, METRICS_LOGGER, ADD_TAKE);
+	add_net_devices(root);
+	GROUP(root, "patch_api_requests", struct metrics_patch_api, &metrics.patch_api_requests,
+	      METRICS_PATCH_API, ADD_TAKE);
+	GROUP(root, "put_api_requests", struct metrics_put_api, &metrics.put_api_requests,
+	      METRICS_PUT_API, ADD_TAKE);
+	GROUP(root, "rtc", struct metrics_rtc, &metrics.rtc, METRICS_RTC, ADD_TAKE);
+	GROUP(root, "seccomp", struct metrics_seccomp, &metrics.seccomp, METRICS_SECCOMP, ADD_TAKE);
+	GROUP(root, "signals", struct metrics_signals, &metrics.signals, METRICS_SIGNALS, ADD_TAKE);
+	GROUP(root, "uart", struct metrics_uart, &metrics.uart, METRICS_UART, ADD_TAKE);
+	GROUP(root, "vcpu", struct metrics_vcpu, &metrics.vcpu, METRICS_VCPU, ADD_TAKE);
+	GROUP(root, "vmm", struct metrics_vmm, &metrics.vmm, METRICS_VMM, ADD_TAKE);
+	GROUP(root, "vsock", struct metrics_vsock, &metrics.vsock, METRICS_VSOCK, ADD_TAKE);
+	pthread_mutex_unlock(&lock);
+	s = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	return line;
+}
+
+int metrics_flush(void)
+{
+	char *line;
+	ssize_t w;
+	size_t n;
+
+	if (metrics_fd < 0)
+		return 0;
+	line = metrics_serialize();
+	if (!line) {
+		METRIC_INC(metrics.logger.metrics_fails);
+		return -ENOMEM;
+	}
+	n = strlen(line);
+	w = write(metrics_fd, line, n);
+	free(line);
+	if (w != (ssize_t)n) {
+		int e = w < 0 ? errno : EAGAIN;
+		METRIC_INC(metrics.logger.missed_metrics_count);
+		METRIC_INC(metrics.logger.metrics_fails);
+		return -e;
+	}
+	return 0;
+}
+
+static void timer_event(void *opaque, int fd, uint32_t events)
+{
+	uint64_t ticks;
+
+	(void)opaque;
+	(void)events;
+	if (read(fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	if (metrics_flush() < 0)
+		log_warn("metrics: flush failed");
+}
+
+int metrics_start_timer(struct event_loop *el, unsigned interval_ms)
+{
+	struct itimerspec its = {
+		.it_interval = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000},
+		.it_value = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000},
+	};
+	int r;
+
+	if (timer_fd >= 0)
+		return -EALREADY;
+	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (timer_fd < 0)
+		return -errno;
+	r = timerfd_settime(timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
+	if (r == 0)
+		r = el_add(el, timer_fd, EPOLLIN, timer_event, NULL);
+	if (r < 0) {
+		close(timer_fd);
+		timer_fd = -1;
+	}
+	return r;
+}
+
+void metrics_stop_timer(struct event_loop *el)
+{
+	if (timer_fd < 0)
+		return;
+	el_remove(el, timer_fd);
+	close(timer_fd);
+	timer_fd = -1;
+}
