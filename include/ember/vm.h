@@ -38,6 +38,8 @@ bool vm_exited(const struct vm *vm, int *code);
 /* Ask the VM to stop (e.g. SIGTERM); vm_exited() becomes true. */
 void vm_request_exit(struct vm *vm, int code);
 int vm_send_ctrl_alt_del(struct vm *vm);
+/* Pause, print every vCPU's registers to stderr, resume (SIGQUIT). */
+void vm_dump_vcpus(struct vm *vm);
 /* PATCH /drives/{id} after boot: swap the backing file (the guest sees the
  * new size through a config-change interrupt) and/or the rate limiter
  * (rl may be NULL). -ENOENT if no such drive. */

@@ -37,6 +37,10 @@ static void signal_event(void *opaque, int fd, uint32_t events)
 
 	(void)events;
 	if (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGQUIT) {
+			vm_dump_vcpus(vm);
+			return;
+		}
 		log_info("signal %u: stopping the VM", si.ssi_signo);
 		vm_request_exit(vm, EMBER_EXIT_OK);
 	}

@@ -421,6 +421,18 @@ void vm_request_exit(struct vm *vm, int code)
 	}
 }
 
+void vm_dump_vcpus(struct vm *vm)
+{
+	bool was_running = vm->state == VM_STATE_RUNNING;
+
+	if (was_running && vm_pause(vm) < 0)
+		return;
+	for (int i = 0; i < vm->ncpus; i++)
+		regs_dump(vm->vcpus[i].fd, i);
+	if (was_running)
+		vm_resume(vm);
+}
+
 int vm_send_ctrl_alt_del(struct vm *vm)
 {
 	if (vm->state != VM_STATE_RUNNING)
