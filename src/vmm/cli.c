@@ -1,6 +1,7 @@
 /* `ember run` argument parsing: every bad input gets one clear line. */
 #include "ember/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -75,6 +76,10 @@ int cli_parse_mac(const char *s, uint8_t mac[6])
 	unsigned v[6];
 	char tail;
 
+	/* exactly xx:xx:xx:xx:xx:xx (sscanf alone would take signs and spaces) */
+	for (int i = 0; i < 17; i++)
+		if (!s[i] || (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i])))
+			return -EINVAL;
 	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
 		   &tail) != 6 || strlen(s) != 17)
 		return -EINVAL;
@@ -105,6 +110,8 @@ int cli_parse_disk(const char *spec, struct drive_cfg *d)
 
 	if (!copy)
 		return err_set(ENOMEM, "out of memory");
+	if (spec[0] == ',')
+		n = 1; /* no path: strtok_r would take the first option for it */
 	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
 		if (n++ == 0) {
 			d->path = strdup(tok);
@@ -134,6 +141,8 @@ int cli_parse_net(const char *spec, struct net_cfg *nc)
 
 	if (!copy)
 		return err_set(ENOMEM, "out of memory");
+	if (spec[0] == ',')
+		n = 1; /* no TAP name: strtok_r would take the first option for it */
 	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
 		if (n++ == 0) {
 			if (strlen(tok) >= 16)
@@ -187,7 +196,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	uint64_t v;
 	int opt, r = 0;
 
-	optind = 1;
+	optind = 0; /* glibc: 0 also resets the state of a half-parsed "-abc" */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":", run_opts, NULL)) != -1 && r == 0) {
 		switch (opt) {
@@ -300,6 +309,9 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case ':':
 			return err_set(EINVAL, "option '%s' needs a value", argv[optind - 1]);
 		default:
+			if (optopt > 0 && optopt < 256) /* a short option, maybe in a bundle */
+				return err_set(EINVAL, "unknown option '-%c' (see 'ember run --help')",
+					       optopt);
 			return err_set(EINVAL, "unknown option '%s' (see 'ember run --help')",
 				       argv[optind - 1]);
 		}
