@@ -163,8 +163,11 @@ static void serial_write(void *opaque, uint64_t off, const void *data, uint32_t 
 		break;
 	case R_IIR:
 		s->fcr = v & (FCR_ENABLE | 0xc0);
-		if (v & FCR_CLEAR_RCVR)
+		if ((v & FCR_CLEAR_RCVR) && s->rx_count) {
 			s->rx_count = 0;
+			if (s->rx_drained) /* the host side may be waiting for room */
+				s->rx_drained(s->rx_drained_opaque);
+		}
 		break;
 	case R_LCR:
 		s->lcr = v;
