@@ -33,10 +33,14 @@
 #define CMD_PULSE_RESET 0xfe
 
 #define CTRL_KBD_INT 0x01
+#define CTRL_XLATE 0x40 /* controller translates set 2 to set 1 */
 #define KBD_ACK 0xfa
 
-/* Set-2 scancodes, as a PC keyboard sends them: Ctrl, Alt, Del (E0 71). */
+/* Set-2 scancodes, as a PC keyboard sends them: Ctrl, Alt, Del (E0 71)... */
 static const uint8_t ctrl_alt_del[] = {0x14, 0x11, 0xe0, 0x71};
+/* ...and as the guest reads them when the controller translates (the
+ * default control byte, kept by Linux): set 1. */
+static const uint8_t ctrl_alt_del_xlate[] = {0x1d, 0x38, 0xe0, 0x53};
 
 static void update_irq(struct i8042 *k)
 {
@@ -222,7 +226,7 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 		return -EBUSY;
 	}
 	for (size_t i = 0; i < sizeof(ctrl_alt_del); i++)
-		push(k, ctrl_alt_del[i]);
+		push(k, (k->ctrl_byte & CTRL_XLATE) ? ctrl_alt_del_xlate[i] : ctrl_alt_del[i]);
 	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
 	return 0;
