@@ -12,6 +12,7 @@
 #include "ember/config.h"
 #include "ember/error.h"
 #include "ember/event_loop.h"
+#include "ember/jail.h"
 #include "ember/log.h"
 #include "ember/vm.h"
 
@@ -107,6 +108,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "jail") == 0)
+		return jail_main(argc - 1, argv + 1);
 	if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
 		print_version();
 		return 0;

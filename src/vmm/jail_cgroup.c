@@ -1,0 +1,232 @@
+/* `ember jail`: the cgroup v2 leaf <cgroup2 mount>/<parent>/<id>. The
+ * controllers the --cgroup files need are enabled in each ancestor's
+ * cgroup.subtree_control, the values are written, then the process moves in
+ * (jail_cgroup_enter, the last step before the mount namespace; the exec'd
+ * ember and its children stay there). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ember/error.h"
+#include "jail_priv.h"
+
+/* Reads a small text file (proc/cgroupfs: size unknown) into buf. */
+static int read_text(const char *path, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (len + 1 < cap) {
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (len + 1 >= cap)
+		return -EFBIG;
+	return 0;
+}
+
+static int write_text(const char *path, const char *s)
+{
+	size_t len = strlen(s);
+	ssize_t n;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, len);
+	if (n < 0 || (size_t)n != len) {
+		int e = n < 0 ? errno : EIO;
+
+		close(fd);
+		return -e;
+	}
+	return close(fd) < 0 ? -errno : 0;
+}
+
+/* Is word in the space-separated list? */
+static bool in_list(const char *list, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)) != NULL; p += wl)
+		if ((p == list || p[-1] == ' ') && (p[wl] == '\0' || p[wl] == ' ' || p[wl] == '\n'))
+			return true;
+	return false;
+}
+
+int jail_cgroup_check(const struct jail_config *cfg, struct jail_state *st)
+{
+	static char mountinfo[1 << 18];
+	char path[PATH_MAX + 32], avail[1024];
+	int r;
+
+	if (!cfg->use_cgroup)
+		return 0;
+	if ((r = read_text("/proc/self/mountinfo", mountinfo, sizeof(mountinfo))) < 0)
+		return err_set(-r, "reading /proc/self/mountinfo: %s", strerror(-r));
+	if ((r = jail_cgroup2_mount(mountinfo, st->cgroup_mount, sizeof(st->cgroup_mount))) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", st->cgroup_mount);
+	if ((r = read_text(path, avail, sizeof(avail))) < 0)
+		return err_set(-r, "reading %s: %s", path, strerror(-r));
+	avail[strcspn(avail, "\n")] = '\0';
+	for (size_t i = 0; i < cfg->n_cgroups; i++) {
+		char ctrl[JAIL_CGROUP_KEY_MAX];
+		bool have = false;
+
+		if ((r = jail_cgroup_controller(cfg->cgroups[i].file, ctrl, sizeof(ctrl))) < 0)
+			return r;
+		if (strcmp(ctrl, "cgroup") == 0)
+			continue;
+		if (!in_list(avail, ctrl))
+			return err_set(EINVAL,
+				       "--cgroup %s: no '%s' controller in the cgroup v2 hierarchy "
+				       "at %s (available: %s)",
+				       cfg->cgroups[i].file, ctrl, st->cgroup_mount,
+				       avail[0] ? avail : "none");
+		for (int k = 0; k < st->n_cgroup_ctrls; k++)
+			have |= strcmp(st->cgroup_ctrls[k], ctrl) == 0;
+		if (have)
+			continue;
+		if (st->n_cgroup_ctrls >= (int)(sizeof(st->cgroup_ctrls) / sizeof(st->cgroup_ctrls[0])))
+			return err_set(E2BIG, "--cgroup: too many controllers");
+		strcpy(st->cgroup_ctrls[st->n_cgroup_ctrls++], ctrl);
+	}
+	if (snprintf(st->cgroup_leaf, sizeof(st->cgroup_leaf), "%s/%s/%s", st->cgroup_mount,
+		     cfg->parent_cgroup, cfg->id) >= (int)sizeof(st->cgroup_leaf))
+		return err_set(ENAMETOOLONG, "cgroup path too long");
+	return 0;
+}
+
+/* Enables the needed controllers for the children of dir. */
+static int enable_controllers(const struct jail_state *st, const char *dir)
+{
+	char path[PATH_MAX + 32], cur[1024], op[JAIL_CGROUP_KEY_MAX + 2];
+	int r;
+
+	if (st->n_cgroup_ctrls == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+	if ((r = read_text(path, cur, sizeof(cur))) < 0)
+		return err_set(-r, "reading %s: %s", path, strerror(-r));
+	for (int i = 0; i < st->n_cgroup_ctrls; i++) {
+		if (in_list(cur, st->cgroup_ctrls[i]))
+			continue;
+		snprintf(op, sizeof(op), "+%s", st->cgroup_ctrls[i]);
+		if ((r = write_text(path, op)) < 0)
+			return err_set(-r, "enabling the %s controller in %s: %s",
+				       st->cgroup_ctrls[i], path, strerror(-r));
+	}
+	return 0;
+}
+
+int jail_cgroup_setup(const struct jail_config *cfg, struct jail_state *st)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 80], rel[PATH_MAX];
+	char *save = NULL, *comp;
+	int r;
+
+	if (!cfg->use_cgroup)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", st->cgroup_mount);
+	snprintf(rel, sizeof(rel), "%s", cfg->parent_cgroup);
+	for (comp = strtok_r(rel, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		size_t n = strlen(dir);
+
+		if ((r = enable_controllers(st, dir)) < 0)
+			return r;
+		if (n + 1 + strlen(comp) >= sizeof(dir))
+			return err_set(ENAMETOOLONG, "cgroup path too long");
+		snprintf(dir + n, sizeof(dir) - n, "/%s", comp);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return err_set(errno, "creating cgroup %s: %s", dir, strerror(errno));
+	}
+	if ((r = enable_controllers(st, dir)) < 0)
+		return r;
+	if (mkdir(st->cgroup_leaf, 0755) < 0) {
+		if (errno == EEXIST)
+			return err_set(EEXIST,
+				       "cgroup %s already exists (ids must be unique: remove it with "
+				       "rmdir or pick another --id)",
+				       st->cgroup_leaf);
+		return err_set(errno, "creating cgroup %s: %s", st->cgroup_leaf, strerror(errno));
+	}
+	st->created_cgroup_leaf = true;
+	for (size_t i = 0; i < cfg->n_cgroups; i++) {
+		const struct jail_cgroup_kv *kv = &cfg->cgroups[i];
+
+		snprintf(path, sizeof(path), "%s/%s", st->cgroup_leaf, kv->file);
+		r = write_text(path, kv->value);
+		if (r == -ENOENT)
+			return err_set(ENOENT, "--cgroup %s: unknown cgroup file (no %s)", kv->file,
+				       path);
+		if (r < 0)
+			return err_set(-r, "--cgroup %s=%s: writing %s: %s", kv->file, kv->value, path,
+				       strerror(-r));
+	}
+	return 0;
+}
+
+int jail_cgroup_enter(const struct jail_config *cfg, struct jail_state *st)
+{
+	static char self[8192];
+	char path[PATH_MAX + 32], pid[32];
+	int r;
+
+	if (!cfg->use_cgroup)
+		return 0;
+	/* Where we are now ("0::/path"), to move back if a later step fails. */
+	st->cgroup_orig[0] = '\0';
+	if (read_text("/proc/self/cgroup", self, sizeof(self)) == 0) {
+		const char *p = strstr(self, "0::");
+
+		if (p && (p == self || p[-1] == '\n')) {
+			int n = (int)strcspn(p + 3, "\n");
+
+			if (snprintf(st->cgroup_orig, sizeof(st->cgroup_orig), "%s%.*s",
+				     st->cgroup_mount, n, p + 3) >= (int)sizeof(st->cgroup_orig))
+				st->cgroup_orig[0] = '\0';
+		}
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.procs", st->cgroup_leaf);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if ((r = write_text(path, pid)) < 0)
+		return err_set(-r, "moving into cgroup %s: %s", st->cgroup_leaf, strerror(-r));
+	st->cgroup_entered = true;
+	return 0;
+}
+
+void jail_cgroup_cleanup(struct jail_state *st)
+{
+	if (st->cgroup_entered && st->cgroup_orig[0]) {
+		char path[PATH_MAX + 32], pid[32];
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", st->cgroup_orig);
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		write_text(path, pid);
+	}
+	st->cgroup_entered = false;
+	if (st->created_cgroup_leaf) {
+		rmdir(st->cgroup_leaf);
+		st->created_cgroup_leaf = false;
+	}
+}
