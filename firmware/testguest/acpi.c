@@ -1,5 +1,6 @@
 /* Walking ember's ACPI tables: RSDP (from the zero page) -> XSDT -> tables. */
 #include "tg.h"
+#include "x86.h"
 
 #define ACPI_TABLE_MAX (1024 * 1024)
 
@@ -97,4 +98,46 @@ int acpi_madt_cpus(uint32_t *ids, int max)
 		p += p[1];
 	}
 	return n;
+}
+
+#define FADT_SLEEP_CONTROL 244 /* Generic Address Structure */
+#define SLP_EN (1u << 5)
+
+bool acpi_poweroff_prepare(struct acpi_poweroff *po)
+{
+	const struct acpi_header *f = acpi_find("FACP", 0), *d = acpi_dsdt();
+	if (!acpi_table_valid(f) || f->length < FADT_SLEEP_CONTROL + 12 || !acpi_table_valid(d))
+		return false;
+	const uint8_t *gas = (const uint8_t *)f + FADT_SLEEP_CONTROL;
+	po->space = gas[0];
+	memcpy(&po->addr, gas + 4, 8);
+	if ((po->space != 0 && po->space != 1) || !po->addr || (po->space == 1 && po->addr > 0xffff))
+		return false;
+	/* Name (_S5_, Package () { SLP_TYP, ... }):
+	 * "_S5_" PackageOp PkgLength NumElements, then a ByteConst/Zero/One. */
+	const uint8_t *p = (const uint8_t *)d + sizeof(*d), *end = (const uint8_t *)d + d->length;
+	for (; p + 8 <= end; p++) {
+		if (memcmp(p, "_S5_", 4) || p[4] != 0x12 || (p[5] & 0xc0))
+			continue;
+		const uint8_t *e = p + 7;
+		uint8_t typ;
+		if (e[0] == 0x0a)
+			typ = e[1];
+		else if (e[0] == 0x00 || e[0] == 0x01)
+			typ = e[0];
+		else
+			return false;
+		po->value = (uint8_t)(((typ & 7) << 2) | SLP_EN);
+		return true;
+	}
+	return false;
+}
+
+void acpi_poweroff(const struct acpi_poweroff *po)
+{
+	if (po->space == 1)
+		outb((uint16_t)po->addr, po->value);
+	else
+		*(volatile uint8_t *)po->addr = po->value;
+	cpu_halt_forever();
 }

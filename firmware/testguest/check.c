@@ -64,9 +64,35 @@ void tg_run_checks(void)
 		c->run();
 }
 
+static bool end_is(const char *v, size_t len, const char *what)
+{
+	return v && len == strlen(what) && !memcmp(v, what, len);
+}
+
+/* How the guest ends, tg.end=: reset (default: i8042 reset line),
+ * poweroff (ACPI sleep control register with \_S5's SLP_TYP), triplefault
+ * (an exception with an empty IDT: ember must exit non-zero). */
 void tg_done(void)
 {
+	static int done;
+	size_t len = 0;
+	const char *end = done++ ? NULL : tg_cmdline_get("tg.end", &len);
+	struct acpi_poweroff po;
+
+	if (end_is(end, len, "poweroff") && !acpi_poweroff_prepare(&po)) {
+		tg_fail("end.poweroff", "no usable FADT sleep control register or \\_S5 in the DSDT");
+		end = NULL;
+	}
 	tg_printf("TESTGUEST DONE pass=%u fail=%u\n", npass, nfail);
+	if (end_is(end, len, "poweroff")) {
+		acpi_poweroff(&po);
+	} else if (end_is(end, len, "triplefault")) {
+		struct {
+			uint16_t limit;
+			uint64_t base;
+		} TG_PACKED empty = { 0, 0 };
+		__asm__ volatile("lidt %0; ud2" : : "m"(empty));
+	}
 	/* i8042 "pulse reset line": ember ends with exit status 0. */
 	outb(0x64, 0xfe);
 	cpu_halt_forever();

@@ -135,5 +135,14 @@ bool acpi_table_valid(const struct acpi_header *h);
  * at most max stored; returns the count, or -1 without a valid MADT. */
 int acpi_madt_cpus(uint32_t *ids, int max);
 #define TG_MAX_CPUS 256
+/* ACPI power off (hardware-reduced): SLP_TYP from \_S5 | SLP_EN written to
+ * the FADT's sleep control register. */
+struct acpi_poweroff {
+	uint8_t space; /* 0 memory, 1 I/O */
+	uint64_t addr;
+	uint8_t value;
+};
+bool acpi_poweroff_prepare(struct acpi_poweroff *po);
+TG_NORETURN void acpi_poweroff(const struct acpi_poweroff *po);
 
 #endif

@@ -21,6 +21,8 @@ pass() {
 }
 
 # require FILE...: stop the script early when a build product is missing.
+# Runs a private copy of ember and the test guest, so that a rebuild in the
+# same tree while the script runs cannot swap them mid-test.
 require() {
 	local f
 	for f in "$@"; do
@@ -29,6 +31,8 @@ require() {
 			exit 1
 		fi
 	done
+	cp "$EMBER" "$E2E_TMP/ember" && EMBER=$E2E_TMP/ember || exit 1
+	cp "$TESTGUEST" "$E2E_TMP/testguest.elf" && TESTGUEST=$E2E_TMP/testguest.elf || exit 1
 }
 
 now_ms() {

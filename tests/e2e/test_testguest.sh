@@ -81,6 +81,24 @@ boot mem16g_cpu2 16G 2 # 13 GiB above the gap
 # (An ELF kernel has no setup header: ember allows Linux's default 2047 bytes.)
 boot cmdline_long 128M 1 "console=ttyS0 foo=bar,baz quiet $(printf 'x%.0s' $(seq 1 1900))"
 
+# Ending through ACPI power off (FADT sleep control register, \_S5).
+boot poweroff 128M 2 "tg.end=poweroff"
+
+# A guest triple fault: exit status 2 and a register dump on stderr.
+cmdline="tg.mem=128 tg.cpus=1 tg.end=triplefault"
+run_ember triplefault run --kernel "$TESTGUEST" --mem 128M --cpus 1 \
+	--console "file:$E2E_TMP/triplefault.console" --cmdline "$cmdline"
+if [ "$RC" -ne 2 ]; then
+	fail "triplefault: ember exited $RC, expected 2"
+	show_file "$ERR" 10
+elif ! grep -qi 'triple fault' "$ERR" || ! grep -qi 'rip' "$ERR"; then
+	fail "triplefault: no triple-fault message and register dump on stderr"
+	show_file "$ERR" 10
+else
+	check_report triplefault "$E2E_TMP/triplefault.console" "$cmdline" &&
+		pass "triplefault: exit status 2, $(grep -ci 'rip' "$ERR") register dump line(s) on stderr in ${MS} ms"
+fi
+
 # The same guest on the stdio console: the report goes to stdout.
 cmdline="tg.mem=128 tg.cpus=1"
 run_ember stdio_console run --kernel "$TESTGUEST" --mem 128M --cpus 1 --console stdio \
