@@ -58,8 +58,9 @@ struct virtqueue {
 	struct vring_used *used;
 	uint16_t last_avail; /* next avail ring slot the device reads */
 	uint16_t used_idx;   /* next used ring slot the device writes */
-	uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX) */
-	bool signalled_valid;
+	uint16_t signalled_used; /* used_idx at the last interrupt check */
+	bool signalled_valid;    /* signalled_used is meaningful (EVENT_IDX) */
+	bool used_pending;       /* pushed since the last interrupt check */
 };
 
 /* One validated descriptor chain: iov[0..nread) are device-readable buffers,

@@ -11,6 +11,8 @@
 #include "ember/error.h"
 
 #define NSEC_PER_MSEC 1000000ULL
+/* ~35 years; keeps every product below 2^128 in the refill arithmetic. */
+#define MAX_REFILL_MS (1ULL << 40)
 
 static uint64_t monotonic_ns(void *opaque)
 {
@@ -32,7 +34,7 @@ void tb_init(struct token_bucket *tb, const struct token_bucket_cfg *cfg, uint64
 	if (!cfg || !cfg->present || cfg->size == 0 || cfg->refill_time_ms == 0)
 		return;
 	tb->size = cfg->size;
-	tb->refill_time_ms = cfg->refill_time_ms;
+	tb->refill_time_ms = cfg->refill_time_ms < MAX_REFILL_MS ? cfg->refill_time_ms : MAX_REFILL_MS;
 	tb->one_time_burst = cfg->one_time_burst;
 	tb->budget = cfg->size;
 	tb->last_update_ns = now;

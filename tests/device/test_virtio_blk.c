@@ -397,6 +397,8 @@ static void test_read_only(void **state)
 	assert_int_equal(blkfix_read_check(f, 0, 4096), 0);
 	assert_int_equal(vdrv_file_matches(f->path, f->size, f->seed), 0);
 	assert_int_equal(f->blk->stats.write_count, 0);
+	/* Refused by the device, not by the O_RDONLY file descriptor. */
+	assert_int_equal(f->blk->stats.execute_fails, 0);
 }
 
 static void test_many_in_flight(void **state)

@@ -70,6 +70,7 @@ int vq_activate(struct virtqueue *vq, const struct guest_mem *gm, bool event_idx
 	vq->used_idx = 0;
 	vq->signalled_used = 0;
 	vq->signalled_valid = false;
+	vq->used_pending = false;
 	vq->active = true;
 	return 0;
 }
@@ -208,6 +209,7 @@ void vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 	STORE(&e->id, htole32(head));
 	STORE(&e->len, htole32(len));
 	vq->used_idx++;
+	vq->used_pending = true;
 	/* The element must be visible before the index that publishes it. */
 	STORE_REL(&vq->used->idx, htole16(vq->used_idx));
 }
@@ -216,14 +218,13 @@ bool vq_needs_interrupt(struct virtqueue *vq)
 {
 	uint16_t old, cur, used_event;
 
-	if (!vq->active)
+	if (!vq->active || !vq->used_pending)
 		return false;
+	vq->used_pending = false;
 	/* Order our used->idx store before reading the driver's flags/event. */
 	MB();
 	old = vq->signalled_used;
 	cur = vq->used_idx;
-	if (vq->signalled_valid && old == cur)
-		return false;
 	vq->signalled_used = cur;
 	if (!vq->event_idx)
 		return !(le16toh(LOAD(&vq->avail->flags)) & VRING_AVAIL_F_NO_INTERRUPT);
