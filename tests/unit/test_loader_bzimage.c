@@ -193,6 +193,9 @@ static void test_magic_and_truncation(void **state)
 	expect_err(loader_load_bzimage(&gm64, img, len, &k), ENOEXEC, "truncated");
 	memset(img + 0x1f4, 0, 4);
 	expect_err(loader_load_bzimage(&gm64, img, len, &k), ENOEXEC, "syssize 0");
+	img[0x1f4] = 0x20; /* 512 bytes: no room for the 64-bit entry at 0x200 */
+	expect_err(loader_load_bzimage(&gm64, img, len, &k), ENOEXEC,
+		   "too small for the 64-bit entry");
 	/* huge setup_sects */
 	img[0x1f1] = 0xff;
 	memcpy(img + 0x1f4, "\x00\x10\x00\x00", 4);

@@ -61,6 +61,11 @@ int bzimage_parse(const uint8_t *buf, size_t len, struct bz_info *bi)
 		return err_set(ENOEXEC,
 			       "bzImage truncated: syssize says %llu bytes of kernel, file has %zu",
 			       (unsigned long long)pm_len, len - bi->setup_size);
+	if (pm_len <= BZ_ENTRY64_OFF)
+		return err_set(ENOEXEC,
+			       "bzImage kernel of %llu bytes is too small for the 64-bit entry at "
+			       "%#x",
+			       (unsigned long long)pm_len, BZ_ENTRY64_OFF);
 	bi->pm_len = (size_t)pm_len;
 	if (h->relocatable_kernel &&
 	    (h->kernel_alignment < 0x1000 || (h->kernel_alignment & (h->kernel_alignment - 1))))
