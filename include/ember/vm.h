@@ -38,6 +38,9 @@ bool vm_exited(const struct vm *vm, int *code);
 /* Ask the VM to stop (e.g. SIGTERM); vm_exited() becomes true. */
 void vm_request_exit(struct vm *vm, int code);
 int vm_send_ctrl_alt_del(struct vm *vm);
+/* SHA-256 of the kernel, initrd and final command line booted. */
+struct boot_measurements;
+const struct boot_measurements *vm_get_measurements(const struct vm *vm);
 /* Pause, print every vCPU's registers to stderr, resume (SIGQUIT). */
 void vm_dump_vcpus(struct vm *vm);
 /* PATCH /drives/{id} after boot: swap the backing file (the guest sees the

@@ -16,6 +16,7 @@
 #include "ember/event_loop.h"
 #include "ember/i8042.h"
 #include "ember/layout.h"
+#include "ember/measure.h"
 #include "ember/memory.h"
 #include "ember/rtc.h"
 #include "ember/serial.h"
@@ -73,6 +74,7 @@ struct vm {
 
 	struct kernel_image kernel;
 	uint64_t entry;
+	struct boot_measurements measured;
 
 	/* lifecycle */
 	enum vm_state state;
