@@ -12,6 +12,7 @@
 #include "ember/config.h"
 #include "ember/error.h"
 #include "ember/event_loop.h"
+#include "ember/fc_main.h"
 #include "ember/jail.h"
 #include "ember/log.h"
 #include "ember/vm.h"
@@ -26,7 +27,10 @@ static void print_help(void)
 	printf("ember %s — a KVM microVM monitor\n\n"
 	       "usage:\n"
 	       "  ember run --kernel PATH [options]   boot a microVM, console attached (see ember run --help)\n"
-	       "  ember --api-sock PATH [options]     Firecracker-compatible API server\n"
+	       "  ember --api-sock PATH [--config-file F] [--no-api] [--id ID] [--log-path P]\n"
+	       "        [--level L] [--metrics-path P] [--boot-timer] [--seccomp-filter F|--no-seccomp]\n"
+	       "                                      Firecracker-compatible API server / config boot\n"
+	       "  ember jail --id ID --exec-file PATH --uid U --gid G [...] -- ARGS   the jailer\n"
 	       "  ember --version | --help\n",
 	       EMBER_VERSION);
 }
@@ -118,6 +122,8 @@ int main(int argc, char **argv)
 		print_help();
 		return argc < 2 ? EMBER_EXIT_BAD_CONFIG : 0;
 	}
+	if (argv[1][0] == '-')
+		return fc_main(argc, argv); /* Firecracker process mode: --api-sock ... */
 	fprintf(stderr, "ember: unknown command '%s' (see 'ember --help')\n", argv[1]);
 	return EMBER_EXIT_BAD_CONFIG;
 }
