@@ -86,6 +86,7 @@ mkdir -p "$out"
 cp "$obj/vmlinux" "$out/vmlinux.tmp"
 mv "$out/vmlinux.tmp" "$out/vmlinux"
 cp "$obj/.config" "$out/config"
+cp "$obj/System.map" "$out/System.map"
 printf 'source=%s %s\nconfigure_ms=%d\nbuild_ms=%d\njobs=%d\nvmlinux_bytes=%d\n' \
 	"$SRCPKG" "$ver" "$t_cfg" "$t_build" "$jobs" "$(stat -c %s "$out/vmlinux")" >"$out/build-info"
 log "vmlinux built: configure $((t_cfg / 1000)) s, make $((t_build / 1000)) s"

@@ -29,7 +29,7 @@ Initrd : busybox + virtio modules ($initrd)
 VM     : 256 MiB, 2 vCPUs, CPU template $(basename "$EMBER_CPU_TEMPLATE") (hides CMPXCHG16B)
 Cmdline: $cmdline
 $host
-To stop ember from outside: kill $$
+Quit at any time: Ctrl-A x (Ctrl-A Ctrl-A sends Ctrl-A to the guest)
 ===========================================================================
 EOF2
 
