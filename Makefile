@@ -87,6 +87,12 @@ $(BUILD)/tests/device/%.o: tests/device/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP -c $< -o $@
 
+# virtio-blk device-model benchmark (tools/bench/run.sh builds and runs it)
+BLK_BENCH_OBJS := $(BUILD)/tests/device/vdriver.o $(BUILD)/tests/device/blkfix.o
+$(BUILD)/bench/blk_bench: tools/bench/blk_bench.c $(BLK_BENCH_OBJS) $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(BLK_BENCH_OBJS) $(BUILD)/libember.a $(LDLIBS)
+
 include firmware/testguest/testguest.mk
 
 T ?=

@@ -276,6 +276,17 @@ void vdrv_kick(struct vdriver *d, unsigned q)
 	vdrv_write32(d, VIRTIO_MMIO_QUEUE_NOTIFY, q);
 }
 
+bool vdrv_kick_needed(struct vdriver *d, unsigned q, uint16_t old_avail)
+{
+	uint16_t cur = d->q[q].avail_idx;
+
+	/* Pairs with the device's barrier between avail_event and avail->idx. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (d->features & VIRTIO_FEATURE(VIRTIO_RING_F_EVENT_IDX))
+		return vring_need_event(vdrv_avail_event(d, q), cur, old_avail);
+	return !(vdrv_used_flags(d, q) & VRING_USED_F_NO_NOTIFY);
+}
+
 /* ---- allocator level ---- */
 
 int vdrv_add_chain(struct vdriver *d, unsigned q, const struct vd_buf *bufs, int n, bool indirect)

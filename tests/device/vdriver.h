@@ -105,6 +105,9 @@ uint16_t vdrv_avail_event(struct vdriver *d, unsigned q);
 uint16_t vdrv_used_idx(struct vdriver *d, unsigned q);
 uint16_t vdrv_used_flags(struct vdriver *d, unsigned q);
 void vdrv_kick(struct vdriver *d, unsigned q);
+/* Does the device want a kick for what was posted since avail idx
+ * old_avail? (avail_event with EVENT_IDX, else VRING_USED_F_NO_NOTIFY) */
+bool vdrv_kick_needed(struct vdriver *d, unsigned q, uint16_t old_avail);
 
 /* ---- allocator level ---- */
 /* Allocate descriptors for bufs (readable ones must come first unless the
