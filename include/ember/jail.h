@@ -30,13 +30,13 @@
 #define JAIL_CGROUP_VALUE_MAX 256
 
 struct jail_cgroup_kv {
-	char *file;        /* "memory.max" (malloc'd) */
+	char *file;	   /* "memory.max" (malloc'd) */
 	const char *value; /* "268435456" (points into argv) */
 };
 
 struct jail_rlimit {
 	const char *name; /* Firecracker's name: "fsize", "no-file" */
-	int resource;     /* RLIMIT_FSIZE, RLIMIT_NOFILE */
+	int resource;	  /* RLIMIT_FSIZE, RLIMIT_NOFILE */
 	rlim_t value;
 };
 

@@ -39,14 +39,15 @@ static void close_fds_above_2(void)
 
 static int check_privileges(void)
 {
-	static const int need[] = {CAP_SYS_ADMIN, CAP_MKNOD,  CAP_CHOWN,     CAP_SETUID,
-				   CAP_SETGID,    CAP_SETPCAP, CAP_SYS_CHROOT};
+	static const int need[] = {CAP_SYS_ADMIN, CAP_MKNOD,   CAP_CHOWN,     CAP_SETUID,
+				   CAP_SETGID,	  CAP_SETPCAP, CAP_SYS_CHROOT};
 
 	if (capng_get_caps_process() < 0)
 		return err_set(EPERM, "cannot read this process's capabilities");
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (!capng_have_capability(CAPNG_EFFECTIVE, (unsigned)need[i]))
-			return err_set(EPERM, "ember jail must run as root (it lacks the %s capability)",
+			return err_set(EPERM,
+				       "ember jail must run as root (it lacks the %s capability)",
 				       capng_capability_to_name((unsigned)need[i]));
 	return 0;
 }
@@ -204,7 +205,8 @@ static int drop_privileges(const struct jail_config *cfg)
 		return err_set(errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 
 	/* Verify rather than trust. */
-	if (capng_get_caps_process() < 0 || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE ||
+	if (capng_get_caps_process() < 0 ||
+	    capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE ||
 	    capng_have_capabilities(CAPNG_SELECT_BOUNDS) != CAPNG_NONE)
 		return err_set(EPERM, "capabilities remain after dropping them");
 	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != cfg->uid ||

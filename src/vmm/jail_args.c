@@ -17,32 +17,39 @@
 
 void jail_print_help(void)
 {
-	printf("usage: ember jail --id ID --exec-file PATH --uid UID --gid GID [options] [-- EMBER ARGS]\n"
-	       "\n"
-	       "Builds a chroot at <chroot base>/<exec file name>/<id>/root, copies the exec file\n"
-	       "in, and execs it there as UID:GID with no capabilities (Firecracker's jailer).\n"
-	       "\n"
-	       "  --id ID                   unique VM id: 1..64 characters, alphanumeric or '-'\n"
-	       "  --exec-file PATH          the ember binary to copy into the jail and exec; a\n"
-	       "                            dynamically linked one must be this ember binary (its\n"
-	       "                            shared libraries are copied in too)\n"
-	       "  --uid UID, --gid GID      the ids the jailed process runs as\n"
-	       "  --chroot-base-dir DIR     where jails are built (default " JAIL_DEFAULT_BASE ")\n"
-	       "  --netns PATH              join this network namespace (e.g. /var/run/netns/NAME)\n"
-	       "  --cgroup-version 2        cgroup v2 (the only version supported)\n"
-	       "  --parent-cgroup PATH      the leaf is <cgroup2 mount>/PATH/<id> (default: exec\n"
-	       "                            file name)\n"
-	       "  --cgroup FILE=VALUE       write VALUE to the leaf's FILE (memory.max=..., cpu.max=...,\n"
-	       "                            pids.max=...); repeatable\n"
-	       "  --resource-limit R=N      fsize=BYTES or no-file=N (default no-file=%d); repeatable\n"
-	       "  --copy-in SRC[=/DEST]     copy a host file into the jail (default /<file name>),\n"
-	       "                            owned by UID:GID; repeatable\n"
-	       "  --daemonize               setsid, stdin/stdout/stderr to /dev/null\n"
-	       "  --new-pid-ns              run in a new pid namespace (pid written to\n"
-	       "                            <jail root>/<exec file name>.pid; the jailer exits)\n"
-	       "  -- EMBER ARGS             passed to the jailed ember unchanged; '--id ID' is added in\n"
-	       "                            front unless they start with 'run'\n",
-	       JAIL_DEFAULT_NOFILE);
+	static const char *const lines[] = {
+	    "usage: ember jail --id ID --exec-file PATH --uid UID --gid GID [options]",
+	    "                  [-- EMBER ARGS]",
+	    "",
+	    "Builds a chroot at <chroot base>/<exec file name>/<id>/root, copies the exec",
+	    "file in and execs it there as UID:GID with no capabilities (Firecracker's jailer).",
+	    "",
+	    "  --id ID                 unique VM id: 1..64 letters, digits or '-'",
+	    "  --exec-file PATH        the ember binary to copy in and exec; a dynamically",
+	    "                          linked one must be this ember binary (its shared",
+	    "                          libraries are copied in too)",
+	    "  --uid UID, --gid GID    the ids the jailed process runs as",
+	    "  --chroot-base-dir DIR   where jails are built (default " JAIL_DEFAULT_BASE ")",
+	    "  --netns PATH            join this network namespace (/var/run/netns/NAME)",
+	    "  --cgroup-version 2      cgroup v2, the only version supported",
+	    "  --parent-cgroup PATH    the leaf is <cgroup2 mount>/PATH/<id>",
+	    "                          (default PATH: the exec file name)",
+	    "  --cgroup FILE=VALUE     write VALUE to the leaf's FILE (memory.max=...,",
+	    "                          cpu.max=..., pids.max=...); repeatable",
+	    "  --resource-limit R=N    fsize=BYTES or no-file=N (default no-file=2048);",
+	    "                          repeatable. fsize also bounds the guest memory (a",
+	    "                          memfd): keep it above --mem",
+	    "  --copy-in SRC[=/DEST]   copy a host file into the jail (default DEST:",
+	    "                          /<file name>), owned by UID:GID; repeatable",
+	    "  --daemonize             setsid, stdin/stdout/stderr to /dev/null",
+	    "  --new-pid-ns            run in a new pid namespace; its pid goes to",
+	    "                          <jail root>/<exec file name>.pid and the jailer exits",
+	    "  -- EMBER ARGS           passed to the jailed ember unchanged; '--id ID' is",
+	    "                          put in front unless they start with 'run'",
+	};
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		puts(lines[i]);
 }
 
 int jail_check_id(const char *id)
@@ -54,9 +61,9 @@ int jail_check_id(const char *id)
 			       JAIL_ID_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)id[i]) && id[i] != '-')
-			return err_set(EINVAL,
-				       "invalid --id '%.80s': only letters, digits and '-' are allowed",
-				       id);
+			return err_set(
+			    EINVAL,
+			    "invalid --id '%.80s': only letters, digits and '-' are allowed", id);
 	return 0;
 }
 
@@ -98,8 +105,8 @@ static int check_components(const char *p, const char *full, const char *what)
 			return err_set(EINVAL, "invalid %s '%.200s': '.' and '..' are not allowed",
 				       what, full);
 		if (n > NAME_MAX)
-			return err_set(ENAMETOOLONG, "invalid %s '%.200s': component too long", what,
-				       full);
+			return err_set(ENAMETOOLONG, "invalid %s '%.200s': component too long",
+				       what, full);
 		if (!e)
 			break;
 		c = e + 1;
@@ -129,7 +136,8 @@ int jail_cgroup_controller(const char *file, char *ctrl, size_t cap)
 	size_t n;
 
 	if (!dot || dot == file || !dot[1])
-		return err_set(EINVAL, "invalid cgroup file '%.80s': expected CONTROLLER.NAME", file);
+		return err_set(EINVAL, "invalid cgroup file '%.80s': expected CONTROLLER.NAME",
+			       file);
 	n = (size_t)(dot - file);
 	if (n >= cap)
 		return err_set(EINVAL, "invalid cgroup file '%.80s': controller name too long",
@@ -201,9 +209,9 @@ int jail_parse_rlimit(const char *spec, struct jail_rlimit *rl)
 		rl->name = "no-file";
 		rl->resource = RLIMIT_NOFILE;
 	} else {
-		return err_set(EINVAL,
-			       "invalid --resource-limit '%.80s': unknown resource (fsize, no-file)",
-			       spec);
+		return err_set(
+		    EINVAL, "invalid --resource-limit '%.80s': unknown resource (fsize, no-file)",
+		    spec);
 	}
 	v = eq + 1;
 	if (!*v || strlen(v) > 20)
@@ -220,8 +228,8 @@ int jail_parse_rlimit(const char *spec, struct jail_rlimit *rl)
 	rl->value = (rlim_t)n;
 	return 0;
 bad:
-	return err_set(EINVAL, "invalid --resource-limit '%.80s': the value must be a decimal number",
-		       spec);
+	return err_set(
+	    EINVAL, "invalid --resource-limit '%.80s': the value must be a decimal number", spec);
 }
 
 int jail_parse_copy(const char *spec, struct jail_copy *c)
@@ -385,7 +393,8 @@ static int parse_one(struct jail_config *cfg, enum opt_id id, const char *name, 
 			return err_set(EINVAL, "--cgroup-version 1: cgroup v1 is not supported by "
 					       "ember jail; use --cgroup-version 2");
 		if (strcmp(val, "2") != 0)
-			return err_set(EINVAL, "invalid --cgroup-version '%.20s' (supported: 2)", val);
+			return err_set(EINVAL, "invalid --cgroup-version '%.20s' (supported: 2)",
+				       val);
 		cfg->cgroup_version = 2;
 		cfg->use_cgroup = true;
 		return 0;
@@ -470,11 +479,11 @@ int jail_parse_args(int argc, char **argv, struct jail_config *cfg)
 				break;
 		if (k == sizeof(opts) / sizeof(opts[0])) {
 			if (a[0] == '-')
-				return err_set(EINVAL, "unknown option '%.80s' (see 'ember jail --help')",
-					       a);
-			return err_set(EINVAL,
-				       "unexpected argument '%.80s' (ember arguments go after '--')",
-				       a);
+				return err_set(
+				    EINVAL, "unknown option '%.80s' (see 'ember jail --help')", a);
+			return err_set(
+			    EINVAL, "unexpected argument '%.80s' (ember arguments go after '--')",
+			    a);
 		}
 		if (opts[k].has_arg) {
 			if (eq) {
@@ -639,7 +648,8 @@ static bool unescape_field(const char *f, size_t flen, char *out, size_t cap)
 
 		if (ch == '\\' && i + 3 < flen && f[i + 1] >= '0' && f[i + 1] <= '3' &&
 		    f[i + 2] >= '0' && f[i + 2] <= '7' && f[i + 3] >= '0' && f[i + 3] <= '7') {
-			ch = (char)((f[i + 1] - '0') * 64 + (f[i + 2] - '0') * 8 + (f[i + 3] - '0'));
+			ch =
+			    (char)((f[i + 1] - '0') * 64 + (f[i + 2] - '0') * 8 + (f[i + 3] - '0'));
 			i += 3;
 		}
 		if (o + 1 >= cap)

@@ -107,7 +107,8 @@ int jail_cgroup_check(const struct jail_config *cfg, struct jail_state *st)
 			have |= strcmp(st->cgroup_ctrls[k], ctrl) == 0;
 		if (have)
 			continue;
-		if (st->n_cgroup_ctrls >= (int)(sizeof(st->cgroup_ctrls) / sizeof(st->cgroup_ctrls[0])))
+		if (st->n_cgroup_ctrls >=
+		    (int)(sizeof(st->cgroup_ctrls) / sizeof(st->cgroup_ctrls[0])))
 			return err_set(E2BIG, "--cgroup: too many controllers");
 		strcpy(st->cgroup_ctrls[st->n_cgroup_ctrls++], ctrl);
 	}
@@ -164,10 +165,11 @@ int jail_cgroup_setup(const struct jail_config *cfg, struct jail_state *st)
 		return r;
 	if (mkdir(st->cgroup_leaf, 0755) < 0) {
 		if (errno == EEXIST)
-			return err_set(EEXIST,
-				       "cgroup %s already exists (ids must be unique: remove it with "
-				       "rmdir or pick another --id)",
-				       st->cgroup_leaf);
+			return err_set(
+			    EEXIST,
+			    "cgroup %s already exists (ids must be unique: remove it with "
+			    "rmdir or pick another --id)",
+			    st->cgroup_leaf);
 		return err_set(errno, "creating cgroup %s: %s", st->cgroup_leaf, strerror(errno));
 	}
 	st->created_cgroup_leaf = true;
@@ -180,8 +182,8 @@ int jail_cgroup_setup(const struct jail_config *cfg, struct jail_state *st)
 			return err_set(ENOENT, "--cgroup %s: unknown cgroup file (no %s)", kv->file,
 				       path);
 		if (r < 0)
-			return err_set(-r, "--cgroup %s=%s: writing %s: %s", kv->file, kv->value, path,
-				       strerror(-r));
+			return err_set(-r, "--cgroup %s=%s: writing %s: %s", kv->file, kv->value,
+				       path, strerror(-r));
 	}
 	return 0;
 }

@@ -94,7 +94,7 @@ static int mkdir_p(const char *path)
 	if (n == 0 || n >= sizeof(buf))
 		return err_set(ENAMETOOLONG, "--chroot-base-dir is too long");
 	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
 
@@ -169,8 +169,9 @@ static int copy_data(int src_fd, int dst_fd, off_t size, const char *shown)
 					if (k < 0 && errno == EINTR)
 						continue;
 					if (k <= 0)
-						return err_set(k < 0 ? errno : EIO, "copying to %s: %s",
-							       shown, strerror(k < 0 ? errno : EIO));
+						return err_set(k < 0 ? errno : EIO,
+							       "copying to %s: %s", shown,
+							       strerror(k < 0 ? errno : EIO));
 					w += k;
 				}
 				off += n;
@@ -374,12 +375,12 @@ int jail_fs_prepare(const struct jail_config *cfg, struct jail_state *st)
 	if (execdir < 0)
 		return err_set(errno, "opening %s: %s", path, strerror(errno));
 	if (mkdirat(execdir, cfg->id, 0755) < 0) {
-		r = errno == EEXIST ? err_set(EEXIST,
-					      "jail directory %s already exists (ids must be "
-					      "unique: remove it or pick another --id)",
-					      st->jail_dir)
-				    : err_set(errno, "creating %s: %s", st->jail_dir,
-					      strerror(errno));
+		r = errno == EEXIST
+			? err_set(EEXIST,
+				  "jail directory %s already exists (ids must be "
+				  "unique: remove it or pick another --id)",
+				  st->jail_dir)
+			: err_set(errno, "creating %s: %s", st->jail_dir, strerror(errno));
 		close(execdir);
 		return r;
 	}

@@ -8,13 +8,13 @@
 #include "ember/jail.h"
 
 struct jail_state {
-	char base[PATH_MAX];     /* canonical chroot base dir */
+	char base[PATH_MAX];	 /* canonical chroot base dir */
 	char jail_dir[PATH_MAX]; /* <base>/<exec name>/<id> */
-	char root[PATH_MAX];     /* <jail_dir>/root */
-	bool created_jail_dir;   /* ours to remove on failure */
-	bool root_mounted;       /* bind-mounted in our (private) mount namespace */
-	int exec_fd;             /* the exec file, open since validation */
-	bool exec_dynamic;       /* has PT_INTERP */
+	char root[PATH_MAX];	 /* <jail_dir>/root */
+	bool created_jail_dir;	 /* ours to remove on failure */
+	bool root_mounted;	 /* bind-mounted in our (private) mount namespace */
+	int exec_fd;		 /* the exec file, open since validation */
+	bool exec_dynamic;	 /* has PT_INTERP */
 	char interp[PATH_MAX];
 
 	char cgroup_mount[PATH_MAX];
