@@ -39,6 +39,7 @@ struct http_parser {
 	size_t cap;
 	size_t head_len; /* 0 until the blank line ending the head was seen */
 	size_t content_length;
+	size_t path_off; /* of req.path in buf */
 	size_t max_body;
 	bool expect_continue;
 	bool continue_sent;

@@ -142,7 +142,8 @@ static enum http_parse_result parse_request_line(struct http_parser *p, char *s,
 	q = strpbrk(target, "?#");
 	if (q)
 		*q = '\0';
-	p->req.path = target;
+	/* The buffer may still move (realloc for the body): keep an offset. */
+	p->path_off = (size_t)(target - (char *)p->buf);
 	return HTTP_PARSE_MORE;
 }
 
@@ -239,6 +240,7 @@ static enum http_parse_result parse_head(struct http_parser *p)
 static enum http_parse_result finish(struct http_parser *p)
 {
 	p->done = true;
+	p->req.path = (const char *)p->buf + p->path_off;
 	if (p->content_length) {
 		p->req.body = p->buf + p->head_len;
 		p->req.body_len = p->content_length;

@@ -283,6 +283,27 @@ static void test_header_limit(void **state)
 	free(big);
 }
 
+/* The buffer grows for a large body: the path must still point into it. */
+static void test_path_survives_body_realloc(void **state)
+{
+	struct http_parser p;
+	char head[128];
+	size_t used, n = (size_t)snprintf(head, sizeof(head),
+					  "PUT /cpu-config HTTP/1.1\r\nContent-Length: 40000\r\n\r\n");
+	char *body = malloc(40000);
+
+	(void)state;
+	memset(body, '[', 40000);
+	http_parser_init(&p);
+	assert_int_equal(http_parser_feed(&p, (uint8_t *)head, n, &used), HTTP_PARSE_MORE);
+	assert_int_equal(http_parser_feed(&p, (uint8_t *)body, 40000, &used), HTTP_PARSE_DONE);
+	assert_string_equal(p.req.path, "/cpu-config");
+	assert_int_equal(p.req.body_len, 40000);
+	assert_true(p.req.body >= p.buf && p.req.body + 40000 <= p.buf + p.cap);
+	http_parser_free(&p);
+	free(body);
+}
+
 static void test_format_response(void **state)
 {
 	char buf[512];
@@ -324,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_body_limit_message_and_custom_limit),
 		cmocka_unit_test(test_header_limit),
+		cmocka_unit_test(test_path_survives_body_realloc),
 		cmocka_unit_test(test_format_response),
 	};
 
