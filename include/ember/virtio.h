@@ -174,6 +174,38 @@ void virtio_dev_set_needs_reset(struct virtio_dev *vd);
 /* VMM-initiated reset (as if the driver wrote 0 to Status). */
 void virtio_dev_reset(struct virtio_dev *vd);
 
+/* ---- snapshots ---- */
+
+/* Transport + queue state; the device's own state goes through ops->save /
+ * ops->restore. Plain data: the snapshot code versions and checksums it. */
+struct virtio_queue_state {
+	uint16_t size;
+	uint8_t ready;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t last_avail, used_idx;
+};
+
+struct virtio_dev_state {
+	uint32_t device_id;
+	uint32_t num_queues;
+	uint32_t status;
+	uint32_t interrupt_status;
+	uint32_t config_generation;
+	uint32_t device_features_sel, driver_features_sel, queue_sel;
+	uint64_t driver_features;
+	struct virtio_queue_state queues[VIRTIO_MAX_QUEUES];
+};
+
+/* Capture the state (lock held, device quiescent: vCPUs paused). */
+void virtio_dev_save(struct virtio_dev *vd, struct virtio_dev_state *st);
+/* Load it into a freshly created device of the same type, after the
+ * device-specific ops->restore. Re-validates everything (the blob is
+ * untrusted): a live device gets its queues re-activated at the saved
+ * indices and ops->activate called; pending interrupts are re-signalled and
+ * queues with buffers waiting are kicked. 0 or -EINVAL (err_set context);
+ * on failure the device is left reset (status 0). */
+int virtio_dev_restore(struct virtio_dev *vd, const struct virtio_dev_state *st);
+
 /* ---- virtio-mmio transport ---- */
 
 /* opaque = struct virtio_dev *; the caller holds virtio_dev_lock(). */

@@ -657,6 +657,67 @@ static void test_batch_one_interrupt(void **state)
 	assert_int_equal(c->e.notifies, 1);
 }
 
+static void test_save_restore(void **state)
+{
+	struct ctx *c = *state;
+	struct virtio_dev_state st, bad;
+	struct echo *e2 = calloc(1, sizeof(*e2));
+	uint64_t in, out;
+	uint32_t id, len;
+
+	assert_non_null(e2);
+	assert_int_equal(vdrv_setup(&c->d, ALL_FEATURES, ECHO_QUEUES, 16), 0);
+	echo_roundtrip(&c->d, 0);
+	echo_roundtrip(&c->d, 1);
+	/* Two requests posted but not yet kicked when the snapshot is taken. */
+	in = vdrv_alloc(&c->d, 4, 1);
+	out = vdrv_alloc(&c->d, 8, 1);
+	memcpy(vdrv_ptr(&c->d, in, 4), "snap", 4);
+	struct vd_buf b0[2] = {{in, 4, false}, {out, 4, true}};
+	struct vd_buf b1[2] = {{in, 2, false}, {out + 4, 4, true}};
+	assert_true(vdrv_add_chain(&c->d, 0, b0, 2, false) >= 0);
+	assert_true(vdrv_add_chain(&c->d, 0, b1, 2, true) >= 0);
+	pthread_mutex_lock(virtio_dev_lock(&c->e.vdev));
+	virtio_dev_save(&c->e.vdev, &st);
+	pthread_mutex_unlock(virtio_dev_lock(&c->e.vdev));
+	assert_int_equal(st.queues[0].used_idx, 1);
+	assert_int_equal(st.queues[0].last_avail, 1);
+	/* The old device goes away; a new one takes its place on the bus. */
+	virtio_dev_destroy(&c->e.vdev);
+	assert_int_equal(virtio_dev_init(&e2->vdev, &echo_ops, &c->d.gm, &c->d.el, 0), 0);
+	/* Untrusted blob: checked before use. */
+	bad = st;
+	bad.device_id = 1;
+	assert_int_not_equal(virtio_dev_restore(&e2->vdev, &bad), 0);
+	bad = st;
+	bad.queues[1].size = 5;
+	assert_int_not_equal(virtio_dev_restore(&e2->vdev, &bad), 0);
+	bad = st;
+	bad.driver_features |= 1ULL << 60;
+	assert_int_not_equal(virtio_dev_restore(&e2->vdev, &bad), 0);
+	bad = st;
+	bad.queues[0].used_gpa = 1ULL << 40;
+	assert_int_not_equal(virtio_dev_restore(&e2->vdev, &bad), 0);
+	assert_int_equal(e2->vdev.status, 0);
+	assert_int_equal(virtio_dev_init(&c->e.vdev, &echo_ops, &c->d.gm, NULL, 0), 0);
+	assert_int_equal(virtio_dev_restore(&e2->vdev, &st), 0);
+	bus_init(&c->d.bus);
+	assert_int_equal(vdrv_attach(&c->d, &e2->vdev), 0);
+	assert_int_equal(vdrv_status(&c->d), 0xf);
+	assert_int_equal(e2->activates, 1);
+	/* The pending requests are processed without a new kick. */
+	assert_int_equal(vdrv_wait_used(&c->d, 0, VDRV_WAIT_MS, &id, &len), 0);
+	assert_int_equal(len, 4);
+	assert_int_equal(vdrv_wait_used(&c->d, 0, VDRV_WAIT_MS, &id, &len), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(vdrv_ptr(&c->d, out, 6), "snapsn", 6);
+	assert_int_equal(vdrv_used_idx(&c->d, 0), 3);
+	echo_roundtrip(&c->d, 1);
+	assert_false(vdrv_needs_reset(&c->d));
+	virtio_dev_destroy(&e2->vdev);
+	free(e2);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -692,6 +753,7 @@ int main(void)
 		T(test_event_idx_interrupts),
 		T(test_no_interrupt_flag),
 		T(test_batch_one_interrupt),
+		T(test_save_restore),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

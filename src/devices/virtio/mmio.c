@@ -173,6 +173,104 @@ int virtio_mmio_irq_eventfd(const struct virtio_dev *vd)
 	return vd->irq_evfd;
 }
 
+/* ---- snapshots ---- */
+
+void virtio_dev_save(struct virtio_dev *vd, struct virtio_dev_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->device_id = vd->ops->device_id;
+	st->num_queues = vd->ops->num_queues;
+	st->status = vd->status;
+	st->interrupt_status = vd->interrupt_status;
+	st->config_generation = vd->config_generation;
+	st->device_features_sel = vd->device_features_sel;
+	st->driver_features_sel = vd->driver_features_sel;
+	st->queue_sel = vd->queue_sel;
+	st->driver_features = vd->driver_features;
+	for (unsigned q = 0; q < vd->ops->num_queues; q++) {
+		const struct virtqueue *vq = &vd->queues[q];
+
+		st->queues[q] = (struct virtio_queue_state){
+			.size = vq->size,
+			.ready = vq->ready,
+			.desc_gpa = vq->desc_gpa,
+			.avail_gpa = vq->avail_gpa,
+			.used_gpa = vq->used_gpa,
+			.last_avail = vq->last_avail,
+			.used_idx = vq->used_idx,
+		};
+	}
+}
+
+int virtio_dev_restore(struct virtio_dev *vd, const struct virtio_dev_state *st)
+{
+	const uint32_t known = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK |
+			       VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED;
+	bool event_idx, indirect;
+	int r;
+
+	if (st->device_id != vd->ops->device_id || st->num_queues != vd->ops->num_queues)
+		return err_set(EINVAL, "%s: snapshot is of another device type", vd->ops->name);
+	if ((st->status & ~known) || (st->driver_features & ~vd->device_features) ||
+	    (st->interrupt_status & ~(uint32_t)(VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG)))
+		return err_set(EINVAL, "%s: snapshot state is inconsistent", vd->ops->name);
+	for (unsigned q = 0; q < vd->ops->num_queues; q++) {
+		vq_reset(&vd->queues[q]);
+		if (!vq_size_valid(&vd->queues[q], st->queues[q].size))
+			return err_set(EINVAL, "%s: snapshot queue %u size %u", vd->ops->name, q,
+				       st->queues[q].size);
+	}
+	vd->status = st->status;
+	vd->interrupt_status = st->interrupt_status;
+	vd->config_generation = st->config_generation;
+	vd->device_features_sel = st->device_features_sel;
+	vd->driver_features_sel = st->driver_features_sel;
+	vd->queue_sel = st->queue_sel;
+	vd->driver_features = st->driver_features;
+	vd->driver_features_bad = false;
+	event_idx = virtio_dev_has_feature(vd, VIRTIO_RING_F_EVENT_IDX);
+	indirect = virtio_dev_has_feature(vd, VIRTIO_RING_F_INDIRECT_DESC);
+	for (unsigned q = 0; q < vd->ops->num_queues; q++) {
+		struct virtqueue *vq = &vd->queues[q];
+		const struct virtio_queue_state *qs = &st->queues[q];
+
+		vq->size = qs->size;
+		vq->ready = qs->ready != 0;
+		vq->desc_gpa = qs->desc_gpa;
+		vq->avail_gpa = qs->avail_gpa;
+		vq->used_gpa = qs->used_gpa;
+		if (!virtio_dev_live(vd) || !vq->ready)
+			continue;
+		r = vq_activate(vq, vd->gm, event_idx, indirect);
+		if (r < 0) {
+			virtio_dev_reset(vd);
+			return err_wrap(-r, "%s: snapshot queue %u", vd->ops->name, q);
+		}
+		vq->last_avail = qs->last_avail;
+		vq->used_idx = qs->used_idx;
+		vq->signalled_used = qs->used_idx;
+	}
+	if (virtio_dev_live(vd) && vd->ops->activate && vd->ops->activate(vd) < 0) {
+		virtio_dev_reset(vd);
+		return err_set(EINVAL, "%s: device refused the restored state", vd->ops->name);
+	}
+	if (vd->interrupt_status) {
+		uint64_t one = 1;
+
+		if (write(vd->irq_evfd, &one, sizeof(one)) < 0)
+			log_warn("%s: interrupt eventfd: %s", vd->ops->name, strerror(errno));
+	}
+	for (unsigned q = 0; virtio_dev_live(vd) && q < vd->ops->num_queues; q++) {
+		uint64_t one = 1;
+
+		if (vd->queues[q].active && vq_avail_count(&vd->queues[q]) &&
+		    write(vd->queue_evfd[q], &one, sizeof(one)) < 0)
+			log_warn("%s: queue eventfd: %s", vd->ops->name, strerror(errno));
+	}
+	return 0;
+}
+
 /* ---- registers ---- */
 
 static struct virtqueue *sel_queue(struct virtio_dev *vd)
