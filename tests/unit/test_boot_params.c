@@ -182,29 +182,29 @@ static void check_e820_copy(struct fx *f, const struct boot_params *bp)
 	assert_int_equal(bp->e820_entries, n);
 	assert_int_equal(n, 4);
 	assert_memory_equal(bp->e820_table, e, (size_t)n * sizeof(e[0]));
-	assert_true(all_zero(&bp->e820_table[n],
-			     (E820_MAX_ENTRIES_ZEROPAGE - (size_t)n) * sizeof(e[0])));
+	assert_true(
+	    all_zero(&bp->e820_table[n], (E820_MAX_ENTRIES_ZEROPAGE - (size_t)n) * sizeof(e[0])));
 }
 
 static void test_zero_page_elf(void **state)
 {
 	struct fx *f = *state;
 	struct kernel_image k = {
-		.kind = KERNEL_ELF,
-		.entry = 0x1000000,
-		.load_start = 0x1000000,
-		.load_end = 0x2000000,
-		.has_setup_header = false,
-		.cmdline_max = LOADER_ELF_CMDLINE_MAX,
-		.initrd_addr_max = LOADER_ELF_INITRD_ADDR_MAX,
+	    .kind = KERNEL_ELF,
+	    .entry = 0x1000000,
+	    .load_start = 0x1000000,
+	    .load_end = 0x2000000,
+	    .has_setup_header = false,
+	    .cmdline_max = LOADER_ELF_CMDLINE_MAX,
+	    .initrd_addr_max = LOADER_ELF_INITRD_ADDR_MAX,
 	};
 	struct boot_setup s = {
-		.kernel = &k,
-		.cmdline_gpa = LAYOUT_CMDLINE,
-		.cmdline_len = 42,
-		.initrd_gpa = 0x7000000,
-		.initrd_len = 0x123456,
-		.rsdp_gpa = LAYOUT_ACPI_RSDP,
+	    .kernel = &k,
+	    .cmdline_gpa = LAYOUT_CMDLINE,
+	    .cmdline_len = 42,
+	    .initrd_gpa = 0x7000000,
+	    .initrd_len = 0x123456,
+	    .rsdp_gpa = LAYOUT_ACPI_RSDP,
 	};
 	struct boot_params *bp = zero_page(f);
 
@@ -256,12 +256,12 @@ static void test_zero_page_high_addresses(void **state)
 	struct fx *f = *state;
 	struct kernel_image k = {.kind = KERNEL_ELF};
 	struct boot_setup s = {
-		.kernel = &k,
-		.cmdline_gpa = 0x100002000ULL,
-		.cmdline_len = 7,
-		.initrd_gpa = 0x123400000ULL, /* above 4 GiB */
-		.initrd_len = 0x100001000ULL, /* more than 4 GiB */
-		.rsdp_gpa = 0xe0000,
+	    .kernel = &k,
+	    .cmdline_gpa = 0x100002000ULL,
+	    .cmdline_len = 7,
+	    .initrd_gpa = 0x123400000ULL, /* above 4 GiB */
+	    .initrd_len = 0x100001000ULL, /* more than 4 GiB */
+	    .rsdp_gpa = 0xe0000,
 	};
 	struct boot_params *bp = zero_page(f);
 
@@ -282,21 +282,21 @@ static void test_zero_page_bzimage(void **state)
 {
 	struct fx *f = *state;
 	struct kernel_image k = {
-		.kind = KERNEL_BZIMAGE,
-		.entry = 0x100200,
-		.load_start = 0x100000,
-		.load_end = 0x3000000,
-		.has_setup_header = true,
-		.cmdline_max = 2047,
-		.initrd_addr_max = 0x7fffffff,
+	    .kind = KERNEL_BZIMAGE,
+	    .entry = 0x100200,
+	    .load_start = 0x100000,
+	    .load_end = 0x3000000,
+	    .has_setup_header = true,
+	    .cmdline_max = 2047,
+	    .initrd_addr_max = 0x7fffffff,
 	};
 	struct boot_setup s = {
-		.kernel = &k,
-		.cmdline_gpa = LAYOUT_CMDLINE,
-		.cmdline_len = 100,
-		.initrd_gpa = 0x6000000,
-		.initrd_len = 0x200000,
-		.rsdp_gpa = LAYOUT_ACPI_RSDP,
+	    .kernel = &k,
+	    .cmdline_gpa = LAYOUT_CMDLINE,
+	    .cmdline_len = 100,
+	    .initrd_gpa = 0x6000000,
+	    .initrd_len = 0x200000,
+	    .rsdp_gpa = LAYOUT_ACPI_RSDP,
 	};
 	struct boot_params *bp = zero_page(f);
 
@@ -373,9 +373,8 @@ static void test_zero_page_outside_ram(void **state)
 	assert_int_equal(boot_params_write(&gm, &s), -EFAULT);
 	gm_destroy(&gm);
 	/* RAM that ends right after it: fine */
-	assert_int_equal(gm_init(&gm, LAYOUT_ZERO_PAGE + 4096, LAYOUT_MMIO_GAP_START,
-				 LAYOUT_MMIO_GAP_END),
-			 0);
+	assert_int_equal(
+	    gm_init(&gm, LAYOUT_ZERO_PAGE + 4096, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END), 0);
 	assert_int_equal(boot_params_write(&gm, &s), 0);
 	gm_destroy(&gm);
 }
@@ -383,17 +382,17 @@ static void test_zero_page_outside_ram(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_e820_128m),
-		cmocka_unit_test(test_e820_3g),
-		cmocka_unit_test(test_e820_3g_plus_4k),
-		cmocka_unit_test(test_e820_5g),
-		cmocka_unit_test(test_e820_16g),
-		cmocka_unit_test(test_e820_max),
-		cmocka_unit_test_setup_teardown(test_zero_page_elf, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_zero_page_no_initrd_no_acpi, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_zero_page_high_addresses, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_zero_page_bzimage, setup, teardown),
-		cmocka_unit_test(test_zero_page_outside_ram),
+	    cmocka_unit_test(test_e820_128m),
+	    cmocka_unit_test(test_e820_3g),
+	    cmocka_unit_test(test_e820_3g_plus_4k),
+	    cmocka_unit_test(test_e820_5g),
+	    cmocka_unit_test(test_e820_16g),
+	    cmocka_unit_test(test_e820_max),
+	    cmocka_unit_test_setup_teardown(test_zero_page_elf, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_zero_page_no_initrd_no_acpi, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_zero_page_high_addresses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_zero_page_bzimage, setup, teardown),
+	    cmocka_unit_test(test_zero_page_outside_ram),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -213,9 +213,8 @@ static void test_full(void **state)
 	(void)state;
 	bus_init(&b);
 	for (int i = 0; i < BUS_MAX_RANGES; i++)
-		assert_int_equal(bus_register(&b, 0x1000 + 0x10 * (uint64_t)i, 0x10, &fake_ops, &d,
-					      NULL),
-				 0);
+		assert_int_equal(
+		    bus_register(&b, 0x1000 + 0x10 * (uint64_t)i, 0x10, &fake_ops, &d, NULL), 0);
 	assert_int_equal(b.nranges, BUS_MAX_RANGES);
 	assert_int_equal(bus_register(&b, 0x9000, 0x10, &fake_ops, &d, NULL), -ENOSPC);
 	/* overlap is still reported as such when full */
@@ -230,9 +229,9 @@ static void test_full(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_register_overlap), cmocka_unit_test(test_dispatch_offsets),
-		cmocka_unit_test(test_unmapped),	 cmocka_unit_test(test_null_ops),
-		cmocka_unit_test(test_lock_held),	 cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_register_overlap), cmocka_unit_test(test_dispatch_offsets),
+	    cmocka_unit_test(test_unmapped),	     cmocka_unit_test(test_null_ops),
+	    cmocka_unit_test(test_lock_held),	     cmocka_unit_test(test_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -108,13 +108,12 @@ static void test_full_vector(void **state)
 	enum log_level saved = log_get_level();
 
 	(void)state;
-	assert_int_equal(parse(&cfg, ARGS("--kernel", "/boot/vmlinux", "--initrd", "/boot/initrd",
-					  "--cmdline", "console=ttyS0 quiet", "--mem", "2G",
-					  "--cpus", "32", "--cpu-template", tmpl_path, "--console",
-					  "file:/tmp/console.log", "--kernel-decompress",
-					  "--cmdline-override", "--log-level", "debug",
-					  "--boot-timer")),
-			 0);
+	assert_int_equal(
+	    parse(&cfg, ARGS("--kernel", "/boot/vmlinux", "--initrd", "/boot/initrd", "--cmdline",
+			     "console=ttyS0 quiet", "--mem", "2G", "--cpus", "32", "--cpu-template",
+			     tmpl_path, "--console", "file:/tmp/console.log", "--kernel-decompress",
+			     "--cmdline-override", "--log-level", "debug", "--boot-timer")),
+	    0);
 	assert_string_equal(cfg.boot.kernel_path, "/boot/vmlinux");
 	assert_string_equal(cfg.boot.initrd_path, "/boot/initrd");
 	assert_string_equal(cfg.boot.cmdline, "console=ttyS0 quiet");
@@ -137,10 +136,10 @@ static void test_forms_and_repeats(void **state)
 
 	(void)state;
 	/* --opt=value, later values win (and earlier strings are not leaked) */
-	assert_int_equal(parse(&cfg, ARGS("--kernel=/a", "--kernel", "/b", "--mem=256M",
-					  "--mem", "1G", "--mem", "512MiB", "--cpus=2",
-					  "--console", "file:/x", "--console", "none")),
-			 0);
+	assert_int_equal(
+	    parse(&cfg, ARGS("--kernel=/a", "--kernel", "/b", "--mem=256M", "--mem", "1G", "--mem",
+			     "512MiB", "--cpus=2", "--console", "file:/x", "--console", "none")),
+	    0);
 	assert_string_equal(cfg.boot.kernel_path, "/b");
 	assert_int_equal(cfg.machine.mem_size_mib, 512);
 	assert_int_equal(cfg.machine.vcpu_count, 2);
@@ -152,8 +151,8 @@ static void test_forms_and_repeats(void **state)
 	static const struct {
 		const char *mem;
 		uint64_t mib;
-	} sizes[] = {{"16M", 16},	 {"16m", 16},	    {"1G", 1024},  {"1GiB", 1024},
-		     {"3073M", 3073},	 {"16G", 16384},    {"1T", 1 << 20}, {"65536K", 64},
+	} sizes[] = {{"16M", 16},	 {"16m", 16},	 {"1G", 1024},	  {"1GiB", 1024},
+		     {"3073M", 3073},	 {"16G", 16384}, {"1T", 1 << 20}, {"65536K", 64},
 		     {"134217728", 128}, {"0x10", 0}};
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		int r = parse(&cfg, ARGS("--kernel", "/k", "--mem", sizes[i].mem));
@@ -384,11 +383,11 @@ static void test_net(void **state)
 	static const uint8_t mac[6] = {0x02, 0xfc, 0x00, 0x00, 0x00, 0x0a};
 
 	(void)state;
-	assert_int_equal(parse(&cfg, ARGS("--kernel", "/k", "--net", "tap0", "--net",
-					  "tap1,mac=02:FC:00:00:00:0a", "--net",
-					  "tap-with-15chr,id=uplink", "--net",
-					  "t3,id=eth3,mac=02:fc:00:00:00:0a")),
-			 0);
+	assert_int_equal(
+	    parse(&cfg, ARGS("--kernel", "/k", "--net", "tap0", "--net",
+			     "tap1,mac=02:FC:00:00:00:0a", "--net", "tap-with-15chr,id=uplink",
+			     "--net", "t3,id=eth3,mac=02:fc:00:00:00:0a")),
+	    0);
 	assert_int_equal(cfg.nnets, 4);
 	assert_string_equal(cfg.nets[0].host_dev_name, "tap0");
 	assert_string_equal(cfg.nets[0].id, "net0");
@@ -501,23 +500,23 @@ static void test_reparse_after_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_minimal_and_defaults),
-		cmocka_unit_test(test_full_vector),
-		cmocka_unit_test(test_forms_and_repeats),
-		cmocka_unit_test(test_help),
-		cmocka_unit_test(test_bad_kernel_and_positional),
-		cmocka_unit_test(test_bad_unknown_flags),
-		cmocka_unit_test(test_bad_mem),
-		cmocka_unit_test(test_bad_cpus),
-		cmocka_unit_test(test_bad_console_template_loglevel),
-		cmocka_unit_test(test_disk),
-		cmocka_unit_test(test_disk_limit),
-		cmocka_unit_test(test_bad_disk),
-		cmocka_unit_test(test_net),
-		cmocka_unit_test(test_bad_net),
-		cmocka_unit_test(test_mac),
-		cmocka_unit_test(test_vsock),
-		cmocka_unit_test(test_reparse_after_error),
+	    cmocka_unit_test(test_minimal_and_defaults),
+	    cmocka_unit_test(test_full_vector),
+	    cmocka_unit_test(test_forms_and_repeats),
+	    cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_bad_kernel_and_positional),
+	    cmocka_unit_test(test_bad_unknown_flags),
+	    cmocka_unit_test(test_bad_mem),
+	    cmocka_unit_test(test_bad_cpus),
+	    cmocka_unit_test(test_bad_console_template_loglevel),
+	    cmocka_unit_test(test_disk),
+	    cmocka_unit_test(test_disk_limit),
+	    cmocka_unit_test(test_bad_disk),
+	    cmocka_unit_test(test_net),
+	    cmocka_unit_test(test_bad_net),
+	    cmocka_unit_test(test_mac),
+	    cmocka_unit_test(test_vsock),
+	    cmocka_unit_test(test_reparse_after_error),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

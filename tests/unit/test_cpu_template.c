@@ -74,35 +74,35 @@ static const char *bitmap32(int bit, char c)
 }
 
 static const char firecracker_example[] =
-	"{\n"
-	"  \"cpuid_modifiers\": [\n"
-	"    {\n"
-	"      \"leaf\": \"0x1\",\n"
-	"      \"subleaf\": \"0x0\",\n"
-	"      \"flags\": 0,\n"
-	"      \"modifiers\": [\n"
-	"        {\"register\": \"ecx\", \"bitmap\": \"0bxxxxxxxxxxxxxxxxxx0xxxxxxxxxxxxx\"},\n"
-	"        {\"register\": \"edx\", \"bitmap\": \"0b1xxx_xxxx_xxxx_xxxx_xxxx_xxxx_xxxx_xxx0\"}\n"
-	"      ]\n"
-	"    },\n"
-	"    {\n"
-	"      \"leaf\": \"0x7\",\n"
-	"      \"subleaf\": \"0x0\",\n"
-	"      \"flags\": 1,\n"
-	"      \"modifiers\": [\n"
-	"        {\"register\": \"eax\", \"bitmap\": \"0b0\"},\n"
-	"        {\"register\": \"ebx\", \"bitmap\": \"0b1x0\"}\n"
-	"      ]\n"
-	"    },\n"
-	"    {\"leaf\": 2147483656, \"subleaf\": 0, \"modifiers\": []}\n"
-	"  ],\n"
-	"  \"msr_modifiers\": [\n"
-	"    {\"addr\": \"0x10a\", \"bitmap\": "
-	"\"0b0000000000000000000000000000000000000000000000000000000000000000\"},\n"
-	"    {\"addr\": \"0xc0000080\", \"bitmap\": "
-	"\"0bxxxxxxxx_xxxxxxxx_xxxxxxxx_xxxxxxxx_xxxxxxxx_xxxxxxxx_xxxxxxxx_xxxxx1x0\"}\n"
-	"  ]\n"
-	"}\n";
+    "{\n"
+    "  \"cpuid_modifiers\": [\n"
+    "    {\n"
+    "      \"leaf\": \"0x1\",\n"
+    "      \"subleaf\": \"0x0\",\n"
+    "      \"flags\": 0,\n"
+    "      \"modifiers\": [\n"
+    "        {\"register\": \"ecx\", \"bitmap\": \"0bxxxxxxxxxxxxxxxxxx0xxxxxxxxxxxxx\"},\n"
+    "        {\"register\": \"edx\", \"bitmap\": \"0b1xxx_xxxx_xxxx_xxxx_xxxx_xxxx_xxxx_xxx0\"}\n"
+    "      ]\n"
+    "    },\n"
+    "    {\n"
+    "      \"leaf\": \"0x7\",\n"
+    "      \"subleaf\": \"0x0\",\n"
+    "      \"flags\": 1,\n"
+    "      \"modifiers\": [\n"
+    "        {\"register\": \"eax\", \"bitmap\": \"0b0\"},\n"
+    "        {\"register\": \"ebx\", \"bitmap\": \"0b1x0\"}\n"
+    "      ]\n"
+    "    },\n"
+    "    {\"leaf\": 2147483656, \"subleaf\": 0, \"modifiers\": []}\n"
+    "  ],\n"
+    "  \"msr_modifiers\": [\n"
+    "    {\"addr\": \"0x10a\", \"bitmap\": "
+    "\"0b0000000000000000000000000000000000000000000000000000000000000000\"},\n"
+    "    {\"addr\": \"0xc0000080\", \"bitmap\": "
+    "\"0bxxxxxxxx_xxxxxxxx_xxxxxxxx_xxxxxxxx_xxxxxxxx_xxxxxxxx_xxxxxxxx_xxxxx1x0\"}\n"
+    "  ]\n"
+    "}\n";
 
 static void test_parse_good(void **state)
 {
@@ -151,13 +151,13 @@ static void test_parse_numbers(void **state)
 		const char *leaf, *subleaf;
 		uint32_t want_leaf, want_subleaf;
 	} cases[] = {
-		{"\"0x1\"", "\"0x0\"", 1, 0},
-		{"\"0X0000000D\"", "\"0x1\"", 0xd, 1},
-		{"13", "1", 13, 1},
-		{"\"13\"", "\"0\"", 13, 0},
-		{"\"0b1011\"", "\"0b0\"", 11, 0},
-		{"\"0x80000001\"", "0", 0x80000001, 0},
-		{"4294967295", "\"0xffffffff\"", 0xffffffff, 0xffffffff},
+	    {"\"0x1\"", "\"0x0\"", 1, 0},
+	    {"\"0X0000000D\"", "\"0x1\"", 0xd, 1},
+	    {"13", "1", 13, 1},
+	    {"\"13\"", "\"0\"", 13, 0},
+	    {"\"0b1011\"", "\"0b0\"", 11, 0},
+	    {"\"0x80000001\"", "0", 0x80000001, 0},
+	    {"4294967295", "\"0xffffffff\"", 0xffffffff, 0xffffffff},
 	};
 
 	(void)state;
@@ -182,11 +182,11 @@ static void test_parse_numbers(void **state)
 static void test_parse_empty(void **state)
 {
 	static const char *const good[] = {
-		"{}",
-		"{\"cpuid_modifiers\": [], \"msr_modifiers\": []}",
-		"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"modifiers\": []}]}",
-		"{\"kvm_capabilities\": [], \"reg_modifiers\": []}",
-		"  {\"msr_modifiers\": []}  \n",
+	    "{}",
+	    "{\"cpuid_modifiers\": [], \"msr_modifiers\": []}",
+	    "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"modifiers\": []}]}",
+	    "{\"kvm_capabilities\": [], \"reg_modifiers\": []}",
+	    "  {\"msr_modifiers\": []}  \n",
 	};
 
 	(void)state;
@@ -211,8 +211,9 @@ static void test_parse_many(void **state)
 	assert_non_null(json);
 	p += sprintf(p, "{\"cpuid_modifiers\":[");
 	for (int i = 0; i < N; i++)
-		p += sprintf(p, "%s{\"leaf\":%d,\"subleaf\":%d,\"modifiers\":[{\"register\":\"edx\","
-				"\"bitmap\":\"0b1\"}]}",
+		p += sprintf(p,
+			     "%s{\"leaf\":%d,\"subleaf\":%d,\"modifiers\":[{\"register\":\"edx\","
+			     "\"bitmap\":\"0b1\"}]}",
 			     i ? "," : "", i, N - i);
 	p += sprintf(p, "],\"msr_modifiers\":[");
 	for (int i = 0; i < N; i++)
@@ -361,8 +362,8 @@ static void test_parse_bitmaps(void **state)
 	strcpy(b + 67, "\"");
 	{
 		char json[300];
-		snprintf(json, sizeof(json), "{\"msr_modifiers\":[{\"addr\":\"0x10a\",\"bitmap\":%s}]}",
-			 b);
+		snprintf(json, sizeof(json),
+			 "{\"msr_modifiers\":[{\"addr\":\"0x10a\",\"bitmap\":%s}]}", b);
 		assert_int_equal(cpu_template_parse(json, &t), 0);
 		assert_int_equal(t.msrs[0].and_mask, 0);
 		assert_int_equal(t.msrs[0].or_mask, UINT64_MAX);
@@ -388,24 +389,24 @@ struct ent {
 /* A plausible Intel host as KVM_GET_SUPPORTED_CPUID reports it, with junk in
  * the fields ember must rewrite. */
 static const struct ent host[] = {
-	{0x0, 0, 0, 0x1f, 0x756e6547, 0x6c65746e, 0x49656e69},
-	{0x1, 0, 0, 0x000906ea, 0xabcd0800, 0x7ffafbff & ~(1U << 31), 0x0fabfbff & ~(1U << 28)},
-	{0x4, 0, F_IDX, 0xfc004121, 0x01c0003f, 0x3f, 0},   /* L1d */
-	{0x4, 1, F_IDX, 0xfc004122, 0x01c0003f, 0x3f, 0},   /* L1i */
-	{0x4, 2, F_IDX, 0xfc01c143, 0x03c0003f, 0x3ff, 0},  /* L2 */
-	{0x4, 3, F_IDX, 0xfc3fc163, 0x02c0003f, 0x3fff, 6}, /* L3 */
-	{0x4, 4, F_IDX, 0xfc000000, 0, 0, 0},		    /* no more caches */
-	{0x6, 0, 0, 0x4, 0, 0x9, 0},
-	{0x7, 0, F_IDX, 0, 0xd19f4fbb, 0x0040069c, 0xbc000400},
-	{0xa, 0, 0, 0x07300404, 0, 0, 0x603},
-	{0xb, 0, F_IDX, 1, 2, 0x100, 0x55},
-	{0xb, 1, F_IDX, 4, 12, 0x201, 0x55},
-	{0xb, 2, F_IDX, 0, 0, 2, 0x55},
-	{0xd, 0, F_IDX, 0x7, 0x340, 0x340, 0},
-	{0xd, 1, F_IDX, 0xf, 0x340, 0, 0},
-	{0x80000000, 0, 0, 0x80000008, 0, 0, 0},
-	{0x80000001, 0, 0, 0, 0, 0x121, 0x2c100800},
-	{0x80000008, 0, 0, 0x3027, 0, 0xa5a5f0f7, 0},
+    {0x0, 0, 0, 0x1f, 0x756e6547, 0x6c65746e, 0x49656e69},
+    {0x1, 0, 0, 0x000906ea, 0xabcd0800, 0x7ffafbff & ~(1U << 31), 0x0fabfbff & ~(1U << 28)},
+    {0x4, 0, F_IDX, 0xfc004121, 0x01c0003f, 0x3f, 0},	/* L1d */
+    {0x4, 1, F_IDX, 0xfc004122, 0x01c0003f, 0x3f, 0},	/* L1i */
+    {0x4, 2, F_IDX, 0xfc01c143, 0x03c0003f, 0x3ff, 0},	/* L2 */
+    {0x4, 3, F_IDX, 0xfc3fc163, 0x02c0003f, 0x3fff, 6}, /* L3 */
+    {0x4, 4, F_IDX, 0xfc000000, 0, 0, 0},		/* no more caches */
+    {0x6, 0, 0, 0x4, 0, 0x9, 0},
+    {0x7, 0, F_IDX, 0, 0xd19f4fbb, 0x0040069c, 0xbc000400},
+    {0xa, 0, 0, 0x07300404, 0, 0, 0x603},
+    {0xb, 0, F_IDX, 1, 2, 0x100, 0x55},
+    {0xb, 1, F_IDX, 4, 12, 0x201, 0x55},
+    {0xb, 2, F_IDX, 0, 0, 2, 0x55},
+    {0xd, 0, F_IDX, 0x7, 0x340, 0x340, 0},
+    {0xd, 1, F_IDX, 0xf, 0x340, 0, 0},
+    {0x80000000, 0, 0, 0x80000008, 0, 0, 0},
+    {0x80000001, 0, 0, 0, 0, 0x121, 0x2c100800},
+    {0x80000008, 0, 0, 0x3027, 0, 0xa5a5f0f7, 0},
 };
 #define NHOST (sizeof(host) / sizeof(host[0]))
 
@@ -417,13 +418,13 @@ static struct kvm_cpuid2 *make_cpuid(void)
 	c->nent = NHOST;
 	for (size_t i = 0; i < NHOST; i++)
 		c->entries[i] = (struct kvm_cpuid_entry2){
-			.function = host[i].fn,
-			.index = host[i].idx,
-			.flags = host[i].flags,
-			.eax = host[i].eax,
-			.ebx = host[i].ebx,
-			.ecx = host[i].ecx,
-			.edx = host[i].edx,
+		    .function = host[i].fn,
+		    .index = host[i].idx,
+		    .flags = host[i].flags,
+		    .eax = host[i].eax,
+		    .ebx = host[i].ebx,
+		    .ecx = host[i].ecx,
+		    .edx = host[i].edx,
 		};
 	return c;
 }
@@ -501,7 +502,7 @@ static void check_topology(int ncpus)
 		e = find(c, 0xb, 1);
 		assert_int_equal(e->eax, (uint32_t)order(ncpus));
 		assert_int_equal(e->ebx, (uint32_t)ncpus);
-		assert_int_equal(e->ecx, 0x201); /* level 1, type core */
+		assert_int_equal(e->ecx, 0x201);	  /* level 1, type core */
 		assert_true((uint32_t)id >> e->eax == 0); /* one package */
 		e = find(c, 0xb, 2);
 		assert_int_equal(e->eax, 0);
@@ -652,15 +653,15 @@ static void test_template_overrides_topology(void **state)
 static void test_template_absent_leaf(void **state)
 {
 	static const char *const cases[][2] = {
-		{"{\"cpuid_modifiers\":[{\"leaf\":\"0x40000000\",\"modifiers\":[{\"register\":"
-		 "\"eax\",\"bitmap\":\"0b1\"}]}]}",
-		 "0x40000000"},
-		{"{\"cpuid_modifiers\":[{\"leaf\":\"0x4\",\"subleaf\":\"0x9\",\"flags\":1,"
-		 "\"modifiers\":[{\"register\":\"eax\",\"bitmap\":\"0b1\"}]}]}",
-		 "0x9"},
-		{"{\"cpuid_modifiers\":[{\"leaf\":\"0x8000001f\",\"modifiers\":[{\"register\":"
-		 "\"eax\",\"bitmap\":\"0b1\"}]}]}",
-		 "0x8000001f"},
+	    {"{\"cpuid_modifiers\":[{\"leaf\":\"0x40000000\",\"modifiers\":[{\"register\":"
+	     "\"eax\",\"bitmap\":\"0b1\"}]}]}",
+	     "0x40000000"},
+	    {"{\"cpuid_modifiers\":[{\"leaf\":\"0x4\",\"subleaf\":\"0x9\",\"flags\":1,"
+	     "\"modifiers\":[{\"register\":\"eax\",\"bitmap\":\"0b1\"}]}]}",
+	     "0x9"},
+	    {"{\"cpuid_modifiers\":[{\"leaf\":\"0x8000001f\",\"modifiers\":[{\"register\":"
+	     "\"eax\",\"bitmap\":\"0b1\"}]}]}",
+	     "0x8000001f"},
 	};
 
 	(void)state;
@@ -682,24 +683,24 @@ static void test_template_absent_leaf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_good),
-		cmocka_unit_test(test_parse_numbers),
-		cmocka_unit_test(test_parse_empty),
-		cmocka_unit_test(test_parse_many),
-		cmocka_unit_test(test_parse_invalid_json),
-		cmocka_unit_test(test_parse_unknown_fields),
-		cmocka_unit_test(test_parse_wrong_types),
-		cmocka_unit_test(test_parse_registers),
-		cmocka_unit_test(test_parse_bitmaps),
-		cmocka_unit_test(test_topology_1),
-		cmocka_unit_test(test_topology_2),
-		cmocka_unit_test(test_topology_3),
-		cmocka_unit_test(test_topology_32),
-		cmocka_unit_test(test_bad_vcpu_args),
-		cmocka_unit_test(test_template_hides_cx16),
-		cmocka_unit_test(test_template_registers_and_subleaves),
-		cmocka_unit_test(test_template_overrides_topology),
-		cmocka_unit_test(test_template_absent_leaf),
+	    cmocka_unit_test(test_parse_good),
+	    cmocka_unit_test(test_parse_numbers),
+	    cmocka_unit_test(test_parse_empty),
+	    cmocka_unit_test(test_parse_many),
+	    cmocka_unit_test(test_parse_invalid_json),
+	    cmocka_unit_test(test_parse_unknown_fields),
+	    cmocka_unit_test(test_parse_wrong_types),
+	    cmocka_unit_test(test_parse_registers),
+	    cmocka_unit_test(test_parse_bitmaps),
+	    cmocka_unit_test(test_topology_1),
+	    cmocka_unit_test(test_topology_2),
+	    cmocka_unit_test(test_topology_3),
+	    cmocka_unit_test(test_topology_32),
+	    cmocka_unit_test(test_bad_vcpu_args),
+	    cmocka_unit_test(test_template_hides_cx16),
+	    cmocka_unit_test(test_template_registers_and_subleaves),
+	    cmocka_unit_test(test_template_overrides_topology),
+	    cmocka_unit_test(test_template_absent_leaf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,9 +22,9 @@ struct sub {
 	uint32_t last_events;
 	int last_fd;
 	/* what the handler does */
-	int remove_fd;	  /* el_remove() this fd (-1: nothing) */
+	int remove_fd; /* el_remove() this fd (-1: nothing) */
 	int remove_ret;
-	bool drain;	  /* read the eventfd */
+	bool drain;	   /* read the eventfd */
 	struct sub *readd; /* el_add() this subscription again */
 	int readd_ret;
 };
@@ -275,12 +275,12 @@ static void test_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_add_dispatch_remove),
-		cmocka_unit_test(test_modify),
-		cmocka_unit_test(test_remove_self_in_handler),
-		cmocka_unit_test(test_remove_other_in_handler),
-		cmocka_unit_test(test_remove_and_readd_in_handler),
-		cmocka_unit_test(test_many),
+	    cmocka_unit_test(test_add_dispatch_remove),
+	    cmocka_unit_test(test_modify),
+	    cmocka_unit_test(test_remove_self_in_handler),
+	    cmocka_unit_test(test_remove_other_in_handler),
+	    cmocka_unit_test(test_remove_and_readd_in_handler),
+	    cmocka_unit_test(test_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

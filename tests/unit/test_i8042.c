@@ -288,14 +288,14 @@ static void test_ctrl_alt_del_full(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_self_test, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_control_byte, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_command, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_outport, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keyboard_commands, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ctrl_alt_del_translated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ctrl_alt_del_set2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ctrl_alt_del_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_self_test, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_control_byte, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_command, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_outport, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keyboard_commands, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctrl_alt_del_translated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctrl_alt_del_set2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctrl_alt_del_full, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -311,14 +311,14 @@ static void test_discard(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_sizes),
-		cmocka_unit_test(test_exactly_gap_start_is_one_region),
-		cmocka_unit_test(test_split_around_gap),
-		cmocka_unit_test(test_16g),
-		cmocka_unit_test(test_no_gap),
-		cmocka_unit_test(test_slice_bounds),
-		cmocka_unit_test(test_read_write),
-		cmocka_unit_test(test_discard),
+	    cmocka_unit_test(test_init_sizes),
+	    cmocka_unit_test(test_exactly_gap_start_is_one_region),
+	    cmocka_unit_test(test_split_around_gap),
+	    cmocka_unit_test(test_16g),
+	    cmocka_unit_test(test_no_gap),
+	    cmocka_unit_test(test_slice_bounds),
+	    cmocka_unit_test(test_read_write),
+	    cmocka_unit_test(test_discard),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

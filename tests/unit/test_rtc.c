@@ -218,10 +218,10 @@ static void test_memory_size(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_time),
-		cmocka_unit_test(test_status_registers),
-		cmocka_unit_test(test_cmos_ram_and_ports),
-		cmocka_unit_test(test_memory_size),
+	    cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_status_registers),
+	    cmocka_unit_test(test_cmos_ram_and_ports),
+	    cmocka_unit_test(test_memory_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

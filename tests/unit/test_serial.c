@@ -18,8 +18,20 @@
 #include "ember/serial.h"
 
 #define COM1 LAYOUT_COM1_PORT
-enum { THR = 0, RBR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5,
-       MSR = 6, SCR = 7 };
+enum {
+	THR = 0,
+	RBR = 0,
+	DLL = 0,
+	IER = 1,
+	DLM = 1,
+	IIR = 2,
+	FCR = 2,
+	LCR = 3,
+	MCR = 4,
+	LSR = 5,
+	MSR = 6,
+	SCR = 7
+};
 
 struct fx {
 	struct serial s;
@@ -203,11 +215,11 @@ static void test_loopback(void **state)
 	static const struct {
 		uint8_t mcr, msr;
 	} lines[] = {
-		{0x10, 0x00}, {0x11, 0x20}, /* DTR -> DSR */
-		{0x12, 0x10},		    /* RTS -> CTS */
-		{0x14, 0x40},		    /* OUT1 -> RI */
-		{0x18, 0x80},		    /* OUT2 -> DCD */
-		{0x1f, 0xf0},
+	    {0x10, 0x00}, {0x11, 0x20}, /* DTR -> DSR */
+	    {0x12, 0x10},		/* RTS -> CTS */
+	    {0x14, 0x40},		/* OUT1 -> RI */
+	    {0x18, 0x80},		/* OUT2 -> DCD */
+	    {0x1f, 0xf0},
 	};
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
@@ -351,14 +363,14 @@ static void test_rx_before_thri(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_reset_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transmit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transmit_full_pipe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dlab, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_thri, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_before_thri, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transmit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transmit_full_pipe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dlab, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_thri, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_before_thri, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -144,7 +144,7 @@ static void top_names(const struct mem *m, int n, char *out, size_t len)
 			break;
 		used[best] = 1;
 		off += (size_t)snprintf(out + off, len - off, "%s%s:%ld", k ? "," : "",
-					 m->names[best].name, m->names[best].kib);
+					m->names[best].name, m->names[best].kib);
 		if (off >= len)
 			break;
 	}
@@ -240,8 +240,8 @@ static int mode_boot(char **argv)
 				if (s && strchr(s, '\n')) {
 					t1 = now_us();
 					found = 1;
-					sscanf(s, "Guest-boot-time = %llu us %*u ms, %llu CPU us", &wall_self,
-					       &cpu_self);
+					sscanf(s, "Guest-boot-time = %llu us %*u ms, %llu CPU us",
+					       &wall_self, &cpu_self);
 					if (read_smaps(pid, &first) == 0)
 						peak = first;
 				}
@@ -319,7 +319,8 @@ static int mode_api(const char *sock, char **argv)
 		if (fd >= 0)
 			close(fd);
 		if (waitpid(pid, &status, WNOHANG) == pid) {
-			fprintf(stderr, "boot_probe: ember exited before its API socket was ready\n");
+			fprintf(stderr,
+				"boot_probe: ember exited before its API socket was ready\n");
 			return 1;
 		}
 		/* 50 us between attempts: fine-grained, without starving ember */
