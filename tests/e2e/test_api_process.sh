@@ -21,7 +21,7 @@ expect_err() {
 }
 
 run_ember version --version
-if [ "$RC" -eq 0 ] && grep -q '^ember v' "$OUT"; then
+if [ "$RC" -eq 0 ] && grep -qE '^ember v?[0-9]+\.[0-9]+' "$OUT"; then
 	pass "--version: $(head -n 1 "$OUT")"
 else
 	fail "--version: exit $RC, $(head -c 200 "$OUT")"
