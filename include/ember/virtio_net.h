@@ -1,0 +1,103 @@
+/* virtio-net on a TAP interface.
+ *
+ * Queues: 0 = receive (host -> guest), 1 = transmit. Every frame carries a
+ * 12-byte struct virtio_net_hdr_v1 (VERSION_1), which is also the TAP's
+ * vnet header, so headers pass through between guest and kernel.
+ *
+ * Features: MAC, STATUS (link always up), MRG_RXBUF, MTU (when configured),
+ * and the offloads the TAP accepted at open: CSUM + HOST_TSO4/6 + GUEST_CSUM
+ * with TUN_F_CSUM, GUEST_TSO4/6 with TUN_F_TSO4/6, GUEST_UFO + HOST_UFO with
+ * TUN_F_UFO. On activate the TAP's offloads are set from the negotiated
+ * GUEST_* features (the kernel segments and checksums anything else).
+ *
+ * rx: the TAP fd is in the event loop with EPOLLIN only while the guest has
+ * receive buffers; with none, reading stops and resumes on the rx queue
+ * notification (frames wait in the kernel's TAP queue meanwhile). A frame is
+ * dropped (rx_fails) only when it can never fit: without MRG_RXBUF, the next
+ * buffer is too small (the buffer stays for the next frame); with MRG_RXBUF,
+ * it needs more than every buffer of the queue together. MRG_RXBUF spreads a
+ * frame over as many buffers as it needs (num_buffers in the header).
+ *
+ * tx: every available chain is handled per kick; the frame is written with
+ * one writev (validated header copy + the guest's buffers). A bad header
+ * (unknown flags or gso type, an offload that was not negotiated, GSO without
+ * NEEDS_CSUM or gso_size, csum_start/csum_offset/hdr_len beyond the frame), a
+ * frame shorter than an Ethernet header or longer than 65550 bytes, or a bad
+ * descriptor chain is dropped and counted in tx_malformed_frames.
+ *
+ * Rate limiters on rx and tx (1 op + frame bytes per frame): a throttled
+ * direction stops and resumes on the limiter's timerfd.
+ *
+ * Counters: Firecracker's net metrics (struct metrics_net) kept per device
+ * and also added to metrics_net_get(id) for the metrics flush.
+ *
+ * Threads: everything runs on the VMM thread (event loop) under vdev.lock,
+ * except the ops the transport calls on vCPU threads (also under the lock).
+ * Wiring: see virtio.h (net->vdev is the struct virtio_dev). */
+#ifndef EMBER_VIRTIO_NET_H
+#define EMBER_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/virtio_net.h>
+
+#include "ember/config.h"
+#include "ember/metrics.h"
+#include "ember/net_tap.h"
+#include "ember/rate_limiter.h"
+#include "ember/virtio.h"
+
+#define VIRTIO_NET_QUEUE_SIZE 256
+#define VIRTIO_NET_RXQ 0
+#define VIRTIO_NET_TXQ 1
+#define VIRTIO_NET_HDR_LEN TAP_VNET_HDR_LEN
+/* Largest frame + header the device moves in one piece (Firecracker's). */
+#define VIRTIO_NET_MAX_BUFFER 65562
+#define VIRTIO_NET_MAX_FRAME (VIRTIO_NET_MAX_BUFFER - VIRTIO_NET_HDR_LEN)
+/* Frames taken from the TAP per event before yielding to other fds. */
+#define VIRTIO_NET_RX_BUDGET 256
+
+struct virtio_net {
+	struct virtio_dev vdev; /* first: the transport's view */
+	char id[CFG_ID_MAX + 1];
+	struct tap tap;
+	bool tap_dead;     /* the TAP reported an error; removed from the loop */
+	uint8_t mac[6];
+	uint16_t mtu;      /* 0: VIRTIO_NET_F_MTU not offered */
+
+	struct rate_limiter rx_rl, tx_rl;
+	bool rx_throttled, tx_throttled; /* waiting for the limiter's timer */
+	bool rx_polling;                 /* EPOLLIN set on the TAP fd */
+
+	/* The frame read from the TAP and not yet delivered (header first). */
+	bool rx_pending;
+	size_t rx_len;
+	uint8_t *rx_buf; /* VIRTIO_NET_MAX_BUFFER + slack */
+
+	struct metrics_net stats; /* under vdev.lock */
+	struct metrics_net *metrics; /* shared metrics group, or NULL */
+
+	/* Scratch: chains being handled. */
+	struct vq_chain rx_first, rx_chain, tx_chain;
+	struct iovec tx_iov[VQ_MAX_SIZE + 1];
+};
+
+/* Attach to cfg->host_dev_name and create the device (MAC from cfg or a
+ * random locally administered one, rate limiters from cfg); its queue
+ * eventfds, TAP fd and limiter timerfds are added to el (VMM thread). */
+int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm,
+		      struct event_loop *el, struct virtio_net **out);
+void virtio_net_destroy(struct virtio_net *net);
+
+/* PATCH /network-interfaces/{id}: rx/tx may be NULL (unchanged); present
+ * buckets are replaced (VMM thread). */
+void virtio_net_update_rate_limiters(struct virtio_net *net, const struct rate_limiter_cfg *rx,
+				     const struct rate_limiter_cfg *tx);
+/* Snapshot of the counters, taken under the lock. */
+void virtio_net_get_counters(struct virtio_net *net, struct metrics_net *out);
+/* The MAC the guest sees. */
+void virtio_net_get_mac(struct virtio_net *net, uint8_t mac[6]);
+
+#endif

@@ -1,0 +1,713 @@
+/* virtio-net: receive and transmit queues over a TAP (see virtio_net.h). */
+#include "ember/virtio_net.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <net/ethernet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "ember/error.h"
+#include "ember/log.h"
+#include "ember/util.h"
+
+#define F(bit) VIRTIO_FEATURE(VIRTIO_NET_F_##bit)
+#define NET_BASE_FEATURES (F(MAC) | F(STATUS) | F(MRG_RXBUF))
+/* One byte more than the largest frame we take: a read that fills it was
+ * truncated. */
+#define RX_BUF_SIZE (VIRTIO_NET_MAX_BUFFER + 1)
+/* Config space up to and including mtu. */
+#define NET_CONFIG_SIZE (offsetof(struct virtio_net_config, mtu) + sizeof(uint16_t))
+
+/* Per-device counter + the shared metrics group. */
+#define NET_ADD(n, field, v)                                                                       \
+	do {                                                                                       \
+		(n)->stats.field += (v);                                                           \
+		if ((n)->metrics)                                                                  \
+			METRIC_ADD((n)->metrics->field, (v));                                      \
+	} while (0)
+#define NET_INC(n, field) NET_ADD(n, field, 1)
+
+static struct virtio_net *to_net(struct virtio_dev *vd)
+{
+	return container_of(vd, struct virtio_net, vdev);
+}
+
+static bool has(const struct virtio_net *n, unsigned bit)
+{
+	return virtio_dev_has_feature(&n->vdev, bit);
+}
+
+/* ---- receive: TAP -> guest ---- */
+
+/* Watch the TAP for frames (only while the guest can take them). Only the
+ * VMM thread touches the event loop. */
+static void rx_set_polling(struct virtio_net *n, bool on)
+{
+	if (n->rx_polling == on || !n->vdev.el || n->tap_dead)
+		return;
+	if (el_modify(n->vdev.el, n->tap.fd, on ? EPOLLIN : 0) < 0) {
+		NET_INC(n, event_fails);
+		return;
+	}
+	n->rx_polling = on;
+}
+
+/* The TAP failed for good (interface gone): stop watching it. */
+static void tap_failed(struct virtio_net *n, const char *what, int err)
+{
+	log_warn("virtio-net %s: tap %s: %s%s%s; receive stops", n->id, n->tap.name, what,
+		 err ? ": " : "", err ? strerror(err) : "");
+	if (n->vdev.el)
+		el_remove(n->vdev.el, n->tap.fd);
+	n->tap_dead = true;
+	n->rx_polling = false;
+}
+
+/* Read one frame into rx_buf: 1 (rx_pending set), 0 (nothing usable was
+ * read: try again), -EAGAIN (TAP empty) or another -errno (TAP broken). */
+static int rx_read(struct virtio_net *n)
+{
+	ssize_t r;
+
+	do
+		r = read(n->tap.fd, n->rx_buf, RX_BUF_SIZE);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		if (errno == EAGAIN)
+			return -EAGAIN;
+		NET_INC(n, tap_read_fails);
+		return -errno;
+	}
+	NET_INC(n, rx_count);
+	if ((size_t)r < VIRTIO_NET_HDR_LEN + ETH_HLEN || (size_t)r > VIRTIO_NET_MAX_BUFFER) {
+		NET_INC(n, rx_fails); /* runt or truncated */
+		return 0;
+	}
+	n->rx_len = (size_t)r;
+	n->rx_pending = true;
+	return 1;
+}
+
+/* Make the kernel's header fit what the guest negotiated (the TAP offloads
+ * should guarantee it; a frame that still does not fit is dropped). */
+static bool rx_header_fixup(struct virtio_net *n, struct virtio_net_hdr_v1 *h)
+{
+	if (!has(n, VIRTIO_NET_F_GUEST_CSUM)) {
+		if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+			return false;
+		h->flags = 0; /* "MUST set flags to zero" */
+	}
+	switch (h->gso_type) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		if (!has(n, VIRTIO_NET_F_GUEST_TSO4))
+			return false;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		if (!has(n, VIRTIO_NET_F_GUEST_TSO6))
+			return false;
+		break;
+	case VIRTIO_NET_HDR_GSO_UDP:
+		if (!has(n, VIRTIO_NET_F_GUEST_UFO))
+			return false;
+		break;
+	default: /* ECN and anything newer: never offered */
+		return false;
+	}
+	h->num_buffers = htole16(1);
+	return true;
+}
+
+/* Pop the next usable receive chain into c: 1, 0 (none), -EIO (queue
+ * broken). Unusable chains (bad, or too small for the header) go back to
+ * the driver empty; *pushed notes that. */
+static int rx_pop(struct virtio_net *n, struct virtqueue *vq, struct vq_chain *c, bool *pushed,
+		  bool *bad_seen)
+{
+	for (;;) {
+		int r = vq_pop(vq, c);
+
+		if (r <= 0 && r != -EBADMSG)
+			return r;
+		if (r == 1 && c->write_len >= VIRTIO_NET_HDR_LEN)
+			return 1;
+		vq_push(vq, c->head, 0);
+		*pushed = true;
+		*bad_seen = true;
+		NET_INC(n, rx_fails);
+	}
+}
+
+/* One buffer per frame (no MRG_RXBUF). 0: delivered or dropped, -ENOBUFS,
+ * -EIO. */
+static int rx_deliver_one(struct virtio_net *n, struct virtqueue *vq, bool *pushed)
+{
+	struct vq_chain *c = &n->rx_first;
+	bool bad = false;
+	int r = rx_pop(n, vq, c, pushed, &bad);
+
+	if (r <= 0)
+		return r == 0 ? -ENOBUFS : r;
+	if (c->write_len < n->rx_len) {
+		/* Never fits this driver's buffers: drop the frame, keep the
+		 * buffer for the next one. */
+		vq_unpop(vq);
+		NET_INC(n, rx_fails);
+		return 0;
+	}
+	vq_chain_write(c, 0, n->rx_buf, n->rx_len);
+	vq_push(vq, c->head, (uint32_t)n->rx_len);
+	*pushed = true;
+	return 1;
+}
+
+/* MRG_RXBUF: as many buffers as the frame needs, num_buffers in the first
+ * one's header. 1 delivered, 0 dropped, -ENOBUFS (wait for buffers), -EIO. */
+static int rx_deliver_mrg(struct virtio_net *n, struct virtqueue *vq, bool *pushed)
+{
+	uint16_t heads[VQ_MAX_SIZE];
+	uint32_t lens[VQ_MAX_SIZE];
+	uint16_t avail = vq_avail_count(vq), nbuf = 0, nb;
+	size_t off = 0;
+	bool bad = false;
+
+	while (off < n->rx_len && nbuf < VQ_MAX_SIZE) {
+		struct vq_chain *c = nbuf == 0 ? &n->rx_first : &n->rx_chain;
+		size_t w;
+		int r = rx_pop(n, vq, c, pushed, &bad);
+
+		if (r == -EIO)
+			return r;
+		if (r == 0)
+			break;
+		w = MIN((size_t)c->write_len, n->rx_len - off);
+		vq_chain_write(c, 0, n->rx_buf + off, w);
+		heads[nbuf] = c->head;
+		lens[nbuf++] = (uint32_t)w;
+		off += w;
+	}
+	if (off < n->rx_len) {
+		if (bad && nbuf) {
+			/* Bad chains sit between ours: they cannot be put back
+			 * in order. Return ours empty and drop the frame. */
+			for (uint16_t i = 0; i < nbuf; i++)
+				vq_push(vq, heads[i], 0);
+			NET_INC(n, rx_fails);
+			return 0;
+		}
+		for (uint16_t i = 0; i < nbuf; i++)
+			vq_unpop(vq);
+		if (avail >= vq->size && !bad) {
+			/* Every buffer the driver can give is here: never fits. */
+			NET_INC(n, rx_fails);
+			return 0;
+		}
+		return -ENOBUFS;
+	}
+	nb = htole16(nbuf);
+	vq_chain_write(&n->rx_first, offsetof(struct virtio_net_hdr_v1, num_buffers), &nb,
+		       sizeof(nb));
+	for (uint16_t i = 0; i < nbuf; i++)
+		vq_push(vq, heads[i], lens[i]);
+	*pushed = true;
+	return 1;
+}
+
+/* Deliver the pending frame: 0 done (delivered or dropped), -ENOBUFS, -EAGAIN
+ * (throttled), -EIO (queue broken). */
+static int rx_deliver(struct virtio_net *n, struct virtqueue *vq, bool *pushed)
+{
+	struct virtio_net_hdr_v1 h;
+	uint64_t bytes = n->rx_len - VIRTIO_NET_HDR_LEN;
+	int r;
+
+	memcpy(&h, n->rx_buf, sizeof(h));
+	if (!rx_header_fixup(n, &h)) {
+		NET_INC(n, rx_fails);
+		return 0;
+	}
+	memcpy(n->rx_buf, &h, sizeof(h));
+	if (!rl_consume(&n->rx_rl, 1, bytes)) {
+		NET_INC(n, rx_rate_limiter_throttled);
+		n->rx_throttled = true;
+		return -EAGAIN;
+	}
+	r = has(n, VIRTIO_NET_F_MRG_RXBUF) ? rx_deliver_mrg(n, vq, pushed)
+					    : rx_deliver_one(n, vq, pushed);
+	if (r == 1) {
+		NET_INC(n, rx_packets_count);
+		NET_ADD(n, rx_bytes_count, bytes);
+		return 0;
+	}
+	rl_replenish(&n->rx_rl, 1, bytes);
+	return r;
+}
+
+static void rx_process(struct virtio_net *n)
+{
+	struct virtio_dev *vd = &n->vdev;
+	struct virtqueue *vq = &vd->queues[VIRTIO_NET_RXQ];
+	unsigned budget = VIRTIO_NET_RX_BUDGET;
+	bool pushed = false;
+	int r;
+
+	if (!virtio_dev_live(vd) || !vq->active || n->tap_dead || n->rx_throttled) {
+		rx_set_polling(n, false);
+		return;
+	}
+	/* While we have buffers, kicks for more are not needed. */
+	vq_disable_notification(vq);
+	for (;;) {
+		if (!n->rx_pending) {
+			if (vq_avail_count(vq) == 0) {
+				if (vq_enable_notification(vq))
+					continue; /* buffers came meanwhile */
+				/* Out of buffers: frames wait in the TAP
+				 * until the driver kicks the rx queue. */
+				NET_INC(n, no_rx_avail_buffer);
+				rx_set_polling(n, false);
+				break;
+			}
+			if (budget-- == 0) {
+				rx_set_polling(n, true); /* level-triggered: back soon */
+				break;
+			}
+			r = rx_read(n);
+			if (r == 0)
+				continue;
+			if (r == -EAGAIN) {
+				rx_set_polling(n, true);
+				break;
+			}
+			if (r < 0) {
+				tap_failed(n, "read", -r);
+				break;
+			}
+		}
+		r = rx_deliver(n, vq, &pushed);
+		if (r == -ENOBUFS) {
+			if (vq_enable_notification(vq))
+				continue;
+			NET_INC(n, no_rx_avail_buffer);
+			rx_set_polling(n, false);
+			break;
+		}
+		if (r == -EAGAIN) {
+			rx_set_polling(n, false); /* the limiter's timer resumes */
+			break;
+		}
+		if (r == -EIO) {
+			virtio_dev_set_needs_reset(vd);
+			rx_set_polling(n, false);
+			break;
+		}
+		n->rx_pending = false;
+	}
+	if (pushed)
+		virtio_dev_notify(vd, VIRTIO_NET_RXQ);
+}
+
+/* VMM thread: the TAP has frames (or failed). */
+static void tap_event(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+
+	pthread_mutex_lock(&n->vdev.lock);
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		NET_INC(n, event_fails);
+		tap_failed(n, "error event", 0);
+	} else if (!n->tap_dead) {
+		NET_INC(n, rx_tap_event_count);
+		rx_process(n);
+	}
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+/* ---- transmit: guest -> TAP ---- */
+
+/* The guest's header against the frame and the negotiated features. */
+static bool tx_header_valid(const struct virtio_net *n, const struct virtio_net_hdr_v1 *h,
+			    size_t frame_len)
+{
+	uint16_t hdr_len = le16toh(h->hdr_len), gso_size = le16toh(h->gso_size);
+	uint16_t cstart = le16toh(h->csum_start), coff = le16toh(h->csum_offset);
+
+	if (h->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return false; /* DATA_VALID / RSC_INFO are receive-only */
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (!has(n, VIRTIO_NET_F_CSUM))
+			return false;
+		/* The 16-bit checksum goes at csum_start + csum_offset. */
+		if (cstart >= frame_len || coff > frame_len - cstart ||
+		    frame_len - cstart - coff < 2)
+			return false;
+	}
+	if (hdr_len > frame_len)
+		return false;
+	switch (h->gso_type) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return true;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		if (!has(n, VIRTIO_NET_F_HOST_TSO4))
+			return false;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		if (!has(n, VIRTIO_NET_F_HOST_TSO6))
+			return false;
+		break;
+	case VIRTIO_NET_HDR_GSO_UDP:
+		if (!has(n, VIRTIO_NET_F_HOST_UFO))
+			return false;
+		break;
+	default: /* ECN (HOST_ECN not offered) or unknown */
+		return false;
+	}
+	/* GSO needs the checksum offload and a segment size. */
+	return (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && gso_size > 0;
+}
+
+/* One transmit chain: 0 done (sent, or dropped and counted), -EAGAIN
+ * throttled (nothing consumed). */
+static int tx_frame(struct virtio_net *n, const struct vq_chain *c)
+{
+	struct virtio_net_hdr_v1 h;
+	uint8_t src[ETH_ALEN];
+	size_t frame_len;
+	ssize_t w;
+	int cnt;
+
+	if (c->read_len < VIRTIO_NET_HDR_LEN) {
+		NET_INC(n, tx_malformed_frames);
+		return 0;
+	}
+	frame_len = c->read_len - VIRTIO_NET_HDR_LEN;
+	/* One copy of the header: validated and written from here. */
+	vq_chain_read(c, 0, &h, sizeof(h));
+	if (frame_len < ETH_HLEN || frame_len > VIRTIO_NET_MAX_FRAME ||
+	    !tx_header_valid(n, &h, frame_len)) {
+		NET_INC(n, tx_malformed_frames);
+		return 0;
+	}
+	if (!rl_consume(&n->tx_rl, 1, frame_len)) {
+		NET_INC(n, tx_rate_limiter_throttled);
+		return -EAGAIN;
+	}
+	vq_chain_read(c, VIRTIO_NET_HDR_LEN + ETH_ALEN, src, sizeof(src));
+	if (memcmp(src, n->mac, ETH_ALEN) != 0)
+		NET_INC(n, tx_spoofed_mac_count);
+	h.num_buffers = 0;
+	n->tx_iov[0] = (struct iovec){.iov_base = &h, .iov_len = sizeof(h)};
+	cnt = vq_chain_iov(c, false, VIRTIO_NET_HDR_LEN, frame_len, &n->tx_iov[1], VQ_MAX_SIZE);
+	if (cnt < 0) {
+		NET_INC(n, tx_malformed_frames);
+		return 0;
+	}
+	do
+		w = writev(n->tap.fd, n->tx_iov, cnt + 1);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) {
+		/* The kernel refused it (its own header checks) or the TAP is
+		 * gone: the frame is lost, the guest carries on. */
+		NET_INC(n, tap_write_fails);
+		NET_INC(n, tx_fails);
+		return 0;
+	}
+	NET_INC(n, tx_count);
+	NET_INC(n, tx_packets_count);
+	NET_ADD(n, tx_bytes_count, frame_len);
+	return 0;
+}
+
+static void tx_process(struct virtio_net *n)
+{
+	struct virtio_dev *vd = &n->vdev;
+	struct virtqueue *vq = &vd->queues[VIRTIO_NET_TXQ];
+	bool pushed = false, any = false;
+	int r;
+
+	if (!virtio_dev_live(vd) || !vq->active || n->tx_throttled)
+		return;
+	do {
+		vq_disable_notification(vq);
+		while ((r = vq_pop(vq, &n->tx_chain)) != 0) {
+			any = true;
+			if (r == -EIO) {
+				virtio_dev_set_needs_reset(vd);
+				goto out;
+			}
+			if (r < 0) {
+				NET_INC(n, tx_malformed_frames);
+			} else if (tx_frame(n, &n->tx_chain) == -EAGAIN) {
+				/* Resume on the limiter's timer; no kick needed. */
+				vq_unpop(vq);
+				n->tx_throttled = true;
+				goto out;
+			}
+			vq_push(vq, n->tx_chain.head, 0);
+			pushed = true;
+		}
+	} while (vq_enable_notification(vq));
+out:
+	if (!any)
+		NET_INC(n, no_tx_avail_buffer);
+	if (pushed)
+		virtio_dev_notify(vd, VIRTIO_NET_TXQ);
+}
+
+/* ---- rate limiter timers (VMM thread) ---- */
+
+static void rx_rl_event(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+
+	pthread_mutex_lock(&n->vdev.lock);
+	rl_timer_event(&n->rx_rl);
+	NET_INC(n, rx_event_rate_limiter_count);
+	if (!rl_blocked(&n->rx_rl) && n->rx_throttled) {
+		n->rx_throttled = false;
+		rx_process(n);
+	}
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+static void tx_rl_event(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+
+	pthread_mutex_lock(&n->vdev.lock);
+	rl_timer_event(&n->tx_rl);
+	NET_INC(n, tx_rate_limiter_event_count);
+	if (!rl_blocked(&n->tx_rl) && n->tx_throttled) {
+		n->tx_throttled = false;
+		tx_process(n);
+	}
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+/* ---- device ops ---- */
+
+static void net_queue_notify(struct virtio_dev *vd, unsigned q)
+{
+	struct virtio_net *n = to_net(vd);
+
+	if (q == VIRTIO_NET_RXQ) {
+		NET_INC(n, rx_queue_event_count);
+		rx_process(n);
+	} else if (q == VIRTIO_NET_TXQ) {
+		NET_INC(n, tx_queue_event_count);
+		tx_process(n);
+	}
+}
+
+static void net_config_read(struct virtio_dev *vd, uint32_t off, void *data, uint32_t len)
+{
+	struct virtio_net *n = to_net(vd);
+	struct virtio_net_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(cfg.mac, n->mac, sizeof(cfg.mac));
+	cfg.status = htole16(VIRTIO_NET_S_LINK_UP);
+	cfg.max_virtqueue_pairs = htole16(1);
+	cfg.mtu = htole16(n->mtu);
+	memcpy(data, (uint8_t *)&cfg + off, len);
+}
+
+/* Feature dependencies (virtio 1.2, 5.1.3.1). */
+static bool net_features_ok(struct virtio_dev *vd, uint64_t f)
+{
+	if ((f & (F(GUEST_TSO4) | F(GUEST_TSO6) | F(GUEST_UFO))) && !(f & F(GUEST_CSUM)))
+		return false;
+	if ((f & (F(HOST_TSO4) | F(HOST_TSO6) | F(HOST_UFO))) && !(f & F(CSUM)))
+		return false;
+	return true;
+}
+
+static int net_activate(struct virtio_dev *vd)
+{
+	struct virtio_net *n = to_net(vd);
+	unsigned off = 0;
+
+	if (!vd->queues[VIRTIO_NET_RXQ].active || !vd->queues[VIRTIO_NET_TXQ].active) {
+		NET_INC(n, activate_fails);
+		log_warn("virtio-net %s: driver did not set up both queues", n->id);
+		return -EINVAL;
+	}
+	if (has(n, VIRTIO_NET_F_GUEST_CSUM))
+		off |= TUN_F_CSUM;
+	if (has(n, VIRTIO_NET_F_GUEST_TSO4))
+		off |= TUN_F_TSO4;
+	if (has(n, VIRTIO_NET_F_GUEST_TSO6))
+		off |= TUN_F_TSO6;
+	if (has(n, VIRTIO_NET_F_GUEST_UFO))
+		off |= TUN_F_UFO;
+	if (!n->tap_dead && tap_set_offloads(&n->tap, off) < 0) {
+		NET_INC(n, activate_fails);
+		log_warn("virtio-net %s: %s", n->id, err_msg());
+		return -EIO;
+	}
+	return 0;
+}
+
+/* vCPU thread (status 0) or VMM: forget in-flight state. The TAP stays
+ * watched until the next event sees the device is not live. */
+static void net_reset(struct virtio_dev *vd)
+{
+	struct virtio_net *n = to_net(vd);
+
+	n->rx_throttled = n->tx_throttled = false;
+	n->rx_pending = false;
+	if (!n->tap_dead && n->tap.offloads)
+		tap_set_offloads(&n->tap, 0);
+}
+
+static const struct virtio_dev_ops net_ops = {
+	.name = "virtio-net",
+	.device_id = VIRTIO_ID_NET,
+	.num_queues = 2,
+	.queue_max = VIRTIO_NET_QUEUE_SIZE,
+	.features = NET_BASE_FEATURES,
+	.config_size = NET_CONFIG_SIZE,
+	.config_read = net_config_read,
+	.features_ok = net_features_ok,
+	.activate = net_activate,
+	.queue_notify = net_queue_notify,
+	.reset = net_reset,
+};
+
+static uint64_t offload_features(unsigned tun)
+{
+	uint64_t f = 0;
+
+	if (tun & TUN_F_CSUM)
+		f |= F(CSUM) | F(GUEST_CSUM) | F(HOST_TSO4) | F(HOST_TSO6);
+	if ((tun & TUN_F_CSUM) && (tun & TUN_F_TSO4))
+		f |= F(GUEST_TSO4);
+	if ((tun & TUN_F_CSUM) && (tun & TUN_F_TSO6))
+		f |= F(GUEST_TSO6);
+	if ((tun & TUN_F_CSUM) && (tun & TUN_F_UFO))
+		f |= F(GUEST_UFO) | F(HOST_UFO);
+	return f;
+}
+
+int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm,
+		      struct event_loop *el, struct virtio_net **out)
+{
+	struct virtio_net *n;
+	int r;
+
+	*out = NULL;
+	if (!cfg->host_dev_name || !*cfg->host_dev_name)
+		return err_set(EINVAL, "network interface %s: no host_dev_name", cfg->id);
+	if (cfg->mtu > UINT16_MAX)
+		return err_set(EINVAL, "network interface %s: mtu %u too large", cfg->id, cfg->mtu);
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return err_set(ENOMEM, "network interface %s: out of memory", cfg->id);
+	n->tap.fd = n->rx_rl.timer_fd = n->tx_rl.timer_fd = -1;
+	snprintf(n->id, sizeof(n->id), "%s", cfg->id[0] ? cfg->id : cfg->host_dev_name);
+	n->mtu = (uint16_t)cfg->mtu;
+	if (cfg->has_mac) {
+		memcpy(n->mac, cfg->mac, sizeof(n->mac));
+	} else {
+		if (getrandom(n->mac, sizeof(n->mac), 0) != (ssize_t)sizeof(n->mac)) {
+			r = err_set(errno ? errno : EIO, "network interface %s: random MAC", n->id);
+			goto fail;
+		}
+		n->mac[0] = (uint8_t)((n->mac[0] & 0xfe) | 0x02); /* unicast, local */
+	}
+	n->rx_buf = malloc(RX_BUF_SIZE);
+	if (!n->rx_buf) {
+		r = err_set(ENOMEM, "network interface %s: out of memory", n->id);
+		goto fail;
+	}
+	if ((r = tap_open(&n->tap, cfg->host_dev_name)) < 0)
+		goto fail;
+	if ((r = rl_init(&n->rx_rl, &cfg->rx_rate_limiter)) < 0 ||
+	    (r = rl_init(&n->tx_rl, &cfg->tx_rate_limiter)) < 0)
+		goto fail;
+	if ((r = virtio_dev_init(&n->vdev, &net_ops, gm, el, 0)) < 0)
+		goto fail;
+	n->vdev.device_features |= offload_features(n->tap.offloads_ok);
+	if (n->mtu)
+		n->vdev.device_features |= F(MTU);
+	if (el) {
+		if ((r = el_add(el, n->tap.fd, 0, tap_event, n)) < 0 ||
+		    (r = el_add(el, rl_timer_fd(&n->rx_rl), EPOLLIN, rx_rl_event, n)) < 0 ||
+		    (r = el_add(el, rl_timer_fd(&n->tx_rl), EPOLLIN, tx_rl_event, n)) < 0) {
+			err_set(-r, "network interface %s: event loop: %s", n->id, strerror(-r));
+			goto fail;
+		}
+	}
+	n->metrics = metrics_net_get(n->id);
+	*out = n;
+	return 0;
+fail:
+	virtio_net_destroy(n);
+	return r;
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+	struct event_loop *el;
+
+	if (!n)
+		return;
+	el = n->vdev.ops ? n->vdev.el : NULL;
+	if (el) {
+		if (n->tap.fd >= 0 && !n->tap_dead)
+			el_remove(el, n->tap.fd);
+		if (n->rx_rl.timer_fd >= 0)
+			el_remove(el, n->rx_rl.timer_fd);
+		if (n->tx_rl.timer_fd >= 0)
+			el_remove(el, n->tx_rl.timer_fd);
+	}
+	virtio_dev_destroy(&n->vdev);
+	rl_destroy(&n->rx_rl);
+	rl_destroy(&n->tx_rl);
+	tap_close(&n->tap);
+	free(n->rx_buf);
+	free(n);
+}
+
+void virtio_net_update_rate_limiters(struct virtio_net *n, const struct rate_limiter_cfg *rx,
+				     const struct rate_limiter_cfg *tx)
+{
+	pthread_mutex_lock(&n->vdev.lock);
+	if (rx) {
+		rl_update(&n->rx_rl, rx);
+		/* Unlimited now: no need to wait for the timer. */
+		if (n->rx_throttled && rl_unlimited(&n->rx_rl)) {
+			n->rx_throttled = false;
+			rx_process(n);
+		}
+	}
+	if (tx) {
+		rl_update(&n->tx_rl, tx);
+		if (n->tx_throttled && rl_unlimited(&n->tx_rl)) {
+			n->tx_throttled = false;
+			tx_process(n);
+		}
+	}
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+void virtio_net_get_counters(struct virtio_net *n, struct metrics_net *out)
+{
+	pthread_mutex_lock(&n->vdev.lock);
+	*out = n->stats;
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6])
+{
+	pthread_mutex_lock(&n->vdev.lock);
+	memcpy(mac, n->mac, 6);
+	pthread_mutex_unlock(&n->vdev.lock);
+}
