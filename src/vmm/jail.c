@@ -260,13 +260,28 @@ out:
 	return r;
 }
 
-/* Returns 0 in a parent that should exit successfully, -errno on failure;
- * does not return on success. */
-static int run(const struct jail_config *cfg)
+/* Firecracker's jailer clears the environment. */
+static char *jail_envp[] = {NULL};
+
+#if defined(__SANITIZE_ADDRESS__)
+/* Sanitizer builds only: LeakSanitizer needs /proc (and reads ASAN_OPTIONS
+ * from /proc/self/environ), which a jailed ember does not have, so it turns
+ * itself off there. Called by the ASan runtime before main. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return access("/proc/self/maps", R_OK) == 0 ? "" : "detect_leaks=0";
+}
+#endif
+
+/* Returns 1 in a parent that should exit successfully, -errno on failure;
+ * does not return on success. *jailed tells whether it returns inside the
+ * jail (no cleanup possible there). */
+static int run(const struct jail_config *cfg, bool *jailed)
 {
 	static struct jail_state st;
 	char exec_path[NAME_MAX + 2];
-	char *envp[] = {NULL}, **av;
+	char **av;
 	int devnull = -1, r;
 
 	memset(&st, 0, sizeof(st));
@@ -278,10 +293,11 @@ static int run(const struct jail_config *cfg)
 		close(st.exec_fd);
 	if (r < 0)
 		return r;
+	*jailed = true;
 	if (cfg->new_pid_ns && (r = new_pid_ns(cfg)) != 0)
-		return r < 0 ? r : 0;
+		return r;
 	if (cfg->daemonize && (r = daemonize(devnull)) != 0)
-		return r < 0 ? r : 0;
+		return r;
 	reset_signals();
 	if ((r = drop_privileges(cfg)) < 0)
 		return r;
@@ -289,7 +305,7 @@ static int run(const struct jail_config *cfg)
 	if (!av)
 		return err_set(ENOMEM, "out of memory");
 	snprintf(exec_path, sizeof(exec_path), "/%s", cfg->exec_name);
-	execve(exec_path, av, envp);
+	execve(exec_path, av, jail_envp);
 	r = err_set(errno, "exec %s inside the jail: %s", exec_path, strerror(errno));
 	free(av);
 	return r;
@@ -298,6 +314,7 @@ static int run(const struct jail_config *cfg)
 int jail_main(int argc, char **argv)
 {
 	struct jail_config cfg;
+	bool jailed = false;
 	int r;
 
 	r = jail_parse_args(argc, argv, &cfg);
@@ -307,9 +324,15 @@ int jail_main(int argc, char **argv)
 		return 0;
 	}
 	if (r == 0)
-		r = run(&cfg);
+		r = run(&cfg, &jailed);
 	if (r < 0)
 		fprintf(stderr, "ember jail: %s\n", err_msg());
+	if (jailed) {
+		/* Inside the chroot (a parent whose child goes on, or a failure
+		 * after the pivot): no exit handlers there. */
+		fflush(NULL);
+		_exit(r < 0 ? 1 : 0);
+	}
 	jail_config_free(&cfg);
 	return r < 0 ? 1 : 0;
 }
