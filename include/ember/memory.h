@@ -45,5 +45,9 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t l
 bool gm_valid(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Release host pages backing [gpa, gpa+len) (balloon): -EFAULT if not RAM. */
 int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+/* The same for a host range that came from gm_slice() or a validated
+ * virtqueue chain (balloon free page reporting hands over buffers, not
+ * gpas): -EFAULT unless it lies inside RAM, 4 KiB-aligned. */
+int gm_discard_host(const struct guest_mem *gm, const void *hva, uint64_t len);
 
 #endif

@@ -106,14 +106,9 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t l
 	return 0;
 }
 
-int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+/* Punch [off, off+len) of the memfd; p is its host address. */
+static int discard_range(const struct guest_mem *gm, uint8_t *p, uint64_t off, uint64_t len)
 {
-	uint8_t *p = gm_slice(gm, gpa, len);
-	uint64_t off;
-
-	if (!p || (gpa & 0xfff) || (len & 0xfff))
-		return -EFAULT;
-	off = (uint64_t)(p - gm->base);
 	/* MADV_REMOVE frees the memfd's pages (shared mapping); DONTNEED alone
 	 * would only drop this mapping's PTEs. */
 	if (fallocate(gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
@@ -121,4 +116,26 @@ int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 	    madvise(p, len, MADV_REMOVE) < 0)
 		return -errno;
 	return 0;
+}
+
+int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = gm_slice(gm, gpa, len);
+
+	if (!p || (gpa & 0xfff) || (len & 0xfff))
+		return -EFAULT;
+	return discard_range(gm, p, (uint64_t)(p - gm->base), len);
+}
+
+int gm_discard_host(const struct guest_mem *gm, const void *hva, uint64_t len)
+{
+	uintptr_t a = (uintptr_t)hva, base = (uintptr_t)gm->base;
+	uint64_t off;
+
+	if (!gm->base || a < base || a - base > gm->total || len > gm->total - (a - base))
+		return -EFAULT;
+	off = a - base;
+	if ((off & 0xfff) || (len & 0xfff))
+		return -EFAULT;
+	return discard_range(gm, gm->base + off, off, len);
 }

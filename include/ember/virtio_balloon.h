@@ -1,0 +1,119 @@
+/* virtio-balloon: the host asks the guest to give back memory.
+ *
+ * Queues (virtio 1.x numbering: optional queues exist only when their
+ * feature was negotiated, so the indices of stats/reporting follow from the
+ * driver's features):
+ *   inflateq  le32 PFNs (4 KiB page numbers) the guest gave up: their host
+ *             pages are released with gm_discard() (the memfd is punched,
+ *             so host RSS falls and the guest later reads zeros).
+ *   deflateq  le32 PFNs the guest takes back: nothing to do on the host.
+ *   statsq    (VIRTIO_BALLOON_F_STATS_VQ, offered when the polling interval
+ *             is non-zero) one buffer of packed struct virtio_balloon_stat
+ *             {le16 tag, le64 val}; the device keeps it and, every polling
+ *             interval (a timerfd on the event loop), returns it so the
+ *             driver refills it with fresh numbers.
+ *   reportingq (VIRTIO_BALLOON_F_REPORTING, when free_page_reporting) each
+ *             buffer names free guest ranges; they are discarded, then the
+ *             buffer is returned.
+ * PFNs outside guest RAM are ignored and counted; malformed buffers (wrong
+ * direction, a PFN array whose length is not a multiple of 4, a stats
+ * buffer whose length is not a multiple of 10 or larger than
+ * VIRTIO_BALLOON_STATS_MAX_BYTES) are counted and returned untouched.
+ *
+ * Config: num_pages = the target (amount_mib * 256), set by the host;
+ * actual = pages the driver says it holds, written by the driver.
+ * VIRTIO_BALLOON_F_DEFLATE_ON_OOM is offered when deflate_on_oom is set.
+ * Free page hinting is not implemented (never offered).
+ *
+ * Threads: the queue handlers and the stats timer run on the VMM thread;
+ * the public functions below take the device lock themselves and may be
+ * called from any thread. Wiring: see virtio.h (b->vdev). */
+#ifndef EMBER_VIRTIO_BALLOON_H
+#define EMBER_VIRTIO_BALLOON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/virtio_balloon.h>
+
+#include "ember/config.h"
+#include "ember/virtio.h"
+
+#define VIRTIO_BALLOON_QUEUE_SIZE 256
+#define VIRTIO_BALLOON_PAGE_SIZE (1u << VIRTIO_BALLOON_PFN_SHIFT)
+#define VIRTIO_BALLOON_PAGES_PER_MIB ((1u << 20) / VIRTIO_BALLOON_PAGE_SIZE)
+/* Statistics tags kept: 0..9 from the virtio spec, 10..15 Linux additions
+ * (oom_kill ... direct_reclaim). Larger tags are ignored. */
+#define VIRTIO_BALLOON_STATS_TAGS 16
+#define VIRTIO_BALLOON_STAT_SIZE 10 /* sizeof(struct virtio_balloon_stat), packed */
+/* A stats buffer larger than this is malformed (Linux sends 16 entries). */
+#define VIRTIO_BALLOON_STATS_MAX_BYTES 4096
+
+/* Latest statistics, in Firecracker's BalloonStats terms. */
+struct virtio_balloon_stats {
+	uint64_t target_pages, actual_pages, target_mib, actual_mib;
+	uint32_t present;                         /* bit t: val[t] was reported */
+	uint64_t val[VIRTIO_BALLOON_STATS_TAGS]; /* indexed by VIRTIO_BALLOON_S_* */
+};
+
+/* Per-device counters (Firecracker's balloon metrics and a few more),
+ * under vdev.lock. */
+struct virtio_balloon_counters {
+	uint64_t activate_fails;
+	uint64_t inflate_count;     /* inflate buffers handled */
+	uint64_t deflate_count;     /* deflate buffers handled */
+	uint64_t inflated_pages;    /* valid PFNs received on inflateq */
+	uint64_t deflated_pages;    /* valid PFNs received on deflateq */
+	uint64_t invalid_pfns;      /* PFNs outside guest RAM, ignored */
+	uint64_t malformed_buffers; /* buffers with wrong lengths or direction */
+	uint64_t discard_fails;     /* pages the host could not release */
+	uint64_t stats_updates_count; /* stats buffers parsed */
+	uint64_t stats_update_fails;  /* stats buffers malformed */
+	uint64_t stats_polls;         /* stats buffers returned for a refill */
+	uint64_t free_page_report_count; /* reporting buffers handled */
+	uint64_t free_page_report_freed; /* bytes released through reporting */
+	uint64_t free_page_report_fails; /* reported ranges not released */
+	uint64_t event_fails;    /* invalid chains, broken rings, timer errors */
+	uint64_t target_updates; /* set_target calls that changed num_pages */
+};
+
+struct virtio_balloon {
+	struct virtio_dev vdev; /* first: the transport's view */
+	struct virtio_dev_ops ops; /* per device: num_queues follows the config */
+	bool deflate_on_oom, reporting;
+	uint32_t num_pages; /* target, host-owned config field */
+	uint32_t actual;    /* driver-owned config field */
+	/* Statistics */
+	uint32_t stats_interval_s; /* 0: statistics disabled (fixed at create) */
+	int timer_fd;
+	bool stats_held;       /* a stats buffer waits for the next poll */
+	uint16_t stats_head;
+	struct virtio_balloon_stats stats; /* last parsed values (present/val) */
+	/* Queue indices for the negotiated features (-1: absent). */
+	int q_stats, q_report;
+	struct virtio_balloon_counters cnt;
+	struct vq_chain chain; /* scratch */
+};
+
+/* Create the device (num_pages from cfg->amount_mib); with a non-zero
+ * cfg->stats_polling_interval_s a periodic timerfd is added to el. */
+int virtio_balloon_create(const struct balloon_cfg *cfg, const struct guest_mem *gm,
+			  struct event_loop *el, struct virtio_balloon **out);
+void virtio_balloon_destroy(struct virtio_balloon *b);
+
+/* PUT/PATCH /balloon: new target in MiB (-EINVAL if larger than guest RAM).
+ * A change raises a config-change interrupt on a live device. */
+int virtio_balloon_set_target(struct virtio_balloon *b, uint32_t amount_mib);
+/* PATCH /balloon/statistics: new polling interval. Statistics cannot be
+ * turned on or off after creation: -EINVAL unless both the current and the
+ * new interval are non-zero. */
+int virtio_balloon_set_stats_interval(struct virtio_balloon *b, uint32_t interval_s);
+/* Latest statistics (target/actual from the config, guest values). */
+void virtio_balloon_get_stats(struct virtio_balloon *b, struct virtio_balloon_stats *out);
+/* GET /balloon/statistics: a malloc'd JSON object in Firecracker's
+ * BalloonStats shape (only the guest values reported so far appear). */
+int virtio_balloon_stats_json(struct virtio_balloon *b, char **json_out);
+/* Snapshot of the counters, taken under the lock. */
+void virtio_balloon_get_counters(struct virtio_balloon *b, struct virtio_balloon_counters *out);
+
+#endif
