@@ -24,10 +24,10 @@
 #include "ember/config.h"
 
 struct token_bucket {
-	uint64_t size;           /* 0: no bucket */
+	uint64_t size; /* 0: no bucket */
 	uint64_t refill_time_ms;
 	uint64_t one_time_burst; /* remaining */
-	uint64_t budget;         /* tokens available now (<= size) */
+	uint64_t budget;	 /* tokens available now (<= size) */
 	uint64_t last_update_ns;
 };
 
@@ -35,8 +35,8 @@ typedef uint64_t (*rl_clock_fn)(void *opaque); /* monotonic nanoseconds */
 
 struct rate_limiter {
 	struct token_bucket bw, ops;
-	int timer_fd;      /* timerfd (CLOCK_MONOTONIC, non-blocking) */
-	bool timer_active; /* blocked until the timer fires */
+	int timer_fd;		   /* timerfd (CLOCK_MONOTONIC, non-blocking) */
+	bool timer_active;	   /* blocked until the timer fires */
 	uint64_t blocked_until_ns; /* on the limiter's clock */
 	rl_clock_fn clock;
 	void *clock_opaque;

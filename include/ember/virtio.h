@@ -65,7 +65,7 @@
 #include "ember/virtqueue.h"
 
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 #define VIRTIO_MMIO_MAGIC 0x74726976u /* "virt" */

@@ -43,9 +43,9 @@ struct virtio_blk_counters {
 	uint64_t out_of_range_count;
 	uint64_t read_bytes, write_bytes;
 	uint64_t read_count, write_count;
-	uint64_t rate_limiter_event_count;       /* timer wake-ups */
-	uint64_t rate_limiter_throttled_events;  /* requests held back */
-	uint64_t update_count;                   /* backing file swaps */
+	uint64_t rate_limiter_event_count;	/* timer wake-ups */
+	uint64_t rate_limiter_throttled_events; /* requests held back */
+	uint64_t update_count;			/* backing file swaps */
 };
 
 struct virtio_blk {

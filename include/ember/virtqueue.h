@@ -43,24 +43,24 @@
 struct virtqueue {
 	/* Set by the driver through the transport (before DRIVER_OK). */
 	uint16_t max_size; /* QueueNumMax offered, a power of two <= VQ_MAX_SIZE */
-	uint16_t size;     /* QueueNum */
-	bool ready;        /* QueueReady */
+	uint16_t size;	   /* QueueNum */
+	bool ready;	   /* QueueReady */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 
 	/* Device state, valid after vq_activate(). */
 	bool active;
-	bool broken;    /* ring-level protocol violation; stays until reset */
+	bool broken;	/* ring-level protocol violation; stays until reset */
 	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
-	bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool indirect;	/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	const struct guest_mem *gm;
 	struct vring_desc *desc; /* host views of the rings, checked at activation */
 	struct vring_avail *avail;
 	struct vring_used *used;
-	uint16_t last_avail; /* next avail ring slot the device reads */
-	uint16_t used_idx;   /* next used ring slot the device writes */
+	uint16_t last_avail;	 /* next avail ring slot the device reads */
+	uint16_t used_idx;	 /* next used ring slot the device writes */
 	uint16_t signalled_used; /* used_idx at the last interrupt check */
-	bool signalled_valid;    /* signalled_used is meaningful (EVENT_IDX) */
-	bool used_pending;       /* pushed since the last interrupt check */
+	bool signalled_valid;	 /* signalled_used is meaningful (EVENT_IDX) */
+	bool used_pending;	 /* pushed since the last interrupt check */
 };
 
 /* One validated descriptor chain: iov[0..nread) are device-readable buffers,
@@ -111,7 +111,7 @@ size_t vq_chain_write(const struct vq_chain *c, size_t off, const void *src, siz
 /* Fill out[] with the iovecs covering [off, off+len) of the readable
  * (writable=false) or writable part; returns the count, or -EINVAL if the
  * range is not inside the part or needs more than max entries. */
-int vq_chain_iov(const struct vq_chain *c, bool writable, size_t off, size_t len,
-		 struct iovec *out, int max);
+int vq_chain_iov(const struct vq_chain *c, bool writable, size_t off, size_t len, struct iovec *out,
+		 int max);
 
 #endif

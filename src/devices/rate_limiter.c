@@ -34,7 +34,8 @@ void tb_init(struct token_bucket *tb, const struct token_bucket_cfg *cfg, uint64
 	if (!cfg || !cfg->present || cfg->size == 0 || cfg->refill_time_ms == 0)
 		return;
 	tb->size = cfg->size;
-	tb->refill_time_ms = cfg->refill_time_ms < MAX_REFILL_MS ? cfg->refill_time_ms : MAX_REFILL_MS;
+	tb->refill_time_ms =
+	    cfg->refill_time_ms < MAX_REFILL_MS ? cfg->refill_time_ms : MAX_REFILL_MS;
 	tb->one_time_burst = cfg->one_time_burst;
 	tb->budget = cfg->size;
 	tb->last_update_ns = now;
@@ -210,11 +211,11 @@ bool rl_consume(struct rate_limiter *rl, uint64_t ops, uint64_t bytes)
 void rl_replenish(struct rate_limiter *rl, uint64_t ops, uint64_t bytes)
 {
 	if (rl->bw.size)
-		rl->bw.budget = bytes >= rl->bw.size - rl->bw.budget ? rl->bw.size
-								   : rl->bw.budget + bytes;
+		rl->bw.budget =
+		    bytes >= rl->bw.size - rl->bw.budget ? rl->bw.size : rl->bw.budget + bytes;
 	if (rl->ops.size)
-		rl->ops.budget = ops >= rl->ops.size - rl->ops.budget ? rl->ops.size
-								   : rl->ops.budget + ops;
+		rl->ops.budget =
+		    ops >= rl->ops.size - rl->ops.budget ? rl->ops.size : rl->ops.budget + ops;
 }
 
 bool rl_blocked(const struct rate_limiter *rl)

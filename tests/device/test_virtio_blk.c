@@ -127,17 +127,15 @@ static void test_write_sizes(void **state)
 		uint32_t used;
 
 		fill_random(vdrv_ptr(&f->d, buf, len), len, (uint32_t)i + 1);
-		assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, sector, &b, 1, false,
-					     &status, &used),
-				 0);
+		assert_int_equal(
+		    vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, sector, &b, 1, false, &status, &used), 0);
 		assert_int_equal(status, VIRTIO_BLK_S_OK);
 		file_read(f, sector * 512, host, len);
 		assert_memory_equal(host, vdrv_ptr(&f->d, buf, len), len);
 		/* And back through the device. */
 		struct vd_buf rb = {vdrv_alloc(&f->d, len, 4096), len, true};
-		assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, sector, &rb, 1, false,
-					     &status, &used),
-				 0);
+		assert_int_equal(
+		    vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, sector, &rb, 1, false, &status, &used), 0);
 		assert_int_equal(status, VIRTIO_BLK_S_OK);
 		assert_int_equal(used, len + 1);
 		assert_memory_equal(vdrv_ptr(&f->d, rb.gpa, len), host, len);
@@ -178,8 +176,7 @@ static void sg_roundtrip(struct blkfix *f, bool indirect, int nseg, uint32_t seg
 	for (int i = 0, off = 0; i < nseg; off += (int)segs[i].len, i++)
 		memcpy(expect + off, vdrv_ptr(&f->d, segs[i].gpa, segs[i].len), segs[i].len);
 	assert_int_equal(
-		vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, sector, segs, nseg, indirect, &status, NULL),
-		0);
+	    vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, sector, segs, nseg, indirect, &status, NULL), 0);
 	assert_int_equal(status, VIRTIO_BLK_S_OK);
 	file_read(f, sector * 512, host, total);
 	assert_memory_equal(host, expect, total);
@@ -189,7 +186,7 @@ static void sg_roundtrip(struct blkfix *f, bool indirect, int nseg, uint32_t seg
 		memset(vdrv_ptr(&f->d, segs[i].gpa, segs[i].len), 0, segs[i].len);
 	}
 	assert_int_equal(
-		vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, sector, segs, nseg, indirect, &status, NULL), 0);
+	    vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, sector, segs, nseg, indirect, &status, NULL), 0);
 	assert_int_equal(status, VIRTIO_BLK_S_OK);
 	for (int i = 0, off = 0; i < nseg; off += (int)segs[i].len, i++)
 		assert_memory_equal(vdrv_ptr(&f->d, segs[i].gpa, segs[i].len), expect + off,
@@ -284,9 +281,8 @@ static void test_flush(void **state)
 	assert_int_equal(used, 1);
 	assert_int_equal(f->blk->stats.flush_count, 1);
 	/* The sector field of a flush is ignored. */
-	assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_FLUSH, ~0ULL, NULL, 0, false, &status,
-				     &used),
-			 0);
+	assert_int_equal(
+	    vdrv_blk_do(&f->d, VIRTIO_BLK_T_FLUSH, ~0ULL, NULL, 0, false, &status, &used), 0);
 	assert_int_equal(status, VIRTIO_BLK_S_OK);
 }
 
@@ -320,8 +316,11 @@ static void test_get_id(void **state)
 static void test_unsupported(void **state)
 {
 	struct blkfix *f = *state;
-	const uint32_t types[] = {VIRTIO_BLK_T_SCSI_CMD, VIRTIO_BLK_T_DISCARD,
-				  VIRTIO_BLK_T_WRITE_ZEROES, VIRTIO_BLK_T_SECURE_ERASE, 0x12345678,
+	const uint32_t types[] = {VIRTIO_BLK_T_SCSI_CMD,
+				  VIRTIO_BLK_T_DISCARD,
+				  VIRTIO_BLK_T_WRITE_ZEROES,
+				  VIRTIO_BLK_T_SECURE_ERASE,
+				  0x12345678,
 				  VIRTIO_BLK_T_OUT | VIRTIO_BLK_T_BARRIER};
 	uint64_t buf = vdrv_alloc(&f->d, 512, 512);
 	struct vd_buf b = {buf, 512, false};
@@ -344,8 +343,9 @@ static void test_out_of_range(void **state)
 	struct {
 		uint64_t sector;
 		uint32_t len;
-	} cases[] = {{nsec, 512}, {nsec - 1, 1024}, {nsec - 7, 4096}, {nsec + 100, 512},
-		     {~0ULL, 512}, {~0ULL / 512, 512}, {(~0ULL / 512) + 1, 512}, {1ULL << 63, 4096}};
+	} cases[] = {
+	    {nsec, 512},  {nsec - 1, 1024},   {nsec - 7, 4096},		{nsec + 100, 512},
+	    {~0ULL, 512}, {~0ULL / 512, 512}, {(~0ULL / 512) + 1, 512}, {1ULL << 63, 4096}};
 
 	memset(vdrv_ptr(&f->d, buf, 4096), 0x31, 4096);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -410,8 +410,8 @@ static void test_many_in_flight(void **state)
 
 	for (int i = 0; i < 64; i++) {
 		struct vd_buf b = {data + 4096ULL * i, 4096, true};
-		heads[i] = vdrv_blk_submit(&f->d, 0, VIRTIO_BLK_T_IN, 8ULL * (63 - i), &b, 1,
-					   i % 2, hs + 32ULL * i);
+		heads[i] = vdrv_blk_submit(&f->d, 0, VIRTIO_BLK_T_IN, 8ULL * (63 - i), &b, 1, i % 2,
+					   hs + 32ULL * i);
 		assert_true(heads[i] >= 0);
 	}
 	vdrv_irqs(&f->d);
@@ -456,8 +456,7 @@ static void test_swap_backing(void **state)
 	vdrv_pattern(want, 16 * 512, 4096, 99);
 	assert_memory_equal(vdrv_ptr(&f->d, buf, 4096), want, 4096);
 	/* Beyond the new (smaller) capacity. */
-	assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, 4096, &b, 1, false, &status, NULL),
-			 0);
+	assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, 4096, &b, 1, false, &status, NULL), 0);
 	assert_int_equal(status, VIRTIO_BLK_S_IOERR);
 	/* A bad path keeps the current file. */
 	assert_true(virtio_blk_set_path(f->blk, "/nonexistent/disk.img") < 0);
@@ -536,7 +535,7 @@ static void test_rate_limited_bandwidth(void **state)
 {
 	struct blkfix *f = calloc(1, sizeof(*f));
 	struct rate_limiter_cfg rl = {
-		.bandwidth = {.present = true, .size = 8192, .refill_time_ms = 20}};
+	    .bandwidth = {.present = true, .size = 8192, .refill_time_ms = 20}};
 	uint64_t buf;
 
 	(void)state;
@@ -545,9 +544,8 @@ static void test_rate_limited_bandwidth(void **state)
 	for (int i = 0; i < 4; i++) {
 		struct vd_buf b = {buf + 4096ULL * i, 4096, true};
 		uint8_t status;
-		assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, 8ULL * i, &b, 1, false,
-					     &status, NULL),
-				 0);
+		assert_int_equal(
+		    vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, 8ULL * i, &b, 1, false, &status, NULL), 0);
 		assert_int_equal(status, VIRTIO_BLK_S_OK);
 	}
 	/* 16 KiB through an 8 KiB bucket: at least one wait. */
@@ -565,7 +563,7 @@ static void test_oversized_request_passes_limiter(void **state)
 	struct blkfix *f = calloc(1, sizeof(*f));
 	/* 1 MiB request, 64 KiB bucket: over-consumption lets it through. */
 	struct rate_limiter_cfg rl = {
-		.bandwidth = {.present = true, .size = 65536, .refill_time_ms = 10}};
+	    .bandwidth = {.present = true, .size = 65536, .refill_time_ms = 10}};
 
 	(void)state;
 	assert_int_equal(blkfix_init(f, DISK_SIZE, RAM_SIZE, false, &rl), 0);
@@ -604,26 +602,26 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_config_and_features),
-		T(test_read_sizes),
-		T(test_write_sizes),
-		T(test_scatter_gather),
-		T(test_indirect),
-		T(test_sg_1mib),
-		T(test_any_layout),
-		T(test_flush),
-		T(test_get_id),
-		T(test_unsupported),
-		T(test_out_of_range),
-		T(test_partial_sector),
-		cmocka_unit_test_setup_teardown(test_read_only, setup_ro, teardown),
-		T(test_many_in_flight),
-		T(test_swap_backing),
-		T(test_counters),
-		cmocka_unit_test(test_rate_limited_ops),
-		cmocka_unit_test(test_rate_limited_bandwidth),
-		cmocka_unit_test(test_oversized_request_passes_limiter),
-		cmocka_unit_test(test_reset_while_throttled),
+	    T(test_config_and_features),
+	    T(test_read_sizes),
+	    T(test_write_sizes),
+	    T(test_scatter_gather),
+	    T(test_indirect),
+	    T(test_sg_1mib),
+	    T(test_any_layout),
+	    T(test_flush),
+	    T(test_get_id),
+	    T(test_unsupported),
+	    T(test_out_of_range),
+	    T(test_partial_sector),
+	    cmocka_unit_test_setup_teardown(test_read_only, setup_ro, teardown),
+	    T(test_many_in_flight),
+	    T(test_swap_backing),
+	    T(test_counters),
+	    cmocka_unit_test(test_rate_limited_ops),
+	    cmocka_unit_test(test_rate_limited_bandwidth),
+	    cmocka_unit_test(test_oversized_request_passes_limiter),
+	    cmocka_unit_test(test_reset_while_throttled),
 #undef T
 	};
 	log_set_level(LOG_ERROR);

@@ -86,17 +86,17 @@ static void echo_reset(struct virtio_dev *vd)
 }
 
 static const struct virtio_dev_ops echo_ops = {
-	.name = "echo",
-	.device_id = 42,
-	.num_queues = ECHO_QUEUES,
-	.queue_max = ECHO_QMAX,
-	.features = VIRTIO_FEATURE(ECHO_FEATURE_X),
-	.config_size = sizeof(((struct echo *)0)->config),
-	.config_read = echo_config_read,
-	.config_write = echo_config_write,
-	.activate = echo_activate,
-	.queue_notify = echo_notify,
-	.reset = echo_reset,
+    .name = "echo",
+    .device_id = 42,
+    .num_queues = ECHO_QUEUES,
+    .queue_max = ECHO_QMAX,
+    .features = VIRTIO_FEATURE(ECHO_FEATURE_X),
+    .config_size = sizeof(((struct echo *)0)->config),
+    .config_read = echo_config_read,
+    .config_write = echo_config_write,
+    .activate = echo_activate,
+    .queue_notify = echo_notify,
+    .reset = echo_reset,
 };
 
 #define ALL_FEATURES (~0ULL)
@@ -221,7 +221,8 @@ static void test_features_not_offered(void **state)
 	struct ctx *c = *state;
 
 	vdrv_write32(&c->d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	vdrv_write32(&c->d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	vdrv_write32(&c->d, VIRTIO_MMIO_STATUS,
+		     VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	vdrv_write32(&c->d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	vdrv_write32(&c->d, VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
 	vdrv_write32(&c->d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
@@ -621,9 +622,8 @@ static void test_no_interrupt_flag(void **state)
 {
 	struct ctx *c = *state;
 
-	assert_int_equal(vdrv_setup(&c->d, ALL_FEATURES & ~VIRTIO_FEATURE(VIRTIO_RING_F_EVENT_IDX),
-				    1, 16),
-			 0);
+	assert_int_equal(
+	    vdrv_setup(&c->d, ALL_FEATURES & ~VIRTIO_FEATURE(VIRTIO_RING_F_EVENT_IDX), 1, 16), 0);
 	assert_false(c->e.vdev.queues[0].event_idx);
 	vdrv_set_avail_flags(&c->d, 0, VRING_AVAIL_F_NO_INTERRUPT);
 	echo_roundtrip(&c->d, 0);
@@ -723,37 +723,37 @@ int main(void)
 	log_set_level(LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(test_identity),
-		T(test_features_offered),
-		T(test_handshake_and_io),
-		T(test_features_need_version_1),
-		T(test_features_not_offered),
-		T(test_features_high_word),
-		T(test_features_write_after_features_ok),
-		T(test_features_ok_before_driver),
-		T(test_driver_ok_without_features_ok),
-		T(test_status_bits_cannot_be_cleared),
-		T(test_reset),
-		T(test_reset_clears_needs_reset),
-		T(test_queue_sel_out_of_range_reads),
-		T(test_queue_sel_out_of_range_write),
-		T(test_bad_queue_sizes),
-		T(test_queue_setup_after_driver_ok),
-		T(test_queue_setup_while_ready),
-		T(test_notify_before_driver_ok),
-		T(test_notify_bad_queue),
-		T(test_buffers_before_driver_ok),
-		T(test_ioeventfd_path),
-		T(test_rings_outside_ram),
-		T(test_rings_misaligned),
-		T(test_activate_refused),
-		T(test_register_access_width),
-		T(test_config_space),
-		T(test_config_generation),
-		T(test_event_idx_interrupts),
-		T(test_no_interrupt_flag),
-		T(test_batch_one_interrupt),
-		T(test_save_restore),
+	    T(test_identity),
+	    T(test_features_offered),
+	    T(test_handshake_and_io),
+	    T(test_features_need_version_1),
+	    T(test_features_not_offered),
+	    T(test_features_high_word),
+	    T(test_features_write_after_features_ok),
+	    T(test_features_ok_before_driver),
+	    T(test_driver_ok_without_features_ok),
+	    T(test_status_bits_cannot_be_cleared),
+	    T(test_reset),
+	    T(test_reset_clears_needs_reset),
+	    T(test_queue_sel_out_of_range_reads),
+	    T(test_queue_sel_out_of_range_write),
+	    T(test_bad_queue_sizes),
+	    T(test_queue_setup_after_driver_ok),
+	    T(test_queue_setup_while_ready),
+	    T(test_notify_before_driver_ok),
+	    T(test_notify_bad_queue),
+	    T(test_buffers_before_driver_ok),
+	    T(test_ioeventfd_path),
+	    T(test_rings_outside_ram),
+	    T(test_rings_misaligned),
+	    T(test_activate_refused),
+	    T(test_register_access_width),
+	    T(test_config_space),
+	    T(test_config_generation),
+	    T(test_event_idx_interrupts),
+	    T(test_no_interrupt_flag),
+	    T(test_batch_one_interrupt),
+	    T(test_save_restore),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

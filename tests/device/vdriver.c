@@ -139,7 +139,7 @@ int vdrv_negotiate(struct vdriver *d, uint64_t want)
 	vdrv_write32(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(d->features >> 32));
 	vdrv_write32(d, VIRTIO_MMIO_STATUS,
 		     VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-			     VIRTIO_CONFIG_S_FEATURES_OK);
+			 VIRTIO_CONFIG_S_FEATURES_OK);
 	if (!(vdrv_status(d) & VIRTIO_CONFIG_S_FEATURES_OK))
 		return -EPROTO;
 	return 0;
@@ -185,7 +185,7 @@ int vdrv_driver_ok(struct vdriver *d)
 {
 	vdrv_write32(d, VIRTIO_MMIO_STATUS,
 		     VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-			     VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+			 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
 	return vdrv_needs_reset(d) || !(vdrv_status(d) & VIRTIO_CONFIG_S_DRIVER_OK) ? -EPROTO : 0;
 }
 
@@ -203,11 +203,13 @@ int vdrv_setup(struct vdriver *d, uint64_t want, unsigned nqueues, uint16_t size
 
 /* ---- raw ring access ---- */
 
-void vdrv_set_desc_at(struct vdriver *d, uint64_t table, uint16_t idx, uint64_t addr,
-		      uint32_t len, uint16_t flags, uint16_t next)
+void vdrv_set_desc_at(struct vdriver *d, uint64_t table, uint16_t idx, uint64_t addr, uint32_t len,
+		      uint16_t flags, uint16_t next)
 {
-	struct vring_desc desc = {
-		.addr = htole64(addr), .len = htole32(len), .flags = htole16(flags), .next = htole16(next)};
+	struct vring_desc desc = {.addr = htole64(addr),
+				  .len = htole32(len),
+				  .flags = htole16(flags),
+				  .next = htole16(next)};
 
 	gm_write(&d->gm, table + 16ULL * idx, &desc, sizeof(desc));
 }

@@ -35,14 +35,14 @@ struct vd_buf {
 struct vd_queue {
 	uint16_t size;
 	uint64_t desc, avail, used; /* ring gpas */
-	uint16_t avail_idx;         /* driver's copy of avail->idx */
-	uint16_t last_used;         /* used entries consumed */
+	uint16_t avail_idx;	    /* driver's copy of avail->idx */
+	uint16_t last_used;	    /* used entries consumed */
 	/* descriptor allocator (shadow state; the table itself may be trashed
 	 * by raw tests) */
 	uint16_t free_head, num_free;
 	uint16_t next[VQ_MAX_SIZE];
 	uint16_t chain_len[VQ_MAX_SIZE]; /* descriptors owned by a head (0: none) */
-	uint64_t indirect;               /* VQ_MAX_SIZE-entry table per head */
+	uint64_t indirect;		 /* VQ_MAX_SIZE-entry table per head */
 };
 
 struct vdriver {
@@ -51,8 +51,8 @@ struct vdriver {
 	struct bus bus;
 	struct virtio_dev *vd;
 	uint64_t heap, heap_end; /* bump allocator in guest RAM */
-	uint64_t features;       /* negotiated */
-	bool manual_used_event;  /* tests drive used_event themselves */
+	uint64_t features;	 /* negotiated */
+	bool manual_used_event;	 /* tests drive used_event themselves */
 	unsigned nqueues;
 	struct vd_queue q[VIRTIO_MAX_QUEUES];
 };
@@ -93,8 +93,8 @@ int vdrv_setup(struct vdriver *d, uint64_t want, unsigned nqueues, uint16_t size
 void vdrv_set_desc(struct vdriver *d, unsigned q, uint16_t idx, uint64_t addr, uint32_t len,
 		   uint16_t flags, uint16_t next);
 /* Write a descriptor into a table at gpa (indirect tables). */
-void vdrv_set_desc_at(struct vdriver *d, uint64_t table, uint16_t idx, uint64_t addr,
-		      uint32_t len, uint16_t flags, uint16_t next);
+void vdrv_set_desc_at(struct vdriver *d, uint64_t table, uint16_t idx, uint64_t addr, uint32_t len,
+		      uint16_t flags, uint16_t next);
 /* Put head in the avail ring and publish avail->idx. */
 void vdrv_post(struct vdriver *d, unsigned q, uint16_t head);
 /* Publish an arbitrary avail->idx (broken-driver tests). */
@@ -113,8 +113,7 @@ bool vdrv_kick_needed(struct vdriver *d, unsigned q, uint16_t old_avail);
 /* Allocate descriptors for bufs (readable ones must come first unless the
  * test wants otherwise) and post the chain; indirect puts them in one
  * indirect table. Returns the head, or -ENOSPC. Does not kick. */
-int vdrv_add_chain(struct vdriver *d, unsigned q, const struct vd_buf *bufs, int n,
-		   bool indirect);
+int vdrv_add_chain(struct vdriver *d, unsigned q, const struct vd_buf *bufs, int n, bool indirect);
 /* Give a completed head's descriptors back to the allocator. */
 void vdrv_free_chain(struct vdriver *d, unsigned q, uint16_t head);
 

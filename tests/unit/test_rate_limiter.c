@@ -34,7 +34,7 @@ static struct rate_limiter_cfg ops_cfg(uint64_t size, uint64_t refill_ms, uint64
 	struct rate_limiter_cfg c = {0};
 
 	c.ops = (struct token_bucket_cfg){
-		.present = true, .size = size, .refill_time_ms = refill_ms, .one_time_burst = burst};
+	    .present = true, .size = size, .refill_time_ms = refill_ms, .one_time_burst = burst};
 	return c;
 }
 
@@ -94,7 +94,8 @@ static void test_proportional_refill(void **state)
 	struct rate_limiter rl;
 	struct rate_limiter_cfg c = {0};
 
-	c.bandwidth = (struct token_bucket_cfg){.present = true, .size = 1000, .refill_time_ms = 1000};
+	c.bandwidth =
+	    (struct token_bucket_cfg){.present = true, .size = 1000, .refill_time_ms = 1000};
 	init(&rl, &c);
 	assert_true(rl_consume(&rl, 0, 1000));
 	fake_now += 500 * MS;
@@ -155,7 +156,8 @@ static void test_both_or_neither(void **state)
 	struct rate_limiter rl;
 	struct rate_limiter_cfg c = ops_cfg(2, 1000, 0);
 
-	c.bandwidth = (struct token_bucket_cfg){.present = true, .size = 4096, .refill_time_ms = 1000};
+	c.bandwidth =
+	    (struct token_bucket_cfg){.present = true, .size = 4096, .refill_time_ms = 1000};
 	init(&rl, &c);
 	assert_true(rl_consume(&rl, 1, 1024));
 	assert_true(rl_consume(&rl, 1, 1024));
@@ -180,7 +182,8 @@ static void test_over_consumption(void **state)
 	struct rate_limiter rl;
 	struct rate_limiter_cfg c = {0};
 
-	c.bandwidth = (struct token_bucket_cfg){.present = true, .size = 1000, .refill_time_ms = 100};
+	c.bandwidth =
+	    (struct token_bucket_cfg){.present = true, .size = 1000, .refill_time_ms = 100};
 	init(&rl, &c);
 	/* Bigger than the bucket can ever hold: allowed once, then a pause
 	 * long enough to pay for the excess (4000 tokens = 400 ms). */
@@ -276,17 +279,12 @@ static void test_real_timer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unlimited),
-		cmocka_unit_test(test_ops_bucket),
-		cmocka_unit_test(test_proportional_refill),
-		cmocka_unit_test(test_fractional_refill),
-		cmocka_unit_test(test_one_time_burst),
-		cmocka_unit_test(test_both_or_neither),
-		cmocka_unit_test(test_over_consumption),
-		cmocka_unit_test(test_update),
-		cmocka_unit_test(test_replenish),
-		cmocka_unit_test(test_no_overflow),
-		cmocka_unit_test(test_real_timer),
+	    cmocka_unit_test(test_unlimited),		cmocka_unit_test(test_ops_bucket),
+	    cmocka_unit_test(test_proportional_refill), cmocka_unit_test(test_fractional_refill),
+	    cmocka_unit_test(test_one_time_burst),	cmocka_unit_test(test_both_or_neither),
+	    cmocka_unit_test(test_over_consumption),	cmocka_unit_test(test_update),
+	    cmocka_unit_test(test_replenish),		cmocka_unit_test(test_no_overflow),
+	    cmocka_unit_test(test_real_timer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

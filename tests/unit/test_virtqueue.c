@@ -453,20 +453,20 @@ static void test_chain_copy(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test_teardown(test_activate_checks, teardown),
-		cmocka_unit_test_teardown(test_pop_simple, teardown),
-		cmocka_unit_test_teardown(test_zero_length_buffers, teardown),
-		cmocka_unit_test_teardown(test_chain_length_limit, teardown),
-		cmocka_unit_test_teardown(test_length_sum, teardown),
-		cmocka_unit_test_teardown(test_bad_chains, teardown),
-		cmocka_unit_test_teardown(test_indirect_needs_feature, teardown),
-		cmocka_unit_test_teardown(test_ring_violations, teardown),
-		cmocka_unit_test_teardown(test_used_ring, teardown),
-		cmocka_unit_test_teardown(test_interrupt_no_event_idx, teardown),
-		cmocka_unit_test_teardown(test_interrupt_event_idx, teardown),
-		cmocka_unit_test_teardown(test_notification_suppression, teardown),
-		cmocka_unit_test_teardown(test_chain_copy, teardown),
+	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test_teardown(test_activate_checks, teardown),
+	    cmocka_unit_test_teardown(test_pop_simple, teardown),
+	    cmocka_unit_test_teardown(test_zero_length_buffers, teardown),
+	    cmocka_unit_test_teardown(test_chain_length_limit, teardown),
+	    cmocka_unit_test_teardown(test_length_sum, teardown),
+	    cmocka_unit_test_teardown(test_bad_chains, teardown),
+	    cmocka_unit_test_teardown(test_indirect_needs_feature, teardown),
+	    cmocka_unit_test_teardown(test_ring_violations, teardown),
+	    cmocka_unit_test_teardown(test_used_ring, teardown),
+	    cmocka_unit_test_teardown(test_interrupt_no_event_idx, teardown),
+	    cmocka_unit_test_teardown(test_interrupt_event_idx, teardown),
+	    cmocka_unit_test_teardown(test_notification_suppression, teardown),
+	    cmocka_unit_test_teardown(test_chain_copy, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

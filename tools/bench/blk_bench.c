@@ -60,7 +60,8 @@ static double cpu_s(void)
 
 static uint64_t *make_sectors(const struct workload *w)
 {
-	uint64_t *s = malloc(sizeof(*s) * w->n), nblocks = FILE_SIZE / w->bs, x = 88172645463325252ULL;
+	uint64_t *s = malloc(sizeof(*s) * w->n), nblocks = FILE_SIZE / w->bs,
+		 x = 88172645463325252ULL;
 
 	if (!s)
 		return NULL;
@@ -149,10 +150,10 @@ int main(int argc, char **argv)
 {
 	double scale = 1.0;
 	struct workload wl[] = {
-		{"4KiB random read, QD1", 4096, false, true, 1, 100000},
-		{"4KiB random read, QD32", 4096, false, true, 32, 200000},
-		{"128KiB sequential read", 131072, false, false, 8, 20000},
-		{"128KiB sequential write", 131072, true, false, 8, 20000},
+	    {"4KiB random read, QD1", 4096, false, true, 1, 100000},
+	    {"4KiB random read, QD32", 4096, false, true, 32, 200000},
+	    {"128KiB sequential read", 131072, false, false, 8, 20000},
+	    {"128KiB sequential write", 131072, true, false, 8, 20000},
 	};
 	struct blkfix f;
 	uint64_t bufs, hs;
@@ -175,9 +176,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(vdrv_ptr(&f.d, bufs, (uint64_t)MAX_QD * 131072), 0x5c, (uint64_t)MAX_QD * 131072);
-	printf("virtio-blk device model vs direct preadv/pwritev (file on %s, %llu MiB, best of %d)\n",
-	       blkfix_dir(), (unsigned long long)(FILE_SIZE >> 20), ROUNDS);
-	printf("  (ember = kick via QueueNotify -> eventfd, epoll wake, chain checks, preadv/pwritev into\n"
+	printf(
+	    "virtio-blk device model vs direct preadv/pwritev (file on %s, %llu MiB, best of %d)\n",
+	    blkfix_dir(), (unsigned long long)(FILE_SIZE >> 20), ROUNDS);
+	printf("  (ember = kick via QueueNotify -> eventfd, epoll wake, chain checks, "
+	       "preadv/pwritev into\n"
 	       "   guest buffers, used ring, irq eventfd; batches of QD requests per kick)\n");
 	for (size_t k = 0; k < sizeof(wl) / sizeof(wl[0]); k++) {
 		struct workload *w = &wl[k];

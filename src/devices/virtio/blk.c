@@ -44,8 +44,8 @@ static int open_backing(const char *path, bool read_only, int *fd_out, uint64_t 
 		return err_set(e, "drive %s: size: %s", path, strerror(e));
 	}
 	if (size % VIRTIO_BLK_SECTOR_SIZE)
-		log_warn("drive %s: size %lld is not a multiple of %d; the tail is not visible", path,
-			 (long long)size, VIRTIO_BLK_SECTOR_SIZE);
+		log_warn("drive %s: size %lld is not a multiple of %d; the tail is not visible",
+			 path, (long long)size, VIRTIO_BLK_SECTOR_SIZE);
 	*fd_out = fd;
 	*nsectors = (uint64_t)size / VIRTIO_BLK_SECTOR_SIZE;
 	return 0;
@@ -296,16 +296,16 @@ static void blk_reset(struct virtio_dev *vd)
 }
 
 static const struct virtio_dev_ops blk_ops = {
-	.name = "virtio-blk",
-	.device_id = VIRTIO_ID_BLOCK,
-	.num_queues = 1,
-	.queue_max = VIRTIO_BLK_QUEUE_SIZE,
-	.features = BLK_FEATURES,
-	.config_size = sizeof(struct virtio_blk_config),
-	.config_read = blk_config_read,
-	.activate = blk_activate,
-	.queue_notify = blk_queue_notify,
-	.reset = blk_reset,
+    .name = "virtio-blk",
+    .device_id = VIRTIO_ID_BLOCK,
+    .num_queues = 1,
+    .queue_max = VIRTIO_BLK_QUEUE_SIZE,
+    .features = BLK_FEATURES,
+    .config_size = sizeof(struct virtio_blk_config),
+    .config_read = blk_config_read,
+    .activate = blk_activate,
+    .queue_notify = blk_queue_notify,
+    .reset = blk_reset,
 };
 
 int virtio_blk_create(const struct drive_cfg *cfg, const struct guest_mem *gm,

@@ -133,7 +133,8 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops,
 		if (el) {
 			r = el_add(el, vd->queue_evfd[q], EPOLLIN, queue_event, vd);
 			if (r < 0) {
-				err_set(-r, "%s: adding queue eventfd to the event loop", ops->name);
+				err_set(-r, "%s: adding queue eventfd to the event loop",
+					ops->name);
 				goto fail;
 			}
 		}
@@ -191,13 +192,13 @@ void virtio_dev_save(struct virtio_dev *vd, struct virtio_dev_state *st)
 		const struct virtqueue *vq = &vd->queues[q];
 
 		st->queues[q] = (struct virtio_queue_state){
-			.size = vq->size,
-			.ready = vq->ready,
-			.desc_gpa = vq->desc_gpa,
-			.avail_gpa = vq->avail_gpa,
-			.used_gpa = vq->used_gpa,
-			.last_avail = vq->last_avail,
-			.used_idx = vq->used_idx,
+		    .size = vq->size,
+		    .ready = vq->ready,
+		    .desc_gpa = vq->desc_gpa,
+		    .avail_gpa = vq->avail_gpa,
+		    .used_gpa = vq->used_gpa,
+		    .last_avail = vq->last_avail,
+		    .used_idx = vq->used_idx,
 		};
 	}
 }
@@ -500,8 +501,7 @@ static void reg_write(struct virtio_dev *vd, uint64_t off, uint32_t val)
 	case VIRTIO_MMIO_QUEUE_NOTIFY: {
 		uint64_t one = 1;
 
-		if (!virtio_dev_live(vd) || val >= vd->ops->num_queues ||
-		    !vd->queues[val].active) {
+		if (!virtio_dev_live(vd) || val >= vd->ops->num_queues || !vd->queues[val].active) {
 			virtio_dev_set_needs_reset(vd);
 			break;
 		}
@@ -565,6 +565,6 @@ static void mmio_write(void *opaque, uint64_t off, const void *data, uint32_t le
 }
 
 const struct bus_ops virtio_mmio_bus_ops = {
-	.read = mmio_read,
-	.write = mmio_write,
+    .read = mmio_read,
+    .write = mmio_write,
 };

@@ -45,23 +45,25 @@ int vq_activate(struct virtqueue *vq, const struct guest_mem *gm, bool event_idx
 	uint64_t n = vq->size;
 	uint64_t avail_len = sizeof(struct vring_avail) + 2 * n + (event_idx ? 2 : 0);
 	uint64_t used_len =
-		sizeof(struct vring_used) + sizeof(struct vring_used_elem) * n + (event_idx ? 2 : 0);
+	    sizeof(struct vring_used) + sizeof(struct vring_used_elem) * n + (event_idx ? 2 : 0);
 
 	vq->active = false;
 	if (!vq_size_valid(vq, vq->size))
 		return err_set(EINVAL, "virtqueue size %u is not a power of two <= %u", vq->size,
 			       vq->max_size);
 	if ((vq->desc_gpa & 15) || (vq->avail_gpa & 1) || (vq->used_gpa & 3))
-		return err_set(EINVAL, "virtqueue rings misaligned (desc %#llx avail %#llx used %#llx)",
+		return err_set(EINVAL,
+			       "virtqueue rings misaligned (desc %#llx avail %#llx used %#llx)",
 			       (unsigned long long)vq->desc_gpa, (unsigned long long)vq->avail_gpa,
 			       (unsigned long long)vq->used_gpa);
 	vq->desc = gm_slice(gm, vq->desc_gpa, sizeof(struct vring_desc) * n);
 	vq->avail = gm_slice(gm, vq->avail_gpa, avail_len);
 	vq->used = gm_slice(gm, vq->used_gpa, used_len);
 	if (!vq->desc || !vq->avail || !vq->used)
-		return err_set(EINVAL, "virtqueue ring outside guest RAM (desc %#llx avail %#llx used %#llx)",
-			       (unsigned long long)vq->desc_gpa, (unsigned long long)vq->avail_gpa,
-			       (unsigned long long)vq->used_gpa);
+		return err_set(
+		    EINVAL, "virtqueue ring outside guest RAM (desc %#llx avail %#llx used %#llx)",
+		    (unsigned long long)vq->desc_gpa, (unsigned long long)vq->avail_gpa,
+		    (unsigned long long)vq->used_gpa);
 	vq->gm = gm;
 	vq->event_idx = event_idx;
 	vq->indirect = indirect;
@@ -264,8 +266,7 @@ bool vq_enable_notification(struct virtqueue *vq)
 }
 
 /* Copy between buf and the readable/writable part of a chain, from `off`. */
-static size_t chain_copy(const struct vq_chain *c, bool writable, size_t off, void *buf,
-			 size_t len)
+static size_t chain_copy(const struct vq_chain *c, bool writable, size_t off, void *buf, size_t len)
 {
 	unsigned first = writable ? c->nread : 0;
 	unsigned count = writable ? c->nwrite : c->nread;
@@ -299,8 +300,8 @@ size_t vq_chain_write(const struct vq_chain *c, size_t off, const void *src, siz
 	return chain_copy(c, true, off, (void *)src, len);
 }
 
-int vq_chain_iov(const struct vq_chain *c, bool writable, size_t off, size_t len,
-		 struct iovec *out, int max)
+int vq_chain_iov(const struct vq_chain *c, bool writable, size_t off, size_t len, struct iovec *out,
+		 int max)
 {
 	unsigned first = writable ? c->nread : 0;
 	unsigned count = writable ? c->nwrite : c->nread;
