@@ -52,7 +52,7 @@
 /* Latest statistics, in Firecracker's BalloonStats terms. */
 struct virtio_balloon_stats {
 	uint64_t target_pages, actual_pages, target_mib, actual_mib;
-	uint32_t present;                         /* bit t: val[t] was reported */
+	uint32_t present;			 /* bit t: val[t] was reported */
 	uint64_t val[VIRTIO_BALLOON_STATS_TAGS]; /* indexed by VIRTIO_BALLOON_S_* */
 };
 
@@ -60,25 +60,25 @@ struct virtio_balloon_stats {
  * under vdev.lock. */
 struct virtio_balloon_counters {
 	uint64_t activate_fails;
-	uint64_t inflate_count;     /* inflate buffers handled */
-	uint64_t deflate_count;     /* deflate buffers handled */
-	uint64_t inflated_pages;    /* valid PFNs received on inflateq */
-	uint64_t deflated_pages;    /* valid PFNs received on deflateq */
-	uint64_t invalid_pfns;      /* PFNs outside guest RAM, ignored */
-	uint64_t malformed_buffers; /* buffers with wrong lengths or direction */
-	uint64_t discard_fails;     /* pages the host could not release */
-	uint64_t stats_updates_count; /* stats buffers parsed */
-	uint64_t stats_update_fails;  /* stats buffers malformed */
-	uint64_t stats_polls;         /* stats buffers returned for a refill */
+	uint64_t inflate_count;		 /* inflate buffers handled */
+	uint64_t deflate_count;		 /* deflate buffers handled */
+	uint64_t inflated_pages;	 /* valid PFNs received on inflateq */
+	uint64_t deflated_pages;	 /* valid PFNs received on deflateq */
+	uint64_t invalid_pfns;		 /* PFNs outside guest RAM, ignored */
+	uint64_t malformed_buffers;	 /* buffers with wrong lengths or direction */
+	uint64_t discard_fails;		 /* pages the host could not release */
+	uint64_t stats_updates_count;	 /* stats buffers parsed */
+	uint64_t stats_update_fails;	 /* stats buffers malformed */
+	uint64_t stats_polls;		 /* stats buffers returned for a refill */
 	uint64_t free_page_report_count; /* reporting buffers handled */
 	uint64_t free_page_report_freed; /* bytes released through reporting */
 	uint64_t free_page_report_fails; /* reported ranges not released */
-	uint64_t event_fails;    /* invalid chains, broken rings, timer errors */
-	uint64_t target_updates; /* set_target calls that changed num_pages */
+	uint64_t event_fails;		 /* invalid chains, broken rings, timer errors */
+	uint64_t target_updates;	 /* set_target calls that changed num_pages */
 };
 
 struct virtio_balloon {
-	struct virtio_dev vdev; /* first: the transport's view */
+	struct virtio_dev vdev;	   /* first: the transport's view */
 	struct virtio_dev_ops ops; /* per device: num_queues follows the config */
 	bool deflate_on_oom, reporting;
 	uint32_t num_pages; /* target, host-owned config field */
@@ -86,7 +86,7 @@ struct virtio_balloon {
 	/* Statistics */
 	uint32_t stats_interval_s; /* 0: statistics disabled (fixed at create) */
 	int timer_fd;
-	bool stats_held;       /* a stats buffer waits for the next poll */
+	bool stats_held; /* a stats buffer waits for the next poll */
 	uint16_t stats_head;
 	struct virtio_balloon_stats stats; /* last parsed values (present/val) */
 	/* Queue indices for the negotiated features (-1: absent). */

@@ -25,6 +25,7 @@ enum {
 	OPT_DISK,
 	OPT_NET,
 	OPT_VSOCK,
+	OPT_BALLOON,
 	OPT_LOG_LEVEL,
 	OPT_HELP,
 	OPT_CMDLINE_OVERRIDE,
@@ -44,6 +45,7 @@ static const struct option run_opts[] = {
 	{"disk", required_argument, NULL, OPT_DISK},
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"balloon", required_argument, NULL, OPT_BALLOON},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -65,6 +67,7 @@ void cli_print_run_help(void)
 	       "  --disk PATH[,ro][,id=NAME]   virtio-blk drive (repeatable; first is vda)\n"
 	       "  --net TAP[,mac=MAC]    virtio-net on an existing TAP device (repeatable)\n"
 	       "  --vsock CID:PATH       virtio-vsock with the Unix socket PATH\n"
+	       "  --balloon MIB[,deflate_on_oom][,stats=SECONDS]   virtio-balloon, target MIB\n"
 	       "  --log-level LEVEL      error, warn, info, debug\n"
 	       "  --boot-timer           log the time until the guest writes 123 to port 0x3f0\n"
 	       "Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
@@ -184,6 +187,41 @@ int cli_parse_vsock(const char *spec, struct vsock_cfg *v)
 	return v->uds_path ? 0 : err_set(ENOMEM, "out of memory");
 }
 
+/* AMOUNT_MIB[,deflate_on_oom][,stats=SECONDS] */
+static int cli_parse_balloon(const char *spec, struct balloon_cfg *b)
+{
+	char *copy = strdup(spec), *save = NULL, *tok;
+	uint64_t v;
+	int r = 0, n = 0;
+
+	if (!copy)
+		return err_set(ENOMEM, "out of memory");
+	memset(b, 0, sizeof(*b));
+	if (spec[0] == ',')
+		r = err_set(EINVAL, "--balloon %s: expected AMOUNT_MIB first", spec);
+	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
+		if (n++ == 0) {
+			if (parse_u64(tok, 0, UINT32_MAX, &v) < 0)
+				r = err_set(EINVAL, "--balloon %s: bad amount '%s' (MiB)", spec, tok);
+			b->amount_mib = (uint32_t)v;
+		} else if (strcmp(tok, "deflate_on_oom") == 0) {
+			b->deflate_on_oom = true;
+		} else if (strncmp(tok, "stats=", 6) == 0) {
+			if (parse_u64(tok + 6, 0, UINT32_MAX, &v) < 0)
+				r = err_set(EINVAL, "--balloon %s: bad stats interval '%s' (seconds)",
+					    spec, tok + 6);
+			b->stats_polling_interval_s = (uint32_t)v;
+		} else {
+			r = err_set(EINVAL, "--balloon %s: unknown option '%s'", spec, tok);
+		}
+	}
+	if (r == 0 && n == 0)
+		r = err_set(EINVAL, "--balloon needs AMOUNT_MIB");
+	b->present = r == 0;
+	free(copy);
+	return r;
+}
+
 static int set_str(char **dst, const char *v)
 {
 	free(*dst);
@@ -289,6 +327,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			if (cfg->vsock.present)
 				return err_set(EINVAL, "--vsock given twice (one vsock device per VM)");
 			r = cli_parse_vsock(optarg, &cfg->vsock);
+			break;
+		case OPT_BALLOON:
+			if (cfg->balloon.present)
+				return err_set(EINVAL, "--balloon given twice (one balloon per VM)");
+			r = cli_parse_balloon(optarg, &cfg->balloon);
 			break;
 		case OPT_LOG_LEVEL: {
 			enum log_level lvl;

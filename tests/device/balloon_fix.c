@@ -115,8 +115,7 @@ int balloon_fix_do(struct balloon_fix *f, unsigned q, const struct vd_buf *bufs,
 	return r;
 }
 
-int balloon_fix_pfns(struct balloon_fix *f, unsigned q, const uint32_t *pfns, size_t n,
-		     int nsplit)
+int balloon_fix_pfns(struct balloon_fix *f, unsigned q, const uint32_t *pfns, size_t n, int nsplit)
 {
 	uint64_t mark = vdrv_mark(&f->d), len = n * 4, gpa = vdrv_alloc(&f->d, len ? len : 4, 8);
 	struct vd_buf bufs[VQ_MAX_SIZE];

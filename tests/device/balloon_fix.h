@@ -42,8 +42,7 @@ int balloon_fix_do(struct balloon_fix *f, unsigned q, const struct vd_buf *bufs,
 		   uint32_t *used_len);
 /* PFN array in fresh guest memory, split into nsplit descriptors of
  * uneven length (1 = one descriptor), then balloon_fix_do. */
-int balloon_fix_pfns(struct balloon_fix *f, unsigned q, const uint32_t *pfns, size_t n,
-		     int nsplit);
+int balloon_fix_pfns(struct balloon_fix *f, unsigned q, const uint32_t *pfns, size_t n, int nsplit);
 /* Post a buffer without waiting for it (stats), kick, dispatch what is
  * pending. Returns the head or -errno. */
 int balloon_fix_post(struct balloon_fix *f, unsigned q, const struct vd_buf *bufs, int n);

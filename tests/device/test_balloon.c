@@ -30,7 +30,7 @@ static const struct balloon_cfg cfg_all = {.present = true,
 					   .stats_polling_interval_s = 1,
 					   .free_page_reporting = true};
 static const struct balloon_cfg cfg_report = {
-	.present = true, .amount_mib = 0, .free_page_reporting = true};
+    .present = true, .amount_mib = 0, .free_page_reporting = true};
 
 static struct balloon_fix *fix_new(const struct balloon_cfg *cfg, uint64_t want)
 {
@@ -269,8 +269,8 @@ static void test_bad_pfns(void **state)
 {
 	(void)state;
 	struct balloon_fix *f = fix_new(&cfg_plain, BALLOON_FIX_ALL_FEATURES);
-	uint32_t pfns[] = {pfn(HIGH),     pfn(RAM),     pfn(HIGH) + 1, 0xffffffffu,
-			   pfn(RAM) - 1,  pfn(RAM) + 1, 0x7fffffffu,   pfn(HIGH) + 2};
+	uint32_t pfns[] = {pfn(HIGH),	 pfn(RAM),     pfn(HIGH) + 1, 0xffffffffu,
+			   pfn(RAM) - 1, pfn(RAM) + 1, 0x7fffffffu,   pfn(HIGH) + 2};
 	struct virtio_balloon_counters c;
 
 	balloon_fix_touch(f, HIGH, 3 * PG, 7);
@@ -296,13 +296,12 @@ static void test_pfns_around_hole(void **state)
 	(void)state;
 	struct balloon_fix *f = calloc(1, sizeof(*f));
 	const uint64_t gap = 32u << 20, gap_end = 48u << 20;
-	uint32_t pfns[] = {pfn(gap) - 1, pfn(gap), pfn(gap) + 1, pfn(gap_end) - 1, pfn(gap_end),
-			   pfn(gap_end) + 1};
+	uint32_t pfns[] = {pfn(gap) - 1,     pfn(gap),	   pfn(gap) + 1,
+			   pfn(gap_end) - 1, pfn(gap_end), pfn(gap_end) + 1};
 
 	assert_non_null(f);
-	assert_int_equal(balloon_fix_init(f, &cfg_plain, RAM, gap, gap_end,
-					  BALLOON_FIX_ALL_FEATURES),
-			 0);
+	assert_int_equal(
+	    balloon_fix_init(f, &cfg_plain, RAM, gap, gap_end, BALLOON_FIX_ALL_FEATURES), 0);
 	balloon_fix_touch(f, gap - PG, PG, 9);
 	balloon_fix_touch(f, gap_end, 2 * PG, 9);
 	assert_int_equal(balloon_fix_resident(f, gap_end, 2 * PG), 2);
@@ -444,8 +443,8 @@ static void test_free_page_reporting(void **state)
 
 	/* A misaligned range is not released (counted); its neighbours are. */
 	balloon_fix_touch(f, HIGH, 4 * PG, 17);
-	struct vd_buf m[3] = {{HIGH + 8, PG, true}, {HIGH + PG, PG + 100, false},
-			      {HIGH + 2 * PG, PG, true}};
+	struct vd_buf m[3] = {
+	    {HIGH + 8, PG, true}, {HIGH + PG, PG + 100, false}, {HIGH + 2 * PG, PG, true}};
 	assert_int_equal(balloon_fix_do(f, 2, m, 1, &used), 0);
 	assert_int_equal(balloon_fix_do(f, 2, &m[1], 1, &used), 0);
 	assert_int_equal(balloon_fix_do(f, 2, &m[2], 1, &used), 0);
@@ -490,20 +489,20 @@ static void test_reporting_declined(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_features_and_config),
-		cmocka_unit_test(test_create_refuses_too_big),
-		cmocka_unit_test(test_target_and_actual),
-		cmocka_unit_test(test_inflate_releases_pages),
-		cmocka_unit_test(test_inflate_large_buffer),
-		cmocka_unit_test(test_deflate),
-		cmocka_unit_test(test_bad_pfns),
-		cmocka_unit_test(test_pfns_around_hole),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_broken_ring_and_reset),
-		cmocka_unit_test(test_activate_missing_queue),
-		cmocka_unit_test(test_free_page_reporting),
-		cmocka_unit_test(test_reporting_after_stats),
-		cmocka_unit_test(test_reporting_declined),
+	    cmocka_unit_test(test_features_and_config),
+	    cmocka_unit_test(test_create_refuses_too_big),
+	    cmocka_unit_test(test_target_and_actual),
+	    cmocka_unit_test(test_inflate_releases_pages),
+	    cmocka_unit_test(test_inflate_large_buffer),
+	    cmocka_unit_test(test_deflate),
+	    cmocka_unit_test(test_bad_pfns),
+	    cmocka_unit_test(test_pfns_around_hole),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_broken_ring_and_reset),
+	    cmocka_unit_test(test_activate_missing_queue),
+	    cmocka_unit_test(test_free_page_reporting),
+	    cmocka_unit_test(test_reporting_after_stats),
+	    cmocka_unit_test(test_reporting_declined),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

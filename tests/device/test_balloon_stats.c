@@ -24,7 +24,7 @@
 #define STAT VIRTIO_BALLOON_STAT_SIZE
 
 static const struct balloon_cfg cfg_stats = {
-	.present = true, .amount_mib = 4, .stats_polling_interval_s = 1};
+    .present = true, .amount_mib = 4, .stats_polling_interval_s = 1};
 static const struct balloon_cfg cfg_nostats = {.present = true, .amount_mib = 4};
 
 static int setup(void **state)
@@ -69,16 +69,28 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const uint16_t all_tags[] = {
-	VIRTIO_BALLOON_S_SWAP_IN, VIRTIO_BALLOON_S_SWAP_OUT,	  VIRTIO_BALLOON_S_MAJFLT,
-	VIRTIO_BALLOON_S_MINFLT,  VIRTIO_BALLOON_S_MEMFREE,	  VIRTIO_BALLOON_S_MEMTOT,
-	VIRTIO_BALLOON_S_AVAIL,	  VIRTIO_BALLOON_S_CACHES,	  VIRTIO_BALLOON_S_HTLB_PGALLOC,
-	VIRTIO_BALLOON_S_HTLB_PGFAIL, 10, 11, 12, 13, 14, 15, 99 /* unknown: ignored */};
+static const uint16_t all_tags[] = {VIRTIO_BALLOON_S_SWAP_IN,
+				    VIRTIO_BALLOON_S_SWAP_OUT,
+				    VIRTIO_BALLOON_S_MAJFLT,
+				    VIRTIO_BALLOON_S_MINFLT,
+				    VIRTIO_BALLOON_S_MEMFREE,
+				    VIRTIO_BALLOON_S_MEMTOT,
+				    VIRTIO_BALLOON_S_AVAIL,
+				    VIRTIO_BALLOON_S_CACHES,
+				    VIRTIO_BALLOON_S_HTLB_PGALLOC,
+				    VIRTIO_BALLOON_S_HTLB_PGFAIL,
+				    10,
+				    11,
+				    12,
+				    13,
+				    14,
+				    15,
+				    99 /* unknown: ignored */};
 static const char *const all_names[] = {
-	"swap_in",	"swap_out",	"major_faults", "minor_faults",	 "free_memory",
-	"total_memory", "available_memory", "disk_caches", "hugetlb_allocations", "hugetlb_failures",
-	"oom_kill",	"alloc_stall",	"async_scan",	"direct_scan",	 "async_reclaim",
-	"direct_reclaim"};
+    "swap_in",	     "swap_out",	 "major_faults", "minor_faults",	"free_memory",
+    "total_memory",  "available_memory", "disk_caches",	 "hugetlb_allocations", "hugetlb_failures",
+    "oom_kill",	     "alloc_stall",	 "async_scan",	 "direct_scan",		"async_reclaim",
+    "direct_reclaim"};
 #define NTAGS ((int)(sizeof(all_tags) / sizeof(all_tags[0])))
 
 static void test_parse_all_tags(void **state)
@@ -199,11 +211,11 @@ static void test_malformed_stats(void **state)
 		uint32_t len;
 		bool write;
 	} bad[] = {
-		{STAT + 5, false},				   /* not a multiple of 10 */
-		{STAT - 1, false},				   /* too small */
-		{0, false},					   /* empty */
-		{VIRTIO_BALLOON_STATS_MAX_BYTES + 4, false},    /* too large (4100) */
-		{STAT, true},					   /* device-writable */
+	    {STAT + 5, false},				 /* not a multiple of 10 */
+	    {STAT - 1, false},				 /* too small */
+	    {0, false},					 /* empty */
+	    {VIRTIO_BALLOON_STATS_MAX_BYTES + 4, false}, /* too large (4100) */
+	    {STAT, true},				 /* device-writable */
 	};
 	int n = (int)(sizeof(bad) / sizeof(bad[0]));
 
@@ -363,14 +375,14 @@ static void test_stats_declined(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_parse_all_tags, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_partial_stats, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_polling, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_stats, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_second_buffer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_interval_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_while_held, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stats_declined, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_parse_all_tags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_stats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_polling, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_stats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_second_buffer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_interval_update, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_while_held, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stats_declined, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

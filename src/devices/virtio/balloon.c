@@ -35,22 +35,22 @@ _Static_assert(sizeof(struct virtio_balloon_stat) == VIRTIO_BALLOON_STAT_SIZE,
 
 /* Firecracker's BalloonStats names, by tag. */
 static const char *const stat_names[VIRTIO_BALLOON_STATS_TAGS] = {
-	[VIRTIO_BALLOON_S_SWAP_IN] = "swap_in",
-	[VIRTIO_BALLOON_S_SWAP_OUT] = "swap_out",
-	[VIRTIO_BALLOON_S_MAJFLT] = "major_faults",
-	[VIRTIO_BALLOON_S_MINFLT] = "minor_faults",
-	[VIRTIO_BALLOON_S_MEMFREE] = "free_memory",
-	[VIRTIO_BALLOON_S_MEMTOT] = "total_memory",
-	[VIRTIO_BALLOON_S_AVAIL] = "available_memory",
-	[VIRTIO_BALLOON_S_CACHES] = "disk_caches",
-	[VIRTIO_BALLOON_S_HTLB_PGALLOC] = "hugetlb_allocations",
-	[VIRTIO_BALLOON_S_HTLB_PGFAIL] = "hugetlb_failures",
-	[VIRTIO_BALLOON_S_OOM_KILL] = "oom_kill",
-	[VIRTIO_BALLOON_S_ALLOC_STALL] = "alloc_stall",
-	[VIRTIO_BALLOON_S_ASYNC_SCAN] = "async_scan",
-	[VIRTIO_BALLOON_S_DIRECT_SCAN] = "direct_scan",
-	[VIRTIO_BALLOON_S_ASYNC_RECLAIM] = "async_reclaim",
-	[VIRTIO_BALLOON_S_DIRECT_RECLAIM] = "direct_reclaim",
+    [VIRTIO_BALLOON_S_SWAP_IN] = "swap_in",
+    [VIRTIO_BALLOON_S_SWAP_OUT] = "swap_out",
+    [VIRTIO_BALLOON_S_MAJFLT] = "major_faults",
+    [VIRTIO_BALLOON_S_MINFLT] = "minor_faults",
+    [VIRTIO_BALLOON_S_MEMFREE] = "free_memory",
+    [VIRTIO_BALLOON_S_MEMTOT] = "total_memory",
+    [VIRTIO_BALLOON_S_AVAIL] = "available_memory",
+    [VIRTIO_BALLOON_S_CACHES] = "disk_caches",
+    [VIRTIO_BALLOON_S_HTLB_PGALLOC] = "hugetlb_allocations",
+    [VIRTIO_BALLOON_S_HTLB_PGFAIL] = "hugetlb_failures",
+    [VIRTIO_BALLOON_S_OOM_KILL] = "oom_kill",
+    [VIRTIO_BALLOON_S_ALLOC_STALL] = "alloc_stall",
+    [VIRTIO_BALLOON_S_ASYNC_SCAN] = "async_scan",
+    [VIRTIO_BALLOON_S_DIRECT_SCAN] = "direct_scan",
+    [VIRTIO_BALLOON_S_ASYNC_RECLAIM] = "async_reclaim",
+    [VIRTIO_BALLOON_S_DIRECT_RECLAIM] = "direct_reclaim",
 };
 
 static struct virtio_balloon *to_balloon(struct virtio_dev *vd)
@@ -66,8 +66,8 @@ static void release_run(struct virtio_balloon *b, uint64_t start, uint64_t n)
 {
 	const struct guest_mem *gm = b->vdev.gm;
 
-	if (n == 0 || gm_discard(gm, start << VIRTIO_BALLOON_PFN_SHIFT,
-				 n << VIRTIO_BALLOON_PFN_SHIFT) == 0)
+	if (n == 0 ||
+	    gm_discard(gm, start << VIRTIO_BALLOON_PFN_SHIFT, n << VIRTIO_BALLOON_PFN_SHIFT) == 0)
 		return;
 	for (uint64_t i = 0; i < n; i++)
 		if (gm_discard(gm, (start + i) << VIRTIO_BALLOON_PFN_SHIFT,
@@ -200,8 +200,8 @@ static void stats_timer(void *opaque, int fd, uint32_t events)
 static int arm_timer(int fd, uint32_t interval_s)
 {
 	struct itimerspec its = {
-		.it_interval = {.tv_sec = interval_s},
-		.it_value = {.tv_sec = interval_s},
+	    .it_interval = {.tv_sec = interval_s},
+	    .it_value = {.tv_sec = interval_s},
 	};
 
 	return timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
@@ -335,15 +335,15 @@ static void balloon_reset(struct virtio_dev *vd)
 }
 
 static const struct virtio_dev_ops balloon_ops_template = {
-	.name = "virtio-balloon",
-	.device_id = VIRTIO_ID_BALLOON,
-	.queue_max = VIRTIO_BALLOON_QUEUE_SIZE,
-	.config_size = sizeof(struct virtio_balloon_config),
-	.config_read = balloon_config_read,
-	.config_write = balloon_config_write,
-	.activate = balloon_activate,
-	.queue_notify = balloon_queue_notify,
-	.reset = balloon_reset,
+    .name = "virtio-balloon",
+    .device_id = VIRTIO_ID_BALLOON,
+    .queue_max = VIRTIO_BALLOON_QUEUE_SIZE,
+    .config_size = sizeof(struct virtio_balloon_config),
+    .config_read = balloon_config_read,
+    .config_write = balloon_config_write,
+    .activate = balloon_activate,
+    .queue_notify = balloon_queue_notify,
+    .reset = balloon_reset,
 };
 
 /* ---- public ---- */
@@ -358,8 +358,9 @@ static uint32_t mib_to_pages(uint32_t mib)
 static int check_amount(const struct guest_mem *gm, uint32_t amount_mib)
 {
 	if ((uint64_t)amount_mib << 20 > gm->total)
-		return err_set(EINVAL, "balloon: amount_mib (%u) is larger than the guest memory "
-				       "(%llu MiB)",
+		return err_set(EINVAL,
+			       "balloon: amount_mib (%u) is larger than the guest memory "
+			       "(%llu MiB)",
 			       amount_mib, (unsigned long long)(gm->total >> 20));
 	return 0;
 }
