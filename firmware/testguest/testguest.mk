@@ -19,7 +19,25 @@ TG_CFLAGS += -fno-tree-loop-distribute-patterns -Wa,--fatal-warnings
 TG_LDFLAGS += -no-pie
 endif
 
-testguest: $(TG_ELF)
+TG_BZ_ELF := $(BUILD)/firmware/testguest-bz.elf
+TG_BZIMAGE := $(BUILD)/firmware/testguest.bzImage
+
+testguest: $(TG_ELF) $(TG_BZIMAGE)
+
+# The same guest as a bzImage (64-bit boot protocol), for UKI and bzImage
+# loader tests: linked with its entry at 1 MiB + 0x200, wrapped by a tool.
+$(BUILD)/firmware/testguest-bz.ld: $(TG_LDS)
+	@mkdir -p $(dir $@)
+	$(Q)sed 's|^\t/\* TG_ENTRY_PAD|\t. += 0x200; /* TG_ENTRY_PAD|' $< > $@
+	$(Q)grep -q '+= 0x200' $@
+
+$(TG_BZ_ELF): $(TG_OBJS) $(BUILD)/firmware/testguest-bz.ld $(TG_DIR)/testguest.mk
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(subst $(TG_LDS),$(BUILD)/firmware/testguest-bz.ld,$(TG_LDFLAGS)) -o $@ $(TG_OBJS)
+
+$(TG_BZIMAGE): $(TG_BZ_ELF) tools/elf2bzimage.py
+	@$(if $(Q),echo "  BZIMAGE $@")
+	$(Q)python3 tools/elf2bzimage.py $< $@
 
 $(TG_ELF): $(TG_OBJS) $(TG_LDS) $(TG_DIR)/testguest.mk
 	@mkdir -p $(dir $@)

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Unified Kernel Images (issue 7): the test guest as a bzImage wrapped into a
+# UKI with systemd-boot's stub (tools/mkuki.sh): ember boots .linux through
+# the 64-bit bzImage path with .ucode+.initrd as the initrd and .cmdline as
+# the command line (unless --cmdline-override), and logs SHA-256 of what it
+# booted. Malformed images fail with one line and exit 1. With the Debian
+# kernel cached, a Linux UKI boots to its first console lines.
+set -u
+. "$(dirname "$0")/lib.sh"
+BZIMAGE=${BZIMAGE:-$BUILD/firmware/testguest.bzImage}
+require "$EMBER" "$TESTGUEST" "$BZIMAGE"
+cp "$BZIMAGE" "$E2E_TMP/tg.bzImage" && BZIMAGE=$E2E_TMP/tg.bzImage
+
+if [ ! -e /usr/lib/systemd/boot/efi/linuxx64.efi.stub ]; then
+	echo "  skip: systemd-boot-efi's stub is not installed (make setup)"
+	exit 0
+fi
+
+printf 'UCODE-' >"$E2E_TMP/ucode.bin"
+printf 'INITRD-PAYLOAD' >"$E2E_TMP/initrd.img"
+uki_cmdline="tg.mem=128 tg.cpus=1 tg.initrd=UCODE-INITRD-PAYLOAD"
+uki=$E2E_TMP/tg.efi
+tools/mkuki.sh -o "$uki" -k "$BZIMAGE" -i "$E2E_TMP/initrd.img" -u "$E2E_TMP/ucode.bin" \
+	-c "$uki_cmdline" -r /etc/os-release -n "ember-testguest-1.0" >/dev/null ||
+	{ fail "mkuki.sh failed"; finish; }
+
+# check_guest NAME EXPECTED_CMDLINE: the run passed and saw that command line.
+check_guest() {
+	local out
+	out=$(tr -d '\r' <"$E2E_TMP/$1.console" 2>/dev/null)
+	if [ "$RC" -ne 0 ] || ! grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$' <<<"$out"; then
+		fail "$1: exit $RC, $(grep '^TESTGUEST DONE' <<<"$out")"
+		grep -E '^FAIL' <<<"$out" | sed 's/^/      | /'
+		show_file "$ERR" 5
+		return 1
+	fi
+	if ! grep -qF "ok cmdline.text \"$2\"" <<<"$out"; then
+		fail "$1: guest saw $(grep 'cmdline.text' <<<"$out"), expected \"$2\""
+		return 1
+	fi
+	return 0
+}
+
+# 1. the UKI as it is
+run_ember uki run --kernel "$uki" --console "file:$E2E_TMP/uki.console" --mem 128M --log-level info
+if check_guest uki "$uki_cmdline"; then
+	out=$(tr -d '\r' <"$E2E_TMP/uki.console")
+	grep -q '^ok initrd.content starts with "UCODE-INITRD-PAYLOAD"' <<<"$out" ||
+		fail "uki: .ucode + .initrd not seen in order: $(grep initrd <<<"$out" | tr '\n' ' ')"
+	grep -q 'UKI: os-release "\?Debian' "$ERR" && grep -q 'UKI: kernel release ember-testguest-1.0' "$ERR" ||
+		fail "uki: .osrel/.uname not reported in the log"
+	k=$(sha256sum <"$BZIMAGE" | cut -d' ' -f1)
+	i=$(cat "$E2E_TMP/ucode.bin" "$E2E_TMP/initrd.img" | sha256sum | cut -d' ' -f1)
+	c=$(printf '%s' "$uki_cmdline" | sha256sum | cut -d' ' -f1)
+	if grep -q "measured boot: kernel sha256:$k initrd sha256:$i cmdline sha256:$c" "$ERR"; then
+		pass "uki: boots (.linux bzImage, .ucode+.initrd, .cmdline), measured boot hashes match sha256sum ($MS ms)"
+	else
+		fail "uki: measured boot line wrong: $(grep 'measured boot' "$ERR")"
+	fi
+fi
+
+# 2. a user command line without the override flag is ignored (with a warning)
+run_ember uki_user run --kernel "$uki" --console "file:$E2E_TMP/uki_user.console" --mem 128M \
+	--cmdline "tg.mem=999"
+check_guest uki_user "$uki_cmdline" && grep -q "cmdline-override" "$ERR" &&
+	pass "uki: --cmdline without --cmdline-override keeps .cmdline and warns"
+[ -s "$ERR" ] && grep -q "cmdline-override" "$ERR" || fail "uki_user: no warning about the ignored command line"
+
+# 3. ... and replaces it with the flag
+ov="tg.mem=128 tg.cpus=1 tg.initrd=UCODE-"
+run_ember uki_override run --kernel "$uki" --console "file:$E2E_TMP/uki_override.console" --mem 128M \
+	--cmdline "$ov" --cmdline-override
+check_guest uki_override "$ov" && pass "uki: --cmdline-override replaces .cmdline"
+
+# 4. malformed images: one line on stderr, exit 1
+bad() {
+	local name=$1 file=$2 want=$3
+	run_ember "$name" run --kernel "$file" --console none
+	if [ "$RC" -eq 1 ] && [ "$(wc -l <"$ERR")" -eq 1 ] && grep -qi "$want" "$ERR"; then
+		pass "$name: exit 1: $(cat "$ERR")"
+	else
+		fail "$name: exit $RC, stderr: $(head -c 300 "$ERR")"
+	fi
+}
+size=$(stat -c %s "$uki")
+head -c $((size / 2)) "$uki" >"$E2E_TMP/truncated.efi"
+bad uki_truncated "$E2E_TMP/truncated.efi" "UKI\|section\|truncat\|outside"
+objcopy --remove-section .linux "$uki" "$E2E_TMP/nolinux.efi" 2>/dev/null &&
+	bad uki_no_linux "$E2E_TMP/nolinux.efi" "no .linux"
+objcopy --update-section .linux="$E2E_TMP/initrd.img" "$uki" "$E2E_TMP/notbz.efi" 2>/dev/null &&
+	bad uki_linux_not_bzimage "$E2E_TMP/notbz.efi" "not a bzImage"
+head -c 64 "$uki" >"$E2E_TMP/tiny.efi"
+bad uki_tiny "$E2E_TMP/tiny.efi" "kernel"
+
+# 5. a Linux UKI (Debian's kernel + the test initramfs) up to its first console lines
+cache=${EMBER_CACHE:-$HOME/.cache/ember}
+kdir=$(ls -d "$cache"/debian-kernel/*/ 2>/dev/null | tail -n 1)
+initrd=$(ls -t "$cache"/initramfs/*.cpio.gz 2>/dev/null | head -n 1)
+if [ -n "$kdir" ] && [ -e "$kdir/vmlinuz" ] && [ -n "$initrd" ]; then
+	luki=$E2E_TMP/linux.efi
+	tools/mkuki.sh -o "$luki" -k "$kdir/vmlinuz" -i "$initrd" \
+		-c "console=ttyS0 earlyprintk=serial,ttyS0 from-ember-uki-test" >/dev/null
+	console=$E2E_TMP/linux.console
+	: >"$console"
+	"$EMBER" run --kernel "$luki" --kernel-decompress --mem 256M --console "file:$console" \
+		--cpu-template tools/templates/no-cx16.json </dev/null >/dev/null 2>"$E2E_TMP/linux.err" &
+	pid=$!
+	t0=$(now_ms)
+	ok=0
+	# wait for the kernel's own "Command line:" line (60 s budget), then stop ember
+	for _ in $(seq 600); do
+		if grep -q "Command line: console=ttyS0 earlyprintk=serial,ttyS0 from-ember-uki-test" "$console"; then
+			ok=1
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	e2e_cases=$((e2e_cases + 1))
+	if [ $ok -eq 1 ]; then
+		pass "linux uki: $(grep -m1 'Linux version' "$console" | cut -c1-60)... and its .cmdline after $(($(now_ms) - t0)) ms"
+	else
+		fail "linux uki: no 'Command line:' from the kernel"
+		show_file "$console" 5
+		show_file "$E2E_TMP/linux.err" 5
+	fi
+else
+	echo "  skip linux uki: no Debian kernel in $cache (tools/fetch-debian-kernel.sh)"
+fi
+finish
