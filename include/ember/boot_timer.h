@@ -19,7 +19,11 @@ struct boot_timer {
 
 extern const struct bus_ops boot_timer_bus_ops;
 void boot_timer_init(struct boot_timer *t);
-/* CLOCK_MONOTONIC time of this process's start (from /proc/self/stat). */
+/* Called first thing in main(): the boot timer counts from here (as
+ * Firecracker does). Without it, the process start from /proc/self/stat
+ * (10 ms resolution) is used. */
+void boot_timer_mark_process_start(void);
+/* CLOCK_MONOTONIC time of this process's start. */
 uint64_t boot_timer_process_start_ns(void);
 
 #endif

@@ -17,8 +17,17 @@ static uint64_t now_ns(clockid_t c)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t main_start_ns;
+
+void boot_timer_mark_process_start(void)
+{
+	main_start_ns = now_ns(CLOCK_MONOTONIC);
+}
+
 uint64_t boot_timer_process_start_ns(void)
 {
+	if (main_start_ns)
+		return main_start_ns;
 	char buf[1024], *p;
 	unsigned long long start_ticks = 0;
 	FILE *f = fopen("/proc/self/stat", "re");
