@@ -48,8 +48,16 @@ void vm_dump_vcpus(struct vm *vm);
  * (rl may be NULL). -ENOENT if no such drive. */
 int vm_update_drive(struct vm *vm, const char *id, const char *path,
 		    const struct rate_limiter_cfg *rl);
-/* Device counters for metrics: the blk device of drive index i, or NULL. */
+/* PATCH /network-interfaces/{id}: rate limiters (NULL: unchanged). */
+int vm_update_net(struct vm *vm, const char *id, const struct rate_limiter_cfg *rx,
+		  const struct rate_limiter_cfg *tx);
+/* The devices, for metrics and post-boot API calls (balloon target and
+ * statistics: see virtio_balloon.h); NULL when absent. Index i counts
+ * devices of that kind in configuration order. */
 struct virtio_blk *vm_get_blk(struct vm *vm, int i);
+struct virtio_net *vm_get_net(struct vm *vm, int i);
+struct virtio_vsock *vm_get_vsock(struct vm *vm);
+struct virtio_balloon *vm_get_balloon(struct vm *vm);
 
 /* Stop and join every thread, free everything. NULL is fine. */
 void vm_destroy(struct vm *vm);

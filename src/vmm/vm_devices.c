@@ -9,7 +9,10 @@
 #include "ember/error.h"
 #include "ember/log.h"
 #include "ember/virtio.h"
+#include "ember/virtio_balloon.h"
 #include "ember/virtio_blk.h"
+#include "ember/virtio_net.h"
+#include "ember/virtio_vsock.h"
 #include "vm_priv.h"
 
 static int wire_slot(struct vm *vm, int slot, struct virtio_dev *vd)
@@ -68,6 +71,30 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 		if ((r = add_vdev(vm, VDEV_BLK, &blk->vdev, blk, cfg->drives[i].id)) < 0)
 			return r;
 	}
+	for (int i = 0; i < cfg->nnets; i++) {
+		struct virtio_net *net;
+
+		if ((r = virtio_net_create(&cfg->nets[i], &vm->mem, vm->el, &net)) < 0)
+			return err_wrap(-r, "network interface %s", cfg->nets[i].id);
+		if ((r = add_vdev(vm, VDEV_NET, &net->vdev, net, cfg->nets[i].id)) < 0)
+			return r;
+	}
+	if (cfg->vsock.present) {
+		struct virtio_vsock *vs;
+
+		if ((r = virtio_vsock_create(&cfg->vsock, &vm->mem, vm->el, &vs)) < 0)
+			return err_wrap(-r, "vsock");
+		if ((r = add_vdev(vm, VDEV_VSOCK, &vs->vdev, vs, "vsock")) < 0)
+			return r;
+	}
+	if (cfg->balloon.present) {
+		struct virtio_balloon *b;
+
+		if ((r = virtio_balloon_create(&cfg->balloon, &vm->mem, vm->el, &b)) < 0)
+			return err_wrap(-r, "balloon");
+		if ((r = add_vdev(vm, VDEV_BALLOON, &b->vdev, b, "balloon")) < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -79,6 +106,15 @@ void vm_destroy_virtio_devices(struct vm *vm)
 		switch (v->kind) {
 		case VDEV_BLK:
 			virtio_blk_destroy(v->dev);
+			break;
+		case VDEV_NET:
+			virtio_net_destroy(v->dev);
+			break;
+		case VDEV_VSOCK:
+			virtio_vsock_destroy(v->dev);
+			break;
+		case VDEV_BALLOON:
+			virtio_balloon_destroy(v->dev);
 			break;
 		default:
 			break;
@@ -155,4 +191,41 @@ struct virtio_blk *vm_get_blk(struct vm *vm, int i)
 		if (vm->vdevs[k].kind == VDEV_BLK && n++ == i)
 			return vm->vdevs[k].dev;
 	return NULL;
+}
+
+static void *find_vdev(struct vm *vm, enum vm_vdev_kind kind, const char *id)
+{
+	for (int i = 0; i < vm->nvdevs; i++)
+		if (vm->vdevs[i].kind == kind && (!id || strcmp(vm->vdevs[i].id, id) == 0))
+			return vm->vdevs[i].dev;
+	return NULL;
+}
+
+int vm_update_net(struct vm *vm, const char *id, const struct rate_limiter_cfg *rx,
+		  const struct rate_limiter_cfg *tx)
+{
+	struct virtio_net *net = find_vdev(vm, VDEV_NET, id);
+
+	if (!net)
+		return err_set(ENOENT, "no network interface with id '%s'", id);
+	virtio_net_update_rate_limiters(net, rx, tx);
+	return 0;
+}
+
+struct virtio_net *vm_get_net(struct vm *vm, int i)
+{
+	for (int k = 0, n = 0; k < vm->nvdevs; k++)
+		if (vm->vdevs[k].kind == VDEV_NET && n++ == i)
+			return vm->vdevs[k].dev;
+	return NULL;
+}
+
+struct virtio_vsock *vm_get_vsock(struct vm *vm)
+{
+	return find_vdev(vm, VDEV_VSOCK, NULL);
+}
+
+struct virtio_balloon *vm_get_balloon(struct vm *vm)
+{
+	return find_vdev(vm, VDEV_BALLOON, NULL);
 }
