@@ -91,7 +91,8 @@ int log_set_module(const char *module)
 	return 0;
 }
 
-static void log_vmsg(enum log_level lvl, const char *file, int lineno, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void log_vmsg(enum log_level lvl, const char *file,
+							 int lineno, const char *fmt, va_list ap)
 {
 	char line[1024];
 	struct timespec ts;
