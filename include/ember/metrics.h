@@ -138,6 +138,10 @@ bool metrics_is_open(void);
 /* The instance id, emitted as "id" when emit_id; properties: a JSON object
  * text of string values emitted as "properties" (NULL: none). */
 int metrics_set_options(const char *id, bool emit_id, const char *properties_json);
+/* A function metrics_serialize() calls first, to fold counters kept by
+ * devices into the groups above (NULL: none). It runs on the thread that
+ * flushes (ember flushes on the VMM thread only). */
+void metrics_set_collector(void (*fn)(void *opaque), void *opaque);
 /* Build one metrics line (malloc'd, with '\n'); resets the counters.
  * Exposed for tests. */
 char *metrics_serialize(void);

@@ -13,8 +13,10 @@
 #include "ember/error.h"
 #include "ember/log.h"
 #include "ember/metrics.h"
+#include "ember/virtio_balloon.h"
+#include "ember/virtio_blk.h"
+#include "ember/virtio_vsock.h"
 #include "ember/vm.h"
-#include "ember/vm_update.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0.0.0"
@@ -28,40 +30,11 @@ struct controller {
 	struct vm_config cfg;
 	struct vm *vm;
 	char id[CFG_ID_MAX + 1];
+	/* device counters at the previous metrics flush (metrics report deltas) */
+	struct virtio_blk_counters blk_seen[CFG_MAX_DRIVES];
+	struct vsock_counters vsock_seen;
+	struct virtio_balloon_counters balloon_seen;
 };
-
-/* ---- weak stand-ins for post-boot hooks the VM may not implement yet ---- */
-
-__attribute__((weak)) int vm_update_net_rate_limiters(struct vm *vm, const char *id,
-						      const struct rate_limiter_cfg *rx,
-						      const struct rate_limiter_cfg *tx)
-{
-	(void)vm;
-	(void)rx;
-	(void)tx;
-	return err_set(ENOTSUP, "network interface %s: no such device in this VM", id);
-}
-
-__attribute__((weak)) int vm_balloon_set_target(struct vm *vm, uint32_t amount_mib)
-{
-	(void)vm;
-	(void)amount_mib;
-	return err_set(ENOTSUP, "the balloon device is not available in this VM");
-}
-
-__attribute__((weak)) int vm_balloon_set_stats_interval(struct vm *vm, uint32_t interval_s)
-{
-	(void)vm;
-	(void)interval_s;
-	return err_set(ENOTSUP, "the balloon device is not available in this VM");
-}
-
-__attribute__((weak)) int vm_balloon_get_stats(struct vm *vm, char **json_out)
-{
-	(void)vm;
-	(void)json_out;
-	return err_set(ENOTSUP, "the balloon device is not available in this VM");
-}
 
 /* ---- helpers ---- */
 
@@ -422,8 +395,7 @@ static void patch_net(struct controller *c, struct api_request *q, struct api_re
 		return;
 	}
 	n = &c->cfg.nets[idx];
-	if (vm_update_net_rate_limiters(c->vm, u->id, u->has_rx ? &u->rx : NULL,
-					u->has_tx ? &u->tx : NULL) < 0) {
+	if (vm_update_net(c->vm, u->id, u->has_rx ? &u->rx : NULL, u->has_tx ? &u->tx : NULL) < 0) {
 		METRIC_INC(metrics.patch_api_requests.network_fails);
 		api_response_fault(resp, 400, "Network config error: Could not update the network "
 					      "device: %s",
@@ -441,9 +413,10 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 			      struct api_response *resp)
 {
 	struct balloon_cfg *b = &c->cfg.balloon;
+	struct virtio_balloon *dev = c->vm ? vm_get_balloon(c->vm) : NULL;
 	char *json = NULL;
 
-	if (!b->present) {
+	if (!b->present || !dev) {
 		METRIC_INC(metrics.patch_api_requests.balloon_fails);
 		api_response_fault(resp, 400, "Balloon update error: No balloon device found.");
 		return;
@@ -457,7 +430,7 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 					   (unsigned long long)c->cfg.machine.mem_size_mib);
 			return;
 		}
-		if (vm_balloon_set_target(c->vm, q->u.balloon_amount_mib) < 0)
+		if (virtio_balloon_set_target(dev, q->u.balloon_amount_mib) < 0)
 			break;
 		b->amount_mib = q->u.balloon_amount_mib;
 		ok204(resp);
@@ -468,7 +441,7 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 						      "turned on or off after boot.");
 			return;
 		}
-		if (vm_balloon_set_stats_interval(c->vm, q->u.stats_interval_s) < 0)
+		if (virtio_balloon_set_stats_interval(dev, q->u.stats_interval_s) < 0)
 			break;
 		b->stats_polling_interval_s = q->u.stats_interval_s;
 		ok204(resp);
@@ -479,7 +452,7 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 						      "device are not enabled.");
 			return;
 		}
-		if (vm_balloon_get_stats(c->vm, &json) < 0)
+		if (virtio_balloon_stats_json(dev, &json) < 0)
 			break;
 		ok200(resp, json);
 		return;
@@ -488,6 +461,63 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 	}
 	METRIC_INC(metrics.patch_api_requests.balloon_fails);
 	api_response_fault(resp, 400, "Balloon update error: %s", err_msg());
+}
+
+/* Device counters -> metrics groups, as deltas since the last flush. Runs on
+ * the VMM thread from metrics_serialize(). */
+static void collect_metrics(void *opaque)
+{
+	struct controller *c = opaque;
+	struct virtio_vsock *vs;
+	struct virtio_balloon *bl;
+
+	if (!c->vm)
+		return;
+	for (int i = 0; i < c->cfg.ndrives && i < CFG_MAX_DRIVES; i++) {
+		struct virtio_blk *blk = vm_get_blk(c->vm, i);
+		struct virtio_blk_counters now, *old = &c->blk_seen[i];
+		struct metrics_block *m = metrics_block_get(c->cfg.drives[i].id);
+
+		if (!blk || !m)
+			break;
+		virtio_blk_get_counters(blk, &now);
+#define D(f) (now.f - old->f)
+		METRIC_ADD(m->activate_fails, D(activate_fails));
+		METRIC_ADD(m->cfg_fails, D(cfg_fails));
+		METRIC_ADD(m->update_fails, D(cfg_fails));
+		METRIC_ADD(m->flush_count, D(flush_count));
+		METRIC_ADD(m->queue_event_count, D(queue_event_count));
+		METRIC_ADD(m->execute_fails, D(execute_fails));
+		METRIC_ADD(m->invalid_reqs_count,
+			   D(invalid_reqs_count) + D(unsupported_count) + D(out_of_range_count));
+		METRIC_ADD(m->read_bytes, D(read_bytes));
+		METRIC_ADD(m->write_bytes, D(write_bytes));
+		METRIC_ADD(m->read_count, D(read_count));
+		METRIC_ADD(m->write_count, D(write_count));
+		METRIC_ADD(m->rate_limiter_event_count, D(rate_limiter_event_count));
+		METRIC_ADD(m->rate_limiter_throttled_events, D(rate_limiter_throttled_events));
+		METRIC_ADD(m->update_count, D(update_count));
+#undef D
+		*old = now;
+	}
+	if ((vs = vm_get_vsock(c->vm))) {
+		struct vsock_counters now, *old = &c->vsock_seen;
+
+		virtio_vsock_get_counters(vs, &now);
+#define V(f) METRIC_ADD(metrics.vsock.f, now.f - old->f);
+		METRICS_VSOCK(V)
+#undef V
+		*old = now;
+	}
+	if ((bl = vm_get_balloon(c->vm))) {
+		struct virtio_balloon_counters now, *old = &c->balloon_seen;
+
+		virtio_balloon_get_counters(bl, &now);
+#define B(f) METRIC_ADD(metrics.balloon.f, now.f - old->f);
+		METRICS_BALLOON(B)
+#undef B
+		*old = now;
+	}
 }
 
 static void vm_action(struct controller *c, struct api_request *q, struct api_response *resp)
@@ -704,6 +734,7 @@ int controller_create(struct event_loop *el, const char *instance_id, struct vm_
 	} else {
 		config_init(&c->cfg);
 	}
+	metrics_set_collector(collect_metrics, c);
 	*out = c;
 	return 0;
 }
@@ -712,6 +743,7 @@ void controller_destroy(struct controller *c)
 {
 	if (!c)
 		return;
+	metrics_set_collector(NULL, NULL);
 	vm_destroy(c->vm);
 	config_free(&c->cfg);
 	free(c);

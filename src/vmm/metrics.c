@@ -34,6 +34,16 @@ static int timer_fd = -1;
 static char *instance_id;
 static bool emit_id;
 static char *properties;
+static void (*collector)(void *opaque);
+static void *collector_opaque;
+
+void metrics_set_collector(void (*fn)(void *opaque), void *opaque)
+{
+	pthread_mutex_lock(&lock);
+	collector = fn;
+	collector_opaque = opaque;
+	pthread_mutex_unlock(&lock);
+}
 
 static int slot_get(struct dev_slot *ids, const char *id)
 {
@@ -183,6 +193,8 @@ char *metrics_serialize(void)
 
 	if (!root)
 		return NULL;
+	if (collector)
+		collector(collector_opaque);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	cJSON_AddNumberToObject(root, "utc_timestamp_ms",
 				(double)ts.tv_sec * 1000 + (double)(ts.tv_nsec / 1000000));

@@ -155,6 +155,10 @@ first = json.loads(lines[0])
 assert first["api_server"]["process_startup_time_us"] > 0, "no startup time"
 assert first["patch_api_requests"]["vm_count"] >= 3, first["patch_api_requests"]
 assert total_put == 1, "PUT /drives counted %d times" % total_put
+# device counters reach the metrics: the guest wrote and read its drive
+w = sum(json.loads(l).get("block_rootfs", {}).get("write_bytes", 0) for l in lines)
+r = sum(json.loads(l)["block"]["read_bytes"] for l in lines)
+assert w > 0 and r > 0, "block counters did not count (write %d, read %d)" % (w, r)
 PY
 		pass "metrics: JSON lines with counters that count"
 	else
