@@ -94,11 +94,13 @@ static bool post_to_vmm(struct api_server *s, struct api_request *req, struct ap
 				continue;
 			return false;
 		}
-		if (pfd[1].revents)
-			return false;
+		/* The reply first: a request answered just before shutdown (say,
+		 * SendCtrlAltDel) still gets its response. */
 		if (pfd[0].revents && read(s->reply_efd, &v, sizeof(v)) == sizeof(v) &&
 		    !__atomic_load_n(&s->mb_req, __ATOMIC_ACQUIRE))
 			return true;
+		if (pfd[1].revents)
+			return false;
 	}
 }
 
