@@ -77,7 +77,7 @@ void api_request_free(struct api_request *req);
 void api_response_set(struct api_response *resp, int status, char *body);
 /* status + {"fault_message": "..."} */
 void api_response_fault(struct api_response *resp, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void api_response_free(struct api_response *resp);
 
 #endif

@@ -23,7 +23,7 @@ enum huge_pages_kind { HUGE_PAGES_NONE = 0, HUGE_PAGES_2M, HUGE_PAGES_TRANSPAREN
  * /machine-config. */
 struct machine_update {
 	bool has_vcpu_count, has_mem_size_mib, has_smt, has_cpu_template, has_track_dirty_pages,
-		has_huge_pages;
+	    has_huge_pages;
 	uint32_t vcpu_count;
 	uint64_t mem_size_mib;
 	bool smt;

@@ -45,8 +45,8 @@ struct http_parser {
 	bool continue_sent;
 	bool done;
 	struct http_request req;
-	int err_status;      /* HTTP status to answer with after HTTP_PARSE_ERROR */
-	char err_msg[160];   /* plain text, safe to put in a JSON string */
+	int err_status;	   /* HTTP status to answer with after HTTP_PARSE_ERROR */
+	char err_msg[160]; /* plain text, safe to put in a JSON string */
 };
 
 void http_parser_init(struct http_parser *p);

@@ -23,6 +23,7 @@ struct event_loop;
 #define METRIC_STORE(c, v) __atomic_store_n(&(c), (uint64_t)(v), __ATOMIC_RELAXED)
 
 /* Field lists: X(name). "Store" groups keep their value across flushes. */
+/* clang-format off */
 #define METRICS_API_SERVER(X) X(process_startup_time_us) X(process_startup_time_cpu_us)
 #define METRICS_GET_API(X)                                                                   \
 	X(instance_info_count) X(machine_cfg_count) X(mmds_count) X(vmm_version_count)       \
@@ -81,26 +82,63 @@ struct event_loop;
 #define METRICS_LOGGER(X)                                                                    \
 	X(missed_metrics_count) X(metrics_fails) X(missed_log_count) X(log_fails)
 #define METRICS_DEPRECATED(X) X(deprecated_http_api_calls) X(deprecated_cmd_line_api_calls)
+/* clang-format on */
 
 #define METRICS_FIELD(name) uint64_t name;
-struct metrics_api_server { METRICS_API_SERVER(METRICS_FIELD) };
-struct metrics_get_api { METRICS_GET_API(METRICS_FIELD) };
-struct metrics_put_api { METRICS_PUT_API(METRICS_FIELD) };
-struct metrics_patch_api { METRICS_PATCH_API(METRICS_FIELD) };
-struct metrics_block { METRICS_BLOCK(METRICS_FIELD) };
-struct metrics_net { METRICS_NET(METRICS_FIELD) };
-struct metrics_vsock { METRICS_VSOCK(METRICS_FIELD) };
-struct metrics_balloon { METRICS_BALLOON(METRICS_FIELD) };
-struct metrics_vcpu { METRICS_VCPU(METRICS_FIELD) };
-struct metrics_vmm { METRICS_VMM(METRICS_FIELD) };
-struct metrics_seccomp { METRICS_SECCOMP(METRICS_FIELD) };
-struct metrics_i8042 { METRICS_I8042(METRICS_FIELD) };
-struct metrics_uart { METRICS_UART(METRICS_FIELD) };
-struct metrics_rtc { METRICS_RTC(METRICS_FIELD) };
-struct metrics_signals { METRICS_SIGNALS(METRICS_FIELD) };
-struct metrics_latencies { METRICS_LATENCIES(METRICS_FIELD) };
-struct metrics_logger { METRICS_LOGGER(METRICS_FIELD) };
-struct metrics_deprecated { METRICS_DEPRECATED(METRICS_FIELD) };
+struct metrics_api_server {
+	METRICS_API_SERVER(METRICS_FIELD)
+};
+struct metrics_get_api {
+	METRICS_GET_API(METRICS_FIELD)
+};
+struct metrics_put_api {
+	METRICS_PUT_API(METRICS_FIELD)
+};
+struct metrics_patch_api {
+	METRICS_PATCH_API(METRICS_FIELD)
+};
+struct metrics_block {
+	METRICS_BLOCK(METRICS_FIELD)
+};
+struct metrics_net {
+	METRICS_NET(METRICS_FIELD)
+};
+struct metrics_vsock {
+	METRICS_VSOCK(METRICS_FIELD)
+};
+struct metrics_balloon {
+	METRICS_BALLOON(METRICS_FIELD)
+};
+struct metrics_vcpu {
+	METRICS_VCPU(METRICS_FIELD)
+};
+struct metrics_vmm {
+	METRICS_VMM(METRICS_FIELD)
+};
+struct metrics_seccomp {
+	METRICS_SECCOMP(METRICS_FIELD)
+};
+struct metrics_i8042 {
+	METRICS_I8042(METRICS_FIELD)
+};
+struct metrics_uart {
+	METRICS_UART(METRICS_FIELD)
+};
+struct metrics_rtc {
+	METRICS_RTC(METRICS_FIELD)
+};
+struct metrics_signals {
+	METRICS_SIGNALS(METRICS_FIELD)
+};
+struct metrics_latencies {
+	METRICS_LATENCIES(METRICS_FIELD)
+};
+struct metrics_logger {
+	METRICS_LOGGER(METRICS_FIELD)
+};
+struct metrics_deprecated {
+	METRICS_DEPRECATED(METRICS_FIELD)
+};
 #undef METRICS_FIELD
 
 struct ember_metrics {

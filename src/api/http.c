@@ -152,8 +152,7 @@ static bool value_is(const char *v, size_t n, const char *word)
 	return strlen(word) == n && strncasecmp(v, word, n) == 0;
 }
 
-static enum http_parse_result parse_header(struct http_parser *p, char *s, char *e,
-					   bool *have_cl)
+static enum http_parse_result parse_header(struct http_parser *p, char *s, char *e, bool *have_cl)
 {
 	char *colon = memchr(s, ':', (size_t)(e - s));
 	char *v, *ve;
@@ -193,10 +192,11 @@ static enum http_parse_result parse_header(struct http_parser *p, char *s, char 
 			return fail(p, 400, "Conflicting Content-Length headers.");
 		*have_cl = true;
 		if (n > p->max_body)
-			return fail(p, 400,
-				    "Request payload with size %llu is larger than the limit of %zu "
-				    "allowed by server.",
-				    (unsigned long long)n, p->max_body);
+			return fail(
+			    p, 400,
+			    "Request payload with size %llu is larger than the limit of %zu "
+			    "allowed by server.",
+			    (unsigned long long)n, p->max_body);
 		p->content_length = (size_t)n;
 	} else if (nlen == 17 && strncasecmp(s, "Transfer-Encoding", 17) == 0) {
 		return fail(p, 400,
@@ -263,7 +263,8 @@ enum http_parse_result http_parser_feed(struct http_parser *p, const uint8_t *da
 
 			if (p->len >= HTTP_MAX_HEAD) {
 				*used = i;
-				return fail(p, 400, "Request header is larger than the limit of %d bytes.",
+				return fail(p, 400,
+					    "Request header is larger than the limit of %d bytes.",
 					    HTTP_MAX_HEAD);
 			}
 			if (c == '\n' && (p->len == 0 || p->buf[p->len - 1] != '\r')) {
@@ -283,7 +284,8 @@ enum http_parse_result http_parser_feed(struct http_parser *p, const uint8_t *da
 				return fail(p, 500, "Out of memory.");
 			}
 			p->buf[p->len++] = c;
-			if (c == '\n' && p->len >= 4 && memcmp(p->buf + p->len - 4, "\r\n\r\n", 4) == 0) {
+			if (c == '\n' && p->len >= 4 &&
+			    memcmp(p->buf + p->len - 4, "\r\n\r\n", 4) == 0) {
 				i++;
 				p->head_len = p->len;
 				if (parse_head(p) == HTTP_PARSE_ERROR) {
@@ -332,17 +334,28 @@ const char *http_method_name(enum http_method m)
 const char *http_status_reason(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Payload Too Large";
-	case 417: return "Expectation Failed";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Unknown";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Payload Too Large";
+	case 417:
+		return "Expectation Failed";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -356,12 +369,13 @@ size_t http_format_response(char *out, size_t cap, int status, const char *body,
 		n = snprintf(out, cap,
 			     "HTTP/1.1 %d %s\r\nServer: ember API\r\nConnection: %s\r\n"
 			     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			     status, http_status_reason(status), keep_alive ? "keep-alive" : "close",
-			     body_len);
+			     status, http_status_reason(status),
+			     keep_alive ? "keep-alive" : "close", body_len);
 	else
-		n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: ember API\r\nConnection: %s\r\n%s\r\n",
-			     status, http_status_reason(status), keep_alive ? "keep-alive" : "close",
-			     status == 204 ? "" : "Content-Length: 0\r\n");
+		n = snprintf(
+		    out, cap, "HTTP/1.1 %d %s\r\nServer: ember API\r\nConnection: %s\r\n%s\r\n",
+		    status, http_status_reason(status), keep_alive ? "keep-alive" : "close",
+		    status == 204 ? "" : "Content-Length: 0\r\n");
 	if (n < 0)
 		return 0;
 	total = (size_t)n;

@@ -206,7 +206,7 @@ static int route_put(struct route_ctx *c)
 		METRIC_INC(m->actions_count);
 		if ((r = cfgjson_parse_action(c->body, c->body_len, &a)))
 			return bad_body(c, r, &m->actions_fails);
-		return ok(c, a == FC_ACTION_INSTANCE_START	   ? API_INSTANCE_START
+		return ok(c, a == FC_ACTION_INSTANCE_START	? API_INSTANCE_START
 			     : a == FC_ACTION_SEND_CTRL_ALT_DEL ? API_SEND_CTRL_ALT_DEL
 								: API_FLUSH_METRICS);
 	}

@@ -284,10 +284,11 @@ static void accept_clients(struct api_server *s)
 		if (fd < 0)
 			return;
 		if (s->nclients == API_MAX_CLIENTS) {
-			static const char body[] = "{\"fault_message\":\"Too many open connections.\"}";
+			static const char body[] =
+			    "{\"fault_message\":\"Too many open connections.\"}";
 			char buf[256];
-			size_t n = http_format_response(buf, sizeof(buf), 503, body, sizeof(body) - 1,
-							false);
+			size_t n = http_format_response(buf, sizeof(buf), 503, body,
+							sizeof(body) - 1, false);
 
 			if (n < sizeof(buf) && send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 				/* it is closed either way */
@@ -327,8 +328,8 @@ static void *api_thread(void *arg)
 		pfd[1] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
 		for (int i = 0; i < nc; i++)
 			pfd[n++] = (struct pollfd){
-				.fd = s->clients[i]->fd,
-				.events = (short)(out_pending(s->clients[i]) ? POLLOUT : POLLIN),
+			    .fd = s->clients[i]->fd,
+			    .events = (short)(out_pending(s->clients[i]) ? POLLOUT : POLLIN),
 			};
 		if (poll(pfd, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)

@@ -84,15 +84,17 @@ int config_check_machine(const struct machine_cfg *m)
 {
 	if (m->vcpu_count == 0 || m->vcpu_count > CFG_MAX_VCPUS ||
 	    (m->smt && m->vcpu_count > 1 && (m->vcpu_count & 1)))
-		return err_set(EINVAL,
-			       "The number of vCPUs must be greater than 0, less than %d and must be 1 "
-			       "or an even number if SMT is enabled (vcpu_count = %u).",
-			       CFG_MAX_VCPUS, m->vcpu_count);
+		return err_set(
+		    EINVAL,
+		    "The number of vCPUs must be greater than 0, less than %d and must be 1 "
+		    "or an even number if SMT is enabled (vcpu_count = %u).",
+		    CFG_MAX_VCPUS, m->vcpu_count);
 	if (m->mem_size_mib == 0 || (m->huge_pages && (m->mem_size_mib & 1)))
-		return err_set(EINVAL,
-			       "The memory size (MiB) is either 0, or not a multiple of the configured "
-			       "page size (mem_size_mib = %llu).",
-			       (unsigned long long)m->mem_size_mib);
+		return err_set(
+		    EINVAL,
+		    "The memory size (MiB) is either 0, or not a multiple of the configured "
+		    "page size (mem_size_mib = %llu).",
+		    (unsigned long long)m->mem_size_mib);
 	if (m->mem_size_mib < CFG_MIN_MEM_MIB || m->mem_size_mib > CFG_MAX_MEM_MIB)
 		return err_set(EINVAL, "mem_size_mib must be between %d and %llu (got %llu).",
 			       CFG_MIN_MEM_MIB, (unsigned long long)CFG_MAX_MEM_MIB,
@@ -161,8 +163,9 @@ int config_check_net(const struct net_cfg *n)
 	if (!n->host_dev_name || !*n->host_dev_name)
 		return err_set(EINVAL, "network interface %s: host_dev_name is required", n->id);
 	if (strlen(n->host_dev_name) >= IFNAMSIZ || strchr(n->host_dev_name, '/'))
-		return err_set(EINVAL, "network interface %s: host_dev_name \"%s\" is not a valid "
-				       "interface name (at most %d characters, no '/')",
+		return err_set(EINVAL,
+			       "network interface %s: host_dev_name \"%s\" is not a valid "
+			       "interface name (at most %d characters, no '/')",
 			       n->id, n->host_dev_name, IFNAMSIZ - 1);
 	if (n->has_mac && (n->mac[0] & 1))
 		return err_set(EINVAL, "network interface %s: guest_mac must be a unicast address",
@@ -183,7 +186,8 @@ int config_check_vsock(const struct vsock_cfg *v)
 	if (!v->present)
 		return 0;
 	if (v->guest_cid < 3 || v->guest_cid == UINT32_MAX)
-		return err_set(EINVAL, "vsock: guest_cid must be at least 3 (got %u)", v->guest_cid);
+		return err_set(EINVAL, "vsock: guest_cid must be at least 3 (got %u)",
+			       v->guest_cid);
 	if (!v->uds_path || !*v->uds_path)
 		return err_set(EINVAL, "vsock: uds_path is required");
 	/* Guest-initiated connections go to "<uds_path>_<port>" (up to 11 more bytes). */
@@ -198,9 +202,9 @@ int config_check_balloon(const struct balloon_cfg *b, const struct machine_cfg *
 	if (!b->present)
 		return 0;
 	if (m && (uint64_t)b->amount_mib > m->mem_size_mib)
-		return err_set(EINVAL,
-			       "balloon: amount_mib (%u) is larger than the guest memory (%llu MiB)",
-			       b->amount_mib, (unsigned long long)m->mem_size_mib);
+		return err_set(
+		    EINVAL, "balloon: amount_mib (%u) is larger than the guest memory (%llu MiB)",
+		    b->amount_mib, (unsigned long long)m->mem_size_mib);
 	if (m && m->huge_pages)
 		return err_set(EINVAL, "balloon: huge pages support is incompatible with memory "
 				       "ballooning");
@@ -240,7 +244,8 @@ static int validate_drives(const struct vm_config *c)
 			if (strcmp(c->drives[j].id, d->id) == 0)
 				return err_set(EINVAL, "drive id %s is used twice", d->id);
 		if (d->is_root && ++roots > 1)
-			return err_set(EINVAL, "A root block device already exists! (drive %s)", d->id);
+			return err_set(EINVAL, "A root block device already exists! (drive %s)",
+				       d->id);
 		if ((r = config_check_file(d->path, !d->read_only, "path_on_host")) < 0)
 			return err_wrap(-r, "drive %s", d->id);
 	}
@@ -261,7 +266,8 @@ static int validate_nets(const struct vm_config *c)
 		for (int j = 0; j < i; j++) {
 			const struct net_cfg *o = &c->nets[j];
 			if (strcmp(o->id, n->id) == 0)
-				return err_set(EINVAL, "network interface id %s is used twice", n->id);
+				return err_set(EINVAL, "network interface id %s is used twice",
+					       n->id);
 			if (strcmp(o->host_dev_name, n->host_dev_name) == 0)
 				return err_set(EINVAL, "The host device name %s is already in use.",
 					       n->host_dev_name);
@@ -283,8 +289,8 @@ int config_validate(const struct vm_config *c)
 		return err_wrap(-r, "machine-config");
 	if ((r = config_check_file(c->boot.kernel_path, false, "kernel_image_path")) < 0)
 		return r;
-	if (c->boot.initrd_path && (r = config_check_file(c->boot.initrd_path, false,
-							    "initrd_path")) < 0)
+	if (c->boot.initrd_path &&
+	    (r = config_check_file(c->boot.initrd_path, false, "initrd_path")) < 0)
 		return r;
 	if (c->boot.initrd_path && c->machine.huge_pages)
 		return err_set(EINVAL, "huge pages support is incompatible with initrds");

@@ -80,8 +80,8 @@ static bool has_nul_escape(const char *s, size_t n)
 {
 	for (size_t i = 0; i + 6 <= n; i++) {
 		if (s[i] == '\\') {
-			if (s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' &&
-			    s[i + 5] == '0')
+			if (s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' &&
+			    s[i + 4] == '0' && s[i + 5] == '0')
 				return true;
 			i++; /* skip the escaped character */
 		}
@@ -116,7 +116,8 @@ static int parse_body(const char *body, size_t len, size_t max, cJSON **out)
 		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
 			line_col(body, (size_t)(p - body), &line, &col);
 			cJSON_Delete(root);
-			return err_set(EINVAL, "trailing characters at line %d column %d", line, col);
+			return err_set(EINVAL, "trailing characters at line %d column %d", line,
+				       col);
 		}
 	}
 	*out = root;
@@ -168,8 +169,8 @@ static const char *type_name(const cJSON *v)
 static int check_object(const cJSON *o, const char *where, const char *const *allowed)
 {
 	if (!cJSON_IsObject(o))
-		return err_set(EINVAL, "%s%sinvalid type: %s, expected an object", where ? where : "",
-			       where && *where ? ": " : "", type_name(o));
+		return err_set(EINVAL, "%s%sinvalid type: %s, expected an object",
+			       where ? where : "", where && *where ? ": " : "", type_name(o));
 	for (const cJSON *c = o->child; c; c = c->next) {
 		bool ok = false;
 
@@ -229,12 +230,14 @@ static int get_uint(const cJSON *o, const char *where, const char *name, bool re
 			       fname(&p, where, name), type_name(v));
 	d = v->valuedouble;
 	if (d != floor(d) || isinf(d) || isnan(d))
-		return err_set(EINVAL, "%s: invalid type: floating point `%g`, expected an unsigned "
-				       "integer",
+		return err_set(EINVAL,
+			       "%s: invalid type: floating point `%g`, expected an unsigned "
+			       "integer",
 			       fname(&p, where, name), d);
 	if (d < 0)
-		return err_set(EINVAL, "%s: invalid value: integer `%.0f`, expected an unsigned "
-				       "integer",
+		return err_set(EINVAL,
+			       "%s: invalid value: integer `%.0f`, expected an unsigned "
+			       "integer",
 			       fname(&p, where, name), d);
 	if (d >= 18446744073709551616.0 || (uint64_t)d > max)
 		return err_set(EINVAL, "%s: invalid value: integer `%.0f`, expected at most %llu",
@@ -318,7 +321,8 @@ static int get_enum(const cJSON *o, const char *where, const char *name, bool re
 			*out = i;
 			return 0;
 		}
-		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s`%s`", i ? ", " : "", names[i]);
+		n +=
+		    (size_t)snprintf(list + n, sizeof(list) - n, "%s`%s`", i ? ", " : "", names[i]);
 		if (n >= sizeof(list))
 			n = sizeof(list) - 1;
 	}
@@ -368,8 +372,8 @@ static int parse_rate_limiter(const cJSON *o, const char *where, struct rate_lim
 
 	if ((r = check_object(o, where, f)))
 		return r;
-	if ((v = member(o, "bandwidth")) && (r = parse_bucket(v, fname(&p, where, "bandwidth"),
-							     &t.bandwidth)))
+	if ((v = member(o, "bandwidth")) &&
+	    (r = parse_bucket(v, fname(&p, where, "bandwidth"), &t.bandwidth)))
 		return r;
 	if ((v = member(o, "ops")) && (r = parse_bucket(v, fname(&p, where, "ops"), &t.ops)))
 		return r;
@@ -433,8 +437,8 @@ static const char *const huge_page_names[] = {"None", "2M", "Transparent", NULL}
 static int machine_from_obj(const cJSON *o, const char *where, bool patch,
 			    struct machine_update *out)
 {
-	static const char *const f[] = {"vcpu_count", "mem_size_mib", "smt", "cpu_template",
-					"track_dirty_pages", "huge_pages", NULL};
+	static const char *const f[] = {"vcpu_count",	     "mem_size_mib", "smt", "cpu_template",
+					"track_dirty_pages", "huge_pages",   NULL};
 	struct machine_update u = {0};
 	uint64_t v;
 	int tpl = 6, hp = 0, r;
@@ -532,9 +536,10 @@ static cJSON *machine_obj(const struct machine_cfg *m)
 	if (m->cpu_template_name)
 		cJSON_AddStringToObject(o, "cpu_template", m->cpu_template_name);
 	cJSON_AddBoolToObject(o, "track_dirty_pages", m->track_dirty_pages);
-	cJSON_AddStringToObject(o, "huge_pages", m->huge_pages ? "2M"
-						 : m->huge_pages_transparent ? "Transparent"
-									     : "None");
+	cJSON_AddStringToObject(o, "huge_pages",
+				m->huge_pages		    ? "2M"
+				: m->huge_pages_transparent ? "Transparent"
+							    : "None");
 	return o;
 }
 
@@ -591,10 +596,9 @@ static cJSON *boot_obj(const struct boot_source_cfg *b)
 
 static int drive_from_obj(const cJSON *o, const char *where, struct drive_cfg *out)
 {
-	static const char *const f[] = {"drive_id",     "partuuid",     "is_root_device",
-					"cache_type",   "is_read_only", "path_on_host",
-					"rate_limiter", "io_engine",    "socket",
-					NULL};
+	static const char *const f[] = {
+	    "drive_id",	    "partuuid",	    "is_root_device", "cache_type", "is_read_only",
+	    "path_on_host", "rate_limiter", "io_engine",      "socket",	    NULL};
 	static const char *const cache[] = {"Unsafe", "Writeback", NULL};
 	static const char *const engines[] = {"Sync", "Async", NULL};
 	struct drive_cfg d = {0};
@@ -706,7 +710,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 
 static int net_from_obj(const cJSON *o, const char *where, struct net_cfg *out)
 {
-	static const char *const f[] = {"iface_id",        "host_dev_name",   "guest_mac", "mtu",
+	static const char *const f[] = {"iface_id",	   "host_dev_name",   "guest_mac", "mtu",
 					"rx_rate_limiter", "tx_rate_limiter", NULL};
 	struct net_cfg n = {0};
 	char *mac = NULL;
@@ -728,8 +732,9 @@ static int net_from_obj(const cJSON *o, const char *where, struct net_cfg *out)
 	}
 	if (mac) {
 		if (parse_mac(mac, n.mac) < 0) {
-			r = err_set(EINVAL, "%s: invalid MAC address \"%.32s\" (expected "
-					    "xx:xx:xx:xx:xx:xx)",
+			r = err_set(EINVAL,
+				    "%s: invalid MAC address \"%.32s\" (expected "
+				    "xx:xx:xx:xx:xx:xx)",
 				    fname(&p, where, "guest_mac"), mac);
 			goto fail;
 		}
@@ -843,9 +848,9 @@ static cJSON *vsock_obj(const struct vsock_cfg *v)
 
 static int balloon_from_obj(const cJSON *o, const char *where, struct balloon_cfg *out)
 {
-	static const char *const f[] = {"amount_mib",          "deflate_on_oom",
-					"stats_polling_interval_s", "free_page_hinting",
-					"free_page_reporting", NULL};
+	static const char *const f[] = {
+	    "amount_mib",	 "deflate_on_oom",	"stats_polling_interval_s",
+	    "free_page_hinting", "free_page_reporting", NULL};
 	struct balloon_cfg b = {.present = true};
 	int r;
 
@@ -991,8 +996,9 @@ static int check_num_string(const cJSON *o, const char *where, const char *name,
 	r = parse_num_string(s, max, &v);
 	free(s);
 	if (r)
-		return err_set(EINVAL, "%s: expected a hex (0x..), binary (0b..) or decimal number "
-				       "up to %#llx",
+		return err_set(EINVAL,
+			       "%s: expected a hex (0x..), binary (0b..) or decimal number "
+			       "up to %#llx",
 			       fname(&p, where, name), (unsigned long long)max);
 	return 0;
 }
@@ -1011,7 +1017,8 @@ static int check_array(const cJSON *a, const char *where, const char *name)
 
 static int cpu_config_check(const cJSON *o, const char *where)
 {
-	static const char *const f[] = {"kvm_capabilities", "cpuid_modifiers", "msr_modifiers", NULL};
+	static const char *const f[] = {"kvm_capabilities", "cpuid_modifiers", "msr_modifiers",
+					NULL};
 	static const char *const leaf_f[] = {"leaf", "subleaf", "flags", "modifiers", NULL};
 	static const char *const reg_f[] = {"register", "bitmap", NULL};
 	static const char *const msr_f[] = {"addr", "bitmap", NULL};
@@ -1033,8 +1040,9 @@ static int cpu_config_check(const cJSON *o, const char *where)
 			t = s && s[0] == '!' ? s + 1 : s;
 			if (!t || !*t || strspn(t, "0123456789") != strlen(t) ||
 			    parse_num_string(t, UINT32_MAX, &v) < 0)
-				return err_set(EINVAL, "%s[%d]: expected a KVM capability number "
-						       "(\"121\" or \"!121\")",
+				return err_set(EINVAL,
+					       "%s[%d]: expected a KVM capability number "
+					       "(\"121\" or \"!121\")",
 					       fname(&p, where, "kvm_capabilities"), i);
 		}
 	}
@@ -1065,7 +1073,8 @@ static int cpu_config_check(const cJSON *o, const char *where)
 
 				sfmt(w2, sizeof(w2), "%s[%d]", fname(&q, w, "modifiers"), j);
 				if ((r = check_object(m, w2, reg_f)) ||
-				    (r = get_enum(m, w2, "register", true, regs, false, &reg, NULL)) ||
+				    (r = get_enum(m, w2, "register", true, regs, false, &reg,
+						  NULL)) ||
 				    (r = check_bitmap(m, w2, 32)))
 					return r;
 			}
@@ -1109,8 +1118,8 @@ int cfgjson_parse_cpu_config(const char *body, size_t len, char **json_out)
 
 /* ---- logger / metrics ---- */
 
-static const char *const level_names[] = {"Off", "Error", "Warning", "Info", "Debug", "Trace",
-					  NULL};
+static const char *const level_names[] = {"Off",   "Error", "Warning", "Info",
+					  "Debug", "Trace", NULL};
 
 const char *cfgjson_level_name(int level)
 {
@@ -1131,8 +1140,8 @@ const char *cfgjson_level_name(int level)
 static int logger_from_obj(const cJSON *o, const char *where, struct logger_cfg *out,
 			   char **log_path)
 {
-	static const char *const f[] = {"level",     "log_path", "show_level", "show_log_origin",
-					"module",    NULL};
+	static const char *const f[] = {"level",	   "log_path", "show_level",
+					"show_log_origin", "module",   NULL};
 	struct logger_cfg l = {.present = true};
 	char *path = NULL;
 	int lvl = 3, r;
@@ -1191,8 +1200,8 @@ static int metrics_from_obj(const cJSON *o, const char *where, struct metrics_cf
 		}
 		for (const cJSON *c = props->child; c; c = c->next) {
 			if (!cJSON_IsString(c)) {
-				r = err_set(EINVAL, "%s.%s: invalid type: %s, expected a string", pw,
-					    c->string, type_name(c));
+				r = err_set(EINVAL, "%s.%s: invalid type: %s, expected a string",
+					    pw, c->string, type_name(c));
 				goto fail;
 			}
 			for (const cJSON *d = props->child; d != c; d = d->next)
@@ -1235,7 +1244,8 @@ int cfgjson_parse_metrics(const char *body, size_t len, struct metrics_cfg *out,
 int cfgjson_parse_action(const char *body, size_t len, enum fc_action *out)
 {
 	static const char *const f[] = {"action_type", NULL};
-	static const char *const names[] = {"InstanceStart", "SendCtrlAltDel", "FlushMetrics", NULL};
+	static const char *const names[] = {"InstanceStart", "SendCtrlAltDel", "FlushMetrics",
+					    NULL};
 	cJSON *o;
 	int a = 0, r = parse_body(body, len, MAX_DOC_LEN, &o);
 
@@ -1282,7 +1292,8 @@ static int doc_array(const cJSON *doc, const char *name, const cJSON **out)
 	if (!a)
 		return 0;
 	if (!cJSON_IsArray(a))
-		return err_set(EINVAL, "%s: invalid type: %s, expected an array", name, type_name(a));
+		return err_set(EINVAL, "%s: invalid type: %s, expected an array", name,
+			       type_name(a));
 	*out = a;
 	return 0;
 }
@@ -1304,11 +1315,12 @@ static int doc_drives(const cJSON *doc, struct vm_config *cfg)
 		if ((r = drive_from_obj(c, w, &d)))
 			return r;
 		for (int j = 0; j < cfg->ndrives; j++) {
-			if (strcmp(cfg->drives[j].id, d.id) == 0 || (d.is_root && cfg->drives[j].is_root)) {
+			if (strcmp(cfg->drives[j].id, d.id) == 0 ||
+			    (d.is_root && cfg->drives[j].is_root)) {
 				r = strcmp(cfg->drives[j].id, d.id) == 0
-					    ? err_set(EINVAL, "%s.drive_id: %s is used twice", w, d.id)
-					    : err_set(EINVAL, "%s: A root block device already exists!",
-						      w);
+					? err_set(EINVAL, "%s.drive_id: %s is used twice", w, d.id)
+					: err_set(EINVAL, "%s: A root block device already exists!",
+						  w);
 				drive_cfg_free(&d);
 				return r;
 			}
@@ -1337,10 +1349,12 @@ static int doc_nets(const cJSON *doc, struct vm_config *cfg)
 			return r;
 		for (int j = 0; j < cfg->nnets; j++) {
 			const struct net_cfg *o = &cfg->nets[j];
-			if (strcmp(o->id, n.id) == 0 || strcmp(o->host_dev_name, n.host_dev_name) == 0 ||
+			if (strcmp(o->id, n.id) == 0 ||
+			    strcmp(o->host_dev_name, n.host_dev_name) == 0 ||
 			    (o->has_mac && n.has_mac && memcmp(o->mac, n.mac, 6) == 0)) {
-				r = err_set(EINVAL, "%s: iface_id, host_dev_name and guest_mac must be "
-						    "unique",
+				r = err_set(EINVAL,
+					    "%s: iface_id, host_dev_name and guest_mac must be "
+					    "unique",
 					    w);
 				net_cfg_free(&n);
 				return r;
@@ -1360,11 +1374,11 @@ static int doc_unsupported(const cJSON *doc, const char *name)
 
 int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 {
-	static const char *const f[] = {"boot-source",  "machine-config", "drives",
-					"network-interfaces", "vsock", "balloon",
-					"cpu-config",   "logger",         "metrics",
-					"mmds-config",  "entropy",        "pmem",
-					"memory-hotplug", "serial",       NULL};
+	static const char *const f[] = {"boot-source",	      "machine-config", "drives",
+					"network-interfaces", "vsock",		"balloon",
+					"cpu-config",	      "logger",		"metrics",
+					"mmds-config",	      "entropy",	"pmem",
+					"memory-hotplug",     "serial",		NULL};
 	const cJSON *v;
 	cJSON *doc;
 	int r = parse_body(text, len, MAX_DOC_LEN, &doc);

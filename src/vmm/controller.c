@@ -99,16 +99,18 @@ static void put_machine(struct controller *c, struct api_request *q, struct api_
 	if (c->cfg.balloon.present && (uint64_t)c->cfg.balloon.amount_mib > m.mem_size_mib) {
 		free(m.cpu_template_name);
 		METRIC_INC(*fails);
-		api_response_fault(resp, 400,
-				   "Machine config error: The memory size (MiB) is smaller than the "
-				   "previously set balloon device target size.");
+		api_response_fault(
+		    resp, 400,
+		    "Machine config error: The memory size (MiB) is smaller than the "
+		    "previously set balloon device target size.");
 		return;
 	}
 	if (c->cfg.balloon.present && m.huge_pages) {
 		free(m.cpu_template_name);
 		METRIC_INC(*fails);
-		api_response_fault(resp, 400, "Machine config error: Firecracker's huge pages "
-					      "support is incompatible with memory ballooning.");
+		api_response_fault(resp, 400,
+				   "Machine config error: Firecracker's huge pages "
+				   "support is incompatible with memory ballooning.");
 		return;
 	}
 	if (u->has_cpu_template) {
@@ -121,20 +123,21 @@ static void put_machine(struct controller *c, struct api_request *q, struct api_
 	ok204(resp);
 }
 
-static void put_boot_source(struct controller *c, struct api_request *q,
-			    struct api_response *resp)
+static void put_boot_source(struct controller *c, struct api_request *q, struct api_response *resp)
 {
 	struct boot_source_cfg *b = &q->u.boot;
 
 	if (config_check_file(b->kernel_path, false, "kernel_image_path") < 0) {
 		METRIC_INC(metrics.put_api_requests.boot_source_fails);
-		api_response_fault(resp, 400, "Boot source error: The kernel file cannot be opened: %s",
+		api_response_fault(resp, 400,
+				   "Boot source error: The kernel file cannot be opened: %s",
 				   err_msg());
 		return;
 	}
 	if (b->initrd_path && config_check_file(b->initrd_path, false, "initrd_path") < 0) {
 		METRIC_INC(metrics.put_api_requests.boot_source_fails);
-		api_response_fault(resp, 400, "Boot source error: The initrd file cannot be opened: %s",
+		api_response_fault(resp, 400,
+				   "Boot source error: The initrd file cannot be opened: %s",
 				   err_msg());
 		return;
 	}
@@ -150,8 +153,8 @@ static void put_drive(struct controller *c, struct api_request *q, struct api_re
 	struct vm_config *cfg = &c->cfg;
 	int idx = find_drive(c, d->id);
 
-	if (config_check_drive(d) < 0 || config_check_file(d->path, !d->read_only,
-							   "path_on_host") < 0) {
+	if (config_check_drive(d) < 0 ||
+	    config_check_file(d->path, !d->read_only, "path_on_host") < 0) {
 		METRIC_INC(metrics.put_api_requests.drive_fails);
 		api_response_fault(resp, 400, "Drive config error: %s", err_msg());
 		return;
@@ -160,8 +163,9 @@ static void put_drive(struct controller *c, struct api_request *q, struct api_re
 		for (int i = 0; i < cfg->ndrives; i++) {
 			if (i != idx && cfg->drives[i].is_root) {
 				METRIC_INC(metrics.put_api_requests.drive_fails);
-				api_response_fault(resp, 400, "Drive config error: A root block device "
-							      "already exists!");
+				api_response_fault(resp, 400,
+						   "Drive config error: A root block device "
+						   "already exists!");
 				return;
 			}
 		}
@@ -181,7 +185,8 @@ static void put_drive(struct controller *c, struct api_request *q, struct api_re
 	}
 	if (d->is_root) {
 		/* Firecracker keeps the root device first: it becomes /dev/vda. */
-		memmove(&cfg->drives[1], &cfg->drives[0], sizeof(cfg->drives[0]) * (size_t)cfg->ndrives);
+		memmove(&cfg->drives[1], &cfg->drives[0],
+			sizeof(cfg->drives[0]) * (size_t)cfg->ndrives);
 		cfg->drives[0] = *d;
 	} else if (idx >= 0) {
 		memmove(&cfg->drives[idx + 1], &cfg->drives[idx],
@@ -208,15 +213,17 @@ static void put_net(struct controller *c, struct api_request *q, struct api_resp
 			continue;
 		if (strcmp(o->host_dev_name, n->host_dev_name) == 0) {
 			METRIC_INC(metrics.put_api_requests.network_fails);
-			api_response_fault(resp, 400, "Network config error: The host device name %s "
-						      "is already in use.",
+			api_response_fault(resp, 400,
+					   "Network config error: The host device name %s "
+					   "is already in use.",
 					   n->host_dev_name);
 			return;
 		}
 		if (o->has_mac && n->has_mac && memcmp(o->mac, n->mac, 6) == 0) {
 			METRIC_INC(metrics.put_api_requests.network_fails);
-			api_response_fault(resp, 400, "Network config error: The MAC address is already "
-						      "in use: %02x:%02x:%02x:%02x:%02x:%02x",
+			api_response_fault(resp, 400,
+					   "Network config error: The MAC address is already "
+					   "in use: %02x:%02x:%02x:%02x:%02x:%02x",
 					   n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
 					   n->mac[5]);
 			return;
@@ -224,9 +231,9 @@ static void put_net(struct controller *c, struct api_request *q, struct api_resp
 	}
 	if (idx < 0 && cfg->nnets >= CFG_MAX_NETS) {
 		METRIC_INC(metrics.put_api_requests.network_fails);
-		api_response_fault(resp, 400,
-				   "Network config error: too many network interfaces (at most %d).",
-				   CFG_MAX_NETS);
+		api_response_fault(
+		    resp, 400, "Network config error: too many network interfaces (at most %d).",
+		    CFG_MAX_NETS);
 		return;
 	}
 	if (idx >= 0)
@@ -302,7 +309,8 @@ static void put_metrics(struct controller *c, struct api_request *q, struct api_
 
 	if (metrics_is_open()) {
 		METRIC_INC(metrics.put_api_requests.metrics_fails);
-		api_response_fault(resp, 400, "Metrics error: Reinitialization of metrics not allowed.");
+		api_response_fault(resp, 400,
+				   "Metrics error: Reinitialization of metrics not allowed.");
 		return;
 	}
 	if ((r = metrics_open(q->u.metrics.path)) < 0) {
@@ -369,7 +377,8 @@ static void patch_drive(struct controller *c, struct api_request *q, struct api_
 	if ((u->path && config_check_file(u->path, !d->read_only, "path_on_host") < 0) ||
 	    vm_update_drive(c->vm, u->id, u->path, u->has_rate_limiter ? &rl : NULL) < 0) {
 		METRIC_INC(metrics.patch_api_requests.drive_fails);
-		api_response_fault(resp, 400, "Drive config error: Unable to patch the block device: %s",
+		api_response_fault(resp, 400,
+				   "Drive config error: Unable to patch the block device: %s",
 				   err_msg());
 		return;
 	}
@@ -390,15 +399,16 @@ static void patch_net(struct controller *c, struct api_request *q, struct api_re
 
 	if (idx < 0) {
 		METRIC_INC(metrics.patch_api_requests.network_fails);
-		api_response_fault(resp, 400, "Network config error: Invalid network interface ID: %s",
-				   u->id);
+		api_response_fault(resp, 400,
+				   "Network config error: Invalid network interface ID: %s", u->id);
 		return;
 	}
 	n = &c->cfg.nets[idx];
 	if (vm_update_net(c->vm, u->id, u->has_rx ? &u->rx : NULL, u->has_tx ? &u->tx : NULL) < 0) {
 		METRIC_INC(metrics.patch_api_requests.network_fails);
-		api_response_fault(resp, 400, "Network config error: Could not update the network "
-					      "device: %s",
+		api_response_fault(resp, 400,
+				   "Network config error: Could not update the network "
+				   "device: %s",
 				   err_msg());
 		return;
 	}
@@ -424,8 +434,9 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 	switch (q->op) {
 	case API_PATCH_BALLOON:
 		if (q->u.balloon_amount_mib > c->cfg.machine.mem_size_mib) {
-			api_response_fault(resp, 400, "Balloon update error: amount_mib (%u) is larger "
-						      "than the guest memory (%llu MiB).",
+			api_response_fault(resp, 400,
+					   "Balloon update error: amount_mib (%u) is larger "
+					   "than the guest memory (%llu MiB).",
 					   q->u.balloon_amount_mib,
 					   (unsigned long long)c->cfg.machine.mem_size_mib);
 			return;
@@ -437,8 +448,9 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 		return;
 	case API_PATCH_BALLOON_STATS:
 		if (!b->stats_polling_interval_s || !q->u.stats_interval_s) {
-			api_response_fault(resp, 400, "Balloon update error: Statistics cannot be "
-						      "turned on or off after boot.");
+			api_response_fault(resp, 400,
+					   "Balloon update error: Statistics cannot be "
+					   "turned on or off after boot.");
 			return;
 		}
 		if (virtio_balloon_set_stats_interval(dev, q->u.stats_interval_s) < 0)
@@ -448,8 +460,9 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 		return;
 	case API_GET_BALLOON_STATS:
 		if (!b->stats_polling_interval_s) {
-			api_response_fault(resp, 400, "Balloon update error: Statistics for the balloon "
-						      "device are not enabled.");
+			api_response_fault(resp, 400,
+					   "Balloon update error: Statistics for the balloon "
+					   "device are not enabled.");
 			return;
 		}
 		if (virtio_balloon_stats_json(dev, &json) < 0)
@@ -542,8 +555,9 @@ static void vm_action(struct controller *c, struct api_request *q, struct api_re
 	default: /* API_FLUSH_METRICS */
 		r = metrics_flush();
 		if (r < 0) {
-			api_response_fault(resp, 400, "Internal VMM error: Error while writing "
-						      "metrics: %s",
+			api_response_fault(resp, 400,
+					   "Internal VMM error: Error while writing "
+					   "metrics: %s",
 					   strerror(-r));
 			return;
 		}
@@ -667,7 +681,8 @@ void controller_handle(struct controller *c, struct api_request *q, struct api_r
 		break;
 	case API_GET_BALLOON:
 		if (!c->cfg.balloon.present)
-			api_response_fault(resp, 400, "Balloon config error: No balloon device found.");
+			api_response_fault(resp, 400,
+					   "Balloon config error: No balloon device found.");
 		else
 			ok200(resp, cfgjson_emit_balloon(&c->cfg.balloon));
 		break;

@@ -106,36 +106,55 @@ static bool valid_instance_id(const char *id)
 static int parse_args(int argc, char **argv, struct fc_opts *o)
 {
 	enum {
-		O_API = 256, O_ID, O_CONFIG, O_NOAPI, O_LOGPATH, O_LEVEL, O_SHOWLEVEL, O_SHOWORIGIN,
-		O_MODULE, O_METRICS, O_BOOTTIMER, O_SECCOMP, O_NOSECCOMP, O_PAYLOAD, O_VERSION,
-		O_HELP, O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_MMDS_LIMIT, O_METADATA,
-		O_PCI, O_DESCRIBE,
+		O_API = 256,
+		O_ID,
+		O_CONFIG,
+		O_NOAPI,
+		O_LOGPATH,
+		O_LEVEL,
+		O_SHOWLEVEL,
+		O_SHOWORIGIN,
+		O_MODULE,
+		O_METRICS,
+		O_BOOTTIMER,
+		O_SECCOMP,
+		O_NOSECCOMP,
+		O_PAYLOAD,
+		O_VERSION,
+		O_HELP,
+		O_START_US,
+		O_START_CPU_US,
+		O_PARENT_CPU_US,
+		O_MMDS_LIMIT,
+		O_METADATA,
+		O_PCI,
+		O_DESCRIBE,
 	};
 	static const struct option opts[] = {
-		{"api-sock", required_argument, NULL, O_API},
-		{"id", required_argument, NULL, O_ID},
-		{"config-file", required_argument, NULL, O_CONFIG},
-		{"no-api", no_argument, NULL, O_NOAPI},
-		{"log-path", required_argument, NULL, O_LOGPATH},
-		{"level", required_argument, NULL, O_LEVEL},
-		{"show-level", no_argument, NULL, O_SHOWLEVEL},
-		{"show-log-origin", no_argument, NULL, O_SHOWORIGIN},
-		{"module", required_argument, NULL, O_MODULE},
-		{"metrics-path", required_argument, NULL, O_METRICS},
-		{"boot-timer", no_argument, NULL, O_BOOTTIMER},
-		{"seccomp-filter", required_argument, NULL, O_SECCOMP},
-		{"no-seccomp", no_argument, NULL, O_NOSECCOMP},
-		{"http-api-max-payload-size", required_argument, NULL, O_PAYLOAD},
-		{"start-time-us", required_argument, NULL, O_START_US},
-		{"start-time-cpu-us", required_argument, NULL, O_START_CPU_US},
-		{"parent-cpu-time-us", required_argument, NULL, O_PARENT_CPU_US},
-		{"mmds-size-limit", required_argument, NULL, O_MMDS_LIMIT},
-		{"metadata", required_argument, NULL, O_METADATA},
-		{"enable-pci", no_argument, NULL, O_PCI},
-		{"describe-snapshot", required_argument, NULL, O_DESCRIBE},
-		{"version", no_argument, NULL, O_VERSION},
-		{"help", no_argument, NULL, O_HELP},
-		{NULL, 0, NULL, 0},
+	    {"api-sock", required_argument, NULL, O_API},
+	    {"id", required_argument, NULL, O_ID},
+	    {"config-file", required_argument, NULL, O_CONFIG},
+	    {"no-api", no_argument, NULL, O_NOAPI},
+	    {"log-path", required_argument, NULL, O_LOGPATH},
+	    {"level", required_argument, NULL, O_LEVEL},
+	    {"show-level", no_argument, NULL, O_SHOWLEVEL},
+	    {"show-log-origin", no_argument, NULL, O_SHOWORIGIN},
+	    {"module", required_argument, NULL, O_MODULE},
+	    {"metrics-path", required_argument, NULL, O_METRICS},
+	    {"boot-timer", no_argument, NULL, O_BOOTTIMER},
+	    {"seccomp-filter", required_argument, NULL, O_SECCOMP},
+	    {"no-seccomp", no_argument, NULL, O_NOSECCOMP},
+	    {"http-api-max-payload-size", required_argument, NULL, O_PAYLOAD},
+	    {"start-time-us", required_argument, NULL, O_START_US},
+	    {"start-time-cpu-us", required_argument, NULL, O_START_CPU_US},
+	    {"parent-cpu-time-us", required_argument, NULL, O_PARENT_CPU_US},
+	    {"mmds-size-limit", required_argument, NULL, O_MMDS_LIMIT},
+	    {"metadata", required_argument, NULL, O_METADATA},
+	    {"enable-pci", no_argument, NULL, O_PCI},
+	    {"describe-snapshot", required_argument, NULL, O_DESCRIBE},
+	    {"version", no_argument, NULL, O_VERSION},
+	    {"help", no_argument, NULL, O_HELP},
+	    {NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	int c;
@@ -144,31 +163,64 @@ static int parse_args(int argc, char **argv, struct fc_opts *o)
 	opterr = 0;
 	while ((c = getopt_long_only(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
-		case O_API: o->api_sock = optarg; break;
-		case O_ID: o->id = optarg; break;
-		case O_CONFIG: o->config_file = optarg; break;
-		case O_NOAPI: o->no_api = true; break;
-		case O_LOGPATH: o->log_path = optarg; break;
-		case O_LEVEL: o->level = optarg; break;
-		case O_SHOWLEVEL: o->show_level = true; break;
-		case O_SHOWORIGIN: o->show_log_origin = true; break;
-		case O_MODULE: o->module = optarg; break;
-		case O_METRICS: o->metrics_path = optarg; break;
-		case O_BOOTTIMER: o->boot_timer = true; break;
-		case O_SECCOMP: o->seccomp_filter = optarg; break;
-		case O_NOSECCOMP: o->no_seccomp = true; break;
-		case O_VERSION: o->version = true; break;
-		case O_HELP: o->help = true; break;
+		case O_API:
+			o->api_sock = optarg;
+			break;
+		case O_ID:
+			o->id = optarg;
+			break;
+		case O_CONFIG:
+			o->config_file = optarg;
+			break;
+		case O_NOAPI:
+			o->no_api = true;
+			break;
+		case O_LOGPATH:
+			o->log_path = optarg;
+			break;
+		case O_LEVEL:
+			o->level = optarg;
+			break;
+		case O_SHOWLEVEL:
+			o->show_level = true;
+			break;
+		case O_SHOWORIGIN:
+			o->show_log_origin = true;
+			break;
+		case O_MODULE:
+			o->module = optarg;
+			break;
+		case O_METRICS:
+			o->metrics_path = optarg;
+			break;
+		case O_BOOTTIMER:
+			o->boot_timer = true;
+			break;
+		case O_SECCOMP:
+			o->seccomp_filter = optarg;
+			break;
+		case O_NOSECCOMP:
+			o->no_seccomp = true;
+			break;
+		case O_VERSION:
+			o->version = true;
+			break;
+		case O_HELP:
+			o->help = true;
+			break;
 		case O_PAYLOAD:
 			if (parse_u64(optarg, 1, 16 * 1024 * 1024, &o->max_payload) < 0)
-				return err_set(EINVAL, "--http-api-max-payload-size: expected 1..16777216, "
-						       "got '%s'", optarg);
+				return err_set(EINVAL,
+					       "--http-api-max-payload-size: expected 1..16777216, "
+					       "got '%s'",
+					       optarg);
 			break;
 		case O_START_US:
 		case O_START_CPU_US:
 		case O_PARENT_CPU_US:
 			if (parse_u64(optarg, 0, UINT64_MAX, &v) < 0)
-				return err_set(EINVAL, "%s: expected a number of microseconds, got '%s'",
+				return err_set(EINVAL,
+					       "%s: expected a number of microseconds, got '%s'",
 					       argv[optind - 2], optarg);
 			if (c == O_START_US) {
 				o->start_time_us = v;
@@ -187,12 +239,14 @@ static int parse_args(int argc, char **argv, struct fc_opts *o)
 		case O_PCI:
 			return err_set(ENOTSUP, "--enable-pci: PCI is not supported by ember");
 		case O_DESCRIBE:
-			return err_set(ENOTSUP, "--describe-snapshot: snapshots are not supported by "
-						"ember yet");
+			return err_set(ENOTSUP,
+				       "--describe-snapshot: snapshots are not supported by "
+				       "ember yet");
 		case ':':
 			return err_set(EINVAL, "%s: missing value", argv[optind - 1]);
 		default:
-			return err_set(EINVAL, "unknown argument '%s' (see --help)", argv[optind - 1]);
+			return err_set(EINVAL, "unknown argument '%s' (see --help)",
+				       argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -202,8 +256,9 @@ static int parse_args(int argc, char **argv, struct fc_opts *o)
 	if (o->seccomp_filter && o->no_seccomp)
 		return err_set(EINVAL, "--seccomp-filter and --no-seccomp are mutually exclusive");
 	if (o->id && !valid_instance_id(o->id))
-		return err_set(EINVAL, "Invalid instance ID: '%s' (1 to 64 characters of "
-				       "[A-Za-z0-9_-])",
+		return err_set(EINVAL,
+			       "Invalid instance ID: '%s' (1 to 64 characters of "
+			       "[A-Za-z0-9_-])",
 			       o->id);
 	return 0;
 }
@@ -216,8 +271,9 @@ static int setup_logging(const struct fc_opts *o)
 	log_set_id(o->id ? o->id : "anonymous-instance");
 	if (o->level) {
 		if (log_parse_level(o->level, &lvl) < 0)
-			return err_set(EINVAL, "--level: unknown level '%s' (Error, Warning, Info, "
-					       "Debug, Trace, Off)",
+			return err_set(EINVAL,
+				       "--level: unknown level '%s' (Error, Warning, Info, "
+				       "Debug, Trace, Off)",
 				       o->level);
 		log_set_level(lvl);
 	}
@@ -325,7 +381,8 @@ int fc_main(int argc, char **argv)
 		return EMBER_EXIT_BAD_CONFIG;
 	}
 	if (o.seccomp_filter && access(o.seccomp_filter, R_OK) < 0) {
-		fprintf(stderr, "ember: --seccomp-filter %s: %s\n", o.seccomp_filter, strerror(errno));
+		fprintf(stderr, "ember: --seccomp-filter %s: %s\n", o.seccomp_filter,
+			strerror(errno));
 		return EMBER_EXIT_BAD_CONFIG;
 	}
 	/* TODO(issue 6): install the per-thread seccomp filters (default, FILE,
@@ -360,10 +417,10 @@ int fc_main(int argc, char **argv)
 
 	if (!o.no_api) {
 		struct api_server_opts ao = {
-			.socket_path = o.api_sock,
-			.max_body = (size_t)o.max_payload,
-			.dispatch = dispatch,
-			.opaque = &st,
+		    .socket_path = o.api_sock,
+		    .max_body = (size_t)o.max_payload,
+		    .dispatch = dispatch,
+		    .opaque = &st,
 		};
 
 		if ((r = api_server_start(&ao, &st.el, &api)) < 0) {
@@ -374,11 +431,12 @@ int fc_main(int argc, char **argv)
 		/* Firecracker: from --start-time-us (the jailer's CLOCK_MONOTONIC
 		 * stamp) or from our own start; CPU time includes the parent's. */
 		METRIC_STORE(metrics.api_server.process_startup_time_us,
-			     clock_us(CLOCK_MONOTONIC) - (o.have_start_time ? o.start_time_us : t0_us));
+			     clock_us(CLOCK_MONOTONIC) -
+				 (o.have_start_time ? o.start_time_us : t0_us));
 		METRIC_STORE(metrics.api_server.process_startup_time_cpu_us,
 			     clock_us(CLOCK_PROCESS_CPUTIME_ID) -
-				     (o.have_start_time_cpu ? o.start_time_cpu_us : 0) +
-				     o.parent_cpu_time_us);
+				 (o.have_start_time_cpu ? o.start_time_cpu_us : 0) +
+				 o.parent_cpu_time_us);
 		log_info("API server listening on %s", o.api_sock);
 	}
 	if (o.config_file) {

@@ -137,13 +137,13 @@ static uint64_t peek(uint64_t *c)
 
 #define ADD_TAKE(name) cJSON_AddNumberToObject(o, #name, (double)take(&g->name));
 #define ADD_PEEK(name) cJSON_AddNumberToObject(o, #name, (double)peek(&g->name));
-#define GROUP(root, key, type, ptr, LIST, ADD)                                                 \
-	do {                                                                                   \
-		type *g = (ptr);                                                               \
-		cJSON *o = cJSON_AddObjectToObject(root, key);                                 \
-		if (o) {                                                                       \
-			LIST(ADD)                                                              \
-		}                                                                              \
+#define GROUP(root, key, type, ptr, LIST, ADD)                                                     \
+	do {                                                                                       \
+		type *g = (ptr);                                                                   \
+		cJSON *o = cJSON_AddObjectToObject(root, key);                                     \
+		if (o) {                                                                           \
+			LIST(ADD)                                                                  \
+		}                                                                                  \
 	} while (0)
 
 static void add_block_devices(cJSON *root)
@@ -283,8 +283,8 @@ static void timer_event(void *opaque, int fd, uint32_t events)
 int metrics_start_timer(struct event_loop *el, unsigned interval_ms)
 {
 	struct itimerspec its = {
-		.it_interval = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000},
-		.it_value = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000},
+	    .it_interval = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000},
+	    .it_value = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000},
 	};
 	int r;
 

@@ -39,10 +39,26 @@ static void doc_round_trip(const char *s, size_t n)
 static void route(const uint8_t *data, size_t size)
 {
 	static const char *const paths[] = {
-		"/", "/machine-config", "/boot-source", "/drives/rootfs", "/drives/", "/drives/a/b",
-		"/network-interfaces/eth0", "/vsock", "/balloon", "/balloon/statistics",
-		"/cpu-config", "/logger", "/metrics", "/actions", "/vm", "/vm/config", "/mmds",
-		"/version", "/snapshot/create", "//x//",
+	    "/",
+	    "/machine-config",
+	    "/boot-source",
+	    "/drives/rootfs",
+	    "/drives/",
+	    "/drives/a/b",
+	    "/network-interfaces/eth0",
+	    "/vsock",
+	    "/balloon",
+	    "/balloon/statistics",
+	    "/cpu-config",
+	    "/logger",
+	    "/metrics",
+	    "/actions",
+	    "/vm",
+	    "/vm/config",
+	    "/mmds",
+	    "/version",
+	    "/snapshot/create",
+	    "//x//",
 	};
 	struct http_request h = {0};
 	struct api_request req;

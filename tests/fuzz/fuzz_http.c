@@ -40,10 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (!q->path || q->path[0] != '/' || q->method > HTTP_PATCH)
 				__builtin_trap();
-			if ((const uint8_t *)q->path < p.buf || (const uint8_t *)q->path >= p.buf + p.len)
+			if ((const uint8_t *)q->path < p.buf ||
+			    (const uint8_t *)q->path >= p.buf + p.len)
 				__builtin_trap();
-			if (q->body && (q->body < p.buf || q->body + q->body_len > p.buf + p.len ||
-					q->body_len != p.content_length || q->body_len > p.max_body))
+			if (q->body &&
+			    (q->body < p.buf || q->body + q->body_len > p.buf + p.len ||
+			     q->body_len != p.content_length || q->body_len > p.max_body))
 				__builtin_trap();
 			if (http_parser_wants_continue(&p))
 				__builtin_trap();
@@ -63,9 +65,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char out[256];
 		int status = 100 + data[0] % 500;
 		size_t blen = size > 64 ? 64 : size;
-		size_t need = http_format_response(NULL, 0, status, (const char *)data, blen, data[0] & 1);
-		size_t got = http_format_response(out, sizeof(out), status, (const char *)data, blen,
-						  data[0] & 1);
+		size_t need =
+		    http_format_response(NULL, 0, status, (const char *)data, blen, data[0] & 1);
+		size_t got = http_format_response(out, sizeof(out), status, (const char *)data,
+						  blen, data[0] & 1);
 
 		if (need != got || (got < sizeof(out) && strlen(out) > got))
 			__builtin_trap();

@@ -38,9 +38,8 @@ static void test_machine_put_and_patch(void **state)
 	struct machine_cfg cur = {.vcpu_count = 1, .mem_size_mib = 128}, m;
 
 	(void)state;
-	assert_int_equal(cfgjson_parse_machine(S("{\"vcpu_count\": 2, \"mem_size_mib\": 1024}"),
-					       false, &u),
-			 0);
+	assert_int_equal(
+	    cfgjson_parse_machine(S("{\"vcpu_count\": 2, \"mem_size_mib\": 1024}"), false, &u), 0);
 	assert_true(u.has_vcpu_count && u.has_mem_size_mib && u.has_smt && u.has_huge_pages);
 	assert_false(u.has_cpu_template); /* PUT keeps the template unless named */
 	assert_int_equal(machine_update_apply(&u, &cur, &m), 0);
@@ -73,28 +72,29 @@ static void test_machine_bad(void **state)
 		const char *json;
 		const char *needle;
 	} cases[] = {
-		{"{\"mem_size_mib\": 128}", "missing field `vcpu_count`"},
-		{"{\"vcpu_count\": 1}", "missing field `mem_size_mib`"},
-		{"{\"vcpu_count\": \"2\", \"mem_size_mib\": 128}", "vcpu_count: invalid type: string"},
-		{"{\"vcpu_count\": 2.5, \"mem_size_mib\": 128}", "vcpu_count: invalid type: floating"},
-		{"{\"vcpu_count\": -1, \"mem_size_mib\": 128}", "vcpu_count: invalid value: integer `-1`"},
-		{"{\"vcpu_count\": 256, \"mem_size_mib\": 128}", "vcpu_count: invalid value"},
-		{"{\"vcpu_count\": 1, \"mem_size_mib\": -128}", "mem_size_mib: invalid value"},
-		{"{\"vcpu_count\": 1, \"mem_size_mib\": 1e30}", "mem_size_mib: invalid value"},
-		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"smt\": 1}", "smt: invalid type"},
-		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"T3\"}",
-		 "cpu_template: unknown variant `T3`"},
-		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"t2\"}",
-		 "cpu_template: unknown variant"},
-		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"huge_pages\": \"1G\"}",
-		 "huge_pages: unknown variant"},
-		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"foo\": 1}", "unknown field `foo`"},
-		{"{\"vcpu_count\": 1, \"vcpu_count\": 2, \"mem_size_mib\": 128}",
-		 "duplicate field `vcpu_count`"},
-		{"[1, 2]", "expected an object"},
-		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128", "invalid JSON"},
-		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128} x", "trailing characters"},
-		{"", "EOF"},
+	    {"{\"mem_size_mib\": 128}", "missing field `vcpu_count`"},
+	    {"{\"vcpu_count\": 1}", "missing field `mem_size_mib`"},
+	    {"{\"vcpu_count\": \"2\", \"mem_size_mib\": 128}", "vcpu_count: invalid type: string"},
+	    {"{\"vcpu_count\": 2.5, \"mem_size_mib\": 128}", "vcpu_count: invalid type: floating"},
+	    {"{\"vcpu_count\": -1, \"mem_size_mib\": 128}",
+	     "vcpu_count: invalid value: integer `-1`"},
+	    {"{\"vcpu_count\": 256, \"mem_size_mib\": 128}", "vcpu_count: invalid value"},
+	    {"{\"vcpu_count\": 1, \"mem_size_mib\": -128}", "mem_size_mib: invalid value"},
+	    {"{\"vcpu_count\": 1, \"mem_size_mib\": 1e30}", "mem_size_mib: invalid value"},
+	    {"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"smt\": 1}", "smt: invalid type"},
+	    {"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"T3\"}",
+	     "cpu_template: unknown variant `T3`"},
+	    {"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"t2\"}",
+	     "cpu_template: unknown variant"},
+	    {"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"huge_pages\": \"1G\"}",
+	     "huge_pages: unknown variant"},
+	    {"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"foo\": 1}", "unknown field `foo`"},
+	    {"{\"vcpu_count\": 1, \"vcpu_count\": 2, \"mem_size_mib\": 128}",
+	     "duplicate field `vcpu_count`"},
+	    {"[1, 2]", "expected an object"},
+	    {"{\"vcpu_count\": 1, \"mem_size_mib\": 128", "invalid JSON"},
+	    {"{\"vcpu_count\": 1, \"mem_size_mib\": 128} x", "trailing characters"},
+	    {"", "EOF"},
 	};
 
 	(void)state;
@@ -102,22 +102,19 @@ static void test_machine_bad(void **state)
 		expect_err(cfgjson_parse_machine(S(cases[i].json), false, &u), cases[i].needle);
 
 	/* values that parse but fail the machine checks */
-	assert_int_equal(cfgjson_parse_machine(S("{\"vcpu_count\": 0, \"mem_size_mib\": 128}"),
-					       false, &u),
-			 0);
+	assert_int_equal(
+	    cfgjson_parse_machine(S("{\"vcpu_count\": 0, \"mem_size_mib\": 128}"), false, &u), 0);
 	expect_err(machine_update_apply(&u, &cur, &m), "number of vCPUs");
-	assert_int_equal(cfgjson_parse_machine(S("{\"vcpu_count\": 33, \"mem_size_mib\": 128}"),
-					       false, &u),
-			 0);
+	assert_int_equal(
+	    cfgjson_parse_machine(S("{\"vcpu_count\": 33, \"mem_size_mib\": 128}"), false, &u), 0);
 	expect_err(machine_update_apply(&u, &cur, &m), "number of vCPUs");
 	assert_int_equal(cfgjson_parse_machine(S("{\"vcpu_count\": 3, \"mem_size_mib\": 128, "
 						 "\"smt\": true}"),
 					       false, &u),
 			 0);
 	expect_err(machine_update_apply(&u, &cur, &m), "even number if SMT");
-	assert_int_equal(cfgjson_parse_machine(S("{\"vcpu_count\": 1, \"mem_size_mib\": 0}"), false,
-					       &u),
-			 0);
+	assert_int_equal(
+	    cfgjson_parse_machine(S("{\"vcpu_count\": 1, \"mem_size_mib\": 0}"), false, &u), 0);
 	expect_err(machine_update_apply(&u, &cur, &m), "memory size");
 	assert_int_equal(cfgjson_parse_machine(S("{\"vcpu_count\": 1, \"mem_size_mib\": 129, "
 						 "\"huge_pages\": \"2M\"}"),
@@ -145,11 +142,12 @@ static void test_body_hygiene(void **state)
 	expect_err(cfgjson_parse_boot_source(S("{\"kernel_image_path\": \"\\ud800\"}"), &b),
 		   "invalid JSON");
 	/* Unicode paths are fine */
-	assert_int_equal(cfgjson_parse_boot_source(S("{\"kernel_image_path\": \"/tmp/\xc3\xa9t\xc3\xa9"
-						     "\", \"boot_args\": \"console=ttyS0 "
-						     "\\u00e9\"}"),
-						   &b),
-			 0);
+	assert_int_equal(
+	    cfgjson_parse_boot_source(S("{\"kernel_image_path\": \"/tmp/\xc3\xa9t\xc3\xa9"
+					"\", \"boot_args\": \"console=ttyS0 "
+					"\\u00e9\"}"),
+				      &b),
+	    0);
 	assert_string_equal(b.kernel_path, "/tmp/\xc3\xa9t\xc3\xa9");
 	assert_string_equal(b.cmdline, "console=ttyS0 \xc3\xa9");
 	assert_null(b.initrd_path);
@@ -169,14 +167,14 @@ static void test_drive(void **state)
 
 	(void)state;
 	assert_int_equal(
-		cfgjson_parse_drive(
-			S("{\"drive_id\": \"rootfs\", \"path_on_host\": \"/img\", \"is_root_device\": "
-			  "true, \"is_read_only\": false, \"partuuid\": \"1234-01\", \"cache_type\": "
-			  "\"Writeback\", \"io_engine\": \"Sync\", \"rate_limiter\": {\"bandwidth\": "
-			  "{\"size\": 1000, \"refill_time\": 100}, \"ops\": {\"size\": 10, "
-			  "\"one_time_burst\": 5, \"refill_time\": 1000}}}"),
-			&d),
-		0);
+	    cfgjson_parse_drive(
+		S("{\"drive_id\": \"rootfs\", \"path_on_host\": \"/img\", \"is_root_device\": "
+		  "true, \"is_read_only\": false, \"partuuid\": \"1234-01\", \"cache_type\": "
+		  "\"Writeback\", \"io_engine\": \"Sync\", \"rate_limiter\": {\"bandwidth\": "
+		  "{\"size\": 1000, \"refill_time\": 100}, \"ops\": {\"size\": 10, "
+		  "\"one_time_burst\": 5, \"refill_time\": 1000}}}"),
+		&d),
+	    0);
 	assert_string_equal(d.id, "rootfs");
 	assert_true(d.is_root && !d.read_only && d.cache_writeback && !d.io_engine_async);
 	assert_true(d.rate_limiter.bandwidth.present && d.rate_limiter.ops.present);
@@ -198,11 +196,12 @@ static void test_drive(void **state)
 					 "\"is_root_device\": false}"),
 				       &d),
 		   "cannot be empty");
-	expect_err(cfgjson_parse_drive(S("{\"drive_id\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-					 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"path_on_host\": \"/x\", "
-					 "\"is_root_device\": false}"),
-				       &d),
-		   "at most 64");
+	expect_err(
+	    cfgjson_parse_drive(S("{\"drive_id\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"path_on_host\": \"/x\", "
+				  "\"is_root_device\": false}"),
+				&d),
+	    "at most 64");
 	expect_err(cfgjson_parse_drive(S("{\"drive_id\": 7, \"path_on_host\": \"/x\", "
 					 "\"is_root_device\": false}"),
 				       &d),
@@ -220,26 +219,29 @@ static void test_drive(void **state)
 					 "{\"refill_time\": 10}}}"),
 				       &d),
 		   "missing field `rate_limiter.ops.size`");
-	expect_err(cfgjson_parse_drive(S("{\"drive_id\": \"a\", \"path_on_host\": \"/x\", "
-					 "\"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": "
-					 "{\"size\": -5, \"refill_time\": 10}}}"),
-				       &d),
-		   "rate_limiter.bandwidth.size: invalid value");
-	expect_err(cfgjson_parse_drive(S("{\"drive_id\": \"a\", \"path_on_host\": \"/x\", "
-					 "\"is_root_device\": false, \"rate_limiter\": {\"iops\": {}}}"),
-				       &d),
-		   "unknown field `rate_limiter.iops`");
+	expect_err(
+	    cfgjson_parse_drive(S("{\"drive_id\": \"a\", \"path_on_host\": \"/x\", "
+				  "\"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": "
+				  "{\"size\": -5, \"refill_time\": 10}}}"),
+				&d),
+	    "rate_limiter.bandwidth.size: invalid value");
+	expect_err(
+	    cfgjson_parse_drive(S("{\"drive_id\": \"a\", \"path_on_host\": \"/x\", "
+				  "\"is_root_device\": false, \"rate_limiter\": {\"iops\": {}}}"),
+				&d),
+	    "unknown field `rate_limiter.iops`");
 
-	assert_int_equal(cfgjson_parse_drive_update(S("{\"drive_id\": \"rootfs\", \"path_on_host\": "
-						      "\"/new\"}"),
-						    &u),
-			 0);
+	assert_int_equal(
+	    cfgjson_parse_drive_update(S("{\"drive_id\": \"rootfs\", \"path_on_host\": "
+					 "\"/new\"}"),
+				       &u),
+	    0);
 	assert_string_equal(u.path, "/new");
 	assert_false(u.has_rate_limiter);
 	drive_update_free(&u);
-	expect_err(cfgjson_parse_drive_update(S("{\"drive_id\": \"r\", \"is_read_only\": true}"),
-					      &u),
-		   "unknown field `is_read_only`");
+	expect_err(
+	    cfgjson_parse_drive_update(S("{\"drive_id\": \"r\", \"is_read_only\": true}"), &u),
+	    "unknown field `is_read_only`");
 	expect_err(cfgjson_parse_drive_update(S("{\"path_on_host\": \"/x\"}"), &u),
 		   "missing field `drive_id`");
 }
@@ -253,10 +255,11 @@ static void test_net_vsock_balloon(void **state)
 	uint32_t x;
 
 	(void)state;
-	assert_int_equal(cfgjson_parse_net(S("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
-					     "\"guest_mac\": \"AA:fc:00:00:00:01\", \"mtu\": 1500}"),
-					   &n),
-			 0);
+	assert_int_equal(
+	    cfgjson_parse_net(S("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+				"\"guest_mac\": \"AA:fc:00:00:00:01\", \"mtu\": 1500}"),
+			      &n),
+	    0);
 	assert_int_equal(n.mac[0], 0xaa);
 	assert_int_equal(n.mac[5], 0x01);
 	assert_true(n.has_mac);
@@ -284,10 +287,11 @@ static void test_net_vsock_balloon(void **state)
 				       "\"allow_mmds_requests\": true}"),
 				     &n),
 		   "unknown field `allow_mmds_requests`");
-	assert_int_equal(cfgjson_parse_net_update(S("{\"iface_id\": \"eth0\", \"rx_rate_limiter\": "
-						    "{\"ops\": {\"size\": 1, \"refill_time\": 1}}}"),
-						  &nu),
-			 0);
+	assert_int_equal(
+	    cfgjson_parse_net_update(S("{\"iface_id\": \"eth0\", \"rx_rate_limiter\": "
+				       "{\"ops\": {\"size\": 1, \"refill_time\": 1}}}"),
+				     &nu),
+	    0);
 	assert_true(nu.has_rx && !nu.has_tx && nu.rx.ops.present);
 
 	assert_int_equal(cfgjson_parse_vsock(S("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\", "
@@ -299,9 +303,9 @@ static void test_net_vsock_balloon(void **state)
 	vsock_cfg_free(&v);
 	expect_err(cfgjson_parse_vsock(S("{\"guest_cid\": 2, \"uds_path\": \"/tmp/v\"}"), &v),
 		   "guest_cid");
-	expect_err(cfgjson_parse_vsock(S("{\"guest_cid\": 4294967296, \"uds_path\": \"/tmp/v\"}"),
-				       &v),
-		   "guest_cid: invalid value");
+	expect_err(
+	    cfgjson_parse_vsock(S("{\"guest_cid\": 4294967296, \"uds_path\": \"/tmp/v\"}"), &v),
+	    "guest_cid: invalid value");
 
 	assert_int_equal(cfgjson_parse_balloon(S("{\"amount_mib\": 64, \"deflate_on_oom\": true, "
 						 "\"stats_polling_interval_s\": 5}"),
@@ -313,12 +317,11 @@ static void test_net_vsock_balloon(void **state)
 		   "missing field `deflate_on_oom`");
 	assert_int_equal(cfgjson_parse_balloon_update(S("{\"amount_mib\": 10}"), &x), 0);
 	assert_int_equal(x, 10);
-	expect_err(cfgjson_parse_balloon_update(S("{\"amount_mib\": 10, \"deflate_on_oom\": true}"),
-						&x),
-		   "unknown field");
-	assert_int_equal(cfgjson_parse_balloon_stats_update(S("{\"stats_polling_interval_s\": 2}"),
-							    &x),
-			 0);
+	expect_err(
+	    cfgjson_parse_balloon_update(S("{\"amount_mib\": 10, \"deflate_on_oom\": true}"), &x),
+	    "unknown field");
+	assert_int_equal(
+	    cfgjson_parse_balloon_stats_update(S("{\"stats_polling_interval_s\": 2}"), &x), 0);
 	assert_int_equal(x, 2);
 	{
 		struct balloon_cfg big = {.present = true, .amount_mib = 512};
@@ -350,7 +353,8 @@ static void test_actions_state_logger_metrics(void **state)
 	assert_true(paused);
 	assert_int_equal(cfgjson_parse_vm_state(S("{\"state\": \"Resumed\"}"), &paused), 0);
 	assert_false(paused);
-	expect_err(cfgjson_parse_vm_state(S("{\"state\": \"paused\"}"), &paused), "unknown variant");
+	expect_err(cfgjson_parse_vm_state(S("{\"state\": \"paused\"}"), &paused),
+		   "unknown variant");
 
 	assert_int_equal(cfgjson_parse_logger(S("{\"level\": \"warning\", \"show_level\": true, "
 						"\"log_path\": \"/tmp/l\"}"),
@@ -368,10 +372,11 @@ static void test_actions_state_logger_metrics(void **state)
 	expect_err(cfgjson_parse_logger(S("{\"level\": \"Verbose\"}"), &l, &path), "level");
 	expect_err(cfgjson_parse_logger(S("{\"options\": []}"), &l, &path), "unknown field");
 
-	assert_int_equal(cfgjson_parse_metrics(S("{\"metrics_path\": \"/tmp/m\", \"emit_id\": true, "
-						 "\"properties\": {\"a\": \"b\"}}"),
-					       &m, &path),
-			 0);
+	assert_int_equal(
+	    cfgjson_parse_metrics(S("{\"metrics_path\": \"/tmp/m\", \"emit_id\": true, "
+				    "\"properties\": {\"a\": \"b\"}}"),
+				  &m, &path),
+	    0);
 	assert_true(m.emit_id);
 	assert_string_equal(m.properties_json, "{\"a\":\"b\"}");
 	free(path);
@@ -389,26 +394,28 @@ static void test_cpu_config(void **state)
 
 	(void)state;
 	assert_int_equal(
-		cfgjson_parse_cpu_config(
-			S("{\"kvm_capabilities\": [\"!56\", \"121\"], \"cpuid_modifiers\": [{\"leaf\": "
-			  "\"0x1\", \"subleaf\": \"0b0\", \"flags\": 0, \"modifiers\": [{\"register\": "
-			  "\"ecx\", \"bitmap\": \"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx0\"}]}], "
-			  "\"msr_modifiers\": [{\"addr\": \"0x10a\", \"bitmap\": "
-			  "\"0b00000000_00000000_00000000_00000000_00000000_00000000_00000000_"
-			  "0000000x\"}]}"),
-			&out),
-		0);
+	    cfgjson_parse_cpu_config(
+		S("{\"kvm_capabilities\": [\"!56\", \"121\"], \"cpuid_modifiers\": [{\"leaf\": "
+		  "\"0x1\", \"subleaf\": \"0b0\", \"flags\": 0, \"modifiers\": [{\"register\": "
+		  "\"ecx\", \"bitmap\": \"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx0\"}]}], "
+		  "\"msr_modifiers\": [{\"addr\": \"0x10a\", \"bitmap\": "
+		  "\"0b00000000_00000000_00000000_00000000_00000000_00000000_00000000_"
+		  "0000000x\"}]}"),
+		&out),
+	    0);
 	assert_non_null(strstr(out, "\"cpuid_modifiers\""));
 	free(out);
-	expect_err(cfgjson_parse_cpu_config(S("{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", "
-					      "\"subleaf\": \"0\", \"flags\": 0, \"modifiers\": "
-					      "[{\"register\": \"eax\", \"bitmap\": \"0b0101\"}]}]}"),
-					    &out),
-		   "cpuid_modifiers[0].modifiers[0].bitmap");
-	expect_err(cfgjson_parse_cpu_config(S("{\"cpuid_modifiers\": [{\"leaf\": \"0xz\", "
-					      "\"subleaf\": \"0\", \"flags\": 0, \"modifiers\": []}]}"),
-					    &out),
-		   "cpuid_modifiers[0].leaf");
+	expect_err(
+	    cfgjson_parse_cpu_config(S("{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", "
+				       "\"subleaf\": \"0\", \"flags\": 0, \"modifiers\": "
+				       "[{\"register\": \"eax\", \"bitmap\": \"0b0101\"}]}]}"),
+				     &out),
+	    "cpuid_modifiers[0].modifiers[0].bitmap");
+	expect_err(
+	    cfgjson_parse_cpu_config(S("{\"cpuid_modifiers\": [{\"leaf\": \"0xz\", "
+				       "\"subleaf\": \"0\", \"flags\": 0, \"modifiers\": []}]}"),
+				     &out),
+	    "cpuid_modifiers[0].leaf");
 	expect_err(cfgjson_parse_cpu_config(S("{\"reg_modifiers\": []}"), &out),
 		   "unknown field `reg_modifiers`");
 	expect_err(cfgjson_parse_cpu_config(S("{\"kvm_capabilities\": [\"x\"]}"), &out),
@@ -416,22 +423,22 @@ static void test_cpu_config(void **state)
 }
 
 static const char full_doc[] =
-	"{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": \"console=ttyS0\", "
-	"\"initrd_path\": \"/i\"},"
-	" \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 512, \"smt\": false, "
-	"\"cpu_template\": \"T2\", \"track_dirty_pages\": true, \"huge_pages\": \"None\"},"
-	" \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\", \"is_root_device\": true, "
-	"\"is_read_only\": true}, {\"drive_id\": \"data\", \"path_on_host\": \"/d\", "
-	"\"is_root_device\": false, \"is_read_only\": false, \"rate_limiter\": {\"ops\": {\"size\": "
-	"100, \"refill_time\": 1000}}}],"
-	" \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
-	"\"guest_mac\": \"06:00:ac:10:00:02\"}],"
-	" \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"},"
-	" \"balloon\": {\"amount_mib\": 0, \"deflate_on_oom\": false, "
-	"\"stats_polling_interval_s\": 1},"
-	" \"logger\": {\"level\": \"Debug\", \"log_path\": \"/tmp/log\", \"show_level\": true},"
-	" \"metrics\": {\"metrics_path\": \"/tmp/metrics\"},"
-	" \"mmds-config\": null, \"entropy\": null}";
+    "{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": \"console=ttyS0\", "
+    "\"initrd_path\": \"/i\"},"
+    " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 512, \"smt\": false, "
+    "\"cpu_template\": \"T2\", \"track_dirty_pages\": true, \"huge_pages\": \"None\"},"
+    " \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\", \"is_root_device\": true, "
+    "\"is_read_only\": true}, {\"drive_id\": \"data\", \"path_on_host\": \"/d\", "
+    "\"is_root_device\": false, \"is_read_only\": false, \"rate_limiter\": {\"ops\": {\"size\": "
+    "100, \"refill_time\": 1000}}}],"
+    " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+    "\"guest_mac\": \"06:00:ac:10:00:02\"}],"
+    " \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"},"
+    " \"balloon\": {\"amount_mib\": 0, \"deflate_on_oom\": false, "
+    "\"stats_polling_interval_s\": 1},"
+    " \"logger\": {\"level\": \"Debug\", \"log_path\": \"/tmp/log\", \"show_level\": true},"
+    " \"metrics\": {\"metrics_path\": \"/tmp/metrics\"},"
+    " \"mmds-config\": null, \"entropy\": null}";
 
 static void test_document_round_trip(void **state)
 {
@@ -477,24 +484,23 @@ static void test_document_bad(void **state)
 		const char *json;
 		const char *needle;
 	} cases[] = {
-		{"{\"boot_source\": {}}", "unknown field `boot_source`"},
-		{"{\"mmds-config\": {\"network_interfaces\": []}}", "mmds-config: not supported"},
-		{"{\"drives\": {}}", "drives: invalid type"},
-		{"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": "
-		 "true}, {\"drive_id\": \"a\", \"path_on_host\": \"/b\", \"is_root_device\": false}]}",
-		 "used twice"},
-		{"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": "
-		 "true}, {\"drive_id\": \"b\", \"path_on_host\": \"/b\", \"is_root_device\": true}]}",
-		 "root block device"},
-		{"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": 5, \"is_root_device\": true}]}",
-		 "drives[0].path_on_host: invalid type"},
-		{"{\"network-interfaces\": [{\"iface_id\": \"a\", \"host_dev_name\": \"t\"}, "
-		 "{\"iface_id\": \"b\", \"host_dev_name\": \"t\"}]}",
-		 "must be unique"},
-		{"{\"machine-config\": {\"vcpu_count\": 0, \"mem_size_mib\": 128}}",
-		 "machine-config"},
-		{"{\"balloon\": {\"amount_mib\": 1000, \"deflate_on_oom\": false}}", "amount_mib"},
-		{"{\"vsock\": {\"guest_cid\": 1, \"uds_path\": \"/v\"}}", "guest_cid"},
+	    {"{\"boot_source\": {}}", "unknown field `boot_source`"},
+	    {"{\"mmds-config\": {\"network_interfaces\": []}}", "mmds-config: not supported"},
+	    {"{\"drives\": {}}", "drives: invalid type"},
+	    {"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": "
+	     "true}, {\"drive_id\": \"a\", \"path_on_host\": \"/b\", \"is_root_device\": false}]}",
+	     "used twice"},
+	    {"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": "
+	     "true}, {\"drive_id\": \"b\", \"path_on_host\": \"/b\", \"is_root_device\": true}]}",
+	     "root block device"},
+	    {"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": 5, \"is_root_device\": true}]}",
+	     "drives[0].path_on_host: invalid type"},
+	    {"{\"network-interfaces\": [{\"iface_id\": \"a\", \"host_dev_name\": \"t\"}, "
+	     "{\"iface_id\": \"b\", \"host_dev_name\": \"t\"}]}",
+	     "must be unique"},
+	    {"{\"machine-config\": {\"vcpu_count\": 0, \"mem_size_mib\": 128}}", "machine-config"},
+	    {"{\"balloon\": {\"amount_mib\": 1000, \"deflate_on_oom\": false}}", "amount_mib"},
+	    {"{\"vsock\": {\"guest_cid\": 1, \"uds_path\": \"/v\"}}", "guest_cid"},
 	};
 	struct vm_config c;
 
@@ -556,7 +562,7 @@ static void test_metrics_line(void **state)
 	g = cJSON_GetObjectItem(o, "block_rootfs");
 	assert_int_equal(cJSON_GetObjectItem(g, "read_bytes")->valuedouble, 4096);
 	assert_int_equal(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(o, "vcpu"), "exit_io_out")->valuedouble, 1);
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(o, "vcpu"), "exit_io_out")->valuedouble, 1);
 	for (const char *k = "api_server\0balloon\0net\0vsock\0seccomp\0put_api_requests\0"
 			     "utc_timestamp_ms\0";
 	     *k; k += strlen(k) + 1)
@@ -567,11 +573,11 @@ static void test_metrics_line(void **state)
 	line = metrics_serialize();
 	o = cJSON_Parse(line);
 	assert_int_equal(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(o, "block"), "read_bytes")->valuedouble, 0);
-	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api_server"),
-					     "process_startup_time_us")
-				 ->valuedouble,
-			 1234);
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(o, "block"), "read_bytes")->valuedouble, 0);
+	assert_int_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api_server"), "process_startup_time_us")
+		->valuedouble,
+	    1234);
 	cJSON_Delete(o);
 	free(line);
 }
@@ -579,17 +585,17 @@ static void test_metrics_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_machine_put_and_patch),
-		cmocka_unit_test(test_machine_bad),
-		cmocka_unit_test(test_body_hygiene),
-		cmocka_unit_test(test_drive),
-		cmocka_unit_test(test_net_vsock_balloon),
-		cmocka_unit_test(test_actions_state_logger_metrics),
-		cmocka_unit_test(test_cpu_config),
-		cmocka_unit_test(test_document_round_trip),
-		cmocka_unit_test(test_document_bad),
-		cmocka_unit_test(test_config_validate),
-		cmocka_unit_test(test_metrics_line),
+	    cmocka_unit_test(test_machine_put_and_patch),
+	    cmocka_unit_test(test_machine_bad),
+	    cmocka_unit_test(test_body_hygiene),
+	    cmocka_unit_test(test_drive),
+	    cmocka_unit_test(test_net_vsock_balloon),
+	    cmocka_unit_test(test_actions_state_logger_metrics),
+	    cmocka_unit_test(test_cpu_config),
+	    cmocka_unit_test(test_document_round_trip),
+	    cmocka_unit_test(test_document_bad),
+	    cmocka_unit_test(test_config_validate),
+	    cmocka_unit_test(test_metrics_line),
 	};
 
 	return cmocka_run_group_tests_name("config_json", tests, NULL, NULL);

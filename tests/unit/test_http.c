@@ -99,7 +99,8 @@ static void test_keep_alive_rules(void **state)
 	struct http_parser p;
 
 	(void)state;
-	assert_int_equal(parse_one(&p, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"), HTTP_PARSE_DONE);
+	assert_int_equal(parse_one(&p, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"),
+			 HTTP_PARSE_DONE);
 	assert_false(p.req.keep_alive);
 	http_parser_free(&p);
 	assert_int_equal(parse_one(&p, "GET / HTTP/1.0\r\n\r\n"), HTTP_PARSE_DONE);
@@ -130,7 +131,8 @@ static void test_uri_forms(void **state)
 static void test_expect_continue(void **state)
 {
 	struct http_parser p;
-	const char *head = "PUT /logger HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+	const char *head =
+	    "PUT /logger HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
 	size_t used;
 
 	(void)state;
@@ -162,39 +164,37 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	{"unsupported method", "POST /actions HTTP/1.1\r\n\r\n", 400},
-	{"lower-case method", "get / HTTP/1.1\r\n\r\n", 400},
-	{"bad method chars", "G(T / HTTP/1.1\r\n\r\n", 400},
-	{"no target", "GET HTTP/1.1\r\n\r\n", 400},
-	{"double space", "GET  / HTTP/1.1\r\n\r\n", 400},
-	{"bad version", "GET / HTTP/2.0\r\n\r\n", 400},
-	{"no version", "GET /\r\n\r\n", 400},
-	{"garbage version", "GET / HTTQ/1.1\r\n\r\n", 400},
-	{"relative uri", "GET machine-config HTTP/1.1\r\n\r\n", 400},
-	{"absolute uri without path", "GET http://localhost HTTP/1.1\r\n\r\n", 400},
-	{"control char in uri", "GET /a\x01 HTTP/1.1\r\n\r\n", 400},
-	{"non-ascii in uri", "GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 400},
-	{"bare LF", "GET / HTTP/1.1\n\n", 400},
-	{"bare CR", "GET / HTTP/1.1\rX\r\n\r\n", 400},
-	{"NUL in request line", "GET /\0 HTTP/1.1\r\n\r\n", 400},
-	{"empty request line", "\r\n\r\n", 400},
-	{"header without colon", "GET / HTTP/1.1\r\nBogus\r\n\r\n", 400},
-	{"header empty name", "GET / HTTP/1.1\r\n: x\r\n\r\n", 400},
-	{"space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
-	{"obs-fold", "GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", 400},
-	{"control char in value", "GET / HTTP/1.1\r\nA: b\x07\r\n\r\n", 400},
-	{"content-length letters", "PUT /x HTTP/1.1\r\nContent-Length: 1a\r\n\r\n", 400},
-	{"content-length negative", "PUT /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
-	{"content-length empty", "PUT /x HTTP/1.1\r\nContent-Length:\r\n\r\n", 400},
-	{"content-length huge", "PUT /x HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
-	 400},
-	{"content-length conflict",
-	 "PUT /x HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n", 400},
-	{"body over limit", "PUT /x HTTP/1.1\r\nContent-Length: 51201\r\n\r\n", 400},
-	{"chunked", "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
-	{"transfer-encoding identity", "PUT /x HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n",
-	 400},
-	{"unknown expectation", "PUT /x HTTP/1.1\r\nExpect: magic\r\n\r\n", 417},
+    {"unsupported method", "POST /actions HTTP/1.1\r\n\r\n", 400},
+    {"lower-case method", "get / HTTP/1.1\r\n\r\n", 400},
+    {"bad method chars", "G(T / HTTP/1.1\r\n\r\n", 400},
+    {"no target", "GET HTTP/1.1\r\n\r\n", 400},
+    {"double space", "GET  / HTTP/1.1\r\n\r\n", 400},
+    {"bad version", "GET / HTTP/2.0\r\n\r\n", 400},
+    {"no version", "GET /\r\n\r\n", 400},
+    {"garbage version", "GET / HTTQ/1.1\r\n\r\n", 400},
+    {"relative uri", "GET machine-config HTTP/1.1\r\n\r\n", 400},
+    {"absolute uri without path", "GET http://localhost HTTP/1.1\r\n\r\n", 400},
+    {"control char in uri", "GET /a\x01 HTTP/1.1\r\n\r\n", 400},
+    {"non-ascii in uri", "GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 400},
+    {"bare LF", "GET / HTTP/1.1\n\n", 400},
+    {"bare CR", "GET / HTTP/1.1\rX\r\n\r\n", 400},
+    {"NUL in request line", "GET /\0 HTTP/1.1\r\n\r\n", 400},
+    {"empty request line", "\r\n\r\n", 400},
+    {"header without colon", "GET / HTTP/1.1\r\nBogus\r\n\r\n", 400},
+    {"header empty name", "GET / HTTP/1.1\r\n: x\r\n\r\n", 400},
+    {"space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+    {"obs-fold", "GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", 400},
+    {"control char in value", "GET / HTTP/1.1\r\nA: b\x07\r\n\r\n", 400},
+    {"content-length letters", "PUT /x HTTP/1.1\r\nContent-Length: 1a\r\n\r\n", 400},
+    {"content-length negative", "PUT /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
+    {"content-length empty", "PUT /x HTTP/1.1\r\nContent-Length:\r\n\r\n", 400},
+    {"content-length huge", "PUT /x HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
+    {"content-length conflict", "PUT /x HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
+     400},
+    {"body over limit", "PUT /x HTTP/1.1\r\nContent-Length: 51201\r\n\r\n", 400},
+    {"chunked", "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+    {"transfer-encoding identity", "PUT /x HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", 400},
+    {"unknown expectation", "PUT /x HTTP/1.1\r\nExpect: magic\r\n\r\n", 417},
 };
 
 static void test_bad_requests(void **state)
@@ -246,9 +246,9 @@ static void test_body_limit_message_and_custom_limit(void **state)
 		int n = snprintf(req, 100, "PUT /x HTTP/1.1\r\nContent-Length: %d\r\n\r\n",
 				 HTTP_MAX_BODY);
 		memset(req + n, 'a', HTTP_MAX_BODY);
-		assert_int_equal(http_parser_feed(&p, (uint8_t *)req, (size_t)n + HTTP_MAX_BODY,
-						  &used),
-				 HTTP_PARSE_DONE);
+		assert_int_equal(
+		    http_parser_feed(&p, (uint8_t *)req, (size_t)n + HTTP_MAX_BODY, &used),
+		    HTTP_PARSE_DONE);
 		assert_int_equal(p.req.body_len, HTTP_MAX_BODY);
 		free(req);
 	}
@@ -288,8 +288,9 @@ static void test_path_survives_body_realloc(void **state)
 {
 	struct http_parser p;
 	char head[128];
-	size_t used, n = (size_t)snprintf(head, sizeof(head),
-					  "PUT /cpu-config HTTP/1.1\r\nContent-Length: 40000\r\n\r\n");
+	size_t used,
+	    n = (size_t)snprintf(head, sizeof(head),
+				 "PUT /cpu-config HTTP/1.1\r\nContent-Length: 40000\r\n\r\n");
 	char *body = malloc(40000);
 
 	(void)state;
@@ -335,18 +336,18 @@ static void test_format_response(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_simple_get),
-		cmocka_unit_test(test_put_with_body_byte_by_byte),
-		cmocka_unit_test(test_pipelined_requests),
-		cmocka_unit_test(test_keep_alive_rules),
-		cmocka_unit_test(test_uri_forms),
-		cmocka_unit_test(test_expect_continue),
-		cmocka_unit_test(test_zero_content_length_is_no_body),
-		cmocka_unit_test(test_bad_requests),
-		cmocka_unit_test(test_body_limit_message_and_custom_limit),
-		cmocka_unit_test(test_header_limit),
-		cmocka_unit_test(test_path_survives_body_realloc),
-		cmocka_unit_test(test_format_response),
+	    cmocka_unit_test(test_simple_get),
+	    cmocka_unit_test(test_put_with_body_byte_by_byte),
+	    cmocka_unit_test(test_pipelined_requests),
+	    cmocka_unit_test(test_keep_alive_rules),
+	    cmocka_unit_test(test_uri_forms),
+	    cmocka_unit_test(test_expect_continue),
+	    cmocka_unit_test(test_zero_content_length_is_no_body),
+	    cmocka_unit_test(test_bad_requests),
+	    cmocka_unit_test(test_body_limit_message_and_custom_limit),
+	    cmocka_unit_test(test_header_limit),
+	    cmocka_unit_test(test_path_survives_body_realloc),
+	    cmocka_unit_test(test_format_response),
 	};
 
 	return cmocka_run_group_tests_name("http", tests, NULL, NULL);

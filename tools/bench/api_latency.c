@@ -74,14 +74,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (argc > 5)
-		rlen = (size_t)snprintf(req, sizeof(req),
-					"%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
-					"Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-					argv[3], argv[4], strlen(argv[5]), argv[5]);
+		rlen = (size_t)snprintf(
+		    req, sizeof(req),
+		    "%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+		    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		    argv[3], argv[4], strlen(argv[5]), argv[5]);
 	else
-		rlen = (size_t)snprintf(req, sizeof(req),
-					"%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n",
-					argv[3], argv[4]);
+		rlen = (size_t)snprintf(
+		    req, sizeof(req),
+		    "%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n",
+		    argv[3], argv[4]);
 	if (rlen >= sizeof(req))
 		return 2;
 	lat = calloc((size_t)n, sizeof(*lat));
@@ -101,7 +103,8 @@ int main(int argc, char **argv)
 		status = read_response(fd, resp, sizeof(resp));
 		lat[i] = now_us() - t0;
 		if (status < 200 || status > 299) {
-			fprintf(stderr, "api_latency: request %d: status %d: %.200s\n", i, status, resp);
+			fprintf(stderr, "api_latency: request %d: status %d: %.200s\n", i, status,
+				resp);
 			return 1;
 		}
 	}
@@ -113,10 +116,11 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			sum += lat[i];
 		qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
-		printf("n=%d status=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f "
-		       "rps=%.0f\n",
-		       n, status, lat[n / 2], lat[(int)(n * 0.90)], lat[(int)(n * 0.99)], lat[n - 1],
-		       sum / n, n / (total / 1e6));
+		printf(
+		    "n=%d status=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f "
+		    "rps=%.0f\n",
+		    n, status, lat[n / 2], lat[(int)(n * 0.90)], lat[(int)(n * 0.99)], lat[n - 1],
+		    sum / n, n / (total / 1e6));
 	}
 	free(lat);
 	return 0;
