@@ -73,14 +73,25 @@ struct virtio_net {
 
 	/* The frame read from the TAP and not yet delivered (header first). */
 	bool rx_pending;
+	bool rx_checked; /* header fixed up for the guest */
+	bool rx_charged; /* the rx limiter took it */
 	size_t rx_len;
 	uint8_t *rx_buf; /* VIRTIO_NET_MAX_BUFFER + slack */
+	/* MRG_RXBUF: buffers already filled with the pending frame's first
+	 * rx_off bytes, held (popped, not used) until enough arrive. */
+	uint16_t rx_nheld;
+	bool rx_held_contig; /* popped back to back: vq_unpop can return them */
+	size_t rx_off;
+	struct iovec rx_nb_iov[2]; /* where num_buffers goes (first buffer) */
+	int rx_nb_niov;
+	uint16_t rx_heads[VQ_MAX_SIZE];
+	uint32_t rx_lens[VQ_MAX_SIZE];
 
 	struct metrics_net stats; /* under vdev.lock */
 	struct metrics_net *metrics; /* shared metrics group, or NULL */
 
 	/* Scratch: chains being handled. */
-	struct vq_chain rx_first, rx_chain, tx_chain;
+	struct vq_chain rx_chain, tx_chain;
 	struct iovec tx_iov[VQ_MAX_SIZE + 1];
 };
 

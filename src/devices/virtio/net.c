@@ -91,6 +91,9 @@ static int rx_read(struct virtio_net *n)
 	}
 	n->rx_len = (size_t)r;
 	n->rx_pending = true;
+	n->rx_checked = n->rx_charged = false;
+	n->rx_nheld = 0;
+	n->rx_off = 0;
 	return 1;
 }
 
@@ -127,9 +130,9 @@ static bool rx_header_fixup(struct virtio_net *n, struct virtio_net_hdr_v1 *h)
 
 /* Pop the next usable receive chain into c: 1, 0 (none), -EIO (queue
  * broken). Unusable chains (bad, or too small for the header) go back to
- * the driver empty; *pushed notes that. */
-static int rx_pop(struct virtio_net *n, struct virtqueue *vq, struct vq_chain *c, bool *pushed,
-		  bool *bad_seen)
+ * the driver empty; *pushed notes that, and held buffers stop being
+ * contiguous in the ring. */
+static int rx_pop(struct virtio_net *n, struct virtqueue *vq, struct vq_chain *c, bool *pushed)
 {
 	for (;;) {
 		int r = vq_pop(vq, c);
@@ -140,18 +143,17 @@ static int rx_pop(struct virtio_net *n, struct virtqueue *vq, struct vq_chain *c
 			return 1;
 		vq_push(vq, c->head, 0);
 		*pushed = true;
-		*bad_seen = true;
+		n->rx_held_contig = false;
 		NET_INC(n, rx_fails);
 	}
 }
 
-/* One buffer per frame (no MRG_RXBUF). 0: delivered or dropped, -ENOBUFS,
+/* One buffer per frame (no MRG_RXBUF). 1 delivered, 0 dropped, -ENOBUFS,
  * -EIO. */
 static int rx_deliver_one(struct virtio_net *n, struct virtqueue *vq, bool *pushed)
 {
-	struct vq_chain *c = &n->rx_first;
-	bool bad = false;
-	int r = rx_pop(n, vq, c, pushed, &bad);
+	struct vq_chain *c = &n->rx_chain;
+	int r = rx_pop(n, vq, c, pushed);
 
 	if (r <= 0)
 		return r == 0 ? -ENOBUFS : r;
@@ -159,7 +161,6 @@ static int rx_deliver_one(struct virtio_net *n, struct virtqueue *vq, bool *push
 		/* Never fits this driver's buffers: drop the frame, keep the
 		 * buffer for the next one. */
 		vq_unpop(vq);
-		NET_INC(n, rx_fails);
 		return 0;
 	}
 	vq_chain_write(c, 0, n->rx_buf, n->rx_len);
@@ -168,55 +169,67 @@ static int rx_deliver_one(struct virtio_net *n, struct virtqueue *vq, bool *push
 	return 1;
 }
 
+/* Give the held buffers back unused: into the ring again when nothing was
+ * popped between them, else to the driver empty. */
+static void rx_release_held(struct virtio_net *n, struct virtqueue *vq, bool *pushed)
+{
+	for (uint16_t i = 0; i < n->rx_nheld; i++) {
+		if (n->rx_held_contig) {
+			vq_unpop(vq);
+		} else {
+			vq_push(vq, n->rx_heads[i], 0);
+			*pushed = true;
+		}
+	}
+	n->rx_nheld = 0;
+	n->rx_off = 0;
+}
+
 /* MRG_RXBUF: as many buffers as the frame needs, num_buffers in the first
- * one's header. 1 delivered, 0 dropped, -ENOBUFS (wait for buffers), -EIO. */
+ * one's header. Buffers are filled as they are popped and held while the
+ * driver has no more (so the next kick means new buffers). 1 delivered, 0
+ * dropped, -ENOBUFS (wait for buffers), -EIO. */
 static int rx_deliver_mrg(struct virtio_net *n, struct virtqueue *vq, bool *pushed)
 {
-	uint16_t heads[VQ_MAX_SIZE];
-	uint32_t lens[VQ_MAX_SIZE];
-	uint16_t avail = vq_avail_count(vq), nbuf = 0, nb;
-	size_t off = 0;
-	bool bad = false;
+	struct vq_chain *c = &n->rx_chain;
+	uint16_t nb;
+	size_t w;
 
-	while (off < n->rx_len && nbuf < VQ_MAX_SIZE) {
-		struct vq_chain *c = nbuf == 0 ? &n->rx_first : &n->rx_chain;
-		size_t w;
-		int r = rx_pop(n, vq, c, pushed, &bad);
+	while (n->rx_off < n->rx_len) {
+		int r;
 
-		if (r == -EIO)
-			return r;
-		if (r == 0)
-			break;
-		w = MIN((size_t)c->write_len, n->rx_len - off);
-		vq_chain_write(c, 0, n->rx_buf + off, w);
-		heads[nbuf] = c->head;
-		lens[nbuf++] = (uint32_t)w;
-		off += w;
-	}
-	if (off < n->rx_len) {
-		if (bad && nbuf) {
-			/* Bad chains sit between ours: they cannot be put back
-			 * in order. Return ours empty and drop the frame. */
-			for (uint16_t i = 0; i < nbuf; i++)
-				vq_push(vq, heads[i], 0);
-			NET_INC(n, rx_fails);
-			return 0;
-		}
-		for (uint16_t i = 0; i < nbuf; i++)
-			vq_unpop(vq);
-		if (avail >= vq->size && !bad) {
+		if (n->rx_nheld >= vq->size) {
 			/* Every buffer the driver can give is here: never fits. */
-			NET_INC(n, rx_fails);
+			rx_release_held(n, vq, pushed);
 			return 0;
 		}
-		return -ENOBUFS;
+		r = rx_pop(n, vq, c, pushed);
+		if (r == 0)
+			return -ENOBUFS;
+		if (r < 0)
+			return r;
+		if (n->rx_nheld == 0) {
+			n->rx_held_contig = true;
+			n->rx_nb_niov = vq_chain_iov(c, true,
+						     offsetof(struct virtio_net_hdr_v1, num_buffers),
+						     sizeof(nb), n->rx_nb_iov, 2);
+		}
+		w = MIN((size_t)c->write_len, n->rx_len - n->rx_off);
+		vq_chain_write(c, 0, n->rx_buf + n->rx_off, w);
+		n->rx_heads[n->rx_nheld] = c->head;
+		n->rx_lens[n->rx_nheld++] = (uint32_t)w;
+		n->rx_off += w;
 	}
-	nb = htole16(nbuf);
-	vq_chain_write(&n->rx_first, offsetof(struct virtio_net_hdr_v1, num_buffers), &nb,
-		       sizeof(nb));
-	for (uint16_t i = 0; i < nbuf; i++)
-		vq_push(vq, heads[i], lens[i]);
+	nb = htole16(n->rx_nheld);
+	for (int i = 0, done = 0; i < n->rx_nb_niov; i++) {
+		memcpy(n->rx_nb_iov[i].iov_base, (uint8_t *)&nb + done, n->rx_nb_iov[i].iov_len);
+		done += (int)n->rx_nb_iov[i].iov_len;
+	}
+	for (uint16_t i = 0; i < n->rx_nheld; i++)
+		vq_push(vq, n->rx_heads[i], n->rx_lens[i]);
 	*pushed = true;
+	n->rx_nheld = 0;
+	n->rx_off = 0;
 	return 1;
 }
 
@@ -224,30 +237,40 @@ static int rx_deliver_mrg(struct virtio_net *n, struct virtqueue *vq, bool *push
  * (throttled), -EIO (queue broken). */
 static int rx_deliver(struct virtio_net *n, struct virtqueue *vq, bool *pushed)
 {
-	struct virtio_net_hdr_v1 h;
 	uint64_t bytes = n->rx_len - VIRTIO_NET_HDR_LEN;
 	int r;
 
-	memcpy(&h, n->rx_buf, sizeof(h));
-	if (!rx_header_fixup(n, &h)) {
-		NET_INC(n, rx_fails);
-		return 0;
+	if (!n->rx_checked) {
+		struct virtio_net_hdr_v1 h;
+
+		memcpy(&h, n->rx_buf, sizeof(h));
+		if (!rx_header_fixup(n, &h)) {
+			NET_INC(n, rx_fails);
+			return 0;
+		}
+		memcpy(n->rx_buf, &h, sizeof(h));
+		n->rx_checked = true;
 	}
-	memcpy(n->rx_buf, &h, sizeof(h));
-	if (!rl_consume(&n->rx_rl, 1, bytes)) {
-		NET_INC(n, rx_rate_limiter_throttled);
-		n->rx_throttled = true;
-		return -EAGAIN;
+	if (!n->rx_charged) {
+		if (!rl_consume(&n->rx_rl, 1, bytes)) {
+			NET_INC(n, rx_rate_limiter_throttled);
+			n->rx_throttled = true;
+			return -EAGAIN;
+		}
+		n->rx_charged = true;
 	}
 	r = has(n, VIRTIO_NET_F_MRG_RXBUF) ? rx_deliver_mrg(n, vq, pushed)
 					    : rx_deliver_one(n, vq, pushed);
+	if (r == -ENOBUFS || r == -EIO)
+		return r;
 	if (r == 1) {
 		NET_INC(n, rx_packets_count);
 		NET_ADD(n, rx_bytes_count, bytes);
-		return 0;
+	} else {
+		NET_INC(n, rx_fails); /* does not fit the driver's buffers */
+		rl_replenish(&n->rx_rl, 1, bytes);
 	}
-	rl_replenish(&n->rx_rl, 1, bytes);
-	return r;
+	return 0;
 }
 
 static void rx_process(struct virtio_net *n)
@@ -293,6 +316,8 @@ static void rx_process(struct virtio_net *n)
 		}
 		r = rx_deliver(n, vq, &pushed);
 		if (r == -ENOBUFS) {
+			/* Everything available was taken (and is held): a kick
+			 * now means new buffers. */
 			if (vq_enable_notification(vq))
 				continue;
 			NET_INC(n, no_rx_avail_buffer);
@@ -563,6 +588,8 @@ static void net_reset(struct virtio_dev *vd)
 
 	n->rx_throttled = n->tx_throttled = false;
 	n->rx_pending = false;
+	n->rx_nheld = 0; /* the queues are reset: held buffers are gone */
+	n->rx_off = 0;
 	if (!n->tap_dead && n->tap.offloads)
 		tap_set_offloads(&n->tap, 0);
 }
