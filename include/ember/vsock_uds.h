@@ -117,8 +117,9 @@ int vsock_uds_recv_pkt(struct vsock_uds *u, struct vsock_pkt *pkt);
 /* The RST queue is full: stop taking guest packets until rx drains it. */
 bool vsock_uds_tx_blocked(const struct vsock_uds *u);
 /* Drop every connection without telling the guest (device reset, transport
- * reset). Any thread with the lock held: the work is done on the VMM thread
- * before anything else touches the connections. */
+ * reset), except host clients whose REQUEST was not sent yet: they wait for
+ * the next driver. Any thread with the lock held: the work is done on the
+ * VMM thread before anything else touches the connections. */
 void vsock_uds_request_reset(struct vsock_uds *u);
 /* Connections in the table (any state). */
 unsigned vsock_uds_conn_count(struct vsock_uds *u);

@@ -184,9 +184,18 @@ static void sync_reset(struct vsock_uds *u)
 	if (!u->reset_pending)
 		return;
 	u->reset_pending = false;
-	for (unsigned h = 0; h < VSOCK_UDS_HASH_SIZE; h++)
-		while (u->hash[h])
-			remove_conn(u, u->hash[h]);
+	for (unsigned h = 0; h < VSOCK_UDS_HASH_SIZE; h++) {
+		struct vsock_conn *c = u->hash[h], *next;
+
+		for (; c; c = next) {
+			next = c->hnext;
+			/* Host clients whose REQUEST the guest never saw wait for
+			 * the next driver (Linux resets the device at probe). */
+			if (c->state == VSOCK_CONN_LOCAL_INIT && (c->pending & VSOCK_PEND_REQUEST))
+				continue;
+			remove_conn(u, c);
+		}
+	}
 	u->rstq_head = u->rstq_len = 0;
 	memset(u->killq, 0, sizeof(u->killq));
 	u->killq_overflow = false;
