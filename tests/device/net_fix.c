@@ -33,46 +33,51 @@ static void write_sysctl(const char *path, const char *val)
 	close(fd);
 }
 
-int netfix_netns_tap(void)
+static int create_tap(void)
 {
-	static int done;
 	struct ifreq ifr;
 	int fd, s, r = 0;
 
-	if (done)
-		return done < 0 ? done : 0;
-	if (unshare(CLONE_NEWNET) < 0) {
-		done = -errno;
-		fprintf(stderr, "net_fix: unshare(CLONE_NEWNET): %s (needs root)\n", strerror(errno));
-		return done;
-	}
-	write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		done = -errno;
-		return done;
-	}
+	if (fd < 0)
+		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", NETFIX_TAP);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0)
 		r = -errno;
 	close(fd);
-	if (r == 0) {
-		s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", NETFIX_TAP);
-		if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-			r = -errno;
-		ifr.ifr_flags |= IFF_UP;
-		if (r == 0 && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-			r = -errno;
-		if (s >= 0)
-			close(s);
-	}
-	done = r ? r : 1;
+	if (r < 0)
+		return r;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", NETFIX_TAP);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		r = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (r == 0 && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		r = -errno;
+	if (s >= 0)
+		close(s);
 	return r;
+}
+
+int netfix_netns_tap(void)
+{
+	static int unshared;
+
+	if (!unshared) {
+		if (unshare(CLONE_NEWNET) < 0) {
+			fprintf(stderr, "net_fix: unshare(CLONE_NEWNET): %s (needs root)\n",
+				strerror(errno));
+			return -errno;
+		}
+		unshared = 1;
+		write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+		write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	}
+	/* (Re)create it if a test deleted it. */
+	return if_nametoindex(NETFIX_TAP) ? 0 : create_tap();
 }
 
 static int packet_socket(bool vnet)

@@ -35,7 +35,8 @@ struct netfix {
 };
 
 /* Enter a new network namespace (once per process) and create the
- * persistent, up TAP NETFIX_TAP in it with IPv6 off (no stray frames). */
+ * persistent, up TAP NETFIX_TAP in it (again if it was deleted) with IPv6
+ * off (no stray frames). */
 int netfix_netns_tap(void);
 
 /* Device on NETFIX_TAP (cfg fields: rate limiters, mac, mtu may be set by
