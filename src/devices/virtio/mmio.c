@@ -501,10 +501,15 @@ static void reg_write(struct virtio_dev *vd, uint64_t off, uint32_t val)
 	case VIRTIO_MMIO_QUEUE_NOTIFY: {
 		uint64_t one = 1;
 
-		if (!virtio_dev_live(vd) || val >= vd->ops->num_queues || !vd->queues[val].active) {
-			virtio_dev_set_needs_reset(vd);
+		if (val >= vd->ops->num_queues || !vd->queues[val].ready) {
+			virtio_dev_set_needs_reset(vd); /* no such queue, or never set up */
 			break;
 		}
+		/* Before DRIVER_OK (Linux's balloon primes its stats queue and
+		 * kicks during probe) or while NEEDS_RESET: dropped, as on the
+		 * ioeventfd path; DRIVER_OK processes whatever is pending. */
+		if (!virtio_dev_live(vd) || !vd->queues[val].active)
+			break;
 		/* Same path as an ioeventfd: the VMM thread does the work. */
 		if (write(vd->queue_evfd[val], &one, sizeof(one)) < 0 && errno != EAGAIN)
 			log_warn("%s: queue eventfd: %s", vd->ops->name, strerror(errno));
