@@ -22,32 +22,60 @@ static uint8_t bcd(int v)
 	return (uint8_t)(((v / 10) << 4) | (v % 10));
 }
 
+/* UTC civil date from a Unix time, without glibc's time-zone machinery
+ * (gmtime_r initialises it and opens /etc/localtime on first use, which the
+ * vCPU seccomp filter rightly forbids). Howard Hinnant's days->civil
+ * algorithm. */
+struct civil {
+	int year, month, mday, hour, min, sec, wday;
+};
+
+static void civil_from_unix(int64_t t, struct civil *c)
+{
+	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+	int64_t secs = t - days * 86400;
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+
+	c->mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	c->month = (int)(mp < 10 ? mp + 3 : mp - 9);
+	c->year = (int)(yoe + era * 400 + (c->month <= 2));
+	c->hour = (int)(secs / 3600);
+	c->min = (int)(secs / 60 % 60);
+	c->sec = (int)(secs % 60);
+	c->wday = (int)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday (4) */
+}
+
 static uint8_t rtc_reg(struct rtc *r, uint8_t idx)
 {
-	struct tm tm;
-	time_t now;
+	struct timespec ts;
+	struct civil c;
 
 	if (idx > RTC_YEAR && idx != RTC_CENTURY)
 		return r->cmos[idx];
-	now = time(NULL);
-	gmtime_r(&now, &tm);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	civil_from_unix(ts.tv_sec, &c);
 	switch (idx) {
 	case RTC_SECONDS:
-		return bcd(tm.tm_sec);
+		return bcd(c.sec);
 	case RTC_MINUTES:
-		return bcd(tm.tm_min);
+		return bcd(c.min);
 	case RTC_HOURS:
-		return bcd(tm.tm_hour);
+		return bcd(c.hour);
 	case RTC_WDAY:
-		return bcd(tm.tm_wday + 1);
+		return bcd(c.wday + 1);
 	case RTC_MDAY:
-		return bcd(tm.tm_mday);
+		return bcd(c.mday);
 	case RTC_MONTH:
-		return bcd(tm.tm_mon + 1);
+		return bcd(c.month);
 	case RTC_YEAR:
-		return bcd(tm.tm_year % 100);
+		return bcd(c.year % 100);
 	case RTC_CENTURY:
-		return bcd((tm.tm_year + 1900) / 100);
+		return bcd(c.year / 100);
 	default:
 		return r->cmos[idx]; /* alarm registers */
 	}
