@@ -93,6 +93,12 @@ $(BUILD)/bench/blk_bench: tools/bench/blk_bench.c $(BLK_BENCH_OBJS) $(BUILD)/lib
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(BLK_BENCH_OBJS) $(BUILD)/libember.a $(LDLIBS)
 
+# virtio-net through a TAP vs the raw TAP (tools/bench/net_bench.sh builds and runs it)
+NET_BENCH_OBJS := $(BUILD)/tests/device/vdriver.o $(BUILD)/tests/device/net_fix.o
+$(BUILD)/bench/net_bench: tools/bench/net_bench.c $(NET_BENCH_OBJS) $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(NET_BENCH_OBJS) $(BUILD)/libember.a $(LDLIBS)
+
 include firmware/testguest/testguest.mk
 
 T ?=

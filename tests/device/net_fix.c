@@ -197,7 +197,12 @@ static int add_rx(struct netfix *f, uint64_t gpa, uint32_t size, bool split)
 	return head;
 }
 
-int netfix_post_rx(struct netfix *f, int n, uint32_t size, bool split)
+int netfix_recycle_rx(struct netfix *f, uint16_t head)
+{
+	return add_rx(f, f->rx_gpa[head], f->rx_size[head], false);
+}
+
+int netfix_add_rx(struct netfix *f, int n, uint32_t size, bool split)
 {
 	for (int i = 0; i < n; i++) {
 		uint64_t gpa = vdrv_alloc(&f->d, size, 64);
@@ -209,8 +214,16 @@ int netfix_post_rx(struct netfix *f, int n, uint32_t size, bool split)
 		if ((r = add_rx(f, gpa, size, split)) < 0)
 			return r;
 	}
-	vdrv_kick(&f->d, VIRTIO_NET_RXQ);
 	return 0;
+}
+
+int netfix_post_rx(struct netfix *f, int n, uint32_t size, bool split)
+{
+	int r = netfix_add_rx(f, n, size, split);
+
+	if (r == 0)
+		vdrv_kick(&f->d, VIRTIO_NET_RXQ);
+	return r;
 }
 
 int netfix_rx_wait(struct netfix *f, int timeout_ms, uint16_t *head, uint32_t *len,

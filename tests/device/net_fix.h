@@ -49,6 +49,11 @@ void netfix_fini(struct netfix *f);
 /* Post n receive buffers of size bytes each (one descriptor each, or split
  * in two descriptors when split), then kick. */
 int netfix_post_rx(struct netfix *f, int n, uint32_t size, bool split);
+/* The same without the kick. */
+int netfix_add_rx(struct netfix *f, int n, uint32_t size, bool split);
+/* Post again the (single-descriptor) buffer a used head had; returns the
+ * new head. Does not kick. */
+int netfix_recycle_rx(struct netfix *f, uint16_t head);
 /* Wait for the next used rx buffer: its head, length, and host pointer. */
 int netfix_rx_wait(struct netfix *f, int timeout_ms, uint16_t *head, uint32_t *len,
 		   uint8_t **data);

@@ -1,0 +1,372 @@
+/* virtio-net packets/s through the TAP path with the guest-less harness, next
+ * to the raw TAP path without ember in the same run.
+ *
+ * Both run in a private network namespace (unshare; needs root) on two
+ * identical TAPs (vnet header, same offloads, IPv6 off, nothing listening):
+ *  - tx, ember: per batch the driver posts B chains (vnet header + frame) and
+ *    kicks when the device asks (EVENT_IDX); the event loop (the VMM thread)
+ *    wakes on the queue eventfd, validates each chain and header, writev()s
+ *    the frame to the TAP, fills the used ring, signals the irq eventfd; the
+ *    driver reaps the used entries.
+ *    raw: write() of the same header + frame to the other TAP's fd.
+ *  - rx, ember: a host AF_PACKET socket sends B frames into the TAP; the
+ *    device, woken by EPOLLIN on the TAP, reads each frame and copies it into
+ *    guest buffers; the driver reaps and re-posts its buffers.
+ *    raw: the same sends into the other TAP, read() from its fd.
+ * Every path runs on this one thread; its CPU time (user + system, so the
+ * kernel's TAP work too) is what a packet costs. The rx numbers include the
+ * sender's send() in both paths.
+ *
+ * Usage: net_bench [-s scale] — one line per path and workload, best of
+ * ROUNDS alternating rounds, then the ember/raw ratio. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "device/net_fix.h"
+#include "ember/log.h"
+
+#define ROUNDS 5
+#define BATCH 64
+#define RAW_TAP "embench1"
+#define RX_BUFS 256
+#define RX_BUF_SIZE 2048
+
+struct workload {
+	const char *name;
+	bool rx;
+	size_t len; /* Ethernet frame bytes */
+	uint64_t n;
+};
+
+struct result {
+	double wall_s, cpu_s;
+};
+
+struct raw_tap {
+	int fd;  /* the TAP's own fd (vnet header) */
+	int inj; /* send-only AF_PACKET socket on it */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* A send-only packet socket (protocol 0: it never receives, so it costs the
+ * receive path nothing) bound to ifname. */
+static int injector(const char *ifname)
+{
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = 0};
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return -errno;
+	sll.sll_ifindex = (int)if_nametoindex(ifname);
+	if (!sll.sll_ifindex || bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		close(s);
+		return -ENODEV;
+	}
+	return s;
+}
+
+static int wait_readable(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, ms) == 1 ? 0 : -ETIMEDOUT;
+}
+
+/* The raw baseline's TAP: attached here (non-persistent), up, the same
+ * vnet header and offloads as the device's. */
+static int raw_tap_open(struct raw_tap *t, unsigned offloads)
+{
+	static uint8_t junk[VIRTIO_NET_MAX_BUFFER + 64];
+	struct ifreq ifr = {0};
+	int hdr = VIRTIO_NET_HDR_LEN, s;
+	uint8_t probe[60];
+
+	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", RAW_TAP);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0 || ioctl(t->fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
+	    ioctl(t->fd, TUNSETOFFLOAD, offloads) < 0)
+		return -errno;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return -errno;
+	close(s);
+	t->inj = injector(RAW_TAP);
+	if (t->inj < 0)
+		return t->inj;
+	/* The queue discipline comes up asynchronously: probe until a frame
+	 * gets through, then drain. */
+	netfix_frame(probe, sizeof(probe), (const uint8_t[6]){2, 0, 0, 0, 0, 9}, 0);
+	for (int i = 0; i < 250; i++) {
+		if (send(t->inj, probe, sizeof(probe), 0) < 0 && errno != ENOBUFS)
+			return -errno;
+		if (wait_readable(t->fd, 20) == 0) {
+			while (read(t->fd, junk, sizeof(junk)) > 0)
+				;
+			return 0;
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+/* ---- tx ---- */
+
+static int tx_ember(struct netfix *f, const struct workload *w, uint64_t bufs, struct result *res)
+{
+	struct vdriver *d = &f->d;
+	double t0 = now_s(), c0 = cpu_s();
+
+	for (uint64_t i = 0; i < w->n; i += BATCH) {
+		uint16_t old = d->q[VIRTIO_NET_TXQ].avail_idx;
+		int batch = (int)(w->n - i < BATCH ? w->n - i : BATCH);
+
+		for (int j = 0; j < batch; j++) {
+			struct vd_buf b = {bufs + (uint64_t)j * RX_BUF_SIZE,
+					   (uint32_t)(VIRTIO_NET_HDR_LEN + w->len), false};
+
+			if (vdrv_add_chain(d, VIRTIO_NET_TXQ, &b, 1, false) < 0)
+				return -ENOSPC;
+		}
+		if (vdrv_kick_needed(d, VIRTIO_NET_TXQ, old))
+			vdrv_kick(d, VIRTIO_NET_TXQ);
+		for (int j = 0; j < batch; j++) {
+			uint32_t id, len;
+
+			if (vdrv_wait_used(d, VIRTIO_NET_TXQ, VDRV_WAIT_MS, &id, &len) < 0)
+				return -ETIMEDOUT;
+			vdrv_free_chain(d, VIRTIO_NET_TXQ, (uint16_t)id);
+		}
+	}
+	res->cpu_s = cpu_s() - c0;
+	res->wall_s = now_s() - t0;
+	vdrv_irqs(d);
+	return 0;
+}
+
+static int tx_raw(struct raw_tap *t, const struct workload *w, const uint8_t *buf,
+		  struct result *res)
+{
+	double t0 = now_s(), c0 = cpu_s();
+
+	for (uint64_t i = 0; i < w->n; i++)
+		if (write(t->fd, buf, VIRTIO_NET_HDR_LEN + w->len) < 0)
+			return -errno;
+	res->cpu_s = cpu_s() - c0;
+	res->wall_s = now_s() - t0;
+	return 0;
+}
+
+/* ---- rx ---- */
+
+static int rx_ember(struct netfix *f, int inj, const struct workload *w, const uint8_t *frame,
+		    struct result *res)
+{
+	struct vdriver *d = &f->d;
+	double t0 = now_s(), c0 = cpu_s();
+
+	for (uint64_t i = 0; i < w->n; i += BATCH) {
+		int batch = (int)(w->n - i < BATCH ? w->n - i : BATCH);
+		uint16_t old = d->q[VIRTIO_NET_RXQ].avail_idx;
+
+		for (int j = 0; j < batch; j++)
+			if (send(inj, frame, w->len, 0) < 0)
+				return -errno;
+		for (int j = 0; j < batch; j++) {
+			uint16_t head;
+			uint32_t len;
+
+			if (netfix_rx_wait(f, VDRV_WAIT_MS, &head, &len, NULL) < 0)
+				return -ETIMEDOUT;
+			if (len != VIRTIO_NET_HDR_LEN + w->len || netfix_recycle_rx(f, head) < 0)
+				return -EIO;
+		}
+		if (vdrv_kick_needed(d, VIRTIO_NET_RXQ, old))
+			vdrv_kick(d, VIRTIO_NET_RXQ);
+	}
+	res->cpu_s = cpu_s() - c0;
+	res->wall_s = now_s() - t0;
+	vdrv_irqs(d);
+	return 0;
+}
+
+static int rx_raw(struct raw_tap *t, const struct workload *w, const uint8_t *frame,
+		  struct result *res)
+{
+	static uint8_t buf[VIRTIO_NET_MAX_BUFFER + 64];
+	double t0 = now_s(), c0 = cpu_s();
+
+	for (uint64_t i = 0; i < w->n; i += BATCH) {
+		int batch = (int)(w->n - i < BATCH ? w->n - i : BATCH);
+
+		for (int j = 0; j < batch; j++)
+			if (send(t->inj, frame, w->len, 0) < 0)
+				return -errno;
+		for (int j = 0; j < batch; j++) {
+			ssize_t r;
+
+			while ((r = read(t->fd, buf, sizeof(buf))) < 0 && errno == EAGAIN)
+				if (wait_readable(t->fd, VDRV_WAIT_MS) < 0)
+					return -ETIMEDOUT;
+			if (r != (ssize_t)(VIRTIO_NET_HDR_LEN + w->len))
+				return -EIO;
+		}
+	}
+	res->cpu_s = cpu_s() - c0;
+	res->wall_s = now_s() - t0;
+	return 0;
+}
+
+static void print_row(const struct workload *w, const char *who, const struct result *r)
+{
+	double pps = (double)w->n / r->wall_s;
+
+	printf("  %-22s %-7s %10.0f pkt/s %9.1f MB/s %8.2f us CPU/pkt\n", w->name, who, pps,
+	       pps * (double)w->len / 1e6, r->cpu_s * 1e6 / (double)w->n);
+}
+
+static void keep_best(struct result *best, const struct result *r)
+{
+	if (r->wall_s < best->wall_s)
+		best->wall_s = r->wall_s;
+	if (r->cpu_s < best->cpu_s)
+		best->cpu_s = r->cpu_s;
+}
+
+int main(int argc, char **argv)
+{
+	struct workload wl[] = {
+		{"tx 64 B frames", false, 64, 100000},
+		{"tx 1514 B frames", false, 1514, 50000},
+		{"rx 64 B frames", true, 64, 100000},
+		{"rx 1514 B frames", true, 1514, 50000},
+	};
+	double scale = 1.0;
+	struct netfix *f = calloc(1, sizeof(*f));
+	struct raw_tap raw = {-1, -1};
+	uint64_t bufs;
+	uint8_t *frames;
+	int inj, rc = 0, r;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-s") && i + 1 < argc)
+			scale = atof(argv[++i]);
+	log_set_level(LOG_ERROR);
+	if (!f)
+		return 1;
+	r = netfix_init(f, NULL, NETFIX_ALL_FEATURES, VIRTIO_NET_QUEUE_SIZE);
+	if (r < 0) {
+		fprintf(stderr, "net_bench: set-up failed: %s%s\n", strerror(-r),
+			r == -EPERM ? " (needs root for a network namespace)" : "");
+		return 1;
+	}
+	/* Nothing but the paths under test may see the frames: the fixture's
+	 * capturing sockets would add a copy per frame to ember's side. */
+	close(f->pkt);
+	close(f->pkt_vnet);
+	f->pkt = f->pkt_vnet = -1;
+	inj = injector(NETFIX_TAP);
+	r = inj < 0 ? inj : raw_tap_open(&raw, f->net->tap.offloads);
+	bufs = vdrv_alloc(&f->d, (uint64_t)BATCH * RX_BUF_SIZE, 4096);
+	if (r < 0 || !bufs || netfix_add_rx(f, RX_BUFS, RX_BUF_SIZE, false) < 0) {
+		fprintf(stderr, "net_bench: set-up failed: %s\n", strerror(r < 0 ? -r : ENOMEM));
+		netfix_fini(f);
+		return 1;
+	}
+	vdrv_kick(&f->d, VIRTIO_NET_RXQ);
+	/* tx buffers: a zero header and a broadcast frame of our ethertype */
+	frames = vdrv_ptr(&f->d, bufs, (uint64_t)BATCH * RX_BUF_SIZE);
+	for (int j = 0; j < BATCH; j++) {
+		memset(frames + (size_t)j * RX_BUF_SIZE, 0, VIRTIO_NET_HDR_LEN);
+		netfix_frame(frames + (size_t)j * RX_BUF_SIZE + VIRTIO_NET_HDR_LEN, 1514, f->mac,
+			     (uint32_t)j);
+	}
+	printf("virtio-net through a TAP vs the raw TAP fd (private netns, batches of %d, best "
+	       "of %d)\n",
+	       BATCH, ROUNDS);
+	printf("  (ember tx = chains -> kick -> event loop -> header checks -> writev to the TAP;\n"
+	       "   ember rx = EPOLLIN on the TAP -> read -> copy into guest buffers -> used ring;\n"
+	       "   raw = write()/read() on the TAP fd; rx includes the sender's send() in both)\n");
+	for (size_t k = 0; k < sizeof(wl) / sizeof(wl[0]) && rc == 0; k++) {
+		struct workload *w = &wl[k];
+		struct result be = {1e9, 1e9}, br = {1e9, 1e9}, res = {0, 0};
+		const uint8_t *frame = frames + VIRTIO_NET_HDR_LEN;
+
+		w->n = (uint64_t)((double)w->n * scale);
+		if (w->n < BATCH)
+			w->n = BATCH;
+		for (int round = 0; round < ROUNDS && rc == 0; round++) {
+			r = w->rx ? rx_ember(f, inj, w, frame, &res) : tx_ember(f, w, bufs, &res);
+			if (r < 0) {
+				fprintf(stderr, "net_bench: %s: ember path failed: %s\n", w->name,
+					strerror(-r));
+				rc = 1;
+				break;
+			}
+			keep_best(&be, &res);
+			r = w->rx ? rx_raw(&raw, w, frame, &res) : tx_raw(&raw, w, frames, &res);
+			if (r < 0) {
+				fprintf(stderr, "net_bench: %s: raw path failed: %s\n", w->name,
+					strerror(-r));
+				rc = 1;
+				break;
+			}
+			keep_best(&br, &res);
+		}
+		if (rc)
+			break;
+		print_row(w, "ember", &be);
+		print_row(w, "raw tap", &br);
+		printf("  %-22s ratio ember/raw: %.2f of the packets/s, %.2fx the CPU per packet\n",
+		       w->name, br.wall_s / be.wall_s, be.cpu_s / br.cpu_s);
+	}
+	struct metrics_net m;
+	virtio_net_get_counters(f->net, &m);
+	if (rc == 0 && (m.tx_malformed_frames || m.tx_fails || m.rx_fails)) {
+		fprintf(stderr, "net_bench: device counted failures (tx malformed %llu, tx %llu, rx "
+				"%llu)\n",
+			(unsigned long long)m.tx_malformed_frames, (unsigned long long)m.tx_fails,
+			(unsigned long long)m.rx_fails);
+		rc = 1;
+	}
+	close(inj);
+	close(raw.inj);
+	close(raw.fd);
+	netfix_fini(f);
+	free(f);
+	return rc;
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# virtio-net bench section (issue 5): packets/s through the TAP path with the
+# guest-less harness (tools/bench/net_bench.c: tx = driver chains -> device ->
+# writev to a TAP; rx = frames sent into a TAP -> device -> guest buffers),
+# each next to the raw TAP fd's write()/read() in the same run, as ratios.
+# Needs root (it makes a private network namespace). NET_BENCH_SCALE scales
+# the packet counts (default 1: 100k small / 50k large frames per round).
+set -u
+BUILD=${BUILD:-build}
+SCALE=${NET_BENCH_SCALE:-1}
+BIN=$BUILD/bench/net_bench
+
+if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
+	echo "net: needs root and /dev/net/tun (a private network namespace with TAPs)"
+	exit 1
+fi
+make -s --no-print-directory BUILD="$BUILD" "$BIN" || exit 1
+"$BIN" -s "$SCALE"
