@@ -58,6 +58,8 @@
 #define VIRTIO_NET_MAX_FRAME (VIRTIO_NET_MAX_BUFFER - VIRTIO_NET_HDR_LEN)
 /* Frames taken from the TAP per event before yielding to other fds. */
 #define VIRTIO_NET_RX_BUDGET 256
+/* Chains sent per queue event before the event is re-armed (fairness). */
+#define VIRTIO_NET_TX_BUDGET 256
 
 struct virtio_net {
 	struct virtio_dev vdev; /* first: the transport's view */

@@ -454,6 +454,7 @@ static void tx_process(struct virtio_net *n)
 {
 	struct virtio_dev *vd = &n->vdev;
 	struct virtqueue *vq = &vd->queues[VIRTIO_NET_TXQ];
+	unsigned budget = VIRTIO_NET_TX_BUDGET;
 	bool pushed = false, any = false;
 	int r;
 
@@ -461,7 +462,19 @@ static void tx_process(struct virtio_net *n)
 		return;
 	do {
 		vq_disable_notification(vq);
-		while ((r = vq_pop(vq, &n->tx_chain)) != 0) {
+		for (;;) {
+			if (budget == 0) {
+				/* A driver that keeps adding must not hold the
+				 * loop: come back after the other fds. */
+				uint64_t one = 1;
+
+				if (write(vd->queue_evfd[VIRTIO_NET_TXQ], &one, sizeof(one)) < 0)
+					NET_INC(n, event_fails);
+				goto out;
+			}
+			if ((r = vq_pop(vq, &n->tx_chain)) == 0)
+				break;
+			budget--;
 			any = true;
 			if (r == -EIO) {
 				virtio_dev_set_needs_reset(vd);
