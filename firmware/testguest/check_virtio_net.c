@@ -23,12 +23,12 @@
 #define NET_TRIES 5
 #define RX_BUFS 8
 #define RX_BUF_LEN 1536 /* header + a 1514-byte frame, MTU 1500 */
-#define HDR_LEN 12      /* struct virtio_net_hdr_v1 */
+#define HDR_LEN 12	/* struct virtio_net_hdr_v1 */
 #define UDP_SPORT 4000
 #define UDP_DPORT 5000
 
-static const uint8_t guest_ip[4] = { 172, 16, 0, 2 };
-static const uint8_t host_ip[4] = { 172, 16, 0, 1 };
+static const uint8_t guest_ip[4] = {172, 16, 0, 2};
+static const uint8_t host_ip[4] = {172, 16, 0, 1};
 static const char ping[] = "ember-tg-net-ping";
 static const char pong[] = "ember-host-pong";
 
@@ -111,7 +111,7 @@ static bool rx_setup(struct net *n)
 /* Send header + frame (one descriptor) and wait for the device to take it. */
 static bool tx_send(struct net *n, const uint8_t *frame, size_t len)
 {
-	struct tg_vbuf b = { tx_buf, (uint32_t)(HDR_LEN + len), false };
+	struct tg_vbuf b = {tx_buf, (uint32_t)(HDR_LEN + len), false};
 	uint32_t wr;
 
 	memset(tx_buf, 0, HDR_LEN);

@@ -65,13 +65,13 @@ struct virtio_net {
 	struct virtio_dev vdev; /* first: the transport's view */
 	char id[CFG_ID_MAX + 1];
 	struct tap tap;
-	bool tap_dead;     /* the TAP reported an error; removed from the loop */
+	bool tap_dead; /* the TAP reported an error; removed from the loop */
 	uint8_t mac[6];
-	uint16_t mtu;      /* 0: VIRTIO_NET_F_MTU not offered */
+	uint16_t mtu; /* 0: VIRTIO_NET_F_MTU not offered */
 
 	struct rate_limiter rx_rl, tx_rl;
 	bool rx_throttled, tx_throttled; /* waiting for the limiter's timer */
-	bool rx_polling;                 /* EPOLLIN set on the TAP fd */
+	bool rx_polling;		 /* EPOLLIN set on the TAP fd */
 
 	/* The frame read from the TAP and not yet delivered (header first). */
 	bool rx_pending;
@@ -89,7 +89,7 @@ struct virtio_net {
 	uint16_t rx_heads[VQ_MAX_SIZE];
 	uint32_t rx_lens[VQ_MAX_SIZE];
 
-	struct metrics_net stats; /* under vdev.lock */
+	struct metrics_net stats;    /* under vdev.lock */
 	struct metrics_net *metrics; /* shared metrics group, or NULL */
 
 	/* Scratch: chains being handled. */
@@ -100,8 +100,8 @@ struct virtio_net {
 /* Attach to cfg->host_dev_name and create the device (MAC from cfg or a
  * random locally administered one, rate limiters from cfg); its queue
  * eventfds, TAP fd and limiter timerfds are added to el (VMM thread). */
-int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm,
-		      struct event_loop *el, struct virtio_net **out);
+int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm, struct event_loop *el,
+		      struct virtio_net **out);
 void virtio_net_destroy(struct virtio_net *net);
 
 /* PATCH /network-interfaces/{id}: rx/tx may be NULL (unchanged); present

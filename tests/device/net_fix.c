@@ -83,7 +83,8 @@ int netfix_netns_tap(void)
 static int packet_socket(bool vnet)
 {
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
-	int one = 1, s = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	int one = 1,
+	    s = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
 
 	if (s < 0)
 		return -errno;
@@ -226,8 +227,7 @@ int netfix_post_rx(struct netfix *f, int n, uint32_t size, bool split)
 	return r;
 }
 
-int netfix_rx_wait(struct netfix *f, int timeout_ms, uint16_t *head, uint32_t *len,
-		   uint8_t **data)
+int netfix_rx_wait(struct netfix *f, int timeout_ms, uint16_t *head, uint32_t *len, uint8_t **data)
 {
 	uint32_t id, l;
 	int r = vdrv_wait_used(&f->d, VIRTIO_NET_RXQ, timeout_ms, &id, &l);
@@ -266,15 +266,16 @@ int netfix_tx_post(struct netfix *f, const struct virtio_net_hdr_v1 *hdr, const 
 		while (off < len) {
 			size_t l = len - off < piece ? len - off : piece;
 
-			b[n++] = (struct vd_buf){gpa + VIRTIO_NET_HDR_LEN + off, (uint32_t)l, false};
+			b[n++] =
+			    (struct vd_buf){gpa + VIRTIO_NET_HDR_LEN + off, (uint32_t)l, false};
 			off += l;
 		}
 	}
 	return vdrv_add_chain(&f->d, VIRTIO_NET_TXQ, b, n, indirect);
 }
 
-int netfix_tx(struct netfix *f, const struct virtio_net_hdr_v1 *hdr, const void *frame,
-	      size_t len, uint32_t *used_len)
+int netfix_tx(struct netfix *f, const struct virtio_net_hdr_v1 *hdr, const void *frame, size_t len,
+	      uint32_t *used_len)
 {
 	uint64_t mark = vdrv_mark(&f->d);
 	uint32_t id, l;
@@ -423,7 +424,7 @@ size_t netfix_tcp4_frame(uint8_t *buf, size_t len, const uint8_t src[6], const u
 	tcp[1] = 0xd2;
 	tcp[2] = 0x16; /* dport 5678 */
 	tcp[3] = 0x2e;
-	tcp[7] = 1;     /* seq 1 */
+	tcp[7] = 1; /* seq 1 */
 	tcp[12] = 5 << 4;
 	tcp[13] = 0x18; /* PSH|ACK */
 	tcp[14] = 0xff;

@@ -55,15 +55,14 @@ int netfix_add_rx(struct netfix *f, int n, uint32_t size, bool split);
  * new head. Does not kick. */
 int netfix_recycle_rx(struct netfix *f, uint16_t head);
 /* Wait for the next used rx buffer: its head, length, and host pointer. */
-int netfix_rx_wait(struct netfix *f, int timeout_ms, uint16_t *head, uint32_t *len,
-		   uint8_t **data);
+int netfix_rx_wait(struct netfix *f, int timeout_ms, uint16_t *head, uint32_t *len, uint8_t **data);
 /* Post one tx chain: hdr (12 bytes) + frame, the frame cut into nseg
  * descriptors (nseg 0: header and frame in one descriptor). Does not kick. */
 int netfix_tx_post(struct netfix *f, const struct virtio_net_hdr_v1 *hdr, const void *frame,
 		   size_t len, int nseg, bool indirect);
 /* Post, kick, wait for the used entry, free it; *used_len if not NULL. */
-int netfix_tx(struct netfix *f, const struct virtio_net_hdr_v1 *hdr, const void *frame,
-	      size_t len, uint32_t *used_len);
+int netfix_tx(struct netfix *f, const struct virtio_net_hdr_v1 *hdr, const void *frame, size_t len,
+	      uint32_t *used_len);
 
 /* ---- host side ---- */
 /* A test frame: broadcast destination, source src, NETFIX_ETHERTYPE, then

@@ -125,8 +125,8 @@ static void test_config(void **state)
 	assert_int_equal(!!(feat & F(GUEST_UFO)), !!(f->net->tap.offloads_ok & TUN_F_UFO));
 	assert_int_equal(!!(feat & F(HOST_UFO)), !!(f->net->tap.offloads_ok & TUN_F_UFO));
 	/* Negotiated guest offloads are on the TAP. */
-	assert_int_equal(f->net->tap.offloads,
-			 f->net->tap.offloads_ok & (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UFO));
+	assert_int_equal(f->net->tap.offloads, f->net->tap.offloads_ok & (TUN_F_CSUM | TUN_F_TSO4 |
+									  TUN_F_TSO6 | TUN_F_UFO));
 	vdrv_write32(&f->d, VIRTIO_MMIO_QUEUE_SEL, 0);
 	assert_int_equal(vdrv_read32(&f->d, VIRTIO_MMIO_QUEUE_NUM_MAX), VIRTIO_NET_QUEUE_SIZE);
 	vdrv_write32(&f->d, VIRTIO_MMIO_QUEUE_SEL, 1);
@@ -140,8 +140,8 @@ static void test_config(void **state)
 
 static void test_config_mac_mtu(void **state)
 {
-	struct net_cfg cfg = {.has_mac = true, .mac = {0x06, 0x11, 0x22, 0x33, 0x44, 0x55},
-			      .mtu = 9000};
+	struct net_cfg cfg = {
+	    .has_mac = true, .mac = {0x06, 0x11, 0x22, 0x33, 0x44, 0x55}, .mtu = 9000};
 	struct virtio_net_config c;
 	struct netfix *f;
 
@@ -228,8 +228,8 @@ static void test_tx_layouts(void **state)
 				assert_int_equal(id, head);
 				vdrv_free_chain(&f->d, 1, (uint16_t)id);
 				vdrv_release(&f->d, mark);
-				assert_int_equal(netfix_host_recv(f, NULL, got, sizeof(got), WAIT_MS),
-						 (int)len);
+				assert_int_equal(
+				    netfix_host_recv(f, NULL, got, sizeof(got), WAIT_MS), (int)len);
 				assert_memory_equal(got, frame, len);
 			}
 		}
@@ -298,9 +298,9 @@ static void test_tx_csum_tso(void **state)
 	struct netfix *f = *state;
 	static const uint8_t host_mac[6] = {2, 0, 0, 0, 0, 0x10};
 	struct virtio_net_hdr_v1 h = {
-		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-		.csum_start = htole16(34),
-		.csum_offset = htole16(16),
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	    .csum_start = htole16(34),
+	    .csum_offset = htole16(16),
 	};
 	struct virtio_net_hdr rh;
 	size_t len = netfix_tcp4_frame(frame, 600, f->mac, host_mac, 7);
@@ -508,7 +508,7 @@ static void test_rx_no_buffers(void **state)
 	taps = counters(f).rx_tap_event_count;
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(netfix_tap_wait_readable(f, 0), 0); /* still queued */
-		assert_int_equal(el_run_once(&f->d.el, 20), 0);     /* and nobody wakes */
+		assert_int_equal(el_run_once(&f->d.el, 20), 0);	     /* and nobody wakes */
 	}
 	assert_int_equal(counters(f).rx_tap_event_count, taps);
 	assert_true(counters(f).no_rx_avail_buffer >= 1);
@@ -548,12 +548,12 @@ static void test_rx_gso(void **state)
 	struct netfix *f = *state;
 	static const uint8_t host_mac[6] = {2, 0, 0, 0, 0, 0x10};
 	struct virtio_net_hdr sh = {
-		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-		.hdr_len = 54,
-		.gso_size = 1448,
-		.csum_start = 34,
-		.csum_offset = 16,
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	    .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+	    .hdr_len = 54,
+	    .gso_size = 1448,
+	    .csum_start = 34,
+	    .csum_offset = 16,
 	};
 	size_t len = netfix_tcp4_frame(frame, 54 + 14480, host_mac, f->mac, 40), off = 0;
 	uint16_t head, nbuf = 0;
@@ -593,12 +593,12 @@ static void test_rx_gso_segmented(void **state)
 	struct netfix *f = *state;
 	static const uint8_t host_mac[6] = {2, 0, 0, 0, 0, 0x10};
 	struct virtio_net_hdr sh = {
-		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-		.hdr_len = 54,
-		.gso_size = 1448,
-		.csum_start = 34,
-		.csum_offset = 16,
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	    .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+	    .hdr_len = 54,
+	    .gso_size = 1448,
+	    .csum_start = 34,
+	    .csum_offset = 16,
 	};
 	size_t len = netfix_tcp4_frame(frame, 54 + 3 * 1448, host_mac, f->mac, 41);
 
@@ -643,26 +643,26 @@ static void test_reset_and_restart(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_config, setup, teardown),
-		cmocka_unit_test(test_config_mac_mtu),
-		cmocka_unit_test_setup_teardown(test_feature_dependencies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_one, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_layouts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_batch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_spoofed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_csum_tso, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_one, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_many, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_no_mrg, setup_no_mrg, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_too_big, setup_no_mrg, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_mrg, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_mrg_waits_for_buffers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_mrg_never_fits, setup_small_queue, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_no_buffers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_before_buffers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_gso, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_gso_segmented, setup_plain, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_and_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+	    cmocka_unit_test(test_config_mac_mtu),
+	    cmocka_unit_test_setup_teardown(test_feature_dependencies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_one, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_layouts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_spoofed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_csum_tso, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_one, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_no_mrg, setup_no_mrg, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_too_big, setup_no_mrg, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_mrg, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_mrg_waits_for_buffers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_mrg_never_fits, setup_small_queue, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_no_buffers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_before_buffers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_gso, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_gso_segmented, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_and_restart, setup, teardown),
 	};
 
 	log_set_level(LOG_ERROR);

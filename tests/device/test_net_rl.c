@@ -23,10 +23,10 @@ static uint8_t frame[4096], got[4096];
 
 static const struct token_bucket_cfg OPS2 = {.present = true, .size = 2, .refill_time_ms = 400};
 static const struct token_bucket_cfg OPS1 = {.present = true, .size = 1, .refill_time_ms = 200};
-static const struct token_bucket_cfg OPS1_SLOW = {.present = true, .size = 1,
-						  .refill_time_ms = 60000};
-static const struct token_bucket_cfg BW1000 = {.present = true, .size = 1000,
-					       .refill_time_ms = 200};
+static const struct token_bucket_cfg OPS1_SLOW = {
+    .present = true, .size = 1, .refill_time_ms = 60000};
+static const struct token_bucket_cfg BW1000 = {
+    .present = true, .size = 1000, .refill_time_ms = 200};
 static const struct token_bucket_cfg OFF = {.present = true, .size = 0};
 
 static struct netfix *fix(struct net_cfg *cfg)
@@ -225,12 +225,9 @@ static void test_update_adds_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tx_ops),
-		cmocka_unit_test(test_tx_bandwidth),
-		cmocka_unit_test(test_rx_ops),
-		cmocka_unit_test(test_update_lifts_tx),
-		cmocka_unit_test(test_update_lifts_rx),
-		cmocka_unit_test(test_update_adds_limit),
+	    cmocka_unit_test(test_tx_ops),	    cmocka_unit_test(test_tx_bandwidth),
+	    cmocka_unit_test(test_rx_ops),	    cmocka_unit_test(test_update_lifts_tx),
+	    cmocka_unit_test(test_update_lifts_rx), cmocka_unit_test(test_update_adds_limit),
 	};
 
 	log_set_level(LOG_ERROR);

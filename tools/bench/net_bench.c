@@ -57,7 +57,7 @@ struct result {
 };
 
 struct raw_tap {
-	int fd;  /* the TAP's own fd (vnet header) */
+	int fd;	 /* the TAP's own fd (vnet header) */
 	int inj; /* send-only AF_PACKET socket on it */
 };
 
@@ -270,10 +270,10 @@ static void keep_best(struct result *best, const struct result *r)
 int main(int argc, char **argv)
 {
 	struct workload wl[] = {
-		{"tx 64 B frames", false, 64, 100000},
-		{"tx 1514 B frames", false, 1514, 50000},
-		{"rx 64 B frames", true, 64, 100000},
-		{"rx 1514 B frames", true, 1514, 50000},
+	    {"tx 64 B frames", false, 64, 100000},
+	    {"tx 1514 B frames", false, 1514, 50000},
+	    {"rx 64 B frames", true, 64, 100000},
+	    {"rx 1514 B frames", true, 1514, 50000},
 	};
 	double scale = 1.0;
 	struct netfix *f = calloc(1, sizeof(*f));
@@ -357,8 +357,9 @@ int main(int argc, char **argv)
 	struct metrics_net m;
 	virtio_net_get_counters(f->net, &m);
 	if (rc == 0 && (m.tx_malformed_frames || m.tx_fails || m.rx_fails)) {
-		fprintf(stderr, "net_bench: device counted failures (tx malformed %llu, tx %llu, rx "
-				"%llu)\n",
+		fprintf(stderr,
+			"net_bench: device counted failures (tx malformed %llu, tx %llu, rx "
+			"%llu)\n",
 			(unsigned long long)m.tx_malformed_frames, (unsigned long long)m.tx_fails,
 			(unsigned long long)m.rx_fails);
 		rc = 1;

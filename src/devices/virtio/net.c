@@ -210,9 +210,9 @@ static int rx_deliver_mrg(struct virtio_net *n, struct virtqueue *vq, bool *push
 			return r;
 		if (n->rx_nheld == 0) {
 			n->rx_held_contig = true;
-			n->rx_nb_niov = vq_chain_iov(c, true,
-						     offsetof(struct virtio_net_hdr_v1, num_buffers),
-						     sizeof(nb), n->rx_nb_iov, 2);
+			n->rx_nb_niov =
+			    vq_chain_iov(c, true, offsetof(struct virtio_net_hdr_v1, num_buffers),
+					 sizeof(nb), n->rx_nb_iov, 2);
 		}
 		w = MIN((size_t)c->write_len, n->rx_len - n->rx_off);
 		vq_chain_write(c, 0, n->rx_buf + n->rx_off, w);
@@ -260,7 +260,7 @@ static int rx_deliver(struct virtio_net *n, struct virtqueue *vq, bool *pushed)
 		n->rx_charged = true;
 	}
 	r = has(n, VIRTIO_NET_F_MRG_RXBUF) ? rx_deliver_mrg(n, vq, pushed)
-					    : rx_deliver_one(n, vq, pushed);
+					   : rx_deliver_one(n, vq, pushed);
 	if (r == -ENOBUFS || r == -EIO)
 		return r;
 	if (r == 1) {
@@ -608,17 +608,17 @@ static void net_reset(struct virtio_dev *vd)
 }
 
 static const struct virtio_dev_ops net_ops = {
-	.name = "virtio-net",
-	.device_id = VIRTIO_ID_NET,
-	.num_queues = 2,
-	.queue_max = VIRTIO_NET_QUEUE_SIZE,
-	.features = NET_BASE_FEATURES,
-	.config_size = NET_CONFIG_SIZE,
-	.config_read = net_config_read,
-	.features_ok = net_features_ok,
-	.activate = net_activate,
-	.queue_notify = net_queue_notify,
-	.reset = net_reset,
+    .name = "virtio-net",
+    .device_id = VIRTIO_ID_NET,
+    .num_queues = 2,
+    .queue_max = VIRTIO_NET_QUEUE_SIZE,
+    .features = NET_BASE_FEATURES,
+    .config_size = NET_CONFIG_SIZE,
+    .config_read = net_config_read,
+    .features_ok = net_features_ok,
+    .activate = net_activate,
+    .queue_notify = net_queue_notify,
+    .reset = net_reset,
 };
 
 static uint64_t offload_features(unsigned tun)
@@ -636,8 +636,8 @@ static uint64_t offload_features(unsigned tun)
 	return f;
 }
 
-int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm,
-		      struct event_loop *el, struct virtio_net **out)
+int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm, struct event_loop *el,
+		      struct virtio_net **out)
 {
 	struct virtio_net *n;
 	int r;

@@ -15,9 +15,9 @@
 static unsigned probe_offloads(int fd)
 {
 	static const unsigned tries[] = {
-		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UFO,
-		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
-		TUN_F_CSUM,
+	    TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UFO,
+	    TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
+	    TUN_F_CSUM,
 	};
 
 	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++)
