@@ -20,6 +20,8 @@
 
 #include "vsock_fix.h"
 
+static int fds_before; /* leak check: every test closes what it opened */
+
 #define MiB_ (1u << 20)
 #define WAIT VDRV_WAIT_MS
 
@@ -35,16 +37,19 @@ static int setup_with(void **state, uint32_t rx_len, bool split)
 
 static int setup(void **state)
 {
+	fds_before = vsock_fix_count_fds();
 	return setup_with(state, VSOCK_FIX_RX_DEFAULT, false);
 }
 
 static int setup_split(void **state)
 {
+	fds_before = vsock_fix_count_fds();
 	return setup_with(state, VSOCK_FIX_RX_DEFAULT, true);
 }
 
 static int setup_big(void **state)
 {
+	fds_before = vsock_fix_count_fds();
 	return setup_with(state, VSOCK_HDR_SIZE + VSOCK_MAX_PKT_BUF, false);
 }
 
@@ -53,6 +58,7 @@ static int setup_plain(void **state)
 {
 	struct vsock_fix *f = calloc(1, sizeof(*f));
 
+	fds_before = vsock_fix_count_fds();
 	assert_non_null(f);
 	assert_int_equal(
 	    vsock_fix_init(f, VIRTIO_FEATURE(VIRTIO_F_VERSION_1), VSOCK_FIX_RX_DEFAULT, 64, false),
@@ -67,6 +73,7 @@ static int teardown(void **state)
 
 	vsock_fix_fini(f);
 	free(f);
+	assert_int_equal(vsock_fix_count_fds(), fds_before);
 	return 0;
 }
 

@@ -183,6 +183,35 @@ int vsock_fix_send_raw(struct vsock_fix *f, const struct vd_buf *bufs, int n)
 	return id == (uint32_t)head ? 0 : -EBADMSG;
 }
 
+int vsock_fix_post_tx(struct vsock_fix *f, const struct virtio_vsock_hdr *h)
+{
+	uint16_t old = f->d.q[VIRTIO_VSOCK_TXQ].avail_idx;
+	uint64_t gpa = vdrv_alloc(&f->d, VSOCK_HDR_SIZE, 8);
+	struct vd_buf b = {gpa, VSOCK_HDR_SIZE, false};
+	int head;
+
+	if (!gpa)
+		return -ENOMEM;
+	gm_write(&f->d.gm, gpa, h, VSOCK_HDR_SIZE);
+	head = vdrv_add_chain(&f->d, VIRTIO_VSOCK_TXQ, &b, 1, false);
+	if (head >= 0)
+		maybe_kick(f, VIRTIO_VSOCK_TXQ, old);
+	return head;
+}
+
+unsigned vsock_fix_reap_tx(struct vsock_fix *f)
+{
+	unsigned n = 0;
+	uint32_t id;
+
+	vdrv_poll(&f->d);
+	while (vdrv_wait_used(&f->d, VIRTIO_VSOCK_TXQ, 0, &id, NULL) == 0) {
+		vdrv_free_chain(&f->d, VIRTIO_VSOCK_TXQ, (uint16_t)id);
+		n++;
+	}
+	return n;
+}
+
 int vsock_fix_send(struct vsock_fix *f, const struct virtio_vsock_hdr *h, const void *data,
 		   uint32_t len, bool split)
 {
@@ -503,6 +532,19 @@ struct vsock_counters vsock_fix_counters(struct vsock_fix *f)
 
 	virtio_vsock_get_counters(f->vs, &c);
 	return c;
+}
+
+int vsock_fix_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
 }
 
 uint64_t vsock_fix_fnv(uint64_t h, const void *p, size_t len)

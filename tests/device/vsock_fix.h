@@ -56,6 +56,13 @@ void vsock_fix_hdr(struct virtio_vsock_hdr *h, uint64_t src_cid, uint64_t dst_ci
  * the chain: 0 or -errno. */
 int vsock_fix_send(struct vsock_fix *f, const struct virtio_vsock_hdr *h, const void *data,
 		   uint32_t len, bool split);
+/* Post a header-only packet (copied to fresh guest RAM: use vdrv_mark/
+ * vdrv_release around batches) and kick if asked, without waiting.
+ * Returns the head or -errno. */
+int vsock_fix_post_tx(struct vsock_fix *f, const struct virtio_vsock_hdr *h);
+/* Dispatch pending events and take the tx chains the device returned:
+ * their count. */
+unsigned vsock_fix_reap_tx(struct vsock_fix *f);
 /* Any chain on the tx queue (bufs point into guest RAM): post, kick, wait. */
 int vsock_fix_send_raw(struct vsock_fix *f, const struct vd_buf *bufs, int n);
 /* Wait up to timeout_ms for the next rx packet: header into *h, payload
@@ -121,6 +128,9 @@ int vsock_fix_open_from_guest(struct vsock_fix *f, uint32_t gport, uint32_t hpor
 
 /* Counters (under the lock). */
 struct vsock_counters vsock_fix_counters(struct vsock_fix *f);
+
+/* Open file descriptors of this process (leak checks). */
+int vsock_fix_count_fds(void);
 
 /* 64-bit FNV-1a, for checksumming streams. */
 uint64_t vsock_fix_fnv(uint64_t h, const void *p, size_t len);
