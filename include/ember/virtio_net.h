@@ -16,9 +16,14 @@
  * dropped (rx_fails) only when it can never fit: without MRG_RXBUF, the next
  * buffer is too small (the buffer stays for the next frame); with MRG_RXBUF,
  * it needs more than every buffer of the queue together. MRG_RXBUF spreads a
- * frame over as many buffers as it needs (num_buffers in the header).
+ * frame over as many buffers as it needs (num_buffers in the header); when
+ * the driver has too few, the ones it has are filled and held until it adds
+ * more. Buffers that cannot hold a header (or bad chains) are returned with
+ * length 0 and counted in rx_fails; the rx_fails counter also counts frames
+ * the TAP handed over with offloads the guest did not negotiate.
  *
- * tx: every available chain is handled per kick; the frame is written with
+ * tx: every available chain is handled per kick (at most
+ * VIRTIO_NET_TX_BUDGET before yielding to other fds); the frame is written with
  * one writev (validated header copy + the guest's buffers). A bad header
  * (unknown flags or gso type, an offload that was not negotiated, GSO without
  * NEEDS_CSUM or gso_size, csum_start/csum_offset/hdr_len beyond the frame), a
@@ -26,7 +31,9 @@
  * descriptor chain is dropped and counted in tx_malformed_frames.
  *
  * Rate limiters on rx and tx (1 op + frame bytes per frame): a throttled
- * direction stops and resumes on the limiter's timerfd.
+ * direction stops and resumes on the limiter's timerfd. An update that makes
+ * a limiter unlimited releases what waited at once; other updates apply from
+ * the next frame (the armed timer still ends the current wait).
  *
  * Counters: Firecracker's net metrics (struct metrics_net) kept per device
  * and also added to metrics_net_get(id) for the metrics flush.
