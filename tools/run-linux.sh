@@ -10,13 +10,18 @@ EMBER=${EMBER:-$EMBER_ROOT/$BUILD/ember}
 
 kdir=$("$EMBER_ROOT/tools/fetch-debian-kernel.sh")
 initrd=$("$EMBER_ROOT/tools/mkinitramfs.sh" "$kdir")
-cmdline="console=ttyS0 reboot=k panic=1 ember.shell=1 $EMBER_GUEST_TUNING"
+# earlyprintk: under emulation the real console only starts after about two minutes.
+cmdline="console=ttyS0 earlyprintk=ttyS0 reboot=k panic=1 ember.shell=1 $EMBER_GUEST_TUNING"
 
 if [ -d /sys/module/kvm_pvm ]; then
 	host="This host's KVM is kvm_pvm, a software nested hypervisor: the guest kernel runs
-emulated (~3 M instructions/s), and guest user-space SYSCALL is broken in it. So:
-  - the kernel boots: its first line after ~7 s, 'Run /init as init process' after ~30 s;
-  - then nothing more happens: /init (busybox) cannot make a system call here.
+emulated (a few million instructions/s). What you will see:
+  - after ~25 s the kernel's early log (e820 map, ACPI tables, 2 CPUs), more lines up to
+    'x86/fpu: x87 FPU will use FXSAVE' after ~2-3 min;
+  - then ember stops with 'KVM internal error, suberror 1' and a register dump: this host
+    cannot emulate the int3 that Linux executes in int3_selftest() (every x86 kernel does,
+    before SMP bring-up). Past that, user space would still not run here: the host breaks
+    guest SYSCALL.
 On a hardware-virtualized KVM host the same command gives a busybox shell in ~1 s."
 else
 	host="You get the kernel's log, then EMBER-INITRAMFS lines as /init loads the virtio
