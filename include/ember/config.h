@@ -121,6 +121,9 @@ struct vm_config {
 	struct logger_cfg logger;
 	struct metrics_cfg metrics;
 	bool boot_timer; /* --boot-timer: log the boot time on the guest's magic write */
+	/* --seccomp-filter FILE (borrowed from argv, not freed) / --no-seccomp */
+	const char *seccomp_filter;
+	bool no_seccomp;
 };
 
 /* Defaults: 1 vCPU, 128 MiB, stdio console. */

@@ -30,6 +30,8 @@ enum {
 	OPT_HELP,
 	OPT_CMDLINE_OVERRIDE,
 	OPT_BOOT_TIMER,
+	OPT_SECCOMP_FILTER,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option run_opts[] = {
@@ -48,6 +50,8 @@ static const struct option run_opts[] = {
 	{"balloon", required_argument, NULL, OPT_BALLOON},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
+	{"seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER},
+	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -70,6 +74,8 @@ void cli_print_run_help(void)
 	       "  --balloon MIB[,deflate_on_oom][,stats=SECONDS]   virtio-balloon, target MIB\n"
 	       "  --log-level LEVEL      error, warn, info, debug\n"
 	       "  --boot-timer           log the time until the guest writes 123 to port 0x3f0\n"
+	       "  --seccomp-filter FILE  per-thread seccomp filters from FILE (Firecracker JSON)\n"
+	       "  --no-seccomp           no seccomp filters (debugging only)\n"
 	       "Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
 	       CFG_MAX_VCPUS);
 }
@@ -346,6 +352,12 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			if (log_get_level() < LOG_INFO)
 				log_set_level(LOG_INFO);
 			break;
+		case OPT_SECCOMP_FILTER:
+			cfg->seccomp_filter = optarg;
+			break;
+		case OPT_NO_SECCOMP:
+			cfg->no_seccomp = true;
+			break;
 		case OPT_HELP:
 			cli_print_run_help();
 			return 1;
@@ -366,5 +378,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			       argv[optind]);
 	if (!cfg->boot.kernel_path)
 		return err_set(EINVAL, "--kernel is required (see 'ember run --help')");
+	if (cfg->seccomp_filter && cfg->no_seccomp)
+		return err_set(EINVAL, "--seccomp-filter and --no-seccomp are mutually exclusive");
 	return 0;
 }

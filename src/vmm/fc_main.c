@@ -22,6 +22,7 @@
 #include "ember/event_loop.h"
 #include "ember/log.h"
 #include "ember/metrics.h"
+#include "ember/seccomp.h"
 #include "ember/util.h"
 #include "ember/vm.h"
 
@@ -56,6 +57,7 @@ struct fc_state {
 	struct controller *ctl;
 	bool stop;
 	int signo;
+	bool vmm_filtered; /* the VMM thread has its run-time seccomp filter */
 };
 
 static uint64_t clock_us(clockid_t c)
@@ -329,11 +331,40 @@ static int load_config_file(const char *path, struct vm_config *cfg)
 	return 0;
 }
 
+/* Once the guest runs (vCPU threads exist), the VMM thread takes its
+ * run-time filter, before its event loop handles guest input (seccomp.h). */
+static int vmm_seccomp(struct fc_state *st)
+{
+	int r;
+
+	if (st->vmm_filtered)
+		return 0;
+	if (!controller_started(st->ctl))
+		return seccomp_install(SECCOMP_THREAD_VMM_BOOT);
+	if ((r = seccomp_install(SECCOMP_THREAD_VMM)) < 0) {
+		log_error("%s", err_msg());
+		fprintf(stderr, "ember: %s\n", err_msg());
+		controller_request_exit(st->ctl, EMBER_EXIT_HOST_ERROR);
+		st->stop = true;
+		return r;
+	}
+	st->vmm_filtered = true;
+	return 0;
+}
+
 static void dispatch(void *opaque, struct api_request *req, struct api_response *resp)
 {
 	struct fc_state *st = opaque;
 
 	controller_handle(st->ctl, req, resp);
+	if (!st->vmm_filtered && controller_started(st->ctl))
+		vmm_seccomp(st);
+}
+
+static int api_thread_init(void *opaque)
+{
+	(void)opaque;
+	return seccomp_install(SECCOMP_THREAD_API);
 }
 
 static void signal_event(void *opaque, int fd, uint32_t events)
@@ -380,13 +411,11 @@ int fc_main(int argc, char **argv)
 		fprintf(stderr, "ember: %s\n", err_msg());
 		return EMBER_EXIT_BAD_CONFIG;
 	}
-	if (o.seccomp_filter && access(o.seccomp_filter, R_OK) < 0) {
-		fprintf(stderr, "ember: --seccomp-filter %s: %s\n", o.seccomp_filter,
-			strerror(errno));
+	/* Compiled now, installed per thread later (order: seccomp.h). */
+	if (seccomp_setup(o.seccomp_filter, o.no_seccomp) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
 		return EMBER_EXIT_BAD_CONFIG;
 	}
-	/* TODO(issue 6): install the per-thread seccomp filters (default, FILE,
-	 * or none with --no-seccomp) before any client or guest input. */
 
 	config_init(&cfg);
 	if (o.config_file &&
@@ -421,6 +450,7 @@ int fc_main(int argc, char **argv)
 		    .max_body = (size_t)o.max_payload,
 		    .dispatch = dispatch,
 		    .opaque = &st,
+		    .thread_init = api_thread_init,
 		};
 
 		if ((r = api_server_start(&ao, &st.el, &api)) < 0) {
@@ -449,6 +479,12 @@ int fc_main(int argc, char **argv)
 	}
 	if (metrics_is_open() && metrics_start_timer(&st.el, METRICS_INTERVAL_MS) < 0)
 		log_warn("metrics: no periodic flush");
+	/* Before the first request or guest event is handled. */
+	if (vmm_seccomp(&st) < 0 && !controller_started(st.ctl)) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		code = EMBER_EXIT_HOST_ERROR;
+		goto out;
+	}
 
 	while (!st.stop && !controller_exited(st.ctl, &code)) {
 		if ((r = el_run_once(&st.el, -1)) < 0) {
@@ -469,5 +505,6 @@ out:
 		close(sfd);
 	}
 	el_destroy(&st.el);
+	seccomp_teardown();
 	return code;
 }

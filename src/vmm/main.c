@@ -16,6 +16,7 @@
 #include "ember/fc_main.h"
 #include "ember/jail.h"
 #include "ember/log.h"
+#include "ember/seccomp.h"
 #include "ember/vm.h"
 
 static void print_version(void)
@@ -69,7 +70,8 @@ static int cmd_run(int argc, char **argv)
 		config_free(&cfg);
 		return r < 0 ? EMBER_EXIT_BAD_CONFIG : EMBER_EXIT_OK;
 	}
-	if ((r = config_validate(&cfg)) < 0) {
+	if ((r = config_validate(&cfg)) < 0 ||
+	    (r = seccomp_setup(cfg.seccomp_filter, cfg.no_seccomp)) < 0) {
 		fprintf(stderr, "ember: %s\n", err_msg());
 		config_free(&cfg);
 		return EMBER_EXIT_BAD_CONFIG;
@@ -94,8 +96,14 @@ static int cmd_run(int argc, char **argv)
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd >= 0)
 		el_add(&el, sfd, EPOLLIN, signal_event, vm);
-	if ((r = vm_start(vm)) < 0)
+	/* The vCPU threads exist (each with its own filter): now the VMM
+	 * thread's, before the event loop handles any guest input (seccomp.h). */
+	if ((r = vm_start(vm)) < 0) {
 		fprintf(stderr, "ember: %s\n", err_msg());
+	} else if ((r = seccomp_install(SECCOMP_THREAD_VMM)) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		vm_request_exit(vm, EMBER_EXIT_HOST_ERROR);
+	}
 	while (!vm_exited(vm, &code))
 		if (el_run_once(&el, -1) < 0)
 			break;
@@ -105,6 +113,7 @@ static int cmd_run(int argc, char **argv)
 		close(sfd);
 	el_destroy(&el);
 	config_free(&cfg);
+	seccomp_teardown();
 	return code;
 }
 

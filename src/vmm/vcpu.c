@@ -12,6 +12,7 @@
 #include "ember/error.h"
 #include "ember/layout.h"
 #include "ember/log.h"
+#include "ember/seccomp.h"
 #include "vm_priv.h"
 
 #define KICK_SIGNAL (SIGRTMIN)
@@ -137,6 +138,12 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* Before the first KVM_RUN: the guest's input starts there. */
+	if (seccomp_install(SECCOMP_THREAD_VCPU) < 0) {
+		log_error("vCPU %d: %s", v->id, err_msg());
+		vm_request_exit(vm, EMBER_EXIT_HOST_ERROR);
+		goto out;
+	}
 
 	for (;;) {
 		if (!park_if_needed(v))

@@ -1,0 +1,146 @@
+/* Per-thread seccomp filters (libseccomp): one filter per thread kind, a
+ * default action of kill-process, ioctls allowed by request number.
+ *
+ * Thread kinds and the order filters go on (seccomp filters stack: a thread
+ * keeps every filter it inherited from its creator and a syscall must pass
+ * all of them, so the order of thread creation and installation matters):
+ *
+ *   1. seccomp_setup() on the main thread before any other thread exists:
+ *      the policy is chosen (built-in, --seccomp-filter FILE, --no-seccomp),
+ *      every filter is compiled to BPF up front and no_new_privs is set (all
+ *      later threads inherit it). No filter is installed yet.
+ *   2. API thread (Firecracker process mode): created by the main thread
+ *      while it has no filter; installs the "api" filter first thing
+ *      (api_server_opts.thread_init), before it accepts a client. It only
+ *      ever carries the api filter.
+ *   3. API mode before InstanceStart: the VMM (main) thread installs the
+ *      built-in "vmm boot" filter before its event loop handles the first
+ *      request: everything it needs to apply requests and build the VM,
+ *      which includes everything the vCPU and VMM filters allow (vCPU threads
+ *      are created under it and inherit it). Not used with a custom FILE
+ *      (the file describes the whole policy) nor when no client input comes
+ *      before the boot (`ember run`, --no-api --config-file).
+ *   4. vCPU threads: created by vm_start() on the VMM thread before the VMM
+ *      installs its run-time filter, so they inherit at most the boot
+ *      filter (a superset of theirs); each installs the "vcpu" filter at
+ *      the top of vcpu_thread(), before its first KVM_RUN.
+ *   5. VMM thread: installs the "vmm" filter right after vm_start() (and,
+ *      in API mode, before the InstanceStart reply leaves the mailbox
+ *      handler), i.e. before its event loop touches a queue notification,
+ *      TAP, vsock socket or console byte of the running guest. It creates no
+ *      thread afterwards.
+ *
+ * So /proc/PID/task/TID/status shows "Seccomp: 2" on every thread once the
+ * guest runs; the API thread has 1 filter, the VMM thread 1 or 2 (boot +
+ * vmm), vCPU threads 1 or 2 (boot + vcpu).
+ *
+ * Built-in filters kill the process on any other syscall (SCMP_ACT_KILL_PROCESS),
+ * so the seccomp.num_faults metric stays 0. A FILE may use "trap": the
+ * SIGSYS handler counts the fault, prints the syscall and ends the process
+ * with status 128 + SIGSYS. "log" (allow + kernel audit log) helps to find a
+ * missing syscall. Sanitizer builds (ASan/UBSan/LSan) add the few syscalls
+ * the sanitizer runtime makes (reports, leak check at exit) to every filter.
+ *
+ * Without seccomp_setup() (unit and device tests) installs do nothing. */
+#ifndef EMBER_SECCOMP_H
+#define EMBER_SECCOMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum seccomp_thread {
+	SECCOMP_THREAD_VMM = 0,
+	SECCOMP_THREAD_API,
+	SECCOMP_THREAD_VCPU,
+	SECCOMP_THREAD_KINDS,				/* the kinds a FILE describes */
+	SECCOMP_THREAD_VMM_BOOT = SECCOMP_THREAD_KINDS, /* built-in only, see above */
+	SECCOMP_THREAD_ALL,
+};
+
+enum seccomp_mode { SECCOMP_MODE_DEFAULT = 0, SECCOMP_MODE_FILE, SECCOMP_MODE_OFF };
+
+/* ---- filter description (built-in tables and parsed files) ---- */
+
+#define SECCOMP_MAX_CONDS 6
+
+enum seccomp_op {
+	SECCOMP_OP_EQ = 0,
+	SECCOMP_OP_NE,
+	SECCOMP_OP_LT,
+	SECCOMP_OP_LE,
+	SECCOMP_OP_GT,
+	SECCOMP_OP_GE,
+	SECCOMP_OP_MASKED_EQ, /* (arg & mask) == val */
+};
+
+/* One and-bound argument condition. A dword "eq" compares the low 32 bits
+ * only (the kernel truncates int arguments such as the ioctl request); every
+ * other comparison looks at all 64 bits. */
+struct seccomp_cond {
+	uint8_t index; /* argument 0..5 */
+	bool qword;
+	enum seccomp_op op;
+	uint64_t mask; /* SECCOMP_OP_MASKED_EQ */
+	uint64_t val;
+};
+
+/* Allow syscall nr when every condition holds (rules for one syscall are
+ * or-bound). */
+struct seccomp_rule {
+	int nr;
+	uint8_t nconds;
+	struct seccomp_cond conds[SECCOMP_MAX_CONDS];
+	const char *comment; /* built-in rules: what the value is, for the JSON dump */
+};
+
+struct seccomp_filter {
+	uint32_t default_action; /* SCMP_ACT_* */
+	uint32_t filter_action;
+	const struct seccomp_rule *rules; /* parsed: malloc'ed; built-in: static */
+	size_t nrules;
+};
+
+struct seccomp_policy {
+	struct seccomp_filter filters[SECCOMP_THREAD_KINDS];
+};
+
+/* seccomp_json.c: a Firecracker-format filter file, e.g.
+ *   {"vmm": {"default_action": "trap", "filter_action": "allow",
+ *            "filter": [{"syscall": "read"},
+ *                       {"syscall": "ioctl", "args": [{"index": 1, "type": "dword",
+ *                          "op": "eq", "val": 44672, "comment": "KVM_RUN"}]}]},
+ *    "api": {...}, "vcpu": {...}}
+ * Every kind must be present. Actions: "allow", "kill_process", "kill_thread"
+ * ("kill"), "trap", "log", {"errno": N}, {"trace": N}. Ops: "eq", "ne", "lt",
+ * "le", "gt", "ge", {"masked_eq": MASK}. Unknown keys are errors, except
+ * "comment". On error err_msg() names the bad field (e.g.
+ * `vcpu.filter[3].args[0].op: ...`). */
+int seccomp_json_parse(const char *text, size_t len, struct seccomp_policy *out);
+void seccomp_policy_free(struct seccomp_policy *p);
+/* The built-in vmm/api/vcpu filters in the file format (malloc'ed text). */
+char *seccomp_json_emit_default(void);
+/* Reads and parses FILE (at most 1 MiB); err_msg() starts with the path. */
+int seccomp_json_load(const char *path, struct seccomp_policy *out);
+
+/* ---- seccomp.c ---- */
+
+/* The built-in filter of a kind (SECCOMP_THREAD_VMM_BOOT included), without
+ * sanitizer extras; rules point at static tables (do not free). */
+void seccomp_default_filter(enum seccomp_thread kind, struct seccomp_filter *out);
+/* Checks that libseccomp accepts f and compiles it to BPF: *prog_out and
+ * *len_out (number of struct sock_filter), malloc'ed; either may be NULL. */
+int seccomp_compile(const struct seccomp_filter *f, void **prog_out, size_t *len_out);
+
+/* Main thread, before any other thread: choose and compile the policy.
+ * filter_file NULL and disabled false: the built-in filters. */
+int seccomp_setup(const char *filter_file, bool disabled);
+enum seccomp_mode seccomp_get_mode(void);
+/* Install the filter of kind on the calling thread (no-op when disabled or
+ * never set up; the boot filter is a no-op with a FILE). */
+int seccomp_install(enum seccomp_thread kind);
+/* Frees the compiled programs (at exit). */
+void seccomp_teardown(void);
+const char *seccomp_thread_name(enum seccomp_thread kind);
+
+#endif
