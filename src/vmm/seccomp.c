@@ -337,28 +337,33 @@ static size_t fmt_u(char *p, unsigned long v)
 	return k;
 }
 
-/* "trap" in a FILE: count, say which syscall, end the process. Only
- * async-signal-safe calls here. */
+/* The kind of filter on this thread, for the SIGSYS report. */
+static __thread const char *thread_kind;
+
+/* "trap" in a FILE: count, say which syscall on which kind of thread, end
+ * the process. Async-signal-safe, and only write and exit_group: anything
+ * else might trap again under the very filter that trapped. */
 static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 {
 	static const char a[] = "ember: seccomp: forbidden syscall ";
-	static const char b[] = " on thread ";
-	char msg[160], name[16] = "";
+	static const char b[] = " on a ";
+	static const char c[] = " thread\n";
+	const char *kind = thread_kind ? thread_kind : "?";
+	char msg[128];
 	size_t n = 0;
 
 	(void)sig;
 	(void)uc;
 	METRIC_INC(metrics.seccomp.num_faults);
-	prctl(PR_GET_NAME, name, 0, 0, 0);
 	memcpy(msg + n, a, sizeof(a) - 1);
 	n += sizeof(a) - 1;
 	n += fmt_u(msg + n, (unsigned long)(unsigned)si->si_syscall);
 	memcpy(msg + n, b, sizeof(b) - 1);
 	n += sizeof(b) - 1;
-	name[sizeof(name) - 1] = '\0';
-	memcpy(msg + n, name, strlen(name));
-	n += strlen(name);
-	msg[n++] = '\n';
+	for (size_t i = 0; kind[i] && i < 16; i++)
+		msg[n++] = kind[i];
+	memcpy(msg + n, c, sizeof(c) - 1);
+	n += sizeof(c) - 1;
 	if (write(STDERR_FILENO, msg, n) < 0) {
 		/* nothing else to do */
 	}
@@ -471,6 +476,7 @@ int seccomp_install(enum seccomp_thread kind)
 		return err_set(EINVAL, "seccomp: no '%s' filter", seccomp_thread_name(kind));
 	fp.len = (unsigned short)sc.len[kind];
 	fp.filter = sc.prog[kind];
+	thread_kind = seccomp_thread_name(kind);
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) < 0)
 		return err_set(errno, "seccomp: installing the '%s' filter: %s",
 			       seccomp_thread_name(kind), strerror(errno));
