@@ -297,9 +297,12 @@ static int load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_se
 	bs->kernel = &vm->kernel;
 	if ((r = read_boot_inputs(&in, cfg, vm->mem.total)) < 0)
 		goto out;
-	if (cfg->boot.kernel_decompress && loader_is_bzimage(in.kernel, in.klen))
+	if (cfg->boot.kernel_decompress && loader_is_bzimage(in.kernel, in.klen)) {
 		r = loader_load_bzimage_decompressed(&vm->mem, in.kernel, in.klen, &vm->kernel);
-	else
+		if (r == 0)
+			log_info("kernel: bzImage payload decompressed on the host, vmlinux entry %#llx",
+				 (unsigned long long)vm->kernel.entry);
+	} else
 		r = loader_load_kernel(&vm->mem, in.kernel, in.klen, &vm->kernel);
 	if (r < 0) {
 		r = err_wrap(-r, "kernel %s", cfg->boot.kernel_path);
