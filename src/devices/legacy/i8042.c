@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ember/metrics.h"
+
 #define OFF_DATA 0
 #define OFF_CMD 4
 
@@ -74,6 +76,7 @@ static uint8_t pop(struct i8042 *k)
 
 static void do_reset(struct i8042 *k)
 {
+	METRIC_INC(metrics.i8042.reset_count);
 	if (k->reset)
 		k->reset(k->reset_opaque);
 }
@@ -179,8 +182,12 @@ static void i8042_read(void *opaque, uint64_t off, void *data, uint32_t len)
 	struct i8042 *k = opaque;
 	uint8_t v = 0;
 
-	if (off == OFF_DATA)
+	if (off == OFF_DATA) {
+		if (!k->count)
+			METRIC_INC(metrics.i8042.missed_read_count);
 		v = pop(k);
+		METRIC_INC(metrics.i8042.read_count);
+	}
 	else if (off == OFF_CMD)
 		v = k->status;
 	memset(data, 0, len);
@@ -195,6 +202,7 @@ static void i8042_write(void *opaque, uint64_t off, const void *data, uint32_t l
 	uint8_t v = *(const uint8_t *)data;
 
 	(void)len;
+	METRIC_INC(metrics.i8042.write_count);
 	if (off == OFF_DATA)
 		write_data(k, v);
 	else if (off == OFF_CMD)

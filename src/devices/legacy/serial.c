@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ember/metrics.h"
+
 /* register offsets */
 #define R_DATA 0 /* RBR / THR / DLL */
 #define R_IER 1  /* IER / DLM */
@@ -86,8 +88,12 @@ static void transmit(struct serial *s, uint8_t c)
 		do {
 			n = write(s->out_fd, &c, 1);
 		} while (n < 0 && errno == EINTR);
-		if (n != 1)
+		if (n != 1) {
 			s->missed_writes++;
+			METRIC_INC(metrics.uart.missed_write_count);
+		} else {
+			METRIC_INC(metrics.uart.write_count);
+		}
 	}
 }
 
@@ -102,6 +108,7 @@ static void serial_read(void *opaque, uint64_t off, void *data, uint32_t len)
 			v = s->dll;
 		} else if (s->rx_count) {
 			v = s->rx[s->rx_head];
+			METRIC_INC(metrics.uart.read_count);
 			s->rx_head = (s->rx_head + 1) % SERIAL_FIFO_LEN;
 			s->rx_count--;
 			if (s->rx_count == 0 && s->rx_drained)
