@@ -24,7 +24,7 @@ static int64_t now_ms(void)
 }
 
 /* Kick queue q after posting, if the device asked for it. */
-static void maybe_kick(struct vsock_fix *f, unsigned q, uint16_t old_idx)
+void vsock_fix_maybe_kick(struct vsock_fix *f, unsigned q, uint16_t old_idx)
 {
 	uint16_t new_idx = f->d.q[q].avail_idx;
 
@@ -70,7 +70,7 @@ int vsock_fix_post_rx(struct vsock_fix *f, unsigned n)
 			return r;
 		f->rx_posted++;
 	}
-	maybe_kick(f, VIRTIO_VSOCK_RXQ, old);
+	vsock_fix_maybe_kick(f, VIRTIO_VSOCK_RXQ, old);
 	return 0;
 }
 
@@ -175,7 +175,7 @@ int vsock_fix_send_raw(struct vsock_fix *f, const struct vd_buf *bufs, int n)
 	head = vdrv_add_chain(&f->d, VIRTIO_VSOCK_TXQ, bufs, n, false);
 	if (head < 0)
 		return head;
-	maybe_kick(f, VIRTIO_VSOCK_TXQ, old);
+	vsock_fix_maybe_kick(f, VIRTIO_VSOCK_TXQ, old);
 	r = vdrv_wait_used(&f->d, VIRTIO_VSOCK_TXQ, VDRV_WAIT_MS, &id, NULL);
 	if (r < 0)
 		return r;
@@ -195,7 +195,7 @@ int vsock_fix_post_tx(struct vsock_fix *f, const struct virtio_vsock_hdr *h)
 	gm_write(&f->d.gm, gpa, h, VSOCK_HDR_SIZE);
 	head = vdrv_add_chain(&f->d, VIRTIO_VSOCK_TXQ, &b, 1, false);
 	if (head >= 0)
-		maybe_kick(f, VIRTIO_VSOCK_TXQ, old);
+		vsock_fix_maybe_kick(f, VIRTIO_VSOCK_TXQ, old);
 	return head;
 }
 
@@ -263,7 +263,7 @@ int vsock_fix_recv(struct vsock_fix *f, struct virtio_vsock_hdr *h, void *data, 
 	}
 	old = f->d.q[VIRTIO_VSOCK_RXQ].avail_idx;
 	if (post_rx_buf(f, gpa) == 0)
-		maybe_kick(f, VIRTIO_VSOCK_RXQ, old);
+		vsock_fix_maybe_kick(f, VIRTIO_VSOCK_RXQ, old);
 	return r;
 }
 

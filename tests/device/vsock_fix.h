@@ -44,6 +44,8 @@ struct vsock_fix {
 int vsock_fix_init(struct vsock_fix *f, uint64_t want, uint32_t rx_len, unsigned nrx,
 		   bool rx_split);
 void vsock_fix_fini(struct vsock_fix *f);
+/* Kick queue q if the device asked for it since avail idx old_idx. */
+void vsock_fix_maybe_kick(struct vsock_fix *f, unsigned q, uint16_t old_idx);
 /* Post n more rx buffers and kick (if the device asks). */
 int vsock_fix_post_rx(struct vsock_fix *f, unsigned n);
 
