@@ -303,11 +303,10 @@ int virtio_vsock_create(const struct vsock_cfg *cfg, const struct guest_mem *gm,
 
 	*out = NULL;
 	if (!cfg->uds_path || cfg->guest_cid < 3 || cfg->guest_cid == UINT32_MAX)
-		return err_set(EINVAL, "vsock: guest_cid must be 3..%u and uds_path set",
-			       UINT32_MAX - 1);
+		return err_set(EINVAL, "guest_cid must be 3..%u and uds_path set", UINT32_MAX - 1);
 	vs = calloc(1, sizeof(*vs));
 	if (!vs)
-		return err_set(ENOMEM, "vsock: out of memory");
+		return err_set(ENOMEM, "out of memory");
 	vs->guest_cid = cfg->guest_cid;
 	r = virtio_dev_init(&vs->vdev, &vsock_ops, gm, el, 0);
 	if (r < 0) {

@@ -603,38 +603,38 @@ int vsock_uds_init(struct vsock_uds *u, const struct vsock_uds_params *p)
 	u->max_conns = VSOCK_UDS_MAX_CONNS;
 	u->next_local_port = VSOCK_UDS_LOCAL_PORT_BASE;
 	if (!p->el || !p->uds_path || !*p->uds_path)
-		return err_set(EINVAL, "vsock: no event loop or uds_path");
+		return err_set(EINVAL, "no event loop or uds_path");
 	/* "<uds_path>_<port>" must fit too. */
 	if (strlen(p->uds_path) + 11 >= sizeof(u->path))
-		return err_set(ENAMETOOLONG, "vsock: uds_path %s is too long", p->uds_path);
+		return err_set(ENAMETOOLONG, "uds_path %s is too long", p->uds_path);
 	snprintf(u->path, sizeof(u->path), "%s", p->uds_path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p->uds_path);
 
 	u->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (u->listen_fd < 0) {
-		r = err_set(errno, "vsock: socket: %s", strerror(errno));
+		r = err_set(errno, "socket: %s", strerror(errno));
 		goto fail;
 	}
 	if (bind(u->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = err_set(errno, "vsock: uds_path %s: %s%s", u->path, strerror(errno),
+		r = err_set(errno, "uds_path %s: %s%s", u->path, strerror(errno),
 			    errno == EADDRINUSE ? " (remove the stale socket first)" : "");
 		goto fail;
 	}
 	u->bound = true;
 	if (listen(u->listen_fd, 128) < 0) {
-		r = err_set(errno, "vsock: listen on %s: %s", u->path, strerror(errno));
+		r = err_set(errno, "listen on %s: %s", u->path, strerror(errno));
 		goto fail;
 	}
 	u->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	u->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (u->timer_fd < 0 || u->wake_fd < 0) {
-		r = err_set(errno, "vsock: timerfd/eventfd: %s", strerror(errno));
+		r = err_set(errno, "timerfd/eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	if ((r = el_add(u->el, u->listen_fd, EPOLLIN, listen_event, u)) < 0 ||
 	    (r = el_add(u->el, u->timer_fd, EPOLLIN, timer_event, u)) < 0 ||
 	    (r = el_add(u->el, u->wake_fd, EPOLLIN, wake_event, u)) < 0) {
-		err_set(-r, "vsock: adding sockets to the event loop: %s", strerror(-r));
+		err_set(-r, "adding sockets to the event loop: %s", strerror(-r));
 		goto fail;
 	}
 	return 0;
