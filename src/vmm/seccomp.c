@@ -8,6 +8,7 @@
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,19 +62,21 @@
 	ARG_MASKED(mprotect, 2, PROT_EXEC, 0, "no PROT_EXEC"),                                \
 	ARG_EQ(madvise, 2, MADV_DONTNEED, "MADV_DONTNEED")
 
-/* What every ember thread does: locks, signals, logging, exit. */
+/* What every ember thread does: glibc's locks, condition variables and
+ * pthread_join (private futexes; the join waits on a shared one), signals,
+ * logging, thread exit, abort(). */
 #define RULES_THREAD                                                                          \
-	FUTEX(FUTEX_WAIT), FUTEX(FUTEX_WAKE), FUTEX(FUTEX_WAIT_PRIVATE),                      \
-	FUTEX(FUTEX_WAKE_PRIVATE), FUTEX(FUTEX_WAIT_BITSET), FUTEX(FUTEX_WAIT_BITSET_PRIVATE), \
-	FUTEX(FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME),                                      \
+	FUTEX(FUTEX_WAIT_PRIVATE), FUTEX(FUTEX_WAKE_PRIVATE), FUTEX(FUTEX_WAIT_BITSET_PRIVATE), \
 	FUTEX(FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME),                              \
-	ALLOW(rt_sigprocmask), ALLOW(rt_sigreturn), ALLOW(clock_gettime), ALLOW(write),       \
-	ALLOW(exit), ALLOW(exit_group), ALLOW(getpid), ALLOW(gettid),                        \
+	FUTEX(FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME),                                      \
+	ALLOW(rt_sigprocmask), ALLOW(rt_sigreturn), ALLOW(restart_syscall),                   \
+	ALLOW(clock_gettime), ALLOW(write), ALLOW(exit), ALLOW(getpid),                       \
 	ARG_EQ(tgkill, 2, SIGABRT, "SIGABRT: abort()")
 
 /* vCPU threads: KVM_RUN and what a device does on an MMIO/PIO exit (write
  * to eventfds and the console, raise a legacy IRQ line, TAP offloads when a
- * virtio-net driver (re)starts, dump registers when the vCPU fails). */
+ * virtio-net driver (re)starts, the boot timer's CPU clock, dump registers
+ * when the vCPU fails). */
 #define RULES_VCPU                                                                            \
 	IOCTL(KVM_RUN), IOCTL(KVM_IRQ_LINE), IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS),      \
 	IOCTL(TUNSETOFFLOAD)
@@ -81,13 +84,14 @@
 /* The VMM thread with a running guest: the event loop and the devices'
  * host side (blk file, TAP, vsock Unix sockets, balloon, rate-limiter and
  * metrics timers, console), post-boot API requests (drive swap, pause with
- * vCPU kicks, Ctrl-Alt-Del, metrics flush), and tear-down. */
+ * vCPU kicks, Ctrl-Alt-Del, metrics flush), and tear-down (vCPU joins,
+ * API and vsock socket files removed, the terminal restored, exit). */
 #define RULES_VMM                                                                             \
-	ALLOW(epoll_wait), ALLOW(epoll_pwait), ALLOW(epoll_ctl), ALLOW(read), ALLOW(readv),   \
-	ALLOW(writev), ALLOW(preadv), ALLOW(pwritev), ALLOW(fdatasync), ALLOW(fsync),        \
-	ALLOW(lseek), ALLOW(close), ALLOW(openat), ALLOW(fstat), ALLOW(newfstatat),          \
-	ALLOW(unlink), ALLOW(timerfd_settime), ALLOW(recvfrom), ALLOW(sendto),               \
-	ALLOW(recvmsg), ALLOW(sendmsg), ALLOW(shutdown), ALLOW(getsockopt), ALLOW(connect),  \
+	ALLOW(epoll_wait), ALLOW(epoll_ctl), ALLOW(read), ALLOW(readv), ALLOW(writev),       \
+	ALLOW(preadv), ALLOW(pwritev), ALLOW(fdatasync), ALLOW(lseek), ALLOW(close),         \
+	ALLOW(openat), ALLOW(newfstatat), ALLOW(unlink), ALLOW(timerfd_settime),             \
+	ALLOW(recvfrom), ALLOW(sendto), ALLOW(sendmsg), ALLOW(shutdown), ALLOW(connect),     \
+	ALLOW(exit_group),                                                                    \
 	ARG_EQ2(socket, 0, AF_UNIX, 1, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,            \
 		"vsock: AF_UNIX stream"),                                                     \
 	ARG_EQ(accept4, 3, SOCK_CLOEXEC | SOCK_NONBLOCK, "SOCK_CLOEXEC|SOCK_NONBLOCK"),     \
@@ -101,27 +105,27 @@
 /* The API thread: poll, accept, HTTP over the Unix socket, the eventfd
  * mailbox to the VMM thread. */
 #define RULES_API                                                                             \
-	ALLOW(poll), ALLOW(ppoll), ALLOW(read), ALLOW(recvfrom), ALLOW(sendto), ALLOW(close), \
+	ALLOW(poll), ALLOW(read), ALLOW(recvfrom), ALLOW(sendto), ALLOW(close),              \
 	ARG_EQ(accept4, 3, SOCK_CLOEXEC | SOCK_NONBLOCK, "SOCK_CLOEXEC|SOCK_NONBLOCK")
 
 /* API mode before InstanceStart, on top of VMM and vCPU: applying requests
  * (files opened and checked, logger/metrics files) and building the VM
- * (KVM, guest memory, devices, vCPU threads). */
+ * (KVM, guest memory, devices, the vsock listener, vCPU threads: created
+ * here, they start under this filter until they install theirs). */
 #define RULES_VMM_BOOT                                                                        \
 	ALLOW(eventfd2), ALLOW(timerfd_create), ALLOW(memfd_create), ALLOW(ftruncate),       \
-	ALLOW(pread64), ALLOW(bind), ALLOW(listen), ALLOW(rt_sigaction), ALLOW(sigaltstack), \
-	ALLOW(set_robust_list), ALLOW(rseq), ALLOW(clone), ALLOW(clone3), ALLOW(getrandom),  \
+	ALLOW(bind), ALLOW(listen), ALLOW(rt_sigaction), ALLOW(clone3),                       \
+	ARG_MASKED(clone, 0, CLONE_THREAD, CLONE_THREAD, "threads only (no clone3: old kernels)"), \
+	ALLOW(set_robust_list), ALLOW(rseq),                                                  \
 	ARG_EQ(prctl, 0, PR_SET_NAME, "PR_SET_NAME: thread names"),                          \
 	ARG_EQ(seccomp, 0, SECCOMP_SET_MODE_FILTER, "later threads add their own filter"),  \
-	ARG_EQ(madvise, 2, MADV_HUGEPAGE, "transparent huge pages"),                         \
 	IOCTL(KVM_GET_API_VERSION), IOCTL(KVM_CHECK_EXTENSION), IOCTL(KVM_CREATE_VM),         \
-	IOCTL(KVM_GET_VCPU_MMAP_SIZE), IOCTL(KVM_GET_SUPPORTED_CPUID),                        \
-	IOCTL(KVM_GET_MSR_INDEX_LIST), IOCTL(KVM_SET_TSS_ADDR), IOCTL(KVM_SET_IDENTITY_MAP_ADDR), \
-	IOCTL(KVM_CREATE_IRQCHIP), IOCTL(KVM_CREATE_PIT2), IOCTL(KVM_SET_GSI_ROUTING),      \
-	IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_IOEVENTFD), IOCTL(KVM_IRQFD),            \
-	IOCTL(KVM_CREATE_VCPU), IOCTL(KVM_SET_CPUID2), IOCTL(KVM_SET_MSRS), IOCTL(KVM_GET_MSRS), \
-	IOCTL(KVM_SET_REGS), IOCTL(KVM_SET_SREGS), IOCTL(KVM_SET_FPU), IOCTL(KVM_GET_LAPIC),  \
-	IOCTL(KVM_SET_LAPIC), IOCTL(TUNSETIFF), IOCTL(TUNSETVNETHDRSZ)
+	IOCTL(KVM_GET_VCPU_MMAP_SIZE), IOCTL(KVM_GET_SUPPORTED_CPUID), IOCTL(KVM_SET_TSS_ADDR), \
+	IOCTL(KVM_SET_IDENTITY_MAP_ADDR), IOCTL(KVM_CREATE_IRQCHIP), IOCTL(KVM_CREATE_PIT2),  \
+	IOCTL(KVM_SET_GSI_ROUTING), IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_IOEVENTFD),  \
+	IOCTL(KVM_IRQFD), IOCTL(KVM_CREATE_VCPU), IOCTL(KVM_SET_CPUID2), IOCTL(KVM_SET_MSRS),  \
+	IOCTL(KVM_GET_MSRS), IOCTL(KVM_SET_REGS), IOCTL(KVM_SET_SREGS), IOCTL(KVM_SET_FPU),   \
+	IOCTL(KVM_GET_LAPIC), IOCTL(KVM_SET_LAPIC), IOCTL(TUNSETIFF), IOCTL(TUNSETVNETHDRSZ)
 
 static const struct seccomp_rule rules_vmm[] = {RULES_MEMORY, RULES_THREAD, RULES_VMM};
 static const struct seccomp_rule rules_api[] = {RULES_MEMORY, RULES_THREAD, RULES_API};
@@ -458,9 +462,11 @@ int seccomp_setup(const char *filter_file, bool disabled)
 		return r;
 	}
 	sc.ready = true;
-	log_info("seccomp: %s filters ready (vmm %zu, api %zu, vcpu %zu BPF instructions)",
+	log_info("seccomp: %s filters ready (BPF instructions: vmm %zu, api %zu, vcpu %zu, "
+		 "vmm boot %zu)",
 		 sc.mode == SECCOMP_MODE_FILE ? "custom" : "built-in", sc.len[SECCOMP_THREAD_VMM],
-		 sc.len[SECCOMP_THREAD_API], sc.len[SECCOMP_THREAD_VCPU]);
+		 sc.len[SECCOMP_THREAD_API], sc.len[SECCOMP_THREAD_VCPU],
+		 sc.len[SECCOMP_THREAD_VMM_BOOT]);
 	return 0;
 }
 
