@@ -45,6 +45,7 @@ if [ ! -f "$srcroot/.unpacked" ]; then
 	rm -rf "$srcroot/deb"
 	[ -f "$src/Makefile" ] || die "unexpected layout in $tarball"
 	touch "$srcroot/.unpacked"
+	rm -f "$deb" # 140 MB; the unpacked tree is what the cache keeps
 	log "source $SRCPKG $ver ready in $(( ($(now_ms) - t0) / 1000 )) s"
 fi
 

@@ -42,29 +42,36 @@ apt_show_field() {
 # Candidate version of a Debian package (empty if apt knows nothing of it).
 apt_candidate() { apt_show_field "$1" Version; }
 
-# apt_download DIR PKG=VERSION: fetch a .deb into DIR without installing it.
-# Prints the path of the downloaded file.
+# apt_download DIR PKG=VERSION: fetch a .deb into DIR without installing it
+# (kept there: a warm cache never downloads). Prints the path of the file.
 apt_download() {
 	local dir=$1 spec=$2 pkg=${2%%=*} ver=${2#*=} f
+	_cached_deb() {
+		local c
+		for c in "$dir/${pkg}_"*.deb; do
+			[ -f "$c" ] && [ "$(dpkg-deb -f "$c" Version)" = "$ver" ] && { echo "$c"; return 0; }
+		done
+		return 1
+	}
 	mkdir -p "$dir"
-	f=$(ls "$dir/${pkg}_"*.deb 2>/dev/null | head -n1 || true)
-	if [ -z "$f" ]; then
-		local tmp dl=(apt-get download -q)
-		tmp=$(mktemp -d "$EMBER_CACHE/.dl.XXXXXX")
-		# The cache may be private to this user: do not hand the download to _apt.
-		[ "$(id -u)" -ne 0 ] || dl+=(-o APT::Sandbox::User=root)
-		if ! (cd "$tmp" && "${dl[@]}" "$spec" >&2); then
-			log "apt-get download $spec failed; refreshing package lists"
-			local sudo=""
-			[ "$(id -u)" -eq 0 ] || sudo=sudo
-			$sudo apt-get update -qq >&2 || true
-			(cd "$tmp" && "${dl[@]}" "$spec" >&2) || { rm -rf "$tmp"; die "cannot download $spec"; }
-		fi
-		mv "$tmp"/*.deb "$dir/"
-		rm -rf "$tmp"
-		f=$(ls "$dir/${pkg}_"*.deb | head -n1)
+	if f=$(_cached_deb); then
+		echo "$f"
+		return 0
 	fi
-	: "$ver"
+	local tmp dl=(apt-get download -q)
+	tmp=$(mktemp -d "$EMBER_CACHE/.dl.XXXXXX")
+	# The cache may be private to this user: do not hand the download to _apt.
+	[ "$(id -u)" -ne 0 ] || dl+=(-o APT::Sandbox::User=root)
+	if ! (cd "$tmp" && "${dl[@]}" "$spec" >&2); then
+		log "apt-get download $spec failed; refreshing package lists"
+		local sudo=""
+		[ "$(id -u)" -eq 0 ] || sudo=sudo
+		$sudo apt-get update -qq >&2 || true
+		(cd "$tmp" && "${dl[@]}" "$spec" >&2) || { rm -rf "$tmp"; die "cannot download $spec"; }
+	fi
+	mv "$tmp"/*.deb "$dir/"
+	rm -rf "$tmp"
+	f=$(_cached_deb) || die "downloaded $spec but found no matching .deb"
 	echo "$f"
 }
 

@@ -20,7 +20,8 @@
 # ember's CPU time, capped in wall-clock time), then kills ember. Prints the time of every
 # stage: wall clock since ember started and ember's CPU time.
 # Env: BUILD, EMBER (binary), EMBER_E2E_TIMEOUT_SCALE (default 1), EMBER_E2E_WALL_FACTOR
-#      (default 6), EMBER_E2E_KEEP=1 keeps the logs.
+#      (default 6), EMBER_E2E_KEEP=1 keeps the logs, EMBER_E2E_ONLY=ERE boots only the
+#      guests whose name matches (debian-decomp, min-acpi, min-cmdline, min-4g, debian-bzimage).
 set -uo pipefail
 . "$(dirname "$0")/../../tools/common.sh"
 
@@ -55,6 +56,7 @@ SUMMARY=()
 pass() { passes=$((passes + 1)); echo "  PASS  $*"; }
 fail() { fails=$((fails + 1)); echo "  FAIL  $*"; }
 skip() { skips=$((skips + 1)); echo "  SKIP  $*"; }
+want() { [[ $1 =~ ${EMBER_E2E_ONLY:-.} ]]; }
 secs() { printf '%d.%d' $(($1 / 1000)) $((($1 % 1000) / 100)); }
 
 # ---- one VM at a time: start, wait for console lines, stop ----
@@ -69,7 +71,7 @@ start_vm() { # NAME ember-run-args...
 	: >"$LOG"
 	echo "== $VM: ember run $*"
 	T0=$(now_ms)
-	"$EMBER" run --console "file:$LOG" "$@" 2>"$ERR" &
+	"$EMBER" run --console "file:$LOG" --log-level info "$@" 2>"$ERR" &
 	PID=$!
 }
 TICK=$(getconf CLK_TCK)
@@ -224,6 +226,13 @@ check_no_line() { # DESCRIPTION ERE
 		pass "$VM: $1"
 	fi
 }
+check_stderr() { # DESCRIPTION ERE (ember's own log)
+	if grep -qiE -- "$2" "$ERR"; then
+		pass "$VM: $1"
+	else
+		fail "$VM: $1: no ember log line matching /$2/"
+	fi
+}
 # On kvm_pvm: ember must end with the host's emulation failure on int3_selftest's
 # int3 (instruction bytes start with 0xcc; at int3_selftest_ip when SYSTEM_MAP is known).
 expect_int3_stop() { # TIMEOUT_S [SYSTEM_MAP]
@@ -281,6 +290,9 @@ debian_boot() { # NAME TIMEOUT_FIRST_LINE TO_END(0|1) EXTRA_EMBER_ARGS...
 		check_acpi
 		check_cpus_allowed $cpus
 		check_cmdline "$cmd"
+		case " $* " in *" --kernel-decompress "*)
+			check_stderr "ember decompressed the bzImage on the host" 'payload decompressed on the host' ;;
+		esac
 		if [ $FULLHOST -eq 1 ]; then
 			if wait_for "SMP: CPUs brought up" 60 'smp: Brought up' &&
 				wait_for "Run /init" 60 'Run /init as init process'; then
@@ -307,7 +319,7 @@ debian_boot() { # NAME TIMEOUT_FIRST_LINE TO_END(0|1) EXTRA_EMBER_ARGS...
 }
 
 echo "linux e2e: Debian kernel, bzImage decompressed by ember (--kernel-decompress)"
-debian_boot debian-decomp 90 $([ "$mode" = full ] && echo 1 || echo 0) --kernel-decompress
+want debian-decomp && debian_boot debian-decomp 90 $([ "$mode" = full ] && echo 1 || echo 0) --kernel-decompress
 
 if [ "$mode" = full ]; then
 	t=$(now_ms)
@@ -317,8 +329,8 @@ if [ "$mode" = full ]; then
 	# A private copy: the guest may write to its disk.
 	cp "$PART" "$TMP/disk.img"
 
-	min_boot() { # NAME DISCOVERY(acpi|cmdline) CMDLINE-EXTRA
-		local name=$1 how=$2 cmd="$BASE root=/dev/vda1${3:+ $3}" cpus=2
+	min_boot() { # NAME DISCOVERY(acpi|cmdline) CPUS CMDLINE-EXTRA
+		local name=$1 how=$2 cpus=$3 cmd="$BASE root=/dev/vda1${4:+ $4}"
 		start_vm "$name" --kernel "$VMLINUX" --mem 128M --cpus $cpus --cpu-template "$TEMPLATE" \
 			--cmdline "$cmd" --disk "$TMP/disk.img,id=root"
 		wait_for "first kernel line" 60 'Linux version' &&
@@ -344,7 +356,7 @@ if [ "$mode" = full ]; then
 			check_line "ext4 on vda1" 'EXT4-fs \(vda1\): mounted filesystem'
 			check_no_line "no virtio-mmio probe failures" 'probe of .*(LNRO0005|virtio-mmio|virtio[0-9]).* failed|virtio_mmio.*error'
 			[ "$how" = acpi ] && check_line "$cpus CPUs brought up" "smp: Brought up [0-9]+ nodes?, $cpus CPUs"
-			case "$3" in
+			case "$cmd" in
 			*init=/ember-no-such-init*)
 				# No init: the kernel panics, panic=1 reboot=k resets through the i8042.
 				if wait_for "kernel panic (no init)" 30 'Kernel panic - not syncing' && wait_exit 60; then
@@ -365,12 +377,20 @@ if [ "$mode" = full ]; then
 		stop_vm
 	}
 	echo "linux e2e: minimal kernel (ELF vmlinux), devices found through ACPI (DSDT LNRO0005)"
-	min_boot min-acpi acpi ""
+	want min-acpi && min_boot min-acpi acpi 4 ""
 	echo "linux e2e: minimal kernel, acpi=off, devices from virtio_mmio.device= tokens"
-	min_boot min-cmdline cmdline "acpi=off init=/ember-no-such-init"
+	want min-cmdline && min_boot min-cmdline cmdline 2 "acpi=off init=/ember-no-such-init"
+
+	echo "linux e2e: RAM above the MMIO gap (4.5 GiB): the e820 map"
+	want min-4g && start_vm min-4g --kernel "$VMLINUX" --mem 4608M --cpu-template "$TEMPLATE" --cmdline "$BASE"
+	# The whole map is printed before this line (setup_arch).
+	if want min-4g; then
+		wait_for "e820 map printed" 60 'NX \(Execute Disable\) protection' && check_e820 4608
+		stop_vm
+	fi
 
 	echo "linux e2e: Debian bzImage through its own decompressor (slow under emulation)"
-	debian_boot debian-bzimage 300 0
+	want debian-bzimage && debian_boot debian-bzimage 300 0
 fi
 
 echo "linux e2e ($mode) stage times (wall clock since ember started; ember's CPU time):"
