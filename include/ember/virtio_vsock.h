@@ -38,9 +38,11 @@ struct virtio_vsock {
 	uint64_t guest_cid;
 	struct vsock_uds uds; /* the host backend */
 	struct vsock_counters stats;
-	bool tx_stalled;		    /* tx waits for the backend's RST queue to drain */
-	bool event_pending;		    /* a transport-reset event waits for an event buffer */
-	struct vq_chain rx_chain, tx_chain; /* scratch */
+	bool tx_stalled;    /* tx waits for the backend's RST queue to drain */
+	bool event_pending; /* a transport-reset event waits for an event buffer */
+	/* Scratch: rx chains held while a host read fills several at once. */
+	struct vq_chain rx_chains[VSOCK_RX_BATCH], tx_chain;
+	struct iovec rx_iov[VSOCK_RX_BATCH][VQ_MAX_SIZE];
 };
 
 /* Bind cfg->uds_path and create the device (queue eventfds, listener and

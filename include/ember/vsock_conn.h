@@ -39,6 +39,8 @@
 #define VSOCK_REQUEST_TIMEOUT_MS 2000  /* REQUEST sent, waiting for RESPONSE */
 #define VSOCK_SHUTDOWN_TIMEOUT_MS 2000 /* SHUTDOWN sent, waiting for RST */
 #define VSOCK_HDR_SIZE ((uint32_t)sizeof(struct virtio_vsock_hdr))
+#define VSOCK_RX_BATCH 16    /* rx buffers one host read may fill */
+#define VSOCK_RX_IOV_MAX 256 /* iovecs in that read */
 
 /* Per-device counters (Firecracker's vsock metric names first), updated
  * under the device lock. rx = towards the guest, tx = from the guest. */
@@ -164,8 +166,12 @@ void vsock_conn_destroy(struct vsock_conn *c);
 void vsock_conn_send_pkt(struct vsock_conn *c, const struct vsock_pkt *pkt);
 /* Something to put on the rx queue? */
 bool vsock_conn_has_rx(const struct vsock_conn *c);
-/* Fill pkt (header + payload into pkt->iov): 0, or -EAGAIN if nothing is
- * to be sent after all (then vsock_conn_has_rx() is false). */
+/* Fill packets for the guest: a control packet in pkts[0], or host data
+ * read with one readv() across the rooms of up to n (<= VSOCK_RX_BATCH)
+ * packets, within the guest's credit. Returns how many were filled; 0 if
+ * nothing is to be sent after all (then vsock_conn_has_rx() is false). */
+int vsock_conn_recv_pkts(struct vsock_conn *c, struct vsock_pkt *pkts, int n);
+/* The same for one packet: 0, or -EAGAIN. */
 int vsock_conn_recv_pkt(struct vsock_conn *c, struct vsock_pkt *pkt);
 /* epoll events on the host stream. */
 void vsock_conn_notify(struct vsock_conn *c, uint32_t events);

@@ -112,7 +112,11 @@ void vsock_uds_send_pkt(struct vsock_uds *u, const struct vsock_pkt *pkt);
 void vsock_uds_reject(struct vsock_uds *u, const struct vsock_pkt *pkt);
 /* Packets for the guest are waiting. */
 bool vsock_uds_has_rx(struct vsock_uds *u);
-/* Fill pkt with the next one: 0, or -EAGAIN if there was nothing after all. */
+/* Fill packets for the guest: one control packet, or up to n RW packets of
+ * one connection (see vsock_conn_recv_pkts). Returns how many; 0 if there
+ * was nothing after all. */
+int vsock_uds_recv_pkts(struct vsock_uds *u, struct vsock_pkt *pkts, int n);
+/* The same for one packet: 0, or -EAGAIN. */
 int vsock_uds_recv_pkt(struct vsock_uds *u, struct vsock_pkt *pkt);
 /* The RST queue is full: stop taking guest packets until rx drains it. */
 bool vsock_uds_tx_blocked(const struct vsock_uds *u);

@@ -23,7 +23,7 @@ static void deliver_event(struct virtio_vsock *vs)
 {
 	struct virtio_dev *vd = &vs->vdev;
 	struct virtqueue *vq = &vd->queues[VIRTIO_VSOCK_EVQ];
-	struct vq_chain *c = &vs->rx_chain;
+	struct vq_chain *c = &vs->rx_chains[0];
 	bool pushed = false;
 
 	if (!virtio_dev_live(vd) || !vq->active)
@@ -59,60 +59,90 @@ static void deliver_event(struct virtio_vsock *vs)
 
 /* ---- rx: backend -> guest ---- */
 
+/* Pop one usable rx chain into slot: 1, 0 if the ring is empty, -EIO if
+ * broken, -EBADMSG for an unusable chain (not returned yet: the caller
+ * decides). */
+static int rx_pop(struct virtio_vsock *vs, struct virtqueue *vq, int slot, struct vsock_pkt *pkt)
+{
+	struct vq_chain *c = &vs->rx_chains[slot];
+	size_t room;
+	int r = vq_pop(vq, c), n;
+
+	if (r <= 0 && r != -EBADMSG)
+		return r;
+	if (r < 0 || c->write_len <= VSOCK_HDR_SIZE)
+		return -EBADMSG;
+	room = MIN((size_t)(c->write_len - VSOCK_HDR_SIZE), (size_t)VSOCK_MAX_PKT_BUF);
+	n = vq_chain_iov(c, true, VSOCK_HDR_SIZE, room, vs->rx_iov[slot], VQ_MAX_SIZE);
+	if (n < 0)
+		return -EBADMSG;
+	*pkt = (struct vsock_pkt){.iov = vs->rx_iov[slot], .iovcnt = n, .room = room};
+	return 1;
+}
+
+/* Fill rx buffers while the backend has packets. Up to VSOCK_RX_BATCH
+ * chains are held so that one host read can fill several; the ones left
+ * over go back to the ring. */
 static void process_rx(struct virtio_vsock *vs)
 {
 	struct virtio_dev *vd = &vs->vdev;
 	struct virtqueue *vq = &vd->queues[VIRTIO_VSOCK_RXQ];
-	struct vq_chain *c = &vs->rx_chain;
-	struct iovec iov[VQ_MAX_SIZE];
+	struct vsock_pkt held[VSOCK_RX_BATCH], pkts[VSOCK_RX_BATCH];
+	int slot[VSOCK_RX_BATCH], k = 0;
 	bool pushed = false;
 
 	if (!virtio_dev_live(vd) || !vq->active)
 		return;
+	for (int i = 0; i < VSOCK_RX_BATCH; i++)
+		slot[i] = i;
 	while (vsock_uds_has_rx(&vs->uds)) {
-		struct vsock_pkt pkt = {0};
-		size_t room;
-		uint32_t len;
-		int r = vq_pop(vq, c), n;
+		int m, r = 1, rot[VSOCK_RX_BATCH];
 
-		if (r == 0) {
+		while (k < VSOCK_RX_BATCH && (r = rx_pop(vs, vq, slot[k], &held[slot[k]])) == 1)
+			k++;
+		if (r == -EIO) {
+			virtio_dev_set_needs_reset(vd);
+			return; /* held chains die with the queue */
+		}
+		if (r == -EBADMSG) {
+			if (k) {
+				vq_unpop(vq); /* first in the next round, on its own */
+			} else {
+				vs->stats.rx_queue_event_fails++;
+				vq_push(vq, vs->rx_chains[slot[0]].head, 0);
+				pushed = true;
+				continue;
+			}
+		}
+		if (k == 0) {
 			/* Out of buffers: ask for a kick when the guest adds one. */
 			if (vq_enable_notification(vq))
 				continue;
 			break;
 		}
-		if (r == -EIO) {
-			virtio_dev_set_needs_reset(vd);
-			break;
-		}
-		if (r < 0 || c->write_len <= VSOCK_HDR_SIZE) {
-			vs->stats.rx_queue_event_fails++;
-			vq_push(vq, c->head, 0);
+		for (int i = 0; i < k; i++)
+			pkts[i] = held[slot[i]];
+		m = vsock_uds_recv_pkts(&vs->uds, pkts, k);
+		for (int i = 0; i < m; i++) {
+			struct vq_chain *c = &vs->rx_chains[slot[i]];
+			uint32_t len = le32toh(pkts[i].hdr.len);
+
+			vq_chain_write(c, 0, &pkts[i].hdr, VSOCK_HDR_SIZE);
+			vq_push(vq, c->head, VSOCK_HDR_SIZE + len);
+			vs->stats.rx_packets_count++;
+			vs->stats.rx_bytes_count += len;
 			pushed = true;
-			continue;
 		}
-		room = MIN((size_t)(c->write_len - VSOCK_HDR_SIZE), (size_t)VSOCK_MAX_PKT_BUF);
-		n = vq_chain_iov(c, true, VSOCK_HDR_SIZE, room, iov, VQ_MAX_SIZE);
-		if (n < 0) {
-			vs->stats.rx_queue_event_fails++;
-			vq_push(vq, c->head, 0);
-			pushed = true;
-			continue;
-		}
-		pkt.iov = iov;
-		pkt.iovcnt = n;
-		pkt.room = room;
-		if (vsock_uds_recv_pkt(&vs->uds, &pkt) < 0) {
-			vq_unpop(vq);
+		if (m == 0)
 			break;
-		}
-		len = le32toh(pkt.hdr.len);
-		vq_chain_write(c, 0, &pkt.hdr, VSOCK_HDR_SIZE);
-		vq_push(vq, c->head, VSOCK_HDR_SIZE + len);
-		pushed = true;
-		vs->stats.rx_packets_count++;
-		vs->stats.rx_bytes_count += len;
+		/* The chains not used stay held, in ring order. */
+		for (int i = 0; i < VSOCK_RX_BATCH; i++)
+			rot[i] = slot[(i + m) % VSOCK_RX_BATCH];
+		memcpy(slot, rot, sizeof(slot));
+		k -= m;
 	}
+	while (k--)
+		vq_unpop(vq);
 	if (pushed)
 		virtio_dev_notify(vd, VIRTIO_VSOCK_RXQ);
 }

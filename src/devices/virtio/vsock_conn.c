@@ -404,33 +404,52 @@ static void local_eof(struct vsock_conn *c)
 	c->pending &= ~VSOCK_PEND_CREDIT_REQUEST;
 }
 
-/* Read host data straight into the guest buffer: bytes read, 0 if nothing
- * was read (EAGAIN, EOF or error; the state says which). */
-static size_t read_host(struct vsock_conn *c, const struct vsock_pkt *pkt, uint32_t credit)
+/* Read host data straight into the payload room of up to n guest buffers
+ * with one readv: at most `credit` bytes in all and VSOCK_MAX_PKT_BUF per
+ * packet; lens[i] = bytes that landed in packet i. Returns the number of
+ * packets filled, 0 if nothing was read (EAGAIN, EOF or an error: the state
+ * says which). */
+static int read_host(struct vsock_conn *c, const struct vsock_pkt *pkts, int n, uint32_t credit,
+		     uint32_t *lens)
 {
-	struct iovec iov[VSOCK_MAX_PKT_BUF / 512 + 1];
-	size_t want = MIN(MIN(pkt->room, (size_t)credit), (size_t)VSOCK_MAX_PKT_BUF), got = 0;
-	int cnt = 0;
-	ssize_t n;
+	struct iovec iov[VSOCK_RX_IOV_MAX];
+	size_t share[VSOCK_RX_BATCH], total = 0, left;
+	int cnt = 0, np, k = 0;
+	ssize_t r;
 
-	for (int i = 0; i < pkt->iovcnt && got < want && cnt < (int)ARRAY_SIZE(iov); i++) {
-		size_t l = MIN(pkt->iov[i].iov_len, want - got);
+	for (np = 0; np < n && np < VSOCK_RX_BATCH && total < credit && cnt < VSOCK_RX_IOV_MAX;
+	     np++) {
+		const struct vsock_pkt *p = &pkts[np];
+		size_t want = MIN(MIN(p->room, (size_t)credit - total), (size_t)VSOCK_MAX_PKT_BUF);
+		size_t got = 0;
 
-		if (!l)
-			continue;
-		iov[cnt++] = (struct iovec){pkt->iov[i].iov_base, l};
-		got += l;
+		for (int i = 0; i < p->iovcnt && got < want && cnt < VSOCK_RX_IOV_MAX; i++) {
+			size_t l = MIN(p->iov[i].iov_len, want - got);
+
+			if (!l)
+				continue;
+			iov[cnt++] = (struct iovec){p->iov[i].iov_base, l};
+			got += l;
+		}
+		share[np] = got;
+		total += got;
 	}
 	if (!cnt)
 		return 0;
 	do
-		n = readv(c->fd, iov, cnt);
-	while (n < 0 && errno == EINTR);
-	if (n > 0) {
-		c->rx_cnt += (uint32_t)n;
-		return (size_t)n;
+		r = readv(c->fd, iov, cnt);
+	while (r < 0 && errno == EINTR);
+	if (r > 0) {
+		c->rx_cnt += (uint32_t)r;
+		left = (size_t)r;
+		for (int i = 0; i < np && left; i++) {
+			lens[i] = (uint32_t)MIN(share[i], left);
+			left -= lens[i];
+			k = i + 1;
+		}
+		return k;
 	}
-	if (n == 0 || c->hup) {
+	if (r == 0 || c->hup) {
 		local_eof(c);
 	} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 		c->readable = false;
@@ -450,73 +469,94 @@ bool vsock_conn_has_rx(const struct vsock_conn *c)
 	return rx_data_open(c) && c->readable && vsock_conn_peer_credit(c) > 0;
 }
 
-int vsock_conn_recv_pkt(struct vsock_conn *c, struct vsock_pkt *pkt)
+/* Header of a packet to the guest; every header carries the credit. */
+static void fill_hdr(struct vsock_conn *c, struct vsock_pkt *pkt, uint16_t op, uint32_t len,
+		     uint32_t flags)
 {
-	uint32_t len = 0, flags = 0, credit;
-	uint16_t op;
+	vsock_hdr_fill(&pkt->hdr, c->guest_cid, c->local_port, c->peer_port, op, len, flags,
+		       VSOCK_CONN_BUF_SIZE, c->fwd_cnt);
+	c->last_fwd_cnt_sent = c->fwd_cnt;
+	c->pending &= ~VSOCK_PEND_CREDIT_UPDATE;
+}
 
-	if (c->state == VSOCK_CONN_CLOSED)
-		return -EAGAIN;
+/* One control packet owed to the guest, if any. */
+static bool recv_control(struct vsock_conn *c, struct vsock_pkt *pkt)
+{
 	if (c->pending & VSOCK_PEND_RST) {
-		op = VIRTIO_VSOCK_OP_RST;
+		fill_hdr(c, pkt, VIRTIO_VSOCK_OP_RST, 0, 0);
 		c->pending = 0;
 		c->state = VSOCK_CONN_CLOSED;
 		c->stats->rst_sent++;
-		goto out;
-	}
-	if (c->pending & VSOCK_PEND_REQUEST) {
-		op = VIRTIO_VSOCK_OP_REQUEST;
+	} else if (c->pending & VSOCK_PEND_REQUEST) {
+		fill_hdr(c, pkt, VIRTIO_VSOCK_OP_REQUEST, 0, 0);
 		c->pending &= ~VSOCK_PEND_REQUEST;
 		c->expiry_ms = vsock_now_ms() + VSOCK_REQUEST_TIMEOUT_MS;
-		goto out;
-	}
-	if (c->pending & VSOCK_PEND_RESPONSE) {
-		op = VIRTIO_VSOCK_OP_RESPONSE;
+	} else if (c->pending & VSOCK_PEND_RESPONSE) {
+		fill_hdr(c, pkt, VIRTIO_VSOCK_OP_RESPONSE, 0, 0);
 		c->pending &= ~VSOCK_PEND_RESPONSE;
 		c->state = VSOCK_CONN_ESTABLISHED;
-		goto out;
+	} else {
+		return false;
 	}
-	credit = vsock_conn_peer_credit(c);
-	if (rx_data_open(c) && c->readable && credit > 0) {
-		len = (uint32_t)read_host(c, pkt, credit);
-		if (len) {
-			op = VIRTIO_VSOCK_OP_RW;
-			goto out;
-		}
-		if (c->pending & VSOCK_PEND_RST) /* the read failed */
-			return vsock_conn_recv_pkt(c, pkt);
-	}
+	return true;
+}
+
+/* Control packets that follow the data (they go out once it is read). */
+static bool recv_late_control(struct vsock_conn *c, struct vsock_pkt *pkt)
+{
+	uint32_t flags;
+
 	if (c->pending & VSOCK_PEND_SHUTDOWN) {
-		op = VIRTIO_VSOCK_OP_SHUTDOWN;
 		flags = c->shutdown_flags;
+		fill_hdr(c, pkt, VIRTIO_VSOCK_OP_SHUTDOWN, 0, flags);
 		c->pending &= ~VSOCK_PEND_SHUTDOWN;
 		if ((flags & SHUT_BOTH) == SHUT_BOTH) {
 			c->state = VSOCK_CONN_LOCAL_CLOSED;
 			c->pending &= ~VSOCK_PEND_CREDIT_REQUEST;
 			c->expiry_ms = vsock_now_ms() + VSOCK_SHUTDOWN_TIMEOUT_MS;
 		}
-		goto out;
+		return true;
 	}
 	if (c->pending & VSOCK_PEND_CREDIT_UPDATE) {
-		op = VIRTIO_VSOCK_OP_CREDIT_UPDATE;
-		goto out;
+		fill_hdr(c, pkt, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0);
+		return true;
 	}
 	if (c->pending & VSOCK_PEND_CREDIT_REQUEST) {
-		op = VIRTIO_VSOCK_OP_CREDIT_REQUEST;
+		fill_hdr(c, pkt, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0, 0);
 		c->pending &= ~VSOCK_PEND_CREDIT_REQUEST;
-		goto out;
+		return true;
 	}
+	return false;
+}
+
+int vsock_conn_recv_pkts(struct vsock_conn *c, struct vsock_pkt *pkts, int n)
+{
+	uint32_t lens[VSOCK_RX_BATCH], credit;
+	int k;
+
+	if (c->state == VSOCK_CONN_CLOSED || n <= 0)
+		return 0;
+	if (recv_control(c, &pkts[0]))
+		return 1;
+	credit = vsock_conn_peer_credit(c);
+	if (rx_data_open(c) && c->readable && credit > 0) {
+		k = read_host(c, pkts, n, credit, lens);
+		for (int i = 0; i < k; i++)
+			fill_hdr(c, &pkts[i], VIRTIO_VSOCK_OP_RW, lens[i], 0);
+		if (k)
+			return k;
+		if (recv_control(c, &pkts[0])) /* the read failed: RST */
+			return 1;
+	}
+	if (recv_late_control(c, &pkts[0]))
+		return 1;
 	update_credit_state(c);
-	if (c->pending & VSOCK_PEND_CREDIT_REQUEST)
-		return vsock_conn_recv_pkt(c, pkt);
-	return -EAGAIN;
-out:
-	vsock_hdr_fill(&pkt->hdr, c->guest_cid, c->local_port, c->peer_port, op, len, flags,
-		       VSOCK_CONN_BUF_SIZE, c->fwd_cnt);
-	/* Every header carries the credit. */
-	c->last_fwd_cnt_sent = c->fwd_cnt;
-	c->pending &= ~VSOCK_PEND_CREDIT_UPDATE;
-	return 0;
+	return recv_late_control(c, &pkts[0]) ? 1 : 0;
+}
+
+int vsock_conn_recv_pkt(struct vsock_conn *c, struct vsock_pkt *pkt)
+{
+	return vsock_conn_recv_pkts(c, pkt, 1) ? 0 : -EAGAIN;
 }
 
 /* ---- host stream events ---- */

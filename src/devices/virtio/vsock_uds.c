@@ -536,31 +536,38 @@ bool vsock_uds_has_rx(struct vsock_uds *u)
 	return u->rstq_len || u->rxq_head;
 }
 
-int vsock_uds_recv_pkt(struct vsock_uds *u, struct vsock_pkt *pkt)
+int vsock_uds_recv_pkts(struct vsock_uds *u, struct vsock_pkt *pkts, int n)
 {
 	sync_reset(u);
+	if (n <= 0)
+		return 0;
 	if (u->rstq_len) {
 		struct vsock_uds_rst e = u->rstq[u->rstq_head];
 
 		u->rstq_head = (u->rstq_head + 1) % VSOCK_UDS_RSTQ_SIZE;
 		u->rstq_len--;
-		vsock_hdr_fill(&pkt->hdr, u->guest_cid, e.local_port, e.peer_port,
+		vsock_hdr_fill(&pkts[0].hdr, u->guest_cid, e.local_port, e.peer_port,
 			       VIRTIO_VSOCK_OP_RST, 0, 0, 0, 0);
 		u->stats->rst_sent++;
-		return 0;
+		return 1;
 	}
 	/* Round robin: a connection with more to send goes to the back. */
 	for (unsigned guard = u->nconns + 1; u->rxq_head && guard; guard--) {
 		struct vsock_conn *c = u->rxq_head;
-		int r;
+		int k;
 
 		rxq_del(u, c);
-		r = vsock_conn_recv_pkt(c, pkt);
+		k = vsock_conn_recv_pkts(c, pkts, n);
 		sync_conn(u, c);
-		if (r == 0)
-			return 0;
+		if (k)
+			return k;
 	}
-	return -EAGAIN;
+	return 0;
+}
+
+int vsock_uds_recv_pkt(struct vsock_uds *u, struct vsock_pkt *pkt)
+{
+	return vsock_uds_recv_pkts(u, pkt, 1) ? 0 : -EAGAIN;
 }
 
 bool vsock_uds_tx_blocked(const struct vsock_uds *u)
