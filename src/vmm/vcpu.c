@@ -12,6 +12,7 @@
 #include "ember/error.h"
 #include "ember/layout.h"
 #include "ember/log.h"
+#include "ember/metrics.h"
 #include "ember/seccomp.h"
 #include "vm_priv.h"
 
@@ -78,6 +79,11 @@ int vcpu_configure(struct vcpu *v)
 
 static void vcpu_fail(struct vcpu *v, int code, const char *what)
 {
+	METRIC_INC(metrics.vcpu.failures);
+	if (code == EMBER_EXIT_KVM_ERROR)
+		METRIC_INC(metrics.vcpu.kvm_internal_errors);
+	else if (code == EMBER_EXIT_GUEST_CRASH)
+		METRIC_INC(metrics.vcpu.shutdown_exits);
 	log_error("vCPU %d: %s", v->id, what);
 	regs_dump(v->fd, v->id);
 	vm_request_exit(v->vm, code);
@@ -105,6 +111,10 @@ static void handle_io(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 
+	if (run->io.direction == KVM_EXIT_IO_OUT)
+		METRIC_INC(metrics.vcpu.exit_io_out);
+	else
+		METRIC_INC(metrics.vcpu.exit_io_in);
 	for (uint32_t i = 0; i < run->io.count; i++) {
 		bus_access(&v->vm->pio, run->io.port, data, run->io.size,
 			   run->io.direction == KVM_EXIT_IO_OUT);
@@ -119,6 +129,10 @@ static void handle_mmio(struct vcpu *v)
 
 	if (len > sizeof(run->mmio.data))
 		len = sizeof(run->mmio.data);
+	if (run->mmio.is_write)
+		METRIC_INC(metrics.vcpu.exit_mmio_write);
+	else
+		METRIC_INC(metrics.vcpu.exit_mmio_read);
 	if (bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
 		       run->mmio.is_write) < 0)
 		log_debug("vCPU %d: MMIO %s of %u bytes at %#llx: nothing mapped", v->id,
