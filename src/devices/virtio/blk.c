@@ -52,12 +52,17 @@ static int open_backing(const char *path, bool read_only, int *fd_out, uint64_t 
 }
 
 /* preadv/pwritev until done; a short transfer at EOF (the file shrank under
- * us) is an I/O error. */
-static int rw_full(int fd, struct iovec *iov, int n, off_t off, uint64_t len, bool wr)
+ * us) is an I/O error. The iovecs are not modified (they may be the chain's
+ * own): the rest of a short transfer is continued from a copy. */
+static int rw_full(int fd, const struct iovec *iov, int n, off_t off, uint64_t len, bool wr)
 {
+	struct iovec rest[VQ_MAX_SIZE];
+
 	while (len > 0) {
 		ssize_t r = wr ? pwritev(fd, iov, n, off) : preadv(fd, iov, n, off);
 
+		if ((uint64_t)r == len)
+			return 0;
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -72,10 +77,12 @@ static int rw_full(int fd, struct iovec *iov, int n, off_t off, uint64_t len, bo
 			iov++;
 			n--;
 		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + r;
-			iov->iov_len -= (size_t)r;
-		}
+		if (n == 0)
+			return -EIO; /* cannot happen: the iovecs cover len */
+		memmove(rest, iov, sizeof(*iov) * (size_t)n);
+		rest[0].iov_base = (uint8_t *)rest[0].iov_base + r;
+		rest[0].iov_len -= (size_t)r;
+		iov = rest;
 	}
 	return 0;
 }
@@ -85,12 +92,33 @@ static bool in_range(const struct virtio_blk *blk, uint64_t sector, uint64_t len
 	return sector <= blk->nsectors && len / VIRTIO_BLK_SECTOR_SIZE <= blk->nsectors - sector;
 }
 
+/* The iovecs of the data part of an IN (writable part minus the status
+ * byte) or OUT (readable part after the header) request. The usual layout
+ * (Linux: header, status each in a descriptor of their own) uses the chain's
+ * iovecs in place; anything else is cut out into buf. Count, or -EINVAL. */
+static int data_iov(const struct vq_chain *c, bool wr, uint64_t len, struct iovec *buf,
+		    const struct iovec **iov)
+{
+	if (wr && c->iov[0].iov_len == sizeof(struct virtio_blk_outhdr)) {
+		*iov = &c->iov[1];
+		return c->nread - 1;
+	}
+	if (!wr && c->iov[c->nread + c->nwrite - 1].iov_len == 1) {
+		*iov = &c->iov[c->nread];
+		return c->nwrite - 1;
+	}
+	*iov = buf;
+	return vq_chain_iov(c, !wr, wr ? sizeof(struct virtio_blk_outhdr) : 0, len, buf,
+			    VQ_MAX_SIZE);
+}
+
 /* Data transfer of an IN or OUT request. Returns a status byte, or -EAGAIN
  * if the rate limiter says wait. */
 static int do_rw(struct virtio_blk *blk, const struct vq_chain *c, uint64_t sector, bool wr,
 		 uint64_t len)
 {
-	struct iovec iov[VQ_MAX_SIZE];
+	struct iovec buf[VQ_MAX_SIZE];
+	const struct iovec *iov;
 	int n, r;
 
 	if (len % VIRTIO_BLK_SECTOR_SIZE) {
@@ -109,9 +137,7 @@ static int do_rw(struct virtio_blk *blk, const struct vq_chain *c, uint64_t sect
 		blk->stats.rate_limiter_throttled_events++;
 		return -EAGAIN;
 	}
-	/* OUT: data follows the 16-byte header in the readable part; IN: data
-	 * precedes the status byte in the writable part. */
-	n = vq_chain_iov(c, !wr, wr ? sizeof(struct virtio_blk_outhdr) : 0, len, iov, VQ_MAX_SIZE);
+	n = data_iov(c, wr, len, buf, &iov);
 	if (n < 0) {
 		blk->stats.invalid_reqs_count++;
 		return VIRTIO_BLK_S_IOERR;
@@ -131,6 +157,28 @@ static int do_rw(struct virtio_blk *blk, const struct vq_chain *c, uint64_t sect
 		blk->stats.read_count++;
 	}
 	return VIRTIO_BLK_S_OK;
+}
+
+/* The request header: the first 16 readable bytes (read_len checked), in
+ * one memcpy when the first descriptor holds them all (it always does for
+ * Linux). Copied once; only the copy is looked at. */
+static void get_header(const struct vq_chain *c, struct virtio_blk_outhdr *hdr)
+{
+	if (c->iov[0].iov_len >= sizeof(*hdr))
+		memcpy(hdr, c->iov[0].iov_base, sizeof(*hdr));
+	else
+		vq_chain_read(c, 0, hdr, sizeof(*hdr));
+}
+
+/* The status byte: the last writable byte (write_len checked). */
+static void put_status(const struct vq_chain *c, uint8_t status)
+{
+	const struct iovec *last = &c->iov[c->nread + c->nwrite - 1];
+
+	if (last->iov_len)
+		((uint8_t *)last->iov_base)[last->iov_len - 1] = status;
+	else
+		vq_chain_write(c, c->write_len - 1, &status, 1);
 }
 
 /* Handle one chain. Returns 0 when the chain was returned to the driver,
@@ -154,7 +202,7 @@ static int handle_request(struct virtio_blk *blk, struct virtqueue *vq, const st
 		status = VIRTIO_BLK_S_IOERR;
 		goto done;
 	}
-	vq_chain_read(c, 0, &hdr, sizeof(hdr));
+	get_header(c, &hdr);
 	switch (le32toh(hdr.type)) {
 	case VIRTIO_BLK_T_IN:
 		r = do_rw(blk, c, le64toh(hdr.sector), false, c->write_len - 1);
@@ -199,7 +247,7 @@ static int handle_request(struct virtio_blk *blk, struct virtqueue *vq, const st
 		break;
 	}
 done:
-	vq_chain_write(c, c->write_len - 1, &status, 1);
+	put_status(c, status);
 	vq_push(vq, c->head, used);
 	return 0;
 }

@@ -105,12 +105,16 @@ uint16_t vq_avail_count(struct virtqueue *vq)
 	return avail_pending(vq, &n) < 0 ? 0 : n;
 }
 
+/* Counts and lengths are kept in locals and stored once at the end: stores
+ * through c could alias the queue, which would make the compiler reload. */
 static int walk_chain(struct virtqueue *vq, struct vq_chain *c)
 {
+	const struct guest_mem *gm = vq->gm;
 	const uint8_t *table = (const uint8_t *)vq->desc;
-	uint32_t table_size = vq->size, idx = c->head, n = 0;
-	uint64_t total = 0;
-	bool in_indirect = false, seen_write = false;
+	const uint32_t max = vq->size;
+	uint32_t table_size = max, idx = c->head, n = 0, nread = 0;
+	uint64_t read_len = 0, write_len = 0;
+	bool in_indirect = false;
 
 	for (;;) {
 		struct vring_desc d;
@@ -130,9 +134,9 @@ static int walk_chain(struct virtqueue *vq, struct vq_chain *c)
 			if (!vq->indirect || in_indirect || (flags & VRING_DESC_F_NEXT))
 				return -EBADMSG;
 			if (len == 0 || len % sizeof(struct vring_desc) ||
-			    len / sizeof(struct vring_desc) > vq->size)
+			    len / sizeof(struct vring_desc) > max)
 				return -EBADMSG;
-			table = gm_slice(vq->gm, addr, len);
+			table = gm_slice(gm, addr, len);
 			if (!table)
 				return -EBADMSG;
 			table_size = len / sizeof(struct vring_desc);
@@ -141,32 +145,36 @@ static int walk_chain(struct virtqueue *vq, struct vq_chain *c)
 			continue;
 		}
 		/* Bounds the walk: a loop makes the chain exceed the size. */
-		if (++n > vq->size)
+		if (n == max)
 			return -EBADMSG;
-		total += len;
-		if (total > UINT32_MAX)
+		if (flags & VRING_DESC_F_WRITE) {
+			write_len += len;
+		} else {
+			if (nread != n) /* after a device-writable one */
+				return -EBADMSG;
+			nread++;
+			read_len += len;
+		}
+		/* At most 256 lengths < 2^32 each: no 64-bit overflow. */
+		if (read_len + write_len > UINT32_MAX)
 			return -EBADMSG;
-		p = gm_slice(vq->gm, addr, len);
+		p = gm_slice(gm, addr, len);
 		if (!p)
 			return -EBADMSG;
-		c->iov[n - 1].iov_base = p;
-		c->iov[n - 1].iov_len = len;
-		if (flags & VRING_DESC_F_WRITE) {
-			seen_write = true;
-			c->nwrite++;
-			c->write_len += len;
-		} else {
-			if (seen_write)
-				return -EBADMSG;
-			c->nread++;
-			c->read_len += len;
-		}
+		c->iov[n].iov_base = p;
+		c->iov[n].iov_len = len;
+		n++;
 		if (!(flags & VRING_DESC_F_NEXT))
-			return 1;
+			break;
 		if (next >= table_size)
 			return -EBADMSG;
 		idx = next;
 	}
+	c->nread = (uint16_t)nread;
+	c->nwrite = (uint16_t)(n - nread);
+	c->read_len = (uint32_t)read_len;
+	c->write_len = (uint32_t)write_len;
+	return 1;
 }
 
 int vq_pop(struct virtqueue *vq, struct vq_chain *c)
@@ -186,8 +194,6 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c)
 	}
 	vq->last_avail++;
 	c->head = head;
-	c->nread = c->nwrite = 0;
-	c->read_len = c->write_len = 0;
 	r = walk_chain(vq, c);
 	if (r < 0) {
 		c->nread = c->nwrite = 0;
