@@ -552,11 +552,16 @@ char *cfgjson_emit_machine(const struct machine_cfg *m)
 
 static int boot_from_obj(const cJSON *o, const char *where, struct boot_source_cfg *out)
 {
-	static const char *const f[] = {"kernel_image_path", "initrd_path", "boot_args", NULL};
+	/* kernel_decompress and cmdline_override are ember extensions (host-side
+	 * bzImage decompression; a UKI's .cmdline replaced by boot_args). */
+	static const char *const f[] = {"kernel_image_path", "initrd_path", "boot_args",
+					"kernel_decompress", "cmdline_override", NULL};
 	struct boot_source_cfg b = {0};
 	int r;
 
 	if ((r = check_object(o, where, f)) ||
+	    (r = get_bool(o, where, "kernel_decompress", false, &b.kernel_decompress, NULL)) ||
+	    (r = get_bool(o, where, "cmdline_override", false, &b.cmdline_override, NULL)) ||
 	    (r = get_string(o, where, "kernel_image_path", true, true, MAX_PATH_LEN,
 			    &b.kernel_path)) ||
 	    (r = get_string(o, where, "initrd_path", false, true, MAX_PATH_LEN, &b.initrd_path)) ||
@@ -589,6 +594,10 @@ static cJSON *boot_obj(const struct boot_source_cfg *b)
 		cJSON_AddStringToObject(o, "initrd_path", b->initrd_path);
 	if (b->cmdline)
 		cJSON_AddStringToObject(o, "boot_args", b->cmdline);
+	if (b->kernel_decompress)
+		cJSON_AddBoolToObject(o, "kernel_decompress", true);
+	if (b->cmdline_override)
+		cJSON_AddBoolToObject(o, "cmdline_override", true);
 	return o;
 }
 

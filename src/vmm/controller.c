@@ -1,6 +1,7 @@
 /* API requests applied on the VMM thread: the pre-boot configuration, then
  * the running VM. Status codes and messages follow Firecracker. */
 #include "ember/controller.h"
+#include "ember/measure.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -618,6 +619,16 @@ static char *instance_info(const struct controller *c)
 	cJSON_AddStringToObject(o, "id", c->id);
 	cJSON_AddStringToObject(o, "state", state_name(c));
 	cJSON_AddStringToObject(o, "vmm_version", EMBER_VERSION);
+	if (c->vm) {
+		/* ember extension: measured direct boot (SHA-256, hex) */
+		const struct boot_measurements *m = vm_get_measurements(c->vm);
+		cJSON *mb = cJSON_AddObjectToObject(o, "measured_boot");
+
+		cJSON_AddStringToObject(mb, "kernel_sha256", m->kernel);
+		if (m->initrd[0])
+			cJSON_AddStringToObject(mb, "initrd_sha256", m->initrd);
+		cJSON_AddStringToObject(mb, "cmdline_sha256", m->cmdline);
+	}
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;

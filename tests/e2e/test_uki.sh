@@ -92,6 +92,40 @@ objcopy --update-section .linux="$E2E_TMP/initrd.img" "$uki" "$E2E_TMP/notbz.efi
 head -c 64 "$uki" >"$E2E_TMP/tiny.efi"
 bad uki_tiny "$E2E_TMP/tiny.efi" "kernel"
 
+# 4b. through the API: PUT /boot-source with the UKI, InstanceStart, GET / shows
+# the measured-boot hashes (ember extension); a malformed UKI is a 400.
+api_boot() { # NAME KERNEL: sets CODE (InstanceStart status) and INFO (GET / body)
+	local sock=$E2E_TMP/$1.sock
+	"$EMBER" --api-sock "$sock" </dev/null >"$E2E_TMP/$1.out" 2>"$E2E_TMP/$1.err" &
+	local pid=$! i
+	for i in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	e2e_cases=$((e2e_cases + 1))
+	curl -s -o /dev/null --unix-socket "$sock" -X PUT http://localhost/boot-source \
+		-d "{\"kernel_image_path\": \"$2\", \"boot_args\": \"tg.mem=128 tg.cpus=1 tg.wait=cad\", \"cmdline_override\": true}"
+	CODE=$(curl -s -o "$E2E_TMP/$1.start" -w '%{http_code}' --unix-socket "$sock" -X PUT \
+		http://localhost/actions -d '{"action_type": "InstanceStart"}')
+	INFO=$(curl -s --unix-socket "$sock" http://localhost/)
+	curl -s -o /dev/null --unix-socket "$sock" -X PUT http://localhost/actions \
+		-d '{"action_type": "SendCtrlAltDel"}'
+	# the guest (tg.wait=cad, via cmdline_override) resets on Ctrl-Alt-Del
+	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+api_boot api_uki "$uki"
+k=$(sha256sum <"$BZIMAGE" | cut -d' ' -f1)
+if [ "$CODE" = 204 ] && grep -q "\"kernel_sha256\":\"$k\"" <<<"$INFO"; then
+	pass "api: UKI booted through PUT /boot-source + InstanceStart; GET / measured_boot.kernel_sha256 matches"
+else
+	fail "api: InstanceStart $CODE, GET / = $INFO"
+fi
+api_boot api_bad "$E2E_TMP/nolinux.efi"
+if [ "$CODE" = 400 ] && grep -q "no .linux" "$E2E_TMP/api_bad.start"; then
+	pass "api: malformed UKI -> 400 $(cat "$E2E_TMP/api_bad.start")"
+else
+	fail "api: malformed UKI -> $CODE $(cat "$E2E_TMP/api_bad.start")"
+fi
+
 # 5. a Linux UKI (Debian's kernel + the test initramfs) up to its first console lines
 cache=${EMBER_CACHE:-$HOME/.cache/ember}
 kdir=$(ls -d "$cache"/debian-kernel/*/ 2>/dev/null | tail -n 1)
