@@ -7,7 +7,7 @@ TESTGUEST=${TESTGUEST:-$BUILD/firmware/testguest.elf}
 E2E_TIMEOUT=${E2E_TIMEOUT:-60} # seconds for one ember run
 
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-e2e.XXXXXX")
-trap 'rm -rf "$E2E_TMP"' EXIT
+trap '[ -n "${E2E_KEEP:-}" ] || rm -rf "$E2E_TMP"' EXIT
 e2e_failures=0
 e2e_cases=0
 
