@@ -108,7 +108,7 @@ api_boot() { # NAME KERNEL: sets CODE (InstanceStart status) and INFO (GET / bod
 	curl -s -o /dev/null --unix-socket "$sock" -X PUT http://localhost/actions \
 		-d '{"action_type": "SendCtrlAltDel"}'
 	# the guest (tg.wait=cad, via cmdline_override) resets on Ctrl-Alt-Del
-	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	[ "$CODE" = 204 ] && for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 }
