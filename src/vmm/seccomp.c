@@ -419,6 +419,14 @@ int seccomp_setup(const char *filter_file, bool disabled)
 	/* glibc loads the time zone lazily, on the first gmtime_r/localtime_r
 	 * (the RTC on a vCPU thread): load it now, while files can be opened. */
 	tzset();
+	/* API level 3: SECCOMP_RET_KILL_PROCESS and the seccomp() syscall
+	 * (Linux 4.14); valgrind, for one, does not pass seccomp() through. */
+	if (seccomp_api_get() < 3)
+		return err_set(ENOSYS,
+			       "seccomp: filters with kill-process are not available here "
+			       "(libseccomp API level %u; Linux >= 4.14 needed); --no-seccomp runs "
+			       "without them",
+			       seccomp_api_get());
 	if (SIGRTMIN != KICK_SIGNAL_NR)
 		return err_set(ENOTSUP, "seccomp: SIGRTMIN is %d, the filters expect %d", SIGRTMIN,
 			       KICK_SIGNAL_NR);
