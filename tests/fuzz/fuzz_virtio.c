@@ -108,19 +108,31 @@ static void setup(struct fz_state *s, uint64_t mask)
 	s->heap_mark = vdrv_mark(d);
 }
 
-/* What the device put on the used rings since the last look. */
+/* What the device put on the used rings since the last look (right after
+ * each event-loop run, so the driver has not scribbled over those slots).
+ * The device's own used index is the truth: the ring's copy is guest RAM. */
 static void drain_used(struct fz_state *s)
 {
 	struct vdriver *d = s->dev->d;
 
 	for (unsigned q = 0; q < d->nqueues && q < VIRTIO_MAX_QUEUES; q++) {
 		struct vd_queue *vq = &d->q[q];
-		uint16_t idx;
+		const struct virtqueue *dq = &d->vd->queues[q];
+		uint16_t fresh;
 
-		if (!vq->size || !vq->used)
+		/* Raw register writes may have moved the device's rings away from
+		 * the driver's layout: then there is nothing to compare. */
+		if (!vq->size || !vq->used || !dq->active || dq->size != vq->size ||
+		    dq->used_gpa != vq->used) {
+			s->last_used[q] = dq->used_idx;
 			continue;
-		idx = vdrv_used_idx(d, q);
-		for (unsigned k = 0; s->last_used[q] != idx && k < 1024; k++) {
+		}
+		fresh = (uint16_t)(dq->used_idx - s->last_used[q]);
+		if (fresh > vq->size) { /* a reset or a re-activation in between */
+			s->last_used[q] = dq->used_idx;
+			continue;
+		}
+		for (; s->last_used[q] != dq->used_idx; s->last_used[q]++) {
 			struct vring_used_elem *e = vdrv_ptr(
 			    d, vq->used + 4 + 8ULL * (s->last_used[q] % vq->size), sizeof(*e));
 			uint32_t id;
@@ -133,7 +145,6 @@ static void drain_used(struct fz_state *s)
 			if (id >= vq->size)
 				__builtin_trap();
 			vdrv_free_chain(d, q, (uint16_t)id);
-			s->last_used[q]++;
 		}
 	}
 }
