@@ -45,6 +45,10 @@
  *	(edge-triggered: the transport writes the eventfd once per event).
  * Without ioeventfds (device harness), a QueueNotify write that reaches the
  * bus ops signals the same eventfd, so the VMM thread does the work either way.
+ * The event loop watches the queue eventfds edge-triggered and never reads
+ * them (one syscall less per wake-up): every write is one more wake-up, so a
+ * device that stops early (a budget) re-arms itself by writing its queue
+ * eventfd, and nothing else may read it.
  */
 #ifndef EMBER_VIRTIO_H
 #define EMBER_VIRTIO_H
