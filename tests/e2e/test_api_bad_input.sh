@@ -10,8 +10,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 require "$EMBER" "$TESTGUEST"
-SPEC=${FC_API_SPEC:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/spec/firecracker-api-1.17.yaml}
-[ -r "$SPEC" ] || SPEC=/work/shared/spec/firecracker-api-1.17.yaml
+SPEC=${FC_API_SPEC:-$(cd "$(dirname "$0")" && pwd)/api/firecracker-api-1.17.yaml}
 export FC_API_SPEC=$SPEC
 API_PY=$(dirname "$0")/api
 SOCK=$E2E_TMP/api.sock

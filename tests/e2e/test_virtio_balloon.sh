@@ -14,8 +14,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 require "$EMBER" "$TESTGUEST"
-SPEC=${FC_API_SPEC:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/spec/firecracker-api-1.17.yaml}
-[ -r "$SPEC" ] || SPEC=/work/shared/spec/firecracker-api-1.17.yaml
+SPEC=${FC_API_SPEC:-$(cd "$(dirname "$0")" && pwd)/api/firecracker-api-1.17.yaml}
 API_PY=$(dirname "$0")/api
 
 # guest_report FILE WANT...: the run ended cleanly and every WANT result

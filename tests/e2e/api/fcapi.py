@@ -22,13 +22,34 @@ import jsonschema
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_SPEC = os.path.normpath(
-    os.path.join(HERE, "..", "..", "..", "..", "shared", "spec", "firecracker-api-1.17.yaml"))
+# The contract, vendored from the project's shared spec (Firecracker's API
+# description, Apache-2.0).
+DEFAULT_SPEC = os.path.join(HERE, "firecracker-api-1.17.yaml")
+
+# ember's documented extensions to Firecracker's objects (README, "API
+# extensions"); everything else must match the contract exactly.
+EMBER_EXTENSIONS = {
+    "InstanceInfo": {
+        "measured_boot": {
+            "type": "object",
+            "required": ["kernel_sha256", "cmdline_sha256"],
+            "properties": {
+                "kernel_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "initrd_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "cmdline_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            },
+            "additionalProperties": False,
+        },
+    },
+    "BootSource": {
+        "kernel_decompress": {"type": "boolean"},
+        "cmdline_override": {"type": "boolean"},
+    },
+}
 
 
 def find_spec():
-    for p in (os.environ.get("FC_API_SPEC"), DEFAULT_SPEC,
-              "/work/shared/spec/firecracker-api-1.17.yaml"):
+    for p in (os.environ.get("FC_API_SPEC"), DEFAULT_SPEC):
         if p and os.path.exists(p):
             return p
     raise SystemExit("Firecracker API spec not found (set FC_API_SPEC)")
@@ -51,6 +72,8 @@ class Spec:
         with open(path or find_spec()) as f:
             self.doc = yaml.safe_load(f)
         self.defs = _strict(copy.deepcopy(self.doc["definitions"]))
+        for name, props in EMBER_EXTENSIONS.items():
+            self.defs[name].setdefault("properties", {}).update(props)
         self.paths = []
         for tmpl, ops in self.doc["paths"].items():
             rx = "^" + re.sub(r"\{[^}]+\}", "[^/]+", tmpl) + "/?$"
