@@ -287,6 +287,13 @@ int config_validate(const struct vm_config *c)
 		return err_set(EINVAL, "Cannot start microvm without kernel configuration.");
 	if ((r = config_check_machine(&c->machine)) < 0)
 		return err_wrap(-r, "machine-config");
+	/* Firecracker's static templates (deprecated there) are accepted by the
+	 * API for compatibility, but booting with one would silently differ. */
+	if (c->machine.cpu_template_name && strcmp(c->machine.cpu_template_name, "None") != 0)
+		return err_set(EINVAL,
+			       "machine-config: static CPU template %s is not supported by ember; "
+			       "use a custom template (PUT /cpu-config)",
+			       c->machine.cpu_template_name);
 	if ((r = config_check_file(c->boot.kernel_path, false, "kernel_image_path")) < 0)
 		return r;
 	if (c->boot.initrd_path &&

@@ -530,6 +530,12 @@ static void test_config_validate(void **state)
 	free(c.boot.kernel_path);
 	c.boot.kernel_path = strdup(path);
 	assert_int_equal(config_validate(&c), 0);
+	/* a static template would be ignored at boot: refused instead */
+	c.machine.cpu_template_name = strdup("T2");
+	assert_int_equal(config_validate(&c), -EINVAL);
+	assert_non_null(strstr(err_msg(), "static CPU template T2"));
+	strcpy(c.machine.cpu_template_name, "None");
+	assert_int_equal(config_validate(&c), 0);
 	c.ndrives = 1;
 	snprintf(c.drives[0].id, sizeof(c.drives[0].id), "d");
 	c.drives[0].path = strdup("/nonexistent/disk");
