@@ -2,9 +2,10 @@
 # Builds every libFuzzer target (tests/fuzz/fuzz_*.c) with clang and
 # -fsanitize=fuzzer,address,undefined into $BUILD/fuzz/ (default build-fuzz;
 # the library is built there too, instrumented) and runs each for SECONDS
-# (default 10) on a copy of its seed corpus tests/fuzz/corpus/<target>/.
+# (default 10) on a scratch copy of its seed corpus tests/fuzz/corpus/<target>/.
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]       (make fuzz FUZZ_SECONDS=N)
-# Crashes are written to $BUILD/fuzz/crashes/<target>/ and fail the run.
+# Crashes are written to $BUILD/fuzz/crashes/<target>/ and fail the run; the
+# libFuzzer output of the last run is in $BUILD/fuzz/logs/<target>.log.
 # FUZZ_JOBS=N runs N targets at once (default 1); FUZZ_ARGS adds libFuzzer
 # flags. Targets that need root (net: a TAP in a private netns) are skipped
 # without it.
@@ -22,7 +23,10 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 export CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $SAN -Wno-gnu-variable-sized-type-not-at-end"
 
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (make setup installs clang)"; exit 1; }
-mkdir -p "$OUT/obj" "$OUT/crashes" "$OUT/corpus"
+mkdir -p "$OUT/obj" "$OUT/crashes" "$OUT/logs"
+# scratch corpora of this run (concurrent runs do not share them)
+SCRATCH=$(mktemp -d "$OUT/run.XXXXXX")
+trap 'rm -rf "$SCRATCH"' EXIT
 
 echo "fuzz: building the library with $CC into $BUILD/"
 make --no-print-directory -s BUILD="$BUILD" CC="$CC" "$BUILD/libember.a" || exit 1
@@ -64,12 +68,11 @@ done
 
 # run_target NAME: SECONDS_EACH seconds on a scratch copy of the seeds.
 run_target() {
-	local t=$1 corpus=$OUT/corpus/$t crashes=$OUT/crashes/$t log=$OUT/$t.log dict=() rc
+	local t=$1 corpus=$SCRATCH/$t crashes=$OUT/crashes/$t log=$OUT/logs/$t.log dict=() rc
 	if [ "$t" = fuzz_virtio_net ] && [ "$(id -u)" -ne 0 ]; then
 		echo "SKIP $t (needs root: a TAP in a private network namespace)"
 		return 0
 	fi
-	rm -rf "$corpus"
 	mkdir -p "$corpus" "$crashes"
 	[ -d tests/fuzz/corpus/$t ] && cp -r tests/fuzz/corpus/$t/. "$corpus/"
 	[ -f tests/fuzz/$t.dict ] && dict=(-dict=tests/fuzz/$t.dict)
@@ -81,7 +84,7 @@ run_target() {
 	runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*')
 	if [ $rc -ne 0 ]; then
-		echo "FAIL $t (exit $rc) after ${runs:-?} runs; crash input in $crashes/"
+		echo "FAIL $t (exit $rc) after ${runs:-?} runs; crash input in $crashes/, log $log"
 		grep -E 'ERROR|SUMMARY|==[0-9]+==' "$log" | head -n 5 | sed 's/^/      | /'
 		return 1
 	fi
@@ -97,13 +100,13 @@ if [ "$jobs_max" -le 1 ]; then
 else
 	pids=()
 	for t in "${targets[@]}"; do
-		run_target "$t" >"$OUT/$t.result" &
+		run_target "$t" >"$SCRATCH/$t.result" &
 		pids+=($!)
 		while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do sleep 0.2; done
 	done
 	for i in "${!pids[@]}"; do
 		wait "${pids[$i]}" || failed+=("${targets[$i]}")
-		cat "$OUT/${targets[$i]}.result"
+		cat "$SCRATCH/${targets[$i]}.result"
 	done
 fi
 if [ ${#failed[@]} -gt 0 ]; then
