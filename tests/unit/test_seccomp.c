@@ -518,7 +518,8 @@ static void test_install_file(void **state)
 	(void)state;
 	s = doc(NULL, NULL,
 		"{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": "
-		"[{\"syscall\": \"exit\"}, {\"syscall\": \"exit_group\"}, {\"syscall\": \"write\"}, {\"syscall\": "
+		"[{\"syscall\": \"exit\"}, {\"syscall\": \"exit_group\"}, {\"syscall\": "
+		"\"write\"}, {\"syscall\": "
 		"\"rt_sigreturn\"}, {\"syscall\": \"prctl\"}]}");
 	path = write_tmp(s);
 	free(s);
