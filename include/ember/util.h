@@ -21,6 +21,10 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Read a whole regular file (at most max_len bytes) into a malloc'd buffer.
  * Errors are recorded with err_set naming the path. */
 int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len);
+/* Block SIGINT/SIGTERM/SIGHUP/SIGQUIT in the calling thread (so in every
+ * thread it creates afterwards) and return a non-blocking signalfd for them,
+ * for the VMM thread's event loop; -errno on failure. */
+int process_signalfd(void);
 /* 8-bit checksum byte that makes the sum of buf[0..len) zero when stored. */
 uint8_t checksum8(const void *buf, size_t len);
 

@@ -390,7 +390,6 @@ int fc_main(int argc, char **argv)
 	struct fc_state st = {0};
 	struct api_server *api = NULL;
 	struct vm_config cfg;
-	sigset_t sigs;
 	int r, code = EMBER_EXIT_OK, sfd = -1;
 
 	if (parse_args(argc, argv, &o) < 0) {
@@ -427,12 +426,7 @@ int fc_main(int argc, char **argv)
 	}
 	cfg.boot_timer = o.boot_timer;
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sfd = process_signalfd(); /* before any thread exists: all inherit the mask */
 	signal(SIGPIPE, SIG_IGN);
 	if (el_init(&st.el) < 0 ||
 	    controller_create(&st.el, o.id ? o.id : "anonymous-instance", &cfg, &st.ctl) < 0) {
@@ -440,7 +434,6 @@ int fc_main(int argc, char **argv)
 		config_free(&cfg);
 		return EMBER_EXIT_HOST_ERROR;
 	}
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd >= 0)
 		el_add(&st.el, sfd, EPOLLIN, signal_event, &st);
 

@@ -17,6 +17,7 @@
 #include "ember/jail.h"
 #include "ember/log.h"
 #include "ember/seccomp.h"
+#include "ember/util.h"
 #include "ember/vm.h"
 
 static void print_version(void)
@@ -58,7 +59,6 @@ static int cmd_run(int argc, char **argv)
 	struct vm_config cfg;
 	struct event_loop el;
 	struct vm *vm = NULL;
-	sigset_t sigs;
 	int r, code = EMBER_EXIT_OK, sfd;
 
 	log_set_level(LOG_WARN); /* the console is the output; --log-level info for more */
@@ -76,12 +76,7 @@ static int cmd_run(int argc, char **argv)
 		config_free(&cfg);
 		return EMBER_EXIT_BAD_CONFIG;
 	}
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sfd = process_signalfd(); /* before any thread exists: all inherit the mask */
 	if (el_init(&el) < 0) {
 		fprintf(stderr, "ember: epoll: %s\n", strerror(errno));
 		config_free(&cfg);
@@ -93,7 +88,6 @@ static int cmd_run(int argc, char **argv)
 		config_free(&cfg);
 		return EMBER_EXIT_BAD_CONFIG;
 	}
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd >= 0)
 		el_add(&el, sfd, EPOLLIN, signal_event, vm);
 	/* The vCPU threads exist (each with its own filter): now the VMM
