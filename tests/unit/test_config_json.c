@@ -534,7 +534,8 @@ static void test_config_validate(void **state)
 	c.machine.cpu_template_name = strdup("T2");
 	assert_int_equal(config_validate(&c), -EINVAL);
 	assert_non_null(strstr(err_msg(), "static CPU template T2"));
-	strcpy(c.machine.cpu_template_name, "None");
+	free(c.machine.cpu_template_name);
+	c.machine.cpu_template_name = strdup("None");
 	assert_int_equal(config_validate(&c), 0);
 	c.ndrives = 1;
 	snprintf(c.drives[0].id, sizeof(c.drives[0].id), "d");
