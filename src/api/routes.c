@@ -131,14 +131,23 @@ static int ok(struct route_ctx *c, enum api_op op)
 }
 
 /* tok[1] is the resource id; it must match the one in the body. */
-static int path_id(struct route_ctx *c, const char **id)
+/* The {id} of /drives/{id} or /network-interfaces/{id}; counts the request
+ * (and its failure) in the endpoint's metrics. */
+static int path_id(struct route_ctx *c, const char **id, uint64_t *count, uint64_t *fails)
 {
+	int r = 0;
+
+	METRIC_INC(*count);
 	if (c->ntok < 2 || !c->tok[1][0])
-		return bad(c, "The ID cannot be empty.");
-	if (c->ntok > 2)
-		return invalid_path(c);
-	if (config_check_id(c->tok[1]) < 0)
-		return bad(c, "%s", err_msg());
+		r = bad(c, "The ID cannot be empty.");
+	else if (c->ntok > 2)
+		r = invalid_path(c);
+	else if (config_check_id(c->tok[1]) < 0)
+		r = bad(c, "%s", err_msg());
+	if (r) {
+		METRIC_INC(*fails);
+		return r;
+	}
 	*id = c->tok[1];
 	return 0;
 }
@@ -224,11 +233,8 @@ static int route_put(struct route_ctx *c)
 		return ok(c, API_PUT_BOOT_SOURCE);
 	}
 	if (strcmp(t0, "drives") == 0) {
-		METRIC_INC(m->drive_count);
-		if ((r = path_id(c, &id))) {
-			METRIC_INC(m->drive_fails);
+		if ((r = path_id(c, &id, &m->drive_count, &m->drive_fails)))
 			return r;
-		}
 		if ((r = cfgjson_parse_drive(c->body, c->body_len, &q->u.drive)))
 			return bad_body(c, r, &m->drive_fails);
 		q->op = API_PUT_DRIVE; /* so api_request_free() frees it */
@@ -237,11 +243,8 @@ static int route_put(struct route_ctx *c)
 		return 0;
 	}
 	if (strcmp(t0, "network-interfaces") == 0) {
-		METRIC_INC(m->network_count);
-		if ((r = path_id(c, &id))) {
-			METRIC_INC(m->network_fails);
+		if ((r = path_id(c, &id, &m->network_count, &m->network_fails)))
 			return r;
-		}
 		if ((r = cfgjson_parse_net(c->body, c->body_len, &q->u.net)))
 			return bad_body(c, r, &m->network_fails);
 		q->op = API_PUT_NET;
@@ -318,11 +321,8 @@ static int route_patch(struct route_ctx *c)
 		return ok(c, API_UPDATE_MACHINE_CONFIG);
 	}
 	if (strcmp(t0, "drives") == 0) {
-		METRIC_INC(m->drive_count);
-		if ((r = path_id(c, &id))) {
-			METRIC_INC(m->drive_fails);
+		if ((r = path_id(c, &id, &m->drive_count, &m->drive_fails)))
 			return r;
-		}
 		if ((r = cfgjson_parse_drive_update(c->body, c->body_len, &q->u.drive_update)))
 			return bad_body(c, r, &m->drive_fails);
 		q->op = API_PATCH_DRIVE;
@@ -331,11 +331,8 @@ static int route_patch(struct route_ctx *c)
 		return 0;
 	}
 	if (strcmp(t0, "network-interfaces") == 0) {
-		METRIC_INC(m->network_count);
-		if ((r = path_id(c, &id))) {
-			METRIC_INC(m->network_fails);
+		if ((r = path_id(c, &id, &m->network_count, &m->network_fails)))
 			return r;
-		}
 		if ((r = cfgjson_parse_net_update(c->body, c->body_len, &q->u.net_update)))
 			return bad_body(c, r, &m->network_fails);
 		q->op = API_PATCH_NET;
