@@ -1,7 +1,7 @@
 # ember — build, test, bench, run. `make help` lists the targets.
 #
 # Sources are picked up by directory: every src/**/*.c is part of the VMM
-# library (build/libember.a) except src/vmm/main.c; every tests/unit/test_*.c
+# library (build/libember.a) except src/api/main.c; every tests/unit/test_*.c
 # and tests/device/test_*.c is one cmocka binary.
 
 CC       ?= gcc
@@ -27,7 +27,7 @@ endif
 LDLIBS   := -Wl,-Bstatic -lseccomp -lcap-ng -lfdt -lcrypto -lz -llzma -llz4 -lzstd \
             -Wl,-Bdynamic -lcjson -lpthread
 
-LIB_SRCS := $(filter-out src/vmm/main.c,$(shell find src -name '*.c' | sort))
+LIB_SRCS := $(filter-out src/api/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -74,7 +74,7 @@ $(BUILD)/%.o: %.c | $(SETUP_STAMP)
 $(BUILD)/libember.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(EMBER): $(BUILD)/src/vmm/main.o $(BUILD)/libember.a
+$(EMBER): $(BUILD)/src/api/main.o $(BUILD)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
