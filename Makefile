@@ -40,7 +40,7 @@ SETUP_STAMP := $(BUILD)/.setup-done
 
 Q := $(if $(V),,@)
 
-.PHONY: all setup test unit device e2e e2e-linux check-asan run bench install clean help fuzz format testguest
+.PHONY: all setup test check-layers unit device e2e e2e-linux check-asan run bench install clean help fuzz format testguest
 
 all: $(EMBER) testguest
 
@@ -48,6 +48,7 @@ help:
 	@echo "make            build $(EMBER) and the test guest"
 	@echo "make run        set up, build and boot a Linux microVM with the console attached"
 	@echo "make test       set up, build and run every test (unit, device, e2e, short Linux boot)"
+	@echo "make check-layers  no #include goes up a layer (tools/check-layers.sh)"
 	@echo "make unit       cmocka unit tests only;  make unit T=test_memory  one test binary"
 	@echo "make device     guest-less device harness tests"
 	@echo "make e2e        boot the test guest under KVM"
@@ -111,6 +112,9 @@ $(BUILD)/bench/vsock_bench: tools/bench/vsock_bench.c $(VSOCK_BENCH_OBJS) $(BUIL
 
 include firmware/testguest/testguest.mk
 
+check-layers:
+	$(Q)tools/check-layers.sh
+
 T ?=
 unit: $(UNIT_BINS)
 	$(Q)tests/run-cmocka.sh $(BUILD)/tests/unit $(T)
@@ -128,6 +132,7 @@ e2e-linux-short: $(EMBER)
 	$(Q)BUILD=$(BUILD) tests/e2e/linux.sh short
 
 test: setup
+	$(Q)$(MAKE) --no-print-directory check-layers
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory device

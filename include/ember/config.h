@@ -6,24 +6,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ember/rate_limiter.h"
+#include "ember/util.h"
+#include "ember/virtio_balloon.h"
+#include "ember/virtio_blk.h"
+#include "ember/virtio_net.h"
+#include "ember/virtio_vsock.h"
+
 #define CFG_MAX_VCPUS 32
 #define CFG_MIN_MEM_MIB 16
 #define CFG_MAX_MEM_MIB (1024ULL * 1024) /* 1 TiB; the host decides below that */
 #define CFG_MAX_DRIVES 8
 #define CFG_MAX_NETS 4
-#define CFG_ID_MAX 64
-
-struct token_bucket_cfg {
-	bool present;
-	uint64_t size;           /* tokens (bytes or ops) */
-	uint64_t one_time_burst; /* extra initial tokens */
-	uint64_t refill_time_ms; /* time to refill `size` tokens */
-};
-
-struct rate_limiter_cfg {
-	struct token_bucket_cfg bandwidth;
-	struct token_bucket_cfg ops;
-};
 
 struct boot_source_cfg {
 	char *kernel_path;
@@ -41,42 +35,6 @@ struct machine_cfg {
 	char *cpu_template_name; /* static template name ("None", "T2", ...) or NULL */
 	bool huge_pages;
 	bool huge_pages_transparent; /* "Transparent": madvise(MADV_HUGEPAGE) */
-};
-
-struct drive_cfg {
-	char id[CFG_ID_MAX + 1];
-	char *path;
-	bool read_only;
-	bool is_root;
-	char *partuuid;
-	struct rate_limiter_cfg rate_limiter;
-	bool cache_writeback;   /* cache_type "Writeback": honour guest flushes */
-	bool io_engine_async;   /* io_engine "Async" (may be served synchronously) */
-};
-
-struct net_cfg {
-	char id[CFG_ID_MAX + 1];
-	char *host_dev_name;
-	bool has_mac;
-	uint8_t mac[6];
-	struct rate_limiter_cfg rx_rate_limiter;
-	struct rate_limiter_cfg tx_rate_limiter;
-	uint32_t mtu; /* 0: VIRTIO_NET_F_MTU not offered */
-};
-
-struct vsock_cfg {
-	bool present;
-	uint32_t guest_cid;
-	char *uds_path;
-};
-
-struct balloon_cfg {
-	bool present;
-	uint32_t amount_mib;
-	bool deflate_on_oom;
-	uint32_t stats_polling_interval_s;
-	bool free_page_reporting;
-	bool free_page_hinting;
 };
 
 enum console_kind { CONSOLE_STDIO = 0, CONSOLE_FILE, CONSOLE_NONE };

@@ -6,10 +6,81 @@
 #define EMBER_CONTROLLER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
-#include "ember/api_routes.h"
 #include "ember/config.h"
+#include "ember/config_json.h"
 #include "ember/event_loop.h"
+
+/* A typed request, as the API (src/api/routes.c) or a front-end posts it. */
+enum api_op {
+	API_GET_INSTANCE_INFO,
+	API_GET_VERSION,
+	API_GET_MACHINE_CONFIG,
+	API_GET_VM_CONFIG,
+	API_UPDATE_MACHINE_CONFIG, /* PUT and PATCH (u.machine says which fields) */
+	API_PUT_BOOT_SOURCE,
+	API_PUT_DRIVE,
+	API_PATCH_DRIVE,
+	API_PUT_NET,
+	API_PATCH_NET,
+	API_PUT_VSOCK,
+	API_GET_BALLOON,
+	API_PUT_BALLOON,
+	API_PATCH_BALLOON,
+	API_GET_BALLOON_STATS,
+	API_PATCH_BALLOON_STATS,
+	API_PUT_CPU_CONFIG,
+	API_PUT_LOGGER,
+	API_PUT_METRICS,
+	API_INSTANCE_START,
+	API_SEND_CTRL_ALT_DEL,
+	API_FLUSH_METRICS,
+	API_PAUSE,
+	API_RESUME,
+};
+
+struct api_request {
+	enum api_op op;
+	bool patch; /* API_UPDATE_MACHINE_CONFIG: PATCH rather than PUT */
+	union {
+		struct machine_update machine;
+		struct boot_source_cfg boot;
+		struct drive_cfg drive;
+		struct drive_update drive_update;
+		struct net_cfg net;
+		struct net_update net_update;
+		struct vsock_cfg vsock;
+		struct balloon_cfg balloon;
+		uint32_t balloon_amount_mib;
+		uint32_t stats_interval_s;
+		char *cpu_config_json;
+		struct {
+			struct logger_cfg cfg;
+			char *path;
+		} logger;
+		struct {
+			struct metrics_cfg cfg;
+			char *path;
+		} metrics;
+	} u;
+};
+
+/* Frees whatever strings the handler did not take (set to NULL). */
+void api_request_free(struct api_request *req);
+
+/* The controller's answer: done, done with a JSON document, refused (the
+ * request is invalid, or not in this state) or failed inside the VMM, each
+ * with its Firecracker message. The API layer turns it into HTTP. */
+enum ctl_status { CTL_DONE, CTL_DONE_JSON, CTL_REFUSED, CTL_FAILED };
+
+struct ctl_reply {
+	enum ctl_status status;
+	char *json;	   /* CTL_DONE_JSON: malloc'd document */
+	char message[768]; /* CTL_REFUSED, CTL_FAILED */
+};
+
+void ctl_reply_free(struct ctl_reply *reply);
 
 struct controller;
 
@@ -18,8 +89,8 @@ struct controller;
 int controller_create(struct event_loop *el, const char *instance_id, struct vm_config *cfg,
 		      struct controller **out);
 void controller_destroy(struct controller *c);
-/* Handle one request; always fills resp (204/200/400). */
-void controller_handle(struct controller *c, struct api_request *req, struct api_response *resp);
+/* Handle one request; always fills reply. */
+void controller_handle(struct controller *c, struct api_request *req, struct ctl_reply *reply);
 /* InstanceStart: validate, vm_create, vm_start. 0 or -errno with err_msg(). */
 int controller_start(struct controller *c);
 bool controller_started(const struct controller *c);

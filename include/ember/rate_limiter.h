@@ -21,7 +21,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ember/config.h"
+/* Configuration of one limiter (Firecracker's RateLimiter object). */
+struct token_bucket_cfg {
+	bool present;
+	uint64_t size;           /* tokens (bytes or ops) */
+	uint64_t one_time_burst; /* extra initial tokens */
+	uint64_t refill_time_ms; /* time to refill `size` tokens */
+};
+
+struct rate_limiter_cfg {
+	struct token_bucket_cfg bandwidth;
+	struct token_bucket_cfg ops;
+};
 
 struct token_bucket {
 	uint64_t size; /* 0: no bucket */

@@ -36,8 +36,17 @@
 
 #include <linux/virtio_balloon.h>
 
-#include "ember/config.h"
 #include "ember/virtio.h"
+
+/* PUT /balloon, the "balloon" section. */
+struct balloon_cfg {
+	bool present;
+	uint32_t amount_mib;
+	bool deflate_on_oom;
+	uint32_t stats_polling_interval_s;
+	bool free_page_reporting;
+	bool free_page_hinting;
+};
 
 #define VIRTIO_BALLOON_QUEUE_SIZE 256
 #define VIRTIO_BALLOON_PAGE_SIZE (1u << VIRTIO_BALLOON_PFN_SHIFT)

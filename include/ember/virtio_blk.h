@@ -21,14 +21,26 @@
 
 #include <linux/virtio_blk.h>
 
-#include "ember/config.h"
 #include "ember/rate_limiter.h"
+#include "ember/util.h"
 #include "ember/virtio.h"
 
 #define VIRTIO_BLK_SECTOR_SIZE 512
 #define VIRTIO_BLK_QUEUE_SIZE 256
 #define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2)
 #define VIRTIO_BLK_SIZE_MAX (1u << 20) /* largest single segment advertised */
+
+/* One drive (PUT /drives/{id}, the "drives" section). */
+struct drive_cfg {
+	char id[CFG_ID_MAX + 1];
+	char *path;
+	bool read_only;
+	bool is_root;
+	char *partuuid;
+	struct rate_limiter_cfg rate_limiter;
+	bool cache_writeback;   /* cache_type "Writeback": honour guest flushes */
+	bool io_engine_async;   /* io_engine "Async" (may be served synchronously) */
+};
 
 /* Per-device counters (Firecracker's block metrics), under vdev.lock. */
 struct virtio_blk_counters {

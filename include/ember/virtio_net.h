@@ -50,10 +50,10 @@
 
 #include <linux/virtio_net.h>
 
-#include "ember/config.h"
 #include "ember/metrics.h"
 #include "ember/net_tap.h"
 #include "ember/rate_limiter.h"
+#include "ember/util.h"
 #include "ember/virtio.h"
 
 #define VIRTIO_NET_QUEUE_SIZE 256
@@ -67,6 +67,17 @@
 #define VIRTIO_NET_RX_BUDGET 256
 /* Chains sent per queue event before the event is re-armed (fairness). */
 #define VIRTIO_NET_TX_BUDGET 256
+
+/* One network interface (PUT /network-interfaces/{id}). */
+struct net_cfg {
+	char id[CFG_ID_MAX + 1];
+	char *host_dev_name;
+	bool has_mac;
+	uint8_t mac[6];
+	struct rate_limiter_cfg rx_rate_limiter;
+	struct rate_limiter_cfg tx_rate_limiter;
+	uint32_t mtu; /* 0: VIRTIO_NET_F_MTU not offered */
+};
 
 struct virtio_net {
 	struct virtio_dev vdev; /* first: the transport's view */

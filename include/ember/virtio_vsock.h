@@ -22,7 +22,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ember/config.h"
 #include "ember/virtio.h"
 #include "ember/vsock_conn.h"
 #include "ember/vsock_uds.h"
@@ -32,6 +31,13 @@
 #define VIRTIO_VSOCK_TXQ 1
 #define VIRTIO_VSOCK_EVQ 2
 #define VIRTIO_VSOCK_NUM_QUEUES 3
+
+/* PUT /vsock, the "vsock" section. */
+struct vsock_cfg {
+	bool present;
+	uint32_t guest_cid;
+	char *uds_path;
+};
 
 struct virtio_vsock {
 	struct virtio_dev vdev; /* first: the transport's view */

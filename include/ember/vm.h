@@ -1,5 +1,5 @@
 /* The VM object: KVM VM + guest memory + vCPUs + devices, wired together.
- * Used by `ember run` (src/vmm/main.c) and by the API process mode. Every
+ * Used by `ember run` (src/api/main.c) and by the API process mode. Every
  * function runs on the VMM thread (the one that runs the event loop). */
 #ifndef EMBER_VM_H
 #define EMBER_VM_H

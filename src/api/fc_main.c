@@ -355,8 +355,10 @@ static int vmm_seccomp(struct fc_state *st)
 static void dispatch(void *opaque, struct api_request *req, struct api_response *resp)
 {
 	struct fc_state *st = opaque;
+	struct ctl_reply reply = {0};
 
-	controller_handle(st->ctl, req, resp);
+	controller_handle(st->ctl, req, &reply);
+	api_response_from_reply(resp, &reply);
 	if (!st->vmm_filtered && controller_started(st->ctl))
 		vmm_seccomp(st);
 }

@@ -37,44 +37,24 @@ void api_response_free(struct api_response *resp)
 	resp->body = NULL;
 }
 
-void api_request_free(struct api_request *req)
+void api_response_from_reply(struct api_response *resp, struct ctl_reply *reply)
 {
-	switch (req->op) {
-	case API_UPDATE_MACHINE_CONFIG:
-		machine_update_free(&req->u.machine);
+	switch (reply->status) {
+	case CTL_DONE:
+		api_response_set(resp, 204, NULL);
 		break;
-	case API_PUT_BOOT_SOURCE:
-		boot_source_cfg_free(&req->u.boot);
+	case CTL_DONE_JSON:
+		api_response_set(resp, 200, reply->json);
+		reply->json = NULL;
 		break;
-	case API_PUT_DRIVE:
-		drive_cfg_free(&req->u.drive);
+	case CTL_REFUSED:
+		api_response_fault(resp, 400, "%s", reply->message);
 		break;
-	case API_PATCH_DRIVE:
-		drive_update_free(&req->u.drive_update);
-		break;
-	case API_PUT_NET:
-		net_cfg_free(&req->u.net);
-		break;
-	case API_PUT_VSOCK:
-		vsock_cfg_free(&req->u.vsock);
-		break;
-	case API_PUT_CPU_CONFIG:
-		free(req->u.cpu_config_json);
-		req->u.cpu_config_json = NULL;
-		break;
-	case API_PUT_LOGGER:
-		logger_cfg_free(&req->u.logger.cfg);
-		free(req->u.logger.path);
-		req->u.logger.path = NULL;
-		break;
-	case API_PUT_METRICS:
-		metrics_cfg_free(&req->u.metrics.cfg);
-		free(req->u.metrics.path);
-		req->u.metrics.path = NULL;
-		break;
-	default:
+	case CTL_FAILED:
+		api_response_fault(resp, 500, "%s", reply->message);
 		break;
 	}
+	ctl_reply_free(reply);
 }
 
 struct route_ctx {

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ember/config.h"
 #include "ember/event_loop.h"
 #include "ember/log.h"
+#include "ember/util.h"
 
 struct ember_metrics metrics;
 

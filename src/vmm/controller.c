@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +38,103 @@ struct controller {
 	struct virtio_balloon_counters balloon_seen;
 };
 
-/* ---- helpers ---- */
+/* ---- replies ---- */
 
-static void ok204(struct api_response *resp)
+static void reply_message(struct ctl_reply *resp, enum ctl_status st, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void reply_message(struct ctl_reply *resp, enum ctl_status st, const char *fmt, va_list ap)
 {
-	api_response_set(resp, 204, NULL);
+	free(resp->json);
+	resp->json = NULL;
+	resp->status = st;
+	vsnprintf(resp->message, sizeof(resp->message), fmt, ap);
 }
 
-static void ok200(struct api_response *resp, char *json)
+static void ctl_refuse(struct ctl_reply *resp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void ctl_refuse(struct ctl_reply *resp, const char *fmt, ...)
 {
-	if (!json)
-		api_response_fault(resp, 500, "Out of memory.");
-	else
-		api_response_set(resp, 200, json);
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_message(resp, CTL_REFUSED, fmt, ap);
+	va_end(ap);
+}
+
+static void ctl_fail(struct ctl_reply *resp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void ctl_fail(struct ctl_reply *resp, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_message(resp, CTL_FAILED, fmt, ap);
+	va_end(ap);
+}
+
+void ctl_reply_free(struct ctl_reply *resp)
+{
+	free(resp->json);
+	resp->json = NULL;
+}
+
+void api_request_free(struct api_request *req)
+{
+	switch (req->op) {
+	case API_UPDATE_MACHINE_CONFIG:
+		machine_update_free(&req->u.machine);
+		break;
+	case API_PUT_BOOT_SOURCE:
+		boot_source_cfg_free(&req->u.boot);
+		break;
+	case API_PUT_DRIVE:
+		drive_cfg_free(&req->u.drive);
+		break;
+	case API_PATCH_DRIVE:
+		drive_update_free(&req->u.drive_update);
+		break;
+	case API_PUT_NET:
+		net_cfg_free(&req->u.net);
+		break;
+	case API_PUT_VSOCK:
+		vsock_cfg_free(&req->u.vsock);
+		break;
+	case API_PUT_CPU_CONFIG:
+		free(req->u.cpu_config_json);
+		req->u.cpu_config_json = NULL;
+		break;
+	case API_PUT_LOGGER:
+		logger_cfg_free(&req->u.logger.cfg);
+		free(req->u.logger.path);
+		req->u.logger.path = NULL;
+		break;
+	case API_PUT_METRICS:
+		metrics_cfg_free(&req->u.metrics.cfg);
+		free(req->u.metrics.path);
+		req->u.metrics.path = NULL;
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- helpers ---- */
+
+static void ok204(struct ctl_reply *resp)
+{
+	ctl_reply_free(resp);
+	resp->status = CTL_DONE;
+}
+
+static void ok200(struct ctl_reply *resp, char *json)
+{
+	if (!json) {
+		ctl_fail(resp, "Out of memory.");
+	} else {
+		ctl_reply_free(resp);
+		resp->status = CTL_DONE_JSON;
+		resp->json = json;
+	}
 }
 
 static uint64_t now_us(void)
@@ -85,7 +170,7 @@ static const char *state_name(const struct controller *c)
 
 /* ---- pre-boot configuration ---- */
 
-static void put_machine(struct controller *c, struct api_request *q, struct api_response *resp)
+static void put_machine(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	struct machine_update *u = &q->u.machine;
 	uint64_t *fails = q->patch ? &metrics.patch_api_requests.machine_cfg_fails
@@ -94,24 +179,21 @@ static void put_machine(struct controller *c, struct api_request *q, struct api_
 
 	if (machine_update_apply(u, &c->cfg.machine, &m) < 0) {
 		METRIC_INC(*fails);
-		api_response_fault(resp, 400, "Machine config error: %s", err_msg());
+		ctl_refuse(resp, "Machine config error: %s", err_msg());
 		return;
 	}
 	if (c->cfg.balloon.present && (uint64_t)c->cfg.balloon.amount_mib > m.mem_size_mib) {
 		free(m.cpu_template_name);
 		METRIC_INC(*fails);
-		api_response_fault(
-		    resp, 400,
-		    "Machine config error: The memory size (MiB) is smaller than the "
-		    "previously set balloon device target size.");
+		ctl_refuse(resp, "Machine config error: The memory size (MiB) is smaller than the "
+				 "previously set balloon device target size.");
 		return;
 	}
 	if (c->cfg.balloon.present && m.huge_pages) {
 		free(m.cpu_template_name);
 		METRIC_INC(*fails);
-		api_response_fault(resp, 400,
-				   "Machine config error: Firecracker's huge pages "
-				   "support is incompatible with memory ballooning.");
+		ctl_refuse(resp, "Machine config error: Firecracker's huge pages "
+				 "support is incompatible with memory ballooning.");
 		return;
 	}
 	if (u->has_cpu_template) {
@@ -124,22 +206,20 @@ static void put_machine(struct controller *c, struct api_request *q, struct api_
 	ok204(resp);
 }
 
-static void put_boot_source(struct controller *c, struct api_request *q, struct api_response *resp)
+static void put_boot_source(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	struct boot_source_cfg *b = &q->u.boot;
 
 	if (config_check_file(b->kernel_path, false, "kernel_image_path") < 0) {
 		METRIC_INC(metrics.put_api_requests.boot_source_fails);
-		api_response_fault(resp, 400,
-				   "Boot source error: The kernel file cannot be opened: %s",
-				   err_msg());
+		ctl_refuse(resp, "Boot source error: The kernel file cannot be opened: %s",
+			   err_msg());
 		return;
 	}
 	if (b->initrd_path && config_check_file(b->initrd_path, false, "initrd_path") < 0) {
 		METRIC_INC(metrics.put_api_requests.boot_source_fails);
-		api_response_fault(resp, 400,
-				   "Boot source error: The initrd file cannot be opened: %s",
-				   err_msg());
+		ctl_refuse(resp, "Boot source error: The initrd file cannot be opened: %s",
+			   err_msg());
 		return;
 	}
 	boot_source_cfg_free(&c->cfg.boot);
@@ -148,7 +228,7 @@ static void put_boot_source(struct controller *c, struct api_request *q, struct 
 	ok204(resp);
 }
 
-static void put_drive(struct controller *c, struct api_request *q, struct api_response *resp)
+static void put_drive(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	struct drive_cfg *d = &q->u.drive;
 	struct vm_config *cfg = &c->cfg;
@@ -157,24 +237,23 @@ static void put_drive(struct controller *c, struct api_request *q, struct api_re
 	if (config_check_drive(d) < 0 ||
 	    config_check_file(d->path, !d->read_only, "path_on_host") < 0) {
 		METRIC_INC(metrics.put_api_requests.drive_fails);
-		api_response_fault(resp, 400, "Drive config error: %s", err_msg());
+		ctl_refuse(resp, "Drive config error: %s", err_msg());
 		return;
 	}
 	if (d->is_root) {
 		for (int i = 0; i < cfg->ndrives; i++) {
 			if (i != idx && cfg->drives[i].is_root) {
 				METRIC_INC(metrics.put_api_requests.drive_fails);
-				api_response_fault(resp, 400,
-						   "Drive config error: A root block device "
-						   "already exists!");
+				ctl_refuse(resp, "Drive config error: A root block device "
+						 "already exists!");
 				return;
 			}
 		}
 	}
 	if (idx < 0 && cfg->ndrives >= CFG_MAX_DRIVES) {
 		METRIC_INC(metrics.put_api_requests.drive_fails);
-		api_response_fault(resp, 400, "Drive config error: too many drives (at most %d).",
-				   CFG_MAX_DRIVES);
+		ctl_refuse(resp, "Drive config error: too many drives (at most %d).",
+			   CFG_MAX_DRIVES);
 		return;
 	}
 	if (idx >= 0) {
@@ -201,7 +280,7 @@ static void put_drive(struct controller *c, struct api_request *q, struct api_re
 	ok204(resp);
 }
 
-static void put_net(struct controller *c, struct api_request *q, struct api_response *resp)
+static void put_net(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	struct net_cfg *n = &q->u.net;
 	struct vm_config *cfg = &c->cfg;
@@ -214,27 +293,26 @@ static void put_net(struct controller *c, struct api_request *q, struct api_resp
 			continue;
 		if (strcmp(o->host_dev_name, n->host_dev_name) == 0) {
 			METRIC_INC(metrics.put_api_requests.network_fails);
-			api_response_fault(resp, 400,
-					   "Network config error: The host device name %s "
-					   "is already in use.",
-					   n->host_dev_name);
+			ctl_refuse(resp,
+				   "Network config error: The host device name %s "
+				   "is already in use.",
+				   n->host_dev_name);
 			return;
 		}
 		if (o->has_mac && n->has_mac && memcmp(o->mac, n->mac, 6) == 0) {
 			METRIC_INC(metrics.put_api_requests.network_fails);
-			api_response_fault(resp, 400,
-					   "Network config error: The MAC address is already "
-					   "in use: %02x:%02x:%02x:%02x:%02x:%02x",
-					   n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
-					   n->mac[5]);
+			ctl_refuse(resp,
+				   "Network config error: The MAC address is already "
+				   "in use: %02x:%02x:%02x:%02x:%02x:%02x",
+				   n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
+				   n->mac[5]);
 			return;
 		}
 	}
 	if (idx < 0 && cfg->nnets >= CFG_MAX_NETS) {
 		METRIC_INC(metrics.put_api_requests.network_fails);
-		api_response_fault(
-		    resp, 400, "Network config error: too many network interfaces (at most %d).",
-		    CFG_MAX_NETS);
+		ctl_refuse(resp, "Network config error: too many network interfaces (at most %d).",
+			   CFG_MAX_NETS);
 		return;
 	}
 	if (idx >= 0)
@@ -246,31 +324,31 @@ static void put_net(struct controller *c, struct api_request *q, struct api_resp
 	ok204(resp);
 }
 
-static void put_balloon(struct controller *c, struct api_request *q, struct api_response *resp)
+static void put_balloon(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	if (config_check_balloon(&q->u.balloon, &c->cfg.machine) < 0) {
 		METRIC_INC(metrics.put_api_requests.balloon_fails);
-		api_response_fault(resp, 400, "Balloon config error: %s", err_msg());
+		ctl_refuse(resp, "Balloon config error: %s", err_msg());
 		return;
 	}
 	c->cfg.balloon = q->u.balloon;
 	ok204(resp);
 }
 
-static void put_logger(struct controller *c, struct api_request *q, struct api_response *resp)
+static void put_logger(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	struct logger_cfg *l = &q->u.logger.cfg, *cur = &c->cfg.logger;
 	int r;
 
 	if (q->u.logger.path && (r = log_open(q->u.logger.path)) < 0) {
 		METRIC_INC(metrics.put_api_requests.logger_fails);
-		api_response_fault(resp, 400, "Logger error: Failed to open target file: %s: %s",
-				   q->u.logger.path, strerror(-r));
+		ctl_refuse(resp, "Logger error: Failed to open target file: %s: %s",
+			   q->u.logger.path, strerror(-r));
 		return;
 	}
 	if (l->module && log_set_module(l->module) < 0) {
 		METRIC_INC(metrics.put_api_requests.logger_fails);
-		api_response_fault(resp, 500, "Out of memory.");
+		ctl_fail(resp, "Out of memory.");
 		return;
 	}
 	if (l->has_level) {
@@ -303,23 +381,22 @@ static void put_logger(struct controller *c, struct api_request *q, struct api_r
 	ok204(resp);
 }
 
-static void put_metrics(struct controller *c, struct api_request *q, struct api_response *resp)
+static void put_metrics(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	struct metrics_cfg *m = &q->u.metrics.cfg;
 	int r;
 
 	if (metrics_is_open()) {
 		METRIC_INC(metrics.put_api_requests.metrics_fails);
-		api_response_fault(resp, 400,
-				   "Metrics error: Reinitialization of metrics not allowed.");
+		ctl_refuse(resp, "Metrics error: Reinitialization of metrics not allowed.");
 		return;
 	}
 	if ((r = metrics_open(q->u.metrics.path)) < 0) {
 		METRIC_INC(metrics.put_api_requests.metrics_fails);
-		api_response_fault(resp, 400,
-				   "Metrics error: Cannot initialize the metrics system due to bad "
-				   "user input: %s: %s",
-				   q->u.metrics.path, strerror(-r));
+		ctl_refuse(resp,
+			   "Metrics error: Cannot initialize the metrics system due to bad "
+			   "user input: %s: %s",
+			   q->u.metrics.path, strerror(-r));
 		return;
 	}
 	metrics_set_options(c->id, m->emit_id, m->properties_json);
@@ -353,7 +430,7 @@ int controller_start(struct controller *c)
 	return 0;
 }
 
-static void patch_drive(struct controller *c, struct api_request *q, struct api_response *resp)
+static void patch_drive(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	struct drive_update *u = &q->u.drive_update;
 	int idx = find_drive(c, u->id);
@@ -362,8 +439,7 @@ static void patch_drive(struct controller *c, struct api_request *q, struct api_
 
 	if (idx < 0) {
 		METRIC_INC(metrics.patch_api_requests.drive_fails);
-		api_response_fault(resp, 400, "Drive config error: Invalid block device ID: %s",
-				   u->id);
+		ctl_refuse(resp, "Drive config error: Invalid block device ID: %s", u->id);
 		return;
 	}
 	d = &c->cfg.drives[idx];
@@ -378,9 +454,8 @@ static void patch_drive(struct controller *c, struct api_request *q, struct api_
 	if ((u->path && config_check_file(u->path, !d->read_only, "path_on_host") < 0) ||
 	    vm_update_drive(c->vm, u->id, u->path, u->has_rate_limiter ? &rl : NULL) < 0) {
 		METRIC_INC(metrics.patch_api_requests.drive_fails);
-		api_response_fault(resp, 400,
-				   "Drive config error: Unable to patch the block device: %s",
-				   err_msg());
+		ctl_refuse(resp, "Drive config error: Unable to patch the block device: %s",
+			   err_msg());
 		return;
 	}
 	if (u->path) {
@@ -392,7 +467,7 @@ static void patch_drive(struct controller *c, struct api_request *q, struct api_
 	ok204(resp);
 }
 
-static void patch_net(struct controller *c, struct api_request *q, struct api_response *resp)
+static void patch_net(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	struct net_update *u = &q->u.net_update;
 	int idx = find_net(c, u->id);
@@ -400,17 +475,16 @@ static void patch_net(struct controller *c, struct api_request *q, struct api_re
 
 	if (idx < 0) {
 		METRIC_INC(metrics.patch_api_requests.network_fails);
-		api_response_fault(resp, 400,
-				   "Network config error: Invalid network interface ID: %s", u->id);
+		ctl_refuse(resp, "Network config error: Invalid network interface ID: %s", u->id);
 		return;
 	}
 	n = &c->cfg.nets[idx];
 	if (vm_update_net(c->vm, u->id, u->has_rx ? &u->rx : NULL, u->has_tx ? &u->tx : NULL) < 0) {
 		METRIC_INC(metrics.patch_api_requests.network_fails);
-		api_response_fault(resp, 400,
-				   "Network config error: Could not update the network "
-				   "device: %s",
-				   err_msg());
+		ctl_refuse(resp,
+			   "Network config error: Could not update the network "
+			   "device: %s",
+			   err_msg());
 		return;
 	}
 	if (u->has_rx)
@@ -420,8 +494,7 @@ static void patch_net(struct controller *c, struct api_request *q, struct api_re
 	ok204(resp);
 }
 
-static void balloon_post_boot(struct controller *c, struct api_request *q,
-			      struct api_response *resp)
+static void balloon_post_boot(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	struct balloon_cfg *b = &c->cfg.balloon;
 	struct virtio_balloon *dev = c->vm ? vm_get_balloon(c->vm) : NULL;
@@ -429,17 +502,17 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 
 	if (!b->present || !dev) {
 		METRIC_INC(metrics.patch_api_requests.balloon_fails);
-		api_response_fault(resp, 400, "Balloon update error: No balloon device found.");
+		ctl_refuse(resp, "Balloon update error: No balloon device found.");
 		return;
 	}
 	switch (q->op) {
 	case API_PATCH_BALLOON:
 		if (q->u.balloon_amount_mib > c->cfg.machine.mem_size_mib) {
-			api_response_fault(resp, 400,
-					   "Balloon update error: amount_mib (%u) is larger "
-					   "than the guest memory (%llu MiB).",
-					   q->u.balloon_amount_mib,
-					   (unsigned long long)c->cfg.machine.mem_size_mib);
+			ctl_refuse(resp,
+				   "Balloon update error: amount_mib (%u) is larger "
+				   "than the guest memory (%llu MiB).",
+				   q->u.balloon_amount_mib,
+				   (unsigned long long)c->cfg.machine.mem_size_mib);
 			return;
 		}
 		if (virtio_balloon_set_target(dev, q->u.balloon_amount_mib) < 0)
@@ -449,9 +522,8 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 		return;
 	case API_PATCH_BALLOON_STATS:
 		if (!b->stats_polling_interval_s || !q->u.stats_interval_s) {
-			api_response_fault(resp, 400,
-					   "Balloon update error: Statistics cannot be "
-					   "turned on or off after boot.");
+			ctl_refuse(resp, "Balloon update error: Statistics cannot be "
+					 "turned on or off after boot.");
 			return;
 		}
 		if (virtio_balloon_set_stats_interval(dev, q->u.stats_interval_s) < 0)
@@ -461,9 +533,8 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 		return;
 	case API_GET_BALLOON_STATS:
 		if (!b->stats_polling_interval_s) {
-			api_response_fault(resp, 400,
-					   "Balloon update error: Statistics for the balloon "
-					   "device are not enabled.");
+			ctl_refuse(resp, "Balloon update error: Statistics for the balloon "
+					 "device are not enabled.");
 			return;
 		}
 		if (virtio_balloon_stats_json(dev, &json) < 0)
@@ -474,7 +545,7 @@ static void balloon_post_boot(struct controller *c, struct api_request *q,
 		break;
 	}
 	METRIC_INC(metrics.patch_api_requests.balloon_fails);
-	api_response_fault(resp, 400, "Balloon update error: %s", err_msg());
+	ctl_refuse(resp, "Balloon update error: %s", err_msg());
 }
 
 /* Device counters -> metrics groups, as deltas since the last flush. Runs on
@@ -534,7 +605,7 @@ static void collect_metrics(void *opaque)
 	}
 }
 
-static void vm_action(struct controller *c, struct api_request *q, struct api_response *resp)
+static void vm_action(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	uint64_t t0 = now_us();
 	int r;
@@ -556,16 +627,16 @@ static void vm_action(struct controller *c, struct api_request *q, struct api_re
 	default: /* API_FLUSH_METRICS */
 		r = metrics_flush();
 		if (r < 0) {
-			api_response_fault(resp, 400,
-					   "Internal VMM error: Error while writing "
-					   "metrics: %s",
-					   strerror(-r));
+			ctl_refuse(resp,
+				   "Internal VMM error: Error while writing "
+				   "metrics: %s",
+				   strerror(-r));
 			return;
 		}
 		break;
 	}
 	if (r < 0) {
-		api_response_fault(resp, 400, "Internal VMM error: %s", err_msg());
+		ctl_refuse(resp, "Internal VMM error: %s", err_msg());
 		return;
 	}
 	ok204(resp);
@@ -645,17 +716,17 @@ static char *version_json(void)
 	return s;
 }
 
-void controller_handle(struct controller *c, struct api_request *q, struct api_response *resp)
+void controller_handle(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	bool started = c->vm != NULL;
 
 	err_clear();
 	if (started && pre_boot_only(q->op)) {
-		api_response_fault(resp, 400, MSG_POST_BOOT);
+		ctl_refuse(resp, MSG_POST_BOOT);
 		return;
 	}
 	if (!started && post_boot_only(q->op)) {
-		api_response_fault(resp, 400, MSG_PRE_BOOT);
+		ctl_refuse(resp, MSG_PRE_BOOT);
 		return;
 	}
 	switch (q->op) {
@@ -692,8 +763,7 @@ void controller_handle(struct controller *c, struct api_request *q, struct api_r
 		break;
 	case API_GET_BALLOON:
 		if (!c->cfg.balloon.present)
-			api_response_fault(resp, 400,
-					   "Balloon config error: No balloon device found.");
+			ctl_refuse(resp, "Balloon config error: No balloon device found.");
 		else
 			ok200(resp, cfgjson_emit_balloon(&c->cfg.balloon));
 		break;
@@ -717,7 +787,7 @@ void controller_handle(struct controller *c, struct api_request *q, struct api_r
 	case API_INSTANCE_START:
 		if (controller_start(c) < 0) {
 			METRIC_INC(metrics.put_api_requests.actions_fails);
-			api_response_fault(resp, 400, "Start microvm error: %s", err_msg());
+			ctl_refuse(resp, "Start microvm error: %s", err_msg());
 		} else {
 			ok204(resp);
 		}
@@ -740,7 +810,7 @@ void controller_handle(struct controller *c, struct api_request *q, struct api_r
 		vm_action(c, q, resp);
 		break;
 	default:
-		api_response_fault(resp, 400, "Invalid request.");
+		ctl_refuse(resp, "Invalid request.");
 		break;
 	}
 }

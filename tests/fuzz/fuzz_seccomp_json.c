@@ -1,4 +1,4 @@
-/* libFuzzer: the seccomp filter-file parser (src/vmm/seccomp_json.c) and
+/* libFuzzer: the seccomp filter-file parser (src/vmm/security/seccomp_json.c) and
  * libseccomp's acceptance of what it produced (rules added, no BPF export).
  * A file that parses has only valid fields: argument indexes < 6, at most 6
  * conditions per rule, known operators, a syscall number >= 0. */
