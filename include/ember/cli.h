@@ -14,6 +14,6 @@ void cli_print_run_help(void);
 int cli_parse_disk(const char *spec, struct drive_cfg *d);
 int cli_parse_net(const char *spec, struct net_cfg *n);
 int cli_parse_vsock(const char *spec, struct vsock_cfg *v);
-int cli_parse_mac(const char *s, uint8_t mac[6]);
+int cli_parse_mac(const char *s, uint8_t mac[6]); /* parse_mac() (util.h) */
 
 #endif

@@ -22,6 +22,9 @@
 int parse_size(const char *s, uint64_t *out);
 /* Parse an unsigned decimal/hex ("0x..") integer with bounds; -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Parse a MAC address, exactly "xx:xx:xx:xx:xx:xx" (hex digits of either
+ * case); -EINVAL otherwise. */
+int parse_mac(const char *s, uint8_t mac[6]);
 /* Read a whole regular file (at most max_len bytes) into a malloc'd buffer.
  * Errors are recorded with err_set naming the path. */
 int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len);

@@ -1,7 +1,6 @@
 /* `ember run` argument parsing: every bad input gets one clear line. */
 #include "ember/cli.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -82,19 +81,7 @@ void cli_print_run_help(void)
 
 int cli_parse_mac(const char *s, uint8_t mac[6])
 {
-	unsigned v[6];
-	char tail;
-
-	/* exactly xx:xx:xx:xx:xx:xx (sscanf alone would take signs and spaces) */
-	for (int i = 0; i < 17; i++)
-		if (!s[i] || (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i])))
-			return -EINVAL;
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-		   &tail) != 6 || strlen(s) != 17)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	return 0;
+	return parse_mac(s, mac);
 }
 
 static int set_id(char *dst, const char *id, const char *what)

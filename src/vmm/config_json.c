@@ -693,30 +693,6 @@ static cJSON *drive_obj(const struct drive_cfg *d)
 
 /* ---- network-interfaces ---- */
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	for (int i = 0; i < 6; i++) {
-		unsigned v = 0;
-
-		for (int j = 0; j < 2; j++) {
-			char c = *s++;
-			v <<= 4;
-			if (c >= '0' && c <= '9')
-				v |= (unsigned)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v |= (unsigned)(c - 'a' + 10);
-			else if (c >= 'A' && c <= 'F')
-				v |= (unsigned)(c - 'A' + 10);
-			else
-				return -EINVAL;
-		}
-		mac[i] = (uint8_t)v;
-		if (i < 5 && *s++ != ':')
-			return -EINVAL;
-	}
-	return *s ? -EINVAL : 0;
-}
-
 static int net_from_obj(const cJSON *o, const char *where, struct net_cfg *out)
 {
 	static const char *const f[] = {"iface_id",	   "host_dev_name",   "guest_mac", "mtu",
