@@ -27,9 +27,9 @@ DIRS=(
 # include/ember/<name>.h -> layer
 declare -A HEADERS=(
 	# foundation: errors, helpers, logging, guest memory, bus, event loop,
-	# KVM wrappers, metrics registry, hashing
+	# KVM wrappers, metrics registry, hashing, JSON helpers
 	[error]=base [util]=base [log]=base [memory]=base [bus]=base
-	[event_loop]=base [kvm]=base [metrics]=base [measure]=base
+	[event_loop]=base [kvm]=base [metrics]=base [measure]=base [json]=base
 	# x86_64: boot protocol, tables, CPU set-up, kernel loaders
 	[arch]=arch [aml]=arch [layout]=arch [loader]=arch
 	# device models

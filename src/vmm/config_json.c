@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "ember/error.h"
+#include "ember/json.h"
 #include "ember/log.h"
 #include "ember/util.h"
 
@@ -168,33 +169,26 @@ static const char *type_name(const cJSON *v)
 
 static int check_object(const cJSON *o, const char *where, const char *const *allowed)
 {
+	const cJSON *c;
+	bool dup;
+
 	if (!cJSON_IsObject(o))
 		return err_set(EINVAL, "%s%sinvalid type: %s, expected an object",
 			       where ? where : "", where && *where ? ": " : "", type_name(o));
-	for (const cJSON *c = o->child; c; c = c->next) {
-		bool ok = false;
+	if ((c = json_bad_member(o, allowed, &dup)) && !dup) {
+		char list[256] = "";
+		size_t n = 0;
+		struct jpath p;
 
-		for (const char *const *a = allowed; *a; a++)
-			if (strcmp(c->string, *a) == 0)
-				ok = true;
-		if (!ok) {
-			char list[256] = "";
-			size_t n = 0;
-			struct jpath p;
-
-			for (const char *const *a = allowed; *a && n < sizeof(list) - 1; a++)
-				n += (size_t)snprintf(list + n, sizeof(list) - n, "%s`%s`",
-						      a == allowed ? "" : ", ", *a);
-			return err_set(EINVAL, "unknown field `%s`, expected one of %s",
-				       fname(&p, where, c->string), list);
-		}
-		for (const cJSON *d = o->child; d != c; d = d->next) {
-			if (strcmp(c->string, d->string) == 0) {
-				struct jpath p;
-				return err_set(EINVAL, "duplicate field `%s`",
-					       fname(&p, where, c->string));
-			}
-		}
+		for (const char *const *a = allowed; *a && n < sizeof(list) - 1; a++)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s`%s`",
+					      a == allowed ? "" : ", ", *a);
+		return err_set(EINVAL, "unknown field `%s`, expected one of %s",
+			       fname(&p, where, c->string), list);
+	}
+	if (c) {
+		struct jpath p;
+		return err_set(EINVAL, "duplicate field `%s`", fname(&p, where, c->string));
 	}
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "ember/error.h"
+#include "ember/json.h"
 #include "ember/util.h"
 
 /* A number given as JSON number, or string in decimal / 0x hex / 0b binary. */
@@ -95,16 +96,10 @@ static int parse_bitmap(const cJSON *j, const char *what, int width, uint64_t *a
 
 static int check_keys(const cJSON *obj, const char *what, const char *const *allowed)
 {
-	const cJSON *it;
+	const cJSON *it = json_bad_member(obj, allowed, NULL);
 
-	cJSON_ArrayForEach(it, obj) {
-		bool ok = false;
-		for (int i = 0; allowed[i]; i++)
-			ok = ok || strcmp(it->string, allowed[i]) == 0;
-		if (!ok)
-			return err_set(EINVAL, "CPU template: %s: unknown field \"%s\"", what,
-				       it->string);
-	}
+	if (it)
+		return err_set(EINVAL, "CPU template: %s: unknown field \"%s\"", what, it->string);
 	return 0;
 }
 

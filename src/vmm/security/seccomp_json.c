@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ember/error.h"
+#include "ember/json.h"
 #include "ember/seccomp.h"
 #include "ember/util.h"
 
@@ -37,18 +38,12 @@ static const char *const op_names[] = {
 /* Unknown members are errors (a typo must not silently weaken a filter). */
 static int check_keys(const cJSON *o, const char *where, const char *const *allowed)
 {
-	for (const cJSON *m = o->child; m; m = m->next) {
-		bool ok = false;
+	bool dup;
+	const cJSON *m = json_bad_member(o, allowed, &dup);
 
-		for (const char *const *a = allowed; *a && !ok; a++)
-			ok = strcmp(m->string, *a) == 0;
-		if (!ok)
-			return err_set(EINVAL, "%s: unknown field `%s`", where, m->string);
-		for (const cJSON *n = m->next; n; n = n->next)
-			if (strcmp(n->string, m->string) == 0)
-				return err_set(EINVAL, "%s: duplicate field `%s`", where,
-					       m->string);
-	}
+	if (m)
+		return err_set(EINVAL, "%s: %s field `%s`", where, dup ? "duplicate" : "unknown",
+			       m->string);
 	return 0;
 }
 
