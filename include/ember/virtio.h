@@ -107,6 +107,9 @@ struct virtio_dev_ops {
 	/* The driver wrote 0 to Status (or the VMM resets the device): drop all
 	 * in-flight work and queue references. Queues are reset by the transport. */
 	void (*reset)(struct virtio_dev *vd);
+	/* The VMM is done with the device: free it (the struct embedding vd),
+	 * as its *_destroy() does. */
+	void (*destroy)(struct virtio_dev *vd);
 	/* Room for snapshots (optional, may be NULL): device-specific state
 	 * into/from an opaque blob; *len is in/out (capacity/used). */
 	int (*save)(struct virtio_dev *vd, void *blob, size_t *len);

@@ -1,10 +1,13 @@
 /* virtio devices of a VM: created from the config, placed in virtio-mmio
  * slots, and wired to KVM (MMIO bus, ioeventfd per queue, irqfd per slot). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+
+#include <linux/virtio_ids.h>
 
 #include "ember/error.h"
 #include "ember/log.h"
@@ -46,14 +49,13 @@ static int wire_slot(struct vm *vm, int slot, struct virtio_dev *vd)
 	return 0;
 }
 
-static int add_vdev(struct vm *vm, enum vm_vdev_kind kind, struct virtio_dev *vd, void *dev,
-		    const char *id)
+static int add_vdev(struct vm *vm, struct virtio_dev *vd, void *dev, const char *id)
 {
 	int slot = vm->nvdevs;
 
 	if (slot >= LAYOUT_VIRTIO_MAX_DEVICES)
 		return err_set(ENOSPC, "more than %d virtio devices", LAYOUT_VIRTIO_MAX_DEVICES);
-	vm->vdevs[slot] = (struct vm_vdev){.kind = kind, .vd = vd, .dev = dev};
+	vm->vdevs[slot] = (struct vm_vdev){.vd = vd, .dev = dev};
 	snprintf(vm->vdevs[slot].id, sizeof(vm->vdevs[slot].id), "%s", id);
 	vm->nvdevs++; /* counted now so destroy frees it even if wiring fails */
 	return wire_slot(vm, slot, vd);
@@ -68,7 +70,7 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 
 		if ((r = virtio_blk_create(&cfg->drives[i], &vm->mem, vm->el, &blk)) < 0)
 			return err_wrap(-r, "drive %s", cfg->drives[i].id);
-		if ((r = add_vdev(vm, VDEV_BLK, &blk->vdev, blk, cfg->drives[i].id)) < 0)
+		if ((r = add_vdev(vm, &blk->vdev, blk, cfg->drives[i].id)) < 0)
 			return r;
 	}
 	for (int i = 0; i < cfg->nnets; i++) {
@@ -76,7 +78,7 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 
 		if ((r = virtio_net_create(&cfg->nets[i], &vm->mem, vm->el, &net)) < 0)
 			return err_wrap(-r, "network interface %s", cfg->nets[i].id);
-		if ((r = add_vdev(vm, VDEV_NET, &net->vdev, net, cfg->nets[i].id)) < 0)
+		if ((r = add_vdev(vm, &net->vdev, net, cfg->nets[i].id)) < 0)
 			return r;
 	}
 	if (cfg->vsock.present) {
@@ -84,7 +86,7 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 
 		if ((r = virtio_vsock_create(&cfg->vsock, &vm->mem, vm->el, &vs)) < 0)
 			return err_wrap(-r, "vsock");
-		if ((r = add_vdev(vm, VDEV_VSOCK, &vs->vdev, vs, "vsock")) < 0)
+		if ((r = add_vdev(vm, &vs->vdev, vs, "vsock")) < 0)
 			return r;
 	}
 	if (cfg->balloon.present) {
@@ -92,7 +94,7 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 
 		if ((r = virtio_balloon_create(&cfg->balloon, &vm->mem, vm->el, &b)) < 0)
 			return err_wrap(-r, "balloon");
-		if ((r = add_vdev(vm, VDEV_BALLOON, &b->vdev, b, "balloon")) < 0)
+		if ((r = add_vdev(vm, &b->vdev, b, "balloon")) < 0)
 			return r;
 	}
 	return 0;
@@ -100,26 +102,8 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 
 void vm_destroy_virtio_devices(struct vm *vm)
 {
-	for (int i = 0; i < vm->nvdevs; i++) {
-		struct vm_vdev *v = &vm->vdevs[i];
-
-		switch (v->kind) {
-		case VDEV_BLK:
-			virtio_blk_destroy(v->dev);
-			break;
-		case VDEV_NET:
-			virtio_net_destroy(v->dev);
-			break;
-		case VDEV_VSOCK:
-			virtio_vsock_destroy(v->dev);
-			break;
-		case VDEV_BALLOON:
-			virtio_balloon_destroy(v->dev);
-			break;
-		default:
-			break;
-		}
-	}
+	for (int i = 0; i < vm->nvdevs; i++)
+		vm->vdevs[i].vd->ops->destroy(vm->vdevs[i].vd);
 	vm->nvdevs = 0;
 }
 
@@ -167,6 +151,12 @@ int vm_virtio_cmdline(const struct vm *vm, const struct vm_config *cfg, const ch
 	return 0;
 }
 
+/* The device in slot v is of this kind (VIRTIO_ID_BLOCK, ...). */
+static bool is_kind(const struct vm_vdev *v, uint32_t device_id)
+{
+	return v->vd->ops->device_id == device_id;
+}
+
 int vm_update_drive(struct vm *vm, const char *id, const char *path,
 		    const struct rate_limiter_cfg *rl)
 {
@@ -174,7 +164,7 @@ int vm_update_drive(struct vm *vm, const char *id, const char *path,
 		struct vm_vdev *v = &vm->vdevs[i];
 		int r;
 
-		if (v->kind != VDEV_BLK || strcmp(v->id, id) != 0)
+		if (!is_kind(v, VIRTIO_ID_BLOCK) || strcmp(v->id, id) != 0)
 			continue;
 		if (path && (r = virtio_blk_set_path(v->dev, path)) < 0)
 			return r;
@@ -188,15 +178,15 @@ int vm_update_drive(struct vm *vm, const char *id, const char *path,
 struct virtio_blk *vm_get_blk(struct vm *vm, int i)
 {
 	for (int k = 0, n = 0; k < vm->nvdevs; k++)
-		if (vm->vdevs[k].kind == VDEV_BLK && n++ == i)
+		if (is_kind(&vm->vdevs[k], VIRTIO_ID_BLOCK) && n++ == i)
 			return vm->vdevs[k].dev;
 	return NULL;
 }
 
-static void *find_vdev(struct vm *vm, enum vm_vdev_kind kind, const char *id)
+static void *find_vdev(struct vm *vm, uint32_t device_id, const char *id)
 {
 	for (int i = 0; i < vm->nvdevs; i++)
-		if (vm->vdevs[i].kind == kind && (!id || strcmp(vm->vdevs[i].id, id) == 0))
+		if (is_kind(&vm->vdevs[i], device_id) && (!id || strcmp(vm->vdevs[i].id, id) == 0))
 			return vm->vdevs[i].dev;
 	return NULL;
 }
@@ -204,7 +194,7 @@ static void *find_vdev(struct vm *vm, enum vm_vdev_kind kind, const char *id)
 int vm_update_net(struct vm *vm, const char *id, const struct rate_limiter_cfg *rx,
 		  const struct rate_limiter_cfg *tx)
 {
-	struct virtio_net *net = find_vdev(vm, VDEV_NET, id);
+	struct virtio_net *net = find_vdev(vm, VIRTIO_ID_NET, id);
 
 	if (!net)
 		return err_set(ENOENT, "no network interface with id '%s'", id);
@@ -215,17 +205,17 @@ int vm_update_net(struct vm *vm, const char *id, const struct rate_limiter_cfg *
 struct virtio_net *vm_get_net(struct vm *vm, int i)
 {
 	for (int k = 0, n = 0; k < vm->nvdevs; k++)
-		if (vm->vdevs[k].kind == VDEV_NET && n++ == i)
+		if (is_kind(&vm->vdevs[k], VIRTIO_ID_NET) && n++ == i)
 			return vm->vdevs[k].dev;
 	return NULL;
 }
 
 struct virtio_vsock *vm_get_vsock(struct vm *vm)
 {
-	return find_vdev(vm, VDEV_VSOCK, NULL);
+	return find_vdev(vm, VIRTIO_ID_VSOCK, NULL);
 }
 
 struct virtio_balloon *vm_get_balloon(struct vm *vm)
 {
-	return find_vdev(vm, VDEV_BALLOON, NULL);
+	return find_vdev(vm, VIRTIO_ID_BALLOON, NULL);
 }

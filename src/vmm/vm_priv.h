@@ -38,12 +38,9 @@ struct vcpu {
 struct console;
 struct virtio_dev;
 
-enum vm_vdev_kind { VDEV_BLK = 1, VDEV_NET, VDEV_VSOCK, VDEV_BALLOON };
-
 /* One virtio-mmio slot: LAYOUT_VIRTIO_ADDR(slot), GSI LAYOUT_VIRTIO_IRQ(slot). */
 struct vm_vdev {
-	enum vm_vdev_kind kind;
-	struct virtio_dev *vd;
+	struct virtio_dev *vd; /* vd->ops: kind (device_id) and destroy */
 	void *dev; /* struct virtio_blk *, ... */
 	char id[CFG_ID_MAX + 1];
 };

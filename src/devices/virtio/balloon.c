@@ -334,6 +334,11 @@ static void balloon_reset(struct virtio_dev *vd)
 	b->actual = 0;
 }
 
+static void balloon_destroy_op(struct virtio_dev *vd)
+{
+	virtio_balloon_destroy(to_balloon(vd));
+}
+
 static const struct virtio_dev_ops balloon_ops_template = {
     .name = "virtio-balloon",
     .device_id = VIRTIO_ID_BALLOON,
@@ -344,6 +349,7 @@ static const struct virtio_dev_ops balloon_ops_template = {
     .activate = balloon_activate,
     .queue_notify = balloon_queue_notify,
     .reset = balloon_reset,
+    .destroy = balloon_destroy_op,
 };
 
 /* ---- public ---- */

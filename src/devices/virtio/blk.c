@@ -343,6 +343,11 @@ static void blk_reset(struct virtio_dev *vd)
 	to_blk(vd)->throttled = false;
 }
 
+static void blk_destroy_op(struct virtio_dev *vd)
+{
+	virtio_blk_destroy(to_blk(vd));
+}
+
 static const struct virtio_dev_ops blk_ops = {
     .name = "virtio-blk",
     .device_id = VIRTIO_ID_BLOCK,
@@ -354,6 +359,7 @@ static const struct virtio_dev_ops blk_ops = {
     .activate = blk_activate,
     .queue_notify = blk_queue_notify,
     .reset = blk_reset,
+    .destroy = blk_destroy_op,
 };
 
 int virtio_blk_create(const struct drive_cfg *cfg, const struct guest_mem *gm,

@@ -607,6 +607,11 @@ static void net_reset(struct virtio_dev *vd)
 		tap_set_offloads(&n->tap, 0);
 }
 
+static void net_destroy_op(struct virtio_dev *vd)
+{
+	virtio_net_destroy(to_net(vd));
+}
+
 static const struct virtio_dev_ops net_ops = {
     .name = "virtio-net",
     .device_id = VIRTIO_ID_NET,
@@ -619,6 +624,7 @@ static const struct virtio_dev_ops net_ops = {
     .activate = net_activate,
     .queue_notify = net_queue_notify,
     .reset = net_reset,
+    .destroy = net_destroy_op,
 };
 
 static uint64_t offload_features(unsigned tun)

@@ -311,6 +311,11 @@ static void vsock_reset(struct virtio_dev *vd)
 	vs->event_pending = false;
 }
 
+static void vsock_destroy_op(struct virtio_dev *vd)
+{
+	virtio_vsock_destroy(to_vsock(vd));
+}
+
 static const struct virtio_dev_ops vsock_ops = {
     .name = "virtio-vsock",
     .device_id = VIRTIO_ID_VSOCK,
@@ -322,6 +327,7 @@ static const struct virtio_dev_ops vsock_ops = {
     .activate = vsock_activate,
     .queue_notify = vsock_queue_notify,
     .reset = vsock_reset,
+    .destroy = vsock_destroy_op,
 };
 
 int virtio_vsock_create(const struct vsock_cfg *cfg, const struct guest_mem *gm,
