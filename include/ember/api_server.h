@@ -1,6 +1,6 @@
 /* The API server: a Unix socket listener on its own thread. It accepts
  * several clients at once (poll), parses HTTP/1.1 with keep-alive and
- * pipelining, routes each request (src/api/routes.c) and posts the typed
+ * pipelining, routes each request (src/api/api_routes.c) and posts the typed
  * request to the VMM thread through an eventfd mailbox, then waits for the
  * reply. Clients that connect and say nothing, or vanish mid-request, cost
  * a file descriptor and never reach the VMM thread. */

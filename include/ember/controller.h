@@ -1,5 +1,5 @@
 /* The VMM-thread side of the API: owns the pre-boot vm_config, applies the
- * typed requests the API thread posts (src/api/routes.c), builds and starts
+ * typed requests the API thread posts (src/api/api_routes.c), builds and starts
  * the VM on InstanceStart and drives it afterwards (pause, resume,
  * Ctrl-Alt-Del, PATCHes). Everything here runs on the VMM thread. */
 #ifndef EMBER_CONTROLLER_H
@@ -12,7 +12,7 @@
 #include "ember/config_json.h"
 #include "ember/event_loop.h"
 
-/* A typed request, as the API (src/api/routes.c) or a front-end posts it. */
+/* A typed request, as the API (src/api/api_routes.c) or a front-end posts it. */
 enum api_op {
 	API_GET_INSTANCE_INFO,
 	API_GET_VERSION,

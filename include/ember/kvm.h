@@ -1,4 +1,9 @@
-/* Thin, checked wrappers around /dev/kvm. */
+/* Opening KVM: /dev/kvm with the API version and every capability ember
+ * needs checked up front, the VM fd, the kvm_run size. Not a wrapper for
+ * every KVM ioctl: the code that owns the state issues its own (registers,
+ * CPUID and MSRs in src/arch/x86_64; memory slots, IRQ chip, PIT and GSI
+ * routing in vm.c; vCPU creation and KVM_RUN in vcpu.c; ioeventfd and irqfd
+ * in vm_devices.c). */
 #ifndef EMBER_KVM_H
 #define EMBER_KVM_H
 

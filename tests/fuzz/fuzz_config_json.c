@@ -1,5 +1,5 @@
 /* libFuzzer: the JSON configuration parsers (src/vmm/config_json.c) and the
- * API router (src/api/routes.c) on arbitrary bytes. The first byte picks
+ * API router (src/api/api_routes.c) on arbitrary bytes. The first byte picks
  * the target. A document that parses must survive emit -> parse -> emit
  * unchanged (GET /vm/config round-trips into --config-file). */
 #include <stdint.h>

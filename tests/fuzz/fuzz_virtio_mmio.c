@@ -1,5 +1,5 @@
 /* libFuzzer: virtio-mmio register and config-space accesses (the transport,
- * src/devices/virtio/mmio.c) from a device in reset: any offset, width and
+ * src/devices/virtio/virtio.c) from a device in reset: any offset, width and
  * value, in any order, with the event loop run in between (QueueNotify and
  * activation reach the device). Device: virtio-blk (1 queue) or, when the
  * first byte is odd, virtio-balloon (config writes, several queues).

@@ -1,4 +1,4 @@
-/* libFuzzer: the descriptor-chain reader (src/devices/virtio/queue.c) on
+/* libFuzzer: the descriptor-chain reader (src/devices/virtio/virtqueue.c) on
  * guest RAM the input fills. Header: queue size (log2), ring offsets,
  * EVENT_IDX / INDIRECT, then the RAM image; the rest of the input drives
  * pops, pushes, unpops, notification calls and chain copies. Checks what

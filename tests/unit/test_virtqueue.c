@@ -1,4 +1,4 @@
-/* Split virtqueue (src/devices/virtio/queue.c) on fake guest memory, without
+/* Split virtqueue (src/devices/virtio/virtqueue.c) on fake guest memory, without
  * the transport: activation checks, chain validation, used ring, interrupt
  * and notification suppression, chain copy helpers. */
 #include <stdarg.h>
