@@ -222,144 +222,199 @@ static int set_str(char **dst, const char *v)
 	return *dst ? 0 : err_set(ENOMEM, "out of memory");
 }
 
-int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
+/* What an option handler returns for an option that is not its own. */
+#define NOT_MINE 1
+
+static int set_mem(struct vm_config *cfg, const char *val)
 {
 	uint64_t v;
-	int opt, r = 0;
+
+	if (parse_size(val, &v) < 0 || v == 0)
+		return err_set(EINVAL, "--mem %s: expected a size like 256M or 2G", val);
+	if (v % MiB)
+		return err_set(EINVAL, "--mem %s: must be a whole number of MiB", val);
+	if (v / MiB < CFG_MIN_MEM_MIB || v / MiB > CFG_MAX_MEM_MIB)
+		return err_set(ERANGE, "--mem %s: must be between %d MiB and %llu GiB", val,
+			       CFG_MIN_MEM_MIB, CFG_MAX_MEM_MIB / 1024);
+	cfg->machine.mem_size_mib = v / MiB;
+	return 0;
+}
+
+static int set_cpu_template(struct vm_config *cfg, const char *val)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if ((r = read_whole_file(val, 1 << 20, &buf, &len)) < 0)
+		return err_wrap(-r, "--cpu-template");
+	free(cfg->cpu_template_json);
+	cfg->cpu_template_json = realloc(buf, len + 1);
+	if (!cfg->cpu_template_json) {
+		free(buf);
+		return err_set(ENOMEM, "out of memory");
+	}
+	cfg->cpu_template_json[len] = '\0';
+	return 0;
+}
+
+static int set_console(struct vm_config *cfg, const char *val)
+{
+	free(cfg->console.path);
+	cfg->console.path = NULL;
+	if (strcmp(val, "stdio") == 0) {
+		cfg->console.kind = CONSOLE_STDIO;
+	} else if (strcmp(val, "none") == 0) {
+		cfg->console.kind = CONSOLE_NONE;
+	} else if (strncmp(val, "file:", 5) == 0 && val[5]) {
+		cfg->console.kind = CONSOLE_FILE;
+		return set_str(&cfg->console.path, val + 5);
+	} else {
+		return err_set(EINVAL, "--console %s: expected stdio, file:PATH or none", val);
+	}
+	return 0;
+}
+
+/* The boot source and the machine: 0, -errno or NOT_MINE. */
+static int machine_opt(struct vm_config *cfg, int opt, const char *val)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case OPT_KERNEL:
+		return set_str(&cfg->boot.kernel_path, val);
+	case OPT_INITRD:
+		return set_str(&cfg->boot.initrd_path, val);
+	case OPT_CMDLINE:
+		return set_str(&cfg->boot.cmdline, val);
+	case OPT_CMDLINE_OVERRIDE:
+		cfg->boot.cmdline_override = true;
+		return 0;
+	case OPT_DECOMPRESS:
+		cfg->boot.kernel_decompress = true;
+		return 0;
+	case OPT_MEM:
+		return set_mem(cfg, val);
+	case OPT_CPUS:
+		if (parse_u64(val, 1, CFG_MAX_VCPUS, &v) < 0)
+			return err_set(EINVAL, "--cpus %s: must be a number from 1 to %d", val,
+				       CFG_MAX_VCPUS);
+		cfg->machine.vcpu_count = (uint32_t)v;
+		return 0;
+	case OPT_CPU_TEMPLATE:
+		return set_cpu_template(cfg, val);
+	case OPT_CONSOLE:
+		return set_console(cfg, val);
+	}
+	return NOT_MINE;
+}
+
+static int add_disk(struct vm_config *cfg, const char *val)
+{
+	struct drive_cfg *d;
+	int r;
+
+	if (cfg->ndrives == CFG_MAX_DRIVES)
+		return err_set(E2BIG, "--disk: at most %d drives", CFG_MAX_DRIVES);
+	d = &cfg->drives[cfg->ndrives++];
+	memset(d, 0, sizeof(*d));
+	if ((r = cli_parse_disk(val, d)) < 0)
+		return r;
+	if (!d->id[0])
+		snprintf(d->id, sizeof(d->id), "disk%d", cfg->ndrives - 1);
+	d->is_root = cfg->ndrives == 1;
+	return 0;
+}
+
+static int add_net(struct vm_config *cfg, const char *val)
+{
+	struct net_cfg *n;
+	int r;
+
+	if (cfg->nnets == CFG_MAX_NETS)
+		return err_set(E2BIG, "--net: at most %d interfaces", CFG_MAX_NETS);
+	n = &cfg->nets[cfg->nnets++];
+	memset(n, 0, sizeof(*n));
+	if ((r = cli_parse_net(val, n)) < 0)
+		return r;
+	if (!n->id[0])
+		snprintf(n->id, sizeof(n->id), "net%d", cfg->nnets - 1);
+	return 0;
+}
+
+/* The devices: 0, -errno or NOT_MINE. */
+static int device_opt(struct vm_config *cfg, int opt, const char *val)
+{
+	switch (opt) {
+	case OPT_DISK:
+		return add_disk(cfg, val);
+	case OPT_NET:
+		return add_net(cfg, val);
+	case OPT_VSOCK:
+		if (cfg->vsock.present)
+			return err_set(EINVAL, "--vsock given twice (one vsock device per VM)");
+		return cli_parse_vsock(val, &cfg->vsock);
+	case OPT_BALLOON:
+		if (cfg->balloon.present)
+			return err_set(EINVAL, "--balloon given twice (one balloon per VM)");
+		return cli_parse_balloon(val, &cfg->balloon);
+	}
+	return NOT_MINE;
+}
+
+/* Logging and seccomp: 0, -errno or NOT_MINE. */
+static int process_opt(struct vm_config *cfg, int opt, const char *val)
+{
+	enum log_level lvl;
+
+	switch (opt) {
+	case OPT_LOG_LEVEL:
+		if (log_parse_level(val, &lvl) < 0)
+			return err_set(EINVAL, "--log-level %s: expected error, warn, info or debug",
+				       val);
+		log_set_level(lvl);
+		return 0;
+	case OPT_BOOT_TIMER:
+		cfg->boot_timer = true;
+		if (log_get_level() < LOG_INFO)
+			log_set_level(LOG_INFO);
+		return 0;
+	case OPT_SECCOMP_FILTER:
+		cfg->seccomp_filter = val;
+		return 0;
+	case OPT_NO_SECCOMP:
+		cfg->no_seccomp = true;
+		return 0;
+	}
+	return NOT_MINE;
+}
+
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
+{
+	int opt, r;
 
 	optind = 0; /* glibc: 0 also resets the state of a half-parsed "-abc" */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", run_opts, NULL)) != -1 && r == 0) {
-		switch (opt) {
-		case OPT_KERNEL:
-			r = set_str(&cfg->boot.kernel_path, optarg);
-			break;
-		case OPT_INITRD:
-			r = set_str(&cfg->boot.initrd_path, optarg);
-			break;
-		case OPT_CMDLINE:
-			r = set_str(&cfg->boot.cmdline, optarg);
-			break;
-		case OPT_CMDLINE_OVERRIDE:
-			cfg->boot.cmdline_override = true;
-			break;
-		case OPT_MEM:
-			if (parse_size(optarg, &v) < 0 || v == 0)
-				return err_set(EINVAL, "--mem %s: expected a size like 256M or 2G", optarg);
-			if (v % MiB)
-				return err_set(EINVAL, "--mem %s: must be a whole number of MiB", optarg);
-			if (v / MiB < CFG_MIN_MEM_MIB || v / MiB > CFG_MAX_MEM_MIB)
-				return err_set(ERANGE, "--mem %s: must be between %d MiB and %llu GiB",
-					       optarg, CFG_MIN_MEM_MIB, CFG_MAX_MEM_MIB / 1024);
-			cfg->machine.mem_size_mib = v / MiB;
-			break;
-		case OPT_CPUS:
-			if (parse_u64(optarg, 1, CFG_MAX_VCPUS, &v) < 0)
-				return err_set(EINVAL, "--cpus %s: must be a number from 1 to %d", optarg,
-					       CFG_MAX_VCPUS);
-			cfg->machine.vcpu_count = (uint32_t)v;
-			break;
-		case OPT_CPU_TEMPLATE: {
-			uint8_t *buf;
-			size_t len;
-			if ((r = read_whole_file(optarg, 1 << 20, &buf, &len)) < 0)
-				return err_wrap(-r, "--cpu-template");
-			free(cfg->cpu_template_json);
-			cfg->cpu_template_json = realloc(buf, len + 1);
-			if (!cfg->cpu_template_json) {
-				free(buf);
-				return err_set(ENOMEM, "out of memory");
-			}
-			cfg->cpu_template_json[len] = '\0';
-			break;
-		}
-		case OPT_CONSOLE:
-			free(cfg->console.path);
-			cfg->console.path = NULL;
-			if (strcmp(optarg, "stdio") == 0) {
-				cfg->console.kind = CONSOLE_STDIO;
-			} else if (strcmp(optarg, "none") == 0) {
-				cfg->console.kind = CONSOLE_NONE;
-			} else if (strncmp(optarg, "file:", 5) == 0 && optarg[5]) {
-				cfg->console.kind = CONSOLE_FILE;
-				r = set_str(&cfg->console.path, optarg + 5);
-			} else {
-				return err_set(EINVAL, "--console %s: expected stdio, file:PATH or none",
-					       optarg);
-			}
-			break;
-		case OPT_DECOMPRESS:
-			cfg->boot.kernel_decompress = true;
-			break;
-		case OPT_DISK: {
-			struct drive_cfg *d;
-			if (cfg->ndrives == CFG_MAX_DRIVES)
-				return err_set(E2BIG, "--disk: at most %d drives", CFG_MAX_DRIVES);
-			d = &cfg->drives[cfg->ndrives++];
-			memset(d, 0, sizeof(*d));
-			if ((r = cli_parse_disk(optarg, d)) < 0)
-				return r;
-			if (!d->id[0])
-				snprintf(d->id, sizeof(d->id), "disk%d", cfg->ndrives - 1);
-			d->is_root = cfg->ndrives == 1;
-			break;
-		}
-		case OPT_NET: {
-			struct net_cfg *n;
-			if (cfg->nnets == CFG_MAX_NETS)
-				return err_set(E2BIG, "--net: at most %d interfaces", CFG_MAX_NETS);
-			n = &cfg->nets[cfg->nnets++];
-			memset(n, 0, sizeof(*n));
-			if ((r = cli_parse_net(optarg, n)) < 0)
-				return r;
-			if (!n->id[0])
-				snprintf(n->id, sizeof(n->id), "net%d", cfg->nnets - 1);
-			break;
-		}
-		case OPT_VSOCK:
-			if (cfg->vsock.present)
-				return err_set(EINVAL, "--vsock given twice (one vsock device per VM)");
-			r = cli_parse_vsock(optarg, &cfg->vsock);
-			break;
-		case OPT_BALLOON:
-			if (cfg->balloon.present)
-				return err_set(EINVAL, "--balloon given twice (one balloon per VM)");
-			r = cli_parse_balloon(optarg, &cfg->balloon);
-			break;
-		case OPT_LOG_LEVEL: {
-			enum log_level lvl;
-			if (log_parse_level(optarg, &lvl) < 0)
-				return err_set(EINVAL, "--log-level %s: expected error, warn, info or debug",
-					       optarg);
-			log_set_level(lvl);
-			break;
-		}
-		case OPT_BOOT_TIMER:
-			cfg->boot_timer = true;
-			if (log_get_level() < LOG_INFO)
-				log_set_level(LOG_INFO);
-			break;
-		case OPT_SECCOMP_FILTER:
-			cfg->seccomp_filter = optarg;
-			break;
-		case OPT_NO_SECCOMP:
-			cfg->no_seccomp = true;
-			break;
-		case OPT_HELP:
+	while ((opt = getopt_long(argc, argv, ":", run_opts, NULL)) != -1) {
+		if (opt == OPT_HELP) {
 			cli_print_run_help();
 			return 1;
-		case ':':
+		}
+		if (opt == ':')
 			return err_set(EINVAL, "option '%s' needs a value", argv[optind - 1]);
-		default:
+		if ((r = machine_opt(cfg, opt, optarg)) == NOT_MINE &&
+		    (r = device_opt(cfg, opt, optarg)) == NOT_MINE)
+			r = process_opt(cfg, opt, optarg);
+		if (r == NOT_MINE) {
 			if (optopt > 0 && optopt < 256) /* a short option, maybe in a bundle */
 				return err_set(EINVAL, "unknown option '-%c' (see 'ember run --help')",
 					       optopt);
 			return err_set(EINVAL, "unknown option '%s' (see 'ember run --help')",
 				       argv[optind - 1]);
 		}
+		if (r < 0)
+			return r;
 	}
-	if (r < 0)
-		return r;
 	if (optind < argc)
 		return err_set(EINVAL, "unexpected argument '%s' (see 'ember run --help')",
 			       argv[optind]);

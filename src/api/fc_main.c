@@ -105,152 +105,174 @@ static bool valid_instance_id(const char *id)
 	return true;
 }
 
+enum {
+	O_API = 256,
+	O_ID,
+	O_CONFIG,
+	O_NOAPI,
+	O_LOGPATH,
+	O_LEVEL,
+	O_SHOWLEVEL,
+	O_SHOWORIGIN,
+	O_MODULE,
+	O_METRICS,
+	O_BOOTTIMER,
+	O_SECCOMP,
+	O_NOSECCOMP,
+	O_PAYLOAD,
+	O_VERSION,
+	O_HELP,
+	O_START_US,
+	O_START_CPU_US,
+	O_PARENT_CPU_US,
+	O_MMDS_LIMIT,
+	O_METADATA,
+	O_PCI,
+	O_DESCRIBE,
+};
+
+static const struct option fc_options[] = {
+    {"api-sock", required_argument, NULL, O_API},
+    {"id", required_argument, NULL, O_ID},
+    {"config-file", required_argument, NULL, O_CONFIG},
+    {"no-api", no_argument, NULL, O_NOAPI},
+    {"log-path", required_argument, NULL, O_LOGPATH},
+    {"level", required_argument, NULL, O_LEVEL},
+    {"show-level", no_argument, NULL, O_SHOWLEVEL},
+    {"show-log-origin", no_argument, NULL, O_SHOWORIGIN},
+    {"module", required_argument, NULL, O_MODULE},
+    {"metrics-path", required_argument, NULL, O_METRICS},
+    {"boot-timer", no_argument, NULL, O_BOOTTIMER},
+    {"seccomp-filter", required_argument, NULL, O_SECCOMP},
+    {"no-seccomp", no_argument, NULL, O_NOSECCOMP},
+    {"http-api-max-payload-size", required_argument, NULL, O_PAYLOAD},
+    {"start-time-us", required_argument, NULL, O_START_US},
+    {"start-time-cpu-us", required_argument, NULL, O_START_CPU_US},
+    {"parent-cpu-time-us", required_argument, NULL, O_PARENT_CPU_US},
+    {"mmds-size-limit", required_argument, NULL, O_MMDS_LIMIT},
+    {"metadata", required_argument, NULL, O_METADATA},
+    {"enable-pci", no_argument, NULL, O_PCI},
+    {"describe-snapshot", required_argument, NULL, O_DESCRIBE},
+    {"version", no_argument, NULL, O_VERSION},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* Options that record a value or set a flag; false: not one of them. */
+static bool set_plain_opt(struct fc_opts *o, int c)
+{
+	switch (c) {
+	case O_API:
+		o->api_sock = optarg;
+		break;
+	case O_ID:
+		o->id = optarg;
+		break;
+	case O_CONFIG:
+		o->config_file = optarg;
+		break;
+	case O_NOAPI:
+		o->no_api = true;
+		break;
+	case O_LOGPATH:
+		o->log_path = optarg;
+		break;
+	case O_LEVEL:
+		o->level = optarg;
+		break;
+	case O_SHOWLEVEL:
+		o->show_level = true;
+		break;
+	case O_SHOWORIGIN:
+		o->show_log_origin = true;
+		break;
+	case O_MODULE:
+		o->module = optarg;
+		break;
+	case O_METRICS:
+		o->metrics_path = optarg;
+		break;
+	case O_BOOTTIMER:
+		o->boot_timer = true;
+		break;
+	case O_SECCOMP:
+		o->seccomp_filter = optarg;
+		break;
+	case O_NOSECCOMP:
+		o->no_seccomp = true;
+		break;
+	case O_VERSION:
+		o->version = true;
+		break;
+	case O_HELP:
+		o->help = true;
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+/* --start-time-us, --start-time-cpu-us, --parent-cpu-time-us */
+static int set_time_opt(struct fc_opts *o, int c, char **argv)
+{
+	uint64_t v;
+
+	if (parse_u64(optarg, 0, UINT64_MAX, &v) < 0)
+		return err_set(EINVAL, "%s: expected a number of microseconds, got '%s'",
+			       argv[optind - 2], optarg);
+	if (c == O_START_US) {
+		o->start_time_us = v;
+		o->have_start_time = true;
+	} else if (c == O_START_CPU_US) {
+		o->start_time_cpu_us = v;
+		o->have_start_time_cpu = true;
+	} else {
+		o->parent_cpu_time_us = v;
+	}
+	return 0;
+}
+
+/* The options with a number, the ones ember refuses, and bad ones. */
+static int set_other_opt(struct fc_opts *o, int c, char **argv)
+{
+	switch (c) {
+	case O_PAYLOAD:
+		if (parse_u64(optarg, 1, 16 * 1024 * 1024, &o->max_payload) < 0)
+			return err_set(EINVAL,
+				       "--http-api-max-payload-size: expected 1..16777216, "
+				       "got '%s'",
+				       optarg);
+		return 0;
+	case O_START_US:
+	case O_START_CPU_US:
+	case O_PARENT_CPU_US:
+		return set_time_opt(o, c, argv);
+	case O_MMDS_LIMIT:
+		return 0; /* no MMDS yet: the limit is moot */
+	case O_METADATA:
+		return err_set(ENOTSUP, "--metadata: MMDS is not supported by ember yet");
+	case O_PCI:
+		return err_set(ENOTSUP, "--enable-pci: PCI is not supported by ember");
+	case O_DESCRIBE:
+		return err_set(ENOTSUP, "--describe-snapshot: snapshots are not supported by "
+					"ember yet");
+	case ':':
+		return err_set(EINVAL, "%s: missing value", argv[optind - 1]);
+	default:
+		return err_set(EINVAL, "unknown argument '%s' (see --help)", argv[optind - 1]);
+	}
+}
+
 static int parse_args(int argc, char **argv, struct fc_opts *o)
 {
-	enum {
-		O_API = 256,
-		O_ID,
-		O_CONFIG,
-		O_NOAPI,
-		O_LOGPATH,
-		O_LEVEL,
-		O_SHOWLEVEL,
-		O_SHOWORIGIN,
-		O_MODULE,
-		O_METRICS,
-		O_BOOTTIMER,
-		O_SECCOMP,
-		O_NOSECCOMP,
-		O_PAYLOAD,
-		O_VERSION,
-		O_HELP,
-		O_START_US,
-		O_START_CPU_US,
-		O_PARENT_CPU_US,
-		O_MMDS_LIMIT,
-		O_METADATA,
-		O_PCI,
-		O_DESCRIBE,
-	};
-	static const struct option opts[] = {
-	    {"api-sock", required_argument, NULL, O_API},
-	    {"id", required_argument, NULL, O_ID},
-	    {"config-file", required_argument, NULL, O_CONFIG},
-	    {"no-api", no_argument, NULL, O_NOAPI},
-	    {"log-path", required_argument, NULL, O_LOGPATH},
-	    {"level", required_argument, NULL, O_LEVEL},
-	    {"show-level", no_argument, NULL, O_SHOWLEVEL},
-	    {"show-log-origin", no_argument, NULL, O_SHOWORIGIN},
-	    {"module", required_argument, NULL, O_MODULE},
-	    {"metrics-path", required_argument, NULL, O_METRICS},
-	    {"boot-timer", no_argument, NULL, O_BOOTTIMER},
-	    {"seccomp-filter", required_argument, NULL, O_SECCOMP},
-	    {"no-seccomp", no_argument, NULL, O_NOSECCOMP},
-	    {"http-api-max-payload-size", required_argument, NULL, O_PAYLOAD},
-	    {"start-time-us", required_argument, NULL, O_START_US},
-	    {"start-time-cpu-us", required_argument, NULL, O_START_CPU_US},
-	    {"parent-cpu-time-us", required_argument, NULL, O_PARENT_CPU_US},
-	    {"mmds-size-limit", required_argument, NULL, O_MMDS_LIMIT},
-	    {"metadata", required_argument, NULL, O_METADATA},
-	    {"enable-pci", no_argument, NULL, O_PCI},
-	    {"describe-snapshot", required_argument, NULL, O_DESCRIBE},
-	    {"version", no_argument, NULL, O_VERSION},
-	    {"help", no_argument, NULL, O_HELP},
-	    {NULL, 0, NULL, 0},
-	};
-	uint64_t v;
-	int c;
+	int c, r;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+", opts, NULL)) != -1) {
-		switch (c) {
-		case O_API:
-			o->api_sock = optarg;
-			break;
-		case O_ID:
-			o->id = optarg;
-			break;
-		case O_CONFIG:
-			o->config_file = optarg;
-			break;
-		case O_NOAPI:
-			o->no_api = true;
-			break;
-		case O_LOGPATH:
-			o->log_path = optarg;
-			break;
-		case O_LEVEL:
-			o->level = optarg;
-			break;
-		case O_SHOWLEVEL:
-			o->show_level = true;
-			break;
-		case O_SHOWORIGIN:
-			o->show_log_origin = true;
-			break;
-		case O_MODULE:
-			o->module = optarg;
-			break;
-		case O_METRICS:
-			o->metrics_path = optarg;
-			break;
-		case O_BOOTTIMER:
-			o->boot_timer = true;
-			break;
-		case O_SECCOMP:
-			o->seccomp_filter = optarg;
-			break;
-		case O_NOSECCOMP:
-			o->no_seccomp = true;
-			break;
-		case O_VERSION:
-			o->version = true;
-			break;
-		case O_HELP:
-			o->help = true;
-			break;
-		case O_PAYLOAD:
-			if (parse_u64(optarg, 1, 16 * 1024 * 1024, &o->max_payload) < 0)
-				return err_set(EINVAL,
-					       "--http-api-max-payload-size: expected 1..16777216, "
-					       "got '%s'",
-					       optarg);
-			break;
-		case O_START_US:
-		case O_START_CPU_US:
-		case O_PARENT_CPU_US:
-			if (parse_u64(optarg, 0, UINT64_MAX, &v) < 0)
-				return err_set(EINVAL,
-					       "%s: expected a number of microseconds, got '%s'",
-					       argv[optind - 2], optarg);
-			if (c == O_START_US) {
-				o->start_time_us = v;
-				o->have_start_time = true;
-			} else if (c == O_START_CPU_US) {
-				o->start_time_cpu_us = v;
-				o->have_start_time_cpu = true;
-			} else {
-				o->parent_cpu_time_us = v;
-			}
-			break;
-		case O_MMDS_LIMIT:
-			break; /* no MMDS yet: the limit is moot */
-		case O_METADATA:
-			return err_set(ENOTSUP, "--metadata: MMDS is not supported by ember yet");
-		case O_PCI:
-			return err_set(ENOTSUP, "--enable-pci: PCI is not supported by ember");
-		case O_DESCRIBE:
-			return err_set(ENOTSUP,
-				       "--describe-snapshot: snapshots are not supported by "
-				       "ember yet");
-		case ':':
-			return err_set(EINVAL, "%s: missing value", argv[optind - 1]);
-		default:
-			return err_set(EINVAL, "unknown argument '%s' (see --help)",
-				       argv[optind - 1]);
-		}
-	}
+	while ((c = getopt_long_only(argc, argv, "+", fc_options, NULL)) != -1)
+		if (!set_plain_opt(o, c) && (r = set_other_opt(o, c, argv)) < 0)
+			return r;
 	if (optind < argc)
 		return err_set(EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
 	if (o->no_api && !o->config_file)
@@ -385,6 +407,115 @@ static void signal_event(void *opaque, int fd, uint32_t events)
 	controller_request_exit(st->ctl, EMBER_EXIT_OK);
 }
 
+/* Flags, logging, the seccomp filters (compiled, not installed) and the
+ * config file. -1 to go on, else the exit code. */
+static int configure(int argc, char **argv, struct fc_opts *o, struct vm_config *cfg)
+{
+	if (parse_args(argc, argv, o) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+	if (o->help) {
+		usage(stdout);
+		return EMBER_EXIT_OK;
+	}
+	if (o->version) {
+		printf("ember v%s (%s), Firecracker API 1.17\n", EMBER_VERSION, EMBER_GIT_REV);
+		return EMBER_EXIT_OK;
+	}
+	if (!o->api_sock)
+		o->api_sock = DEFAULT_API_SOCK;
+	if (setup_logging(o) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+	/* Compiled now, installed per thread later (order: seccomp.h). */
+	if (seccomp_setup(o->seccomp_filter, o->no_seccomp) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+
+	config_init(cfg);
+	if (o->config_file && (load_config_file(o->config_file, cfg) < 0 ||
+			       apply_file_logging(cfg, o->id ? o->id : "anonymous-instance") < 0)) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		config_free(cfg);
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+	cfg->boot_timer = o->boot_timer;
+	return -1;
+}
+
+/* The API server thread (unless --no-api); t0_us: our start. */
+static int start_api(struct fc_state *st, const struct fc_opts *o, uint64_t t0_us,
+		     struct api_server **api)
+{
+	struct api_server_opts ao = {
+	    .socket_path = o->api_sock,
+	    .max_body = (size_t)o->max_payload,
+	    .dispatch = dispatch,
+	    .opaque = st,
+	    .thread_init = api_thread_init,
+	};
+
+	if (api_server_start(&ao, &st->el, api) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		return -1;
+	}
+	/* Firecracker: from --start-time-us (the jailer's CLOCK_MONOTONIC
+	 * stamp) or from our own start; CPU time includes the parent's. */
+	METRIC_STORE(metrics.api_server.process_startup_time_us,
+		     clock_us(CLOCK_MONOTONIC) - (o->have_start_time ? o->start_time_us : t0_us));
+	METRIC_STORE(metrics.api_server.process_startup_time_cpu_us,
+		     clock_us(CLOCK_PROCESS_CPUTIME_ID) -
+			 (o->have_start_time_cpu ? o->start_time_cpu_us : 0) +
+			 o->parent_cpu_time_us);
+	log_info("API server listening on %s", o->api_sock);
+	return 0;
+}
+
+/* The API, the config file's boot, the metrics timer and the VMM thread's
+ * filter. -1 to go on, else the exit code. */
+static int start(struct fc_state *st, const struct fc_opts *o, uint64_t t0_us,
+		 struct api_server **api)
+{
+	if (!o->no_api && start_api(st, o, t0_us, api) < 0)
+		return EMBER_EXIT_BAD_CONFIG;
+	if (o->config_file) {
+		if (controller_start(st->ctl) < 0) {
+			fprintf(stderr, "ember: cannot start the microVM: %s\n", err_msg());
+			log_error("cannot start the microVM: %s", err_msg());
+			return EMBER_EXIT_BAD_CONFIG;
+		}
+	}
+	if (metrics_is_open() && metrics_start_timer(&st->el, METRICS_INTERVAL_MS) < 0)
+		log_warn("metrics: no periodic flush");
+	/* Before the first request or guest event is handled. */
+	if (vmm_seccomp(st) < 0 && !controller_started(st->ctl)) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		return EMBER_EXIT_HOST_ERROR;
+	}
+	return -1;
+}
+
+/* The VMM thread's event loop until the VM exits or a signal stops us. */
+static int serve(struct fc_state *st)
+{
+	int r, code = EMBER_EXIT_OK;
+
+	while (!st->stop && !controller_exited(st->ctl, &code)) {
+		if ((r = el_run_once(&st->el, -1)) < 0) {
+			log_error("event loop: %s", strerror(-r));
+			code = EMBER_EXIT_HOST_ERROR;
+			break;
+		}
+	}
+	if (st->stop && !controller_exited(st->ctl, &code))
+		code = EMBER_EXIT_OK;
+	metrics_flush();
+	return code;
+}
+
 int fc_main(int argc, char **argv)
 {
 	uint64_t t0_us = clock_us(CLOCK_MONOTONIC);
@@ -392,42 +523,10 @@ int fc_main(int argc, char **argv)
 	struct fc_state st = {0};
 	struct api_server *api = NULL;
 	struct vm_config cfg;
-	int r, code = EMBER_EXIT_OK, sfd = -1;
+	int code, sfd;
 
-	if (parse_args(argc, argv, &o) < 0) {
-		fprintf(stderr, "ember: %s\n", err_msg());
-		return EMBER_EXIT_BAD_CONFIG;
-	}
-	if (o.help) {
-		usage(stdout);
-		return EMBER_EXIT_OK;
-	}
-	if (o.version) {
-		printf("ember v%s (%s), Firecracker API 1.17\n", EMBER_VERSION, EMBER_GIT_REV);
-		return EMBER_EXIT_OK;
-	}
-	if (!o.api_sock)
-		o.api_sock = DEFAULT_API_SOCK;
-	if (setup_logging(&o) < 0) {
-		fprintf(stderr, "ember: %s\n", err_msg());
-		return EMBER_EXIT_BAD_CONFIG;
-	}
-	/* Compiled now, installed per thread later (order: seccomp.h). */
-	if (seccomp_setup(o.seccomp_filter, o.no_seccomp) < 0) {
-		fprintf(stderr, "ember: %s\n", err_msg());
-		return EMBER_EXIT_BAD_CONFIG;
-	}
-
-	config_init(&cfg);
-	if (o.config_file &&
-	    ((r = load_config_file(o.config_file, &cfg)) < 0 ||
-	     (r = apply_file_logging(&cfg, o.id ? o.id : "anonymous-instance")) < 0)) {
-		fprintf(stderr, "ember: %s\n", err_msg());
-		config_free(&cfg);
-		return EMBER_EXIT_BAD_CONFIG;
-	}
-	cfg.boot_timer = o.boot_timer;
-
+	if ((code = configure(argc, argv, &o, &cfg)) >= 0)
+		return code;
 	sfd = process_signalfd(); /* before any thread exists: all inherit the mask */
 	signal(SIGPIPE, SIG_IGN);
 	if (el_init(&st.el) < 0 ||
@@ -439,59 +538,8 @@ int fc_main(int argc, char **argv)
 	if (sfd >= 0)
 		el_add(&st.el, sfd, EPOLLIN, signal_event, &st);
 
-	if (!o.no_api) {
-		struct api_server_opts ao = {
-		    .socket_path = o.api_sock,
-		    .max_body = (size_t)o.max_payload,
-		    .dispatch = dispatch,
-		    .opaque = &st,
-		    .thread_init = api_thread_init,
-		};
-
-		if ((r = api_server_start(&ao, &st.el, &api)) < 0) {
-			fprintf(stderr, "ember: %s\n", err_msg());
-			code = EMBER_EXIT_BAD_CONFIG;
-			goto out;
-		}
-		/* Firecracker: from --start-time-us (the jailer's CLOCK_MONOTONIC
-		 * stamp) or from our own start; CPU time includes the parent's. */
-		METRIC_STORE(metrics.api_server.process_startup_time_us,
-			     clock_us(CLOCK_MONOTONIC) -
-				 (o.have_start_time ? o.start_time_us : t0_us));
-		METRIC_STORE(metrics.api_server.process_startup_time_cpu_us,
-			     clock_us(CLOCK_PROCESS_CPUTIME_ID) -
-				 (o.have_start_time_cpu ? o.start_time_cpu_us : 0) +
-				 o.parent_cpu_time_us);
-		log_info("API server listening on %s", o.api_sock);
-	}
-	if (o.config_file) {
-		if (controller_start(st.ctl) < 0) {
-			fprintf(stderr, "ember: cannot start the microVM: %s\n", err_msg());
-			log_error("cannot start the microVM: %s", err_msg());
-			code = EMBER_EXIT_BAD_CONFIG;
-			goto out;
-		}
-	}
-	if (metrics_is_open() && metrics_start_timer(&st.el, METRICS_INTERVAL_MS) < 0)
-		log_warn("metrics: no periodic flush");
-	/* Before the first request or guest event is handled. */
-	if (vmm_seccomp(&st) < 0 && !controller_started(st.ctl)) {
-		fprintf(stderr, "ember: %s\n", err_msg());
-		code = EMBER_EXIT_HOST_ERROR;
-		goto out;
-	}
-
-	while (!st.stop && !controller_exited(st.ctl, &code)) {
-		if ((r = el_run_once(&st.el, -1)) < 0) {
-			log_error("event loop: %s", strerror(-r));
-			code = EMBER_EXIT_HOST_ERROR;
-			break;
-		}
-	}
-	if (st.stop && !controller_exited(st.ctl, &code))
-		code = EMBER_EXIT_OK;
-	metrics_flush();
-out:
+	if ((code = start(&st, &o, t0_us, &api)) < 0)
+		code = serve(&st);
 	metrics_stop_timer(&st.el);
 	api_server_stop(api);
 	controller_destroy(st.ctl);

@@ -351,10 +351,90 @@ static int set_once(const char **slot, const char *val, const char *name)
 	return 0;
 }
 
+static int set_id_number(struct jail_config *cfg, enum opt_id id, const char *name, const char *val,
+			 bool *uid_set, bool *gid_set)
+{
+	unsigned int n;
+	int r;
+
+	if (id == O_UID ? *uid_set : *gid_set)
+		return err_set(EINVAL, "%s given twice", name);
+	if ((r = jail_parse_id_number(val, name, &n)) < 0)
+		return r;
+	if (id == O_UID) {
+		cfg->uid = n;
+		*uid_set = true;
+	} else {
+		cfg->gid = n;
+		*gid_set = true;
+	}
+	return 0;
+}
+
+static int set_cgroup_version(struct jail_config *cfg, const char *val)
+{
+	if (strcmp(val, "1") == 0)
+		return err_set(EINVAL, "--cgroup-version 1: cgroup v1 is not supported by "
+				       "ember jail; use --cgroup-version 2");
+	if (strcmp(val, "2") != 0)
+		return err_set(EINVAL, "invalid --cgroup-version '%.20s' (supported: 2)", val);
+	cfg->cgroup_version = 2;
+	cfg->use_cgroup = true;
+	return 0;
+}
+
+static int add_cgroup(struct jail_config *cfg, const char *val)
+{
+	struct jail_cgroup_kv *kv = grow(&cfg->cgroups, &cfg->n_cgroups, sizeof(*kv), "--cgroup");
+	int r;
+
+	if (!kv)
+		return -E2BIG;
+	if ((r = jail_parse_cgroup(val, kv)) < 0) {
+		cfg->n_cgroups--;
+		return r;
+	}
+	cfg->use_cgroup = true;
+	return 0;
+}
+
+static int add_rlimit(struct jail_config *cfg, const char *val)
+{
+	struct jail_rlimit rl, *slot;
+	int r;
+
+	if ((r = jail_parse_rlimit(val, &rl)) < 0)
+		return r;
+	for (size_t i = 0; i < cfg->n_rlimits; i++)
+		if (cfg->rlimits[i].resource == rl.resource)
+			return err_set(EINVAL, "--resource-limit %s given twice", rl.name);
+	slot = grow(&cfg->rlimits, &cfg->n_rlimits, sizeof(*slot), "--resource-limit");
+	if (!slot)
+		return -E2BIG;
+	*slot = rl;
+	return 0;
+}
+
+static int add_copy(struct jail_config *cfg, const char *val)
+{
+	struct jail_copy *c = grow(&cfg->copies, &cfg->n_copies, sizeof(*c), "--copy-in");
+	int r;
+
+	if (!c)
+		return -E2BIG;
+	if ((r = jail_parse_copy(val, c)) < 0) {
+		cfg->n_copies--;
+		return r;
+	}
+	for (size_t i = 0; i + 1 < cfg->n_copies; i++)
+		if (strcmp(cfg->copies[i].dst, c->dst) == 0)
+			return err_set(EINVAL, "--copy-in: two files go to %.200s", c->dst);
+	return 0;
+}
+
 static int parse_one(struct jail_config *cfg, enum opt_id id, const char *name, const char *val,
 		     bool *uid_set, bool *gid_set)
 {
-	unsigned int n;
 	int r;
 
 	switch (id) {
@@ -368,18 +448,7 @@ static int parse_one(struct jail_config *cfg, enum opt_id id, const char *name, 
 		return set_once(&cfg->exec_file, val, name);
 	case O_UID:
 	case O_GID:
-		if (id == O_UID ? *uid_set : *gid_set)
-			return err_set(EINVAL, "%s given twice", name);
-		if ((r = jail_parse_id_number(val, name, &n)) < 0)
-			return r;
-		if (id == O_UID) {
-			cfg->uid = n;
-			*uid_set = true;
-		} else {
-			cfg->gid = n;
-			*gid_set = true;
-		}
-		return 0;
+		return set_id_number(cfg, id, name, val, uid_set, gid_set);
 	case O_BASE:
 		if (!*val)
 			return err_set(EINVAL, "--chroot-base-dir is empty");
@@ -389,61 +458,18 @@ static int parse_one(struct jail_config *cfg, enum opt_id id, const char *name, 
 			return err_set(EINVAL, "--netns is empty");
 		return set_once(&cfg->netns, val, name);
 	case O_CGVER:
-		if (strcmp(val, "1") == 0)
-			return err_set(EINVAL, "--cgroup-version 1: cgroup v1 is not supported by "
-					       "ember jail; use --cgroup-version 2");
-		if (strcmp(val, "2") != 0)
-			return err_set(EINVAL, "invalid --cgroup-version '%.20s' (supported: 2)",
-				       val);
-		cfg->cgroup_version = 2;
-		cfg->use_cgroup = true;
-		return 0;
+		return set_cgroup_version(cfg, val);
 	case O_PARENT_CG:
 		if ((r = set_once(&cfg->parent_cgroup, val, name)) < 0)
 			return r;
 		cfg->use_cgroup = true;
 		return jail_check_relative_path(val, "--parent-cgroup");
-	case O_CGROUP: {
-		struct jail_cgroup_kv *kv =
-		    grow(&cfg->cgroups, &cfg->n_cgroups, sizeof(*kv), "--cgroup");
-
-		if (!kv)
-			return -E2BIG;
-		if ((r = jail_parse_cgroup(val, kv)) < 0) {
-			cfg->n_cgroups--;
-			return r;
-		}
-		cfg->use_cgroup = true;
-		return 0;
-	}
-	case O_RLIMIT: {
-		struct jail_rlimit rl, *slot;
-
-		if ((r = jail_parse_rlimit(val, &rl)) < 0)
-			return r;
-		for (size_t i = 0; i < cfg->n_rlimits; i++)
-			if (cfg->rlimits[i].resource == rl.resource)
-				return err_set(EINVAL, "--resource-limit %s given twice", rl.name);
-		slot = grow(&cfg->rlimits, &cfg->n_rlimits, sizeof(*slot), "--resource-limit");
-		if (!slot)
-			return -E2BIG;
-		*slot = rl;
-		return 0;
-	}
-	case O_COPY: {
-		struct jail_copy *c = grow(&cfg->copies, &cfg->n_copies, sizeof(*c), "--copy-in");
-
-		if (!c)
-			return -E2BIG;
-		if ((r = jail_parse_copy(val, c)) < 0) {
-			cfg->n_copies--;
-			return r;
-		}
-		for (size_t i = 0; i + 1 < cfg->n_copies; i++)
-			if (strcmp(cfg->copies[i].dst, c->dst) == 0)
-				return err_set(EINVAL, "--copy-in: two files go to %.200s", c->dst);
-		return 0;
-	}
+	case O_CGROUP:
+		return add_cgroup(cfg, val);
+	case O_RLIMIT:
+		return add_rlimit(cfg, val);
+	case O_COPY:
+		return add_copy(cfg, val);
 	case O_DAEMONIZE:
 		cfg->daemonize = true;
 		return 0;
