@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ember/bus.h"
+#include "ember/metrics.h"
 
 struct i8042 {
 	pthread_mutex_t lock;
@@ -17,6 +18,7 @@ struct i8042 {
 	void *reset_opaque;
 	void (*irq)(void *opaque, int level); /* IRQ 1 */
 	void *irq_opaque;
+	struct metrics_i8042 counters, published; /* Firecracker's "i8042" group */
 };
 
 extern const struct bus_ops i8042_bus_ops;
@@ -25,5 +27,7 @@ void i8042_init(struct i8042 *k, void (*reset)(void *), void *reset_opaque,
 		void (*irq)(void *, int), void *irq_opaque);
 /* Queue the scancodes of Ctrl-Alt-Del and raise IRQ 1. */
 int i8042_send_ctrl_alt_del(struct i8042 *k);
+/* Add what the counters gained since the previous call to metrics.i8042. */
+void i8042_publish_metrics(struct i8042 *k);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ember/bus.h"
+#include "ember/metrics.h"
 
 #define SERIAL_FIFO_LEN 64
 
@@ -24,6 +25,7 @@ struct serial {
 	void (*rx_drained)(void *opaque); /* FIFO emptied by the guest */
 	void *rx_drained_opaque;
 	uint64_t tx_bytes, missed_writes;
+	struct metrics_uart counters, published; /* Firecracker's "uart" group */
 };
 
 extern const struct bus_ops serial_bus_ops;
@@ -34,5 +36,7 @@ void serial_destroy(struct serial *s);
 size_t serial_push_input(struct serial *s, const uint8_t *buf, size_t len);
 /* Room in the receive FIFO. */
 size_t serial_input_room(struct serial *s);
+/* Add what the counters gained since the previous call to metrics.uart. */
+void serial_publish_metrics(struct serial *s);
 
 #endif

@@ -110,6 +110,10 @@ struct virtio_dev_ops {
 	/* The VMM is done with the device: free it (the struct embedding vd),
 	 * as its *_destroy() does. */
 	void (*destroy)(struct virtio_dev *vd);
+	/* Optional: add what the device's counters gained since the previous
+	 * call to its groups of the metrics registry (metrics.h). VMM thread,
+	 * before each metrics line is written. */
+	void (*publish_metrics)(struct virtio_dev *vd);
 	/* Room for snapshots (optional, may be NULL): device-specific state
 	 * into/from an opaque blob; *len is in/out (capacity/used). */
 	int (*save)(struct virtio_dev *vd, void *blob, size_t *len);

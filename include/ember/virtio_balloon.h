@@ -101,6 +101,8 @@ struct virtio_balloon {
 	/* Queue indices for the negotiated features (-1: absent). */
 	int q_stats, q_report;
 	struct virtio_balloon_counters cnt;
+	/* cnt at the last publish_metrics */
+	struct virtio_balloon_counters published;
 	struct vq_chain chain; /* scratch */
 };
 

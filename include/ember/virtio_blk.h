@@ -38,8 +38,8 @@ struct drive_cfg {
 	bool is_root;
 	char *partuuid;
 	struct rate_limiter_cfg rate_limiter;
-	bool cache_writeback;   /* cache_type "Writeback": honour guest flushes */
-	bool io_engine_async;   /* io_engine "Async" (may be served synchronously) */
+	bool cache_writeback; /* cache_type "Writeback": honour guest flushes */
+	bool io_engine_async; /* io_engine "Async" (may be served synchronously) */
 };
 
 /* Per-device counters (Firecracker's block metrics), under vdev.lock. */
@@ -70,6 +70,8 @@ struct virtio_blk {
 	struct rate_limiter rl;
 	bool throttled; /* queue 0 waits for the rate limiter timer */
 	struct virtio_blk_counters stats;
+	/* stats at the last publish_metrics */
+	struct virtio_blk_counters published;
 	struct vq_chain chain; /* scratch for the request being handled */
 };
 

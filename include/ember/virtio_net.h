@@ -35,8 +35,8 @@
  * a limiter unlimited releases what waited at once; other updates apply from
  * the next frame (the armed timer still ends the current wait).
  *
- * Counters: Firecracker's net metrics (struct metrics_net) kept per device
- * and also added to metrics_net_get(id) for the metrics flush.
+ * Counters: Firecracker's net metrics (struct metrics_net) kept per device;
+ * publish_metrics adds their deltas to metrics_net_get(id) before a flush.
  *
  * Threads: everything runs on the VMM thread (event loop) under vdev.lock,
  * except the ops the transport calls on vCPU threads (also under the lock).
@@ -107,7 +107,9 @@ struct virtio_net {
 	uint16_t rx_heads[VQ_MAX_SIZE];
 	uint32_t rx_lens[VQ_MAX_SIZE];
 
-	struct metrics_net stats;    /* under vdev.lock */
+	struct metrics_net stats; /* under vdev.lock */
+	/* stats at the last publish_metrics */
+	struct metrics_net published;
 	struct metrics_net *metrics; /* shared metrics group, or NULL */
 
 	/* Scratch: chains being handled. */

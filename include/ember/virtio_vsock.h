@@ -44,6 +44,8 @@ struct virtio_vsock {
 	uint64_t guest_cid;
 	struct vsock_uds uds; /* the host backend */
 	struct vsock_counters stats;
+	/* stats at the last publish_metrics */
+	struct vsock_counters published;
 	bool tx_stalled;    /* tx waits for the backend's RST queue to drain */
 	bool event_pending; /* a transport-reset event waits for an event buffer */
 	/* Scratch: rx chains held while a host read fills several at once. */

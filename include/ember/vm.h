@@ -58,6 +58,9 @@ struct virtio_blk *vm_get_blk(struct vm *vm, int i);
 struct virtio_net *vm_get_net(struct vm *vm, int i);
 struct virtio_vsock *vm_get_vsock(struct vm *vm);
 struct virtio_balloon *vm_get_balloon(struct vm *vm);
+/* Every device adds what its counters gained since the previous call to
+ * the metrics registry (virtio_dev_ops.publish_metrics). VMM thread. */
+void vm_publish_metrics(struct vm *vm);
 
 /* Stop and join every thread, free everything. NULL is fine. */
 void vm_destroy(struct vm *vm);

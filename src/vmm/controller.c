@@ -16,8 +16,6 @@
 #include "ember/log.h"
 #include "ember/metrics.h"
 #include "ember/virtio_balloon.h"
-#include "ember/virtio_blk.h"
-#include "ember/virtio_vsock.h"
 #include "ember/vm.h"
 
 #ifndef EMBER_VERSION
@@ -32,10 +30,6 @@ struct controller {
 	struct vm_config cfg;
 	struct vm *vm;
 	char id[CFG_ID_MAX + 1];
-	/* device counters at the previous metrics flush (metrics report deltas) */
-	struct virtio_blk_counters blk_seen[CFG_MAX_DRIVES];
-	struct vsock_counters vsock_seen;
-	struct virtio_balloon_counters balloon_seen;
 };
 
 /* ---- replies ---- */
@@ -553,56 +547,9 @@ static void balloon_post_boot(struct controller *c, struct api_request *q, struc
 static void collect_metrics(void *opaque)
 {
 	struct controller *c = opaque;
-	struct virtio_vsock *vs;
-	struct virtio_balloon *bl;
 
-	if (!c->vm)
-		return;
-	for (int i = 0; i < c->cfg.ndrives && i < CFG_MAX_DRIVES; i++) {
-		struct virtio_blk *blk = vm_get_blk(c->vm, i);
-		struct virtio_blk_counters now, *old = &c->blk_seen[i];
-		struct metrics_block *m = metrics_block_get(c->cfg.drives[i].id);
-
-		if (!blk || !m)
-			break;
-		virtio_blk_get_counters(blk, &now);
-#define D(f) (now.f - old->f)
-		METRIC_ADD(m->activate_fails, D(activate_fails));
-		METRIC_ADD(m->cfg_fails, D(cfg_fails));
-		METRIC_ADD(m->update_fails, D(cfg_fails));
-		METRIC_ADD(m->flush_count, D(flush_count));
-		METRIC_ADD(m->queue_event_count, D(queue_event_count));
-		METRIC_ADD(m->execute_fails, D(execute_fails));
-		METRIC_ADD(m->invalid_reqs_count,
-			   D(invalid_reqs_count) + D(unsupported_count) + D(out_of_range_count));
-		METRIC_ADD(m->read_bytes, D(read_bytes));
-		METRIC_ADD(m->write_bytes, D(write_bytes));
-		METRIC_ADD(m->read_count, D(read_count));
-		METRIC_ADD(m->write_count, D(write_count));
-		METRIC_ADD(m->rate_limiter_event_count, D(rate_limiter_event_count));
-		METRIC_ADD(m->rate_limiter_throttled_events, D(rate_limiter_throttled_events));
-		METRIC_ADD(m->update_count, D(update_count));
-#undef D
-		*old = now;
-	}
-	if ((vs = vm_get_vsock(c->vm))) {
-		struct vsock_counters now, *old = &c->vsock_seen;
-
-		virtio_vsock_get_counters(vs, &now);
-#define V(f) METRIC_ADD(metrics.vsock.f, now.f - old->f);
-		METRICS_VSOCK(V)
-#undef V
-		*old = now;
-	}
-	if ((bl = vm_get_balloon(c->vm))) {
-		struct virtio_balloon_counters now, *old = &c->balloon_seen;
-
-		virtio_balloon_get_counters(bl, &now);
-#define B(f) METRIC_ADD(metrics.balloon.f, now.f - old->f);
-		METRICS_BALLOON(B)
-#undef B
-		*old = now;
-	}
+	if (c->vm)
+		vm_publish_metrics(c->vm);
 }
 
 static void vm_action(struct controller *c, struct api_request *q, struct ctl_reply *resp)

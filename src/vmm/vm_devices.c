@@ -107,6 +107,18 @@ void vm_destroy_virtio_devices(struct vm *vm)
 	vm->nvdevs = 0;
 }
 
+void vm_publish_metrics(struct vm *vm)
+{
+	serial_publish_metrics(&vm->serial);
+	i8042_publish_metrics(&vm->i8042);
+	for (int i = 0; i < vm->nvdevs; i++) {
+		struct virtio_dev *vd = vm->vdevs[i].vd;
+
+		if (vd->ops->publish_metrics)
+			vd->ops->publish_metrics(vd);
+	}
+}
+
 int vm_virtio_describe(const struct vm *vm, struct acpi_mmio_dev *out, int max)
 {
 	int n = 0;

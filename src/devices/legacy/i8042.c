@@ -76,7 +76,7 @@ static uint8_t pop(struct i8042 *k)
 
 static void do_reset(struct i8042 *k)
 {
-	METRIC_INC(metrics.i8042.reset_count);
+	k->counters.reset_count++;
 	if (k->reset)
 		k->reset(k->reset_opaque);
 }
@@ -184,9 +184,9 @@ static void i8042_read(void *opaque, uint64_t off, void *data, uint32_t len)
 
 	if (off == OFF_DATA) {
 		if (!k->count)
-			METRIC_INC(metrics.i8042.missed_read_count);
+			k->counters.missed_read_count++;
 		v = pop(k);
-		METRIC_INC(metrics.i8042.read_count);
+		k->counters.read_count++;
 	}
 	else if (off == OFF_CMD)
 		v = k->status;
@@ -202,7 +202,7 @@ static void i8042_write(void *opaque, uint64_t off, const void *data, uint32_t l
 	uint8_t v = *(const uint8_t *)data;
 
 	(void)len;
-	METRIC_INC(metrics.i8042.write_count);
+	k->counters.write_count++;
 	if (off == OFF_DATA)
 		write_data(k, v);
 	else if (off == OFF_CMD)
@@ -238,4 +238,17 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
 	return 0;
+}
+
+void i8042_publish_metrics(struct i8042 *k)
+{
+	struct metrics_i8042 now;
+
+	pthread_mutex_lock(&k->lock);
+	now = k->counters;
+	pthread_mutex_unlock(&k->lock);
+#define K(f) METRIC_ADD(metrics.i8042.f, now.f - k->published.f);
+	METRICS_I8042(K)
+#undef K
+	k->published = now;
 }

@@ -90,9 +90,9 @@ static void transmit(struct serial *s, uint8_t c)
 		} while (n < 0 && errno == EINTR);
 		if (n != 1) {
 			s->missed_writes++;
-			METRIC_INC(metrics.uart.missed_write_count);
+			s->counters.missed_write_count++;
 		} else {
-			METRIC_INC(metrics.uart.write_count);
+			s->counters.write_count++;
 		}
 	}
 }
@@ -108,7 +108,7 @@ static void serial_read(void *opaque, uint64_t off, void *data, uint32_t len)
 			v = s->dll;
 		} else if (s->rx_count) {
 			v = s->rx[s->rx_head];
-			METRIC_INC(metrics.uart.read_count);
+			s->counters.read_count++;
 			s->rx_head = (s->rx_head + 1) % SERIAL_FIFO_LEN;
 			s->rx_count--;
 			if (s->rx_count == 0 && s->rx_drained)
@@ -231,4 +231,17 @@ size_t serial_push_input(struct serial *s, const uint8_t *buf, size_t len)
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+void serial_publish_metrics(struct serial *s)
+{
+	struct metrics_uart now;
+
+	pthread_mutex_lock(&s->lock);
+	now = s->counters;
+	pthread_mutex_unlock(&s->lock);
+#define U(f) METRIC_ADD(metrics.uart.f, now.f - s->published.f);
+	METRICS_UART(U)
+#undef U
+	s->published = now;
 }

@@ -14,6 +14,7 @@
 
 #include "ember/error.h"
 #include "ember/log.h"
+#include "ember/metrics.h"
 #include "ember/util.h"
 
 /* Linux additions to the statistics tags (newer than some uapi headers). */
@@ -334,6 +335,19 @@ static void balloon_reset(struct virtio_dev *vd)
 	b->actual = 0;
 }
 
+/* Firecracker's "balloon" group: the counters' deltas. */
+static void balloon_publish_metrics(struct virtio_dev *vd)
+{
+	struct virtio_balloon *b = to_balloon(vd);
+	struct virtio_balloon_counters now, *old = &b->published;
+
+	virtio_balloon_get_counters(b, &now);
+#define B(f) METRIC_ADD(metrics.balloon.f, now.f - old->f);
+	METRICS_BALLOON(B)
+#undef B
+	*old = now;
+}
+
 static void balloon_destroy_op(struct virtio_dev *vd)
 {
 	virtio_balloon_destroy(to_balloon(vd));
@@ -350,6 +364,7 @@ static const struct virtio_dev_ops balloon_ops_template = {
     .queue_notify = balloon_queue_notify,
     .reset = balloon_reset,
     .destroy = balloon_destroy_op,
+    .publish_metrics = balloon_publish_metrics,
 };
 
 /* ---- public ---- */

@@ -13,6 +13,7 @@
 
 #include "ember/error.h"
 #include "ember/log.h"
+#include "ember/metrics.h"
 #include "ember/util.h"
 
 #define BLK_FEATURES                                                                               \
@@ -343,6 +344,36 @@ static void blk_reset(struct virtio_dev *vd)
 	to_blk(vd)->throttled = false;
 }
 
+/* Firecracker's block group "block_<id>": the counters' deltas. */
+static void blk_publish_metrics(struct virtio_dev *vd)
+{
+	struct virtio_blk *blk = to_blk(vd);
+	struct virtio_blk_counters now, *old = &blk->published;
+	struct metrics_block *m = metrics_block_get(blk->id);
+
+	if (!m)
+		return;
+	virtio_blk_get_counters(blk, &now);
+#define D(f) (now.f - old->f)
+	METRIC_ADD(m->activate_fails, D(activate_fails));
+	METRIC_ADD(m->cfg_fails, D(cfg_fails));
+	METRIC_ADD(m->update_fails, D(cfg_fails));
+	METRIC_ADD(m->flush_count, D(flush_count));
+	METRIC_ADD(m->queue_event_count, D(queue_event_count));
+	METRIC_ADD(m->execute_fails, D(execute_fails));
+	METRIC_ADD(m->invalid_reqs_count,
+		   D(invalid_reqs_count) + D(unsupported_count) + D(out_of_range_count));
+	METRIC_ADD(m->read_bytes, D(read_bytes));
+	METRIC_ADD(m->write_bytes, D(write_bytes));
+	METRIC_ADD(m->read_count, D(read_count));
+	METRIC_ADD(m->write_count, D(write_count));
+	METRIC_ADD(m->rate_limiter_event_count, D(rate_limiter_event_count));
+	METRIC_ADD(m->rate_limiter_throttled_events, D(rate_limiter_throttled_events));
+	METRIC_ADD(m->update_count, D(update_count));
+#undef D
+	*old = now;
+}
+
 static void blk_destroy_op(struct virtio_dev *vd)
 {
 	virtio_blk_destroy(to_blk(vd));
@@ -360,6 +391,7 @@ static const struct virtio_dev_ops blk_ops = {
     .queue_notify = blk_queue_notify,
     .reset = blk_reset,
     .destroy = blk_destroy_op,
+    .publish_metrics = blk_publish_metrics,
 };
 
 int virtio_blk_create(const struct drive_cfg *cfg, const struct guest_mem *gm,

@@ -24,13 +24,8 @@
 /* Config space up to and including mtu. */
 #define NET_CONFIG_SIZE (offsetof(struct virtio_net_config, mtu) + sizeof(uint16_t))
 
-/* Per-device counter + the shared metrics group. */
-#define NET_ADD(n, field, v)                                                                       \
-	do {                                                                                       \
-		(n)->stats.field += (v);                                                           \
-		if ((n)->metrics)                                                                  \
-			METRIC_ADD((n)->metrics->field, (v));                                      \
-	} while (0)
+/* Per-device counter (published to the metrics group by publish_metrics). */
+#define NET_ADD(n, field, v) ((n)->stats.field += (v))
 #define NET_INC(n, field) NET_ADD(n, field, 1)
 
 static struct virtio_net *to_net(struct virtio_dev *vd)
@@ -607,6 +602,21 @@ static void net_reset(struct virtio_dev *vd)
 		tap_set_offloads(&n->tap, 0);
 }
 
+/* Firecracker's group "net_<id>": the counters' deltas. */
+static void net_publish_metrics(struct virtio_dev *vd)
+{
+	struct virtio_net *n = to_net(vd);
+	struct metrics_net now, *old = &n->published;
+
+	virtio_net_get_counters(n, &now);
+	if (n->metrics) {
+#define N(f) METRIC_ADD(n->metrics->f, now.f - old->f);
+		METRICS_NET(N)
+#undef N
+	}
+	*old = now;
+}
+
 static void net_destroy_op(struct virtio_dev *vd)
 {
 	virtio_net_destroy(to_net(vd));
@@ -625,6 +635,7 @@ static const struct virtio_dev_ops net_ops = {
     .queue_notify = net_queue_notify,
     .reset = net_reset,
     .destroy = net_destroy_op,
+    .publish_metrics = net_publish_metrics,
 };
 
 static uint64_t offload_features(unsigned tun)

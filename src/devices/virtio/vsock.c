@@ -10,6 +10,7 @@
 
 #include "ember/error.h"
 #include "ember/log.h"
+#include "ember/metrics.h"
 #include "ember/util.h"
 
 static struct virtio_vsock *to_vsock(struct virtio_dev *vd)
@@ -311,6 +312,19 @@ static void vsock_reset(struct virtio_dev *vd)
 	vs->event_pending = false;
 }
 
+/* Firecracker's "vsock" group: the counters' deltas. */
+static void vsock_publish_metrics(struct virtio_dev *vd)
+{
+	struct virtio_vsock *vs = to_vsock(vd);
+	struct vsock_counters now, *old = &vs->published;
+
+	virtio_vsock_get_counters(vs, &now);
+#define V(f) METRIC_ADD(metrics.vsock.f, now.f - old->f);
+	METRICS_VSOCK(V)
+#undef V
+	*old = now;
+}
+
 static void vsock_destroy_op(struct virtio_dev *vd)
 {
 	virtio_vsock_destroy(to_vsock(vd));
@@ -328,6 +342,7 @@ static const struct virtio_dev_ops vsock_ops = {
     .queue_notify = vsock_queue_notify,
     .reset = vsock_reset,
     .destroy = vsock_destroy_op,
+    .publish_metrics = vsock_publish_metrics,
 };
 
 int virtio_vsock_create(const struct vsock_cfg *cfg, const struct guest_mem *gm,
