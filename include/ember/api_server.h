@@ -3,7 +3,16 @@
  * pipelining, routes each request (src/api/api_routes.c) and posts the typed
  * request to the VMM thread through an eventfd mailbox, then waits for the
  * reply. Clients that connect and say nothing, or vanish mid-request, cost
- * a file descriptor and never reach the VMM thread. */
+ * a file descriptor and never reach the VMM thread.
+ *
+ * Fairness (docs/ARCHITECTURE.md, "API server limits"): at most
+ * API_MAX_CLIENTS connections; when the table is full a newcomer is still
+ * accepted and the idle connection silent for longest is closed (else the
+ * incomplete request that started first, else the client slowest to take
+ * its answer). A request must be complete within the request timeout of its
+ * first byte and its answer taken within it; an idle keep-alive connection
+ * is closed after the idle timeout. Out of file descriptors, a client is
+ * evicted to make room, or the listener rests API_ACCEPT_BACKOFF_MS. */
 #ifndef EMBER_API_SERVER_H
 #define EMBER_API_SERVER_H
 
@@ -13,6 +22,10 @@
 #include "ember/event_loop.h"
 
 #define API_MAX_CLIENTS 64
+#define API_REQUEST_TIMEOUT_MS 5000 /* head + body, and taking the answer */
+#define API_IDLE_TIMEOUT_MS 60000   /* keep-alive connection with nothing to do */
+#define API_ACCEPT_BACKOFF_MS 100   /* accept4 failed with EMFILE/ENFILE/... */
+#define API_ACCEPT_BATCH 16	    /* newcomers per poll round */
 
 /* Runs on the VMM thread (from the event loop) for each routed request. */
 typedef void (*api_dispatch_fn)(void *opaque, struct api_request *req, struct api_response *resp);
@@ -21,7 +34,9 @@ struct api_server;
 
 struct api_server_opts {
 	const char *socket_path;
-	size_t max_body; /* 0: HTTP_MAX_BODY */
+	size_t max_body;	     /* 0: HTTP_MAX_BODY */
+	unsigned request_timeout_ms; /* 0: API_REQUEST_TIMEOUT_MS */
+	unsigned idle_timeout_ms;    /* 0: API_IDLE_TIMEOUT_MS */
 	api_dispatch_fn dispatch;
 	void *opaque;
 	/* Called on the API thread before it accepts the first client (e.g. to

@@ -1,5 +1,9 @@
 /* The API thread: Unix socket, clients multiplexed with poll(), requests
- * handed to the VMM thread through an eventfd mailbox. */
+ * handed to the VMM thread through an eventfd mailbox. Fairness under abuse
+ * (limits and timeouts: api_server.h): every client has a deadline the poll
+ * timeout honours; a full table evicts a victim instead of refusing the
+ * newcomer; running out of file descriptors evicts or backs off, never
+ * spins. */
 #include "ember/api_server.h"
 
 #include <errno.h>
@@ -16,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ember/config_json.h"
@@ -34,6 +39,8 @@ struct client {
 	size_t out_len, out_off;
 	bool close_after_write;
 	bool dead;
+	uint64_t last_ms;      /* accepted, or last byte read or written */
+	uint64_t req_start_ms; /* first byte of the incomplete request; 0: none */
 };
 
 struct api_server {
@@ -44,6 +51,9 @@ struct api_server {
 	void *opaque;
 	int (*thread_init)(void *opaque);
 	size_t max_body;
+	unsigned request_timeout_ms, idle_timeout_ms;
+	uint64_t accept_paused_until; /* EMFILE back-off: listen fd not polled */
+	bool fd_starved;	      /* logged once per starvation episode */
 	pthread_t thread;
 	bool thread_started;
 	struct client *clients[API_MAX_CLIENTS];
@@ -75,6 +85,14 @@ static void mailbox_event(void *opaque, int fd, uint32_t events)
 }
 
 /* ---- API-thread side ---- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* Post req to the VMM thread and wait for its answer. False if the server is
  * stopping. */
@@ -164,6 +182,7 @@ static void flush_out(struct client *c)
 			return;
 		}
 		c->out_off += (size_t)w;
+		c->last_ms = now_ms();
 	}
 	c->out_off = c->out_len = 0;
 	if (c->close_after_write)
@@ -173,6 +192,59 @@ static void flush_out(struct client *c)
 static bool out_pending(const struct client *c)
 {
 	return c->out_off < c->out_len;
+}
+
+/* Ordered by how readily a client is evicted: an idle one first. */
+enum client_state { CLIENT_IDLE, CLIENT_READING, CLIENT_WRITING };
+
+static enum client_state client_state(const struct client *c)
+{
+	if (out_pending(c) || c->pending)
+		return CLIENT_WRITING;
+	if (http_parser_busy(&c->parser))
+		return CLIENT_READING;
+	return CLIENT_IDLE;
+}
+
+/* When the client has had its time: a request must arrive whole within the
+ * request timeout of its first byte, an answer must be taken within it
+ * (counted from the last byte that went out), an idle keep-alive connection
+ * lasts the idle timeout. */
+static uint64_t client_deadline(const struct api_server *s, const struct client *c)
+{
+	switch (client_state(c)) {
+	case CLIENT_WRITING:
+		return c->last_ms + s->request_timeout_ms;
+	case CLIENT_READING:
+		return c->req_start_ms + s->request_timeout_ms;
+	default:
+		return c->last_ms + s->idle_timeout_ms;
+	}
+}
+
+/* The client to drop for a newcomer: the idle one silent for longest, else
+ * the incomplete request that started first, else the client that has not
+ * taken its answer for longest. -1 when there is none. */
+static int pick_victim(const struct api_server *s)
+{
+	int best = -1;
+	enum client_state best_st = CLIENT_IDLE;
+	uint64_t best_t = 0;
+
+	for (int i = 0; i < s->nclients; i++) {
+		const struct client *c = s->clients[i];
+		enum client_state st = client_state(c);
+		uint64_t t = st == CLIENT_READING ? c->req_start_ms : c->last_ms;
+
+		if (c->dead)
+			return i;
+		if (best < 0 || st < best_st || (st == best_st && t < best_t)) {
+			best = i;
+			best_st = st;
+			best_t = t;
+		}
+	}
+	return best;
 }
 
 static void handle_request(struct api_server *s, struct client *c)
@@ -227,6 +299,7 @@ static void consume(struct api_server *s, struct client *c, const uint8_t *data,
 		}
 		handle_request(s, c);
 		http_parser_next(&c->parser);
+		c->req_start_ms = 0;
 		flush_out(c);
 		if (out_pending(c))
 			break;
@@ -243,6 +316,10 @@ static void consume(struct api_server *s, struct client *c, const uint8_t *data,
 		c->pending_len = len;
 	}
 	flush_out(c);
+	if (!http_parser_busy(&c->parser))
+		c->req_start_ms = 0;
+	else if (!c->req_start_ms)
+		c->req_start_ms = now_ms();
 }
 
 static void client_readable(struct api_server *s, struct client *c)
@@ -258,6 +335,7 @@ static void client_readable(struct api_server *s, struct client *c)
 			c->dead = true;
 		return;
 	}
+	c->last_ms = now_ms();
 	consume(s, c, s->rbuf, (size_t)n);
 }
 
@@ -275,37 +353,78 @@ static void client_writable(struct api_server *s, struct client *c)
 	}
 }
 
+/* Accept up to API_ACCEPT_BATCH newcomers (then the clients already in get
+ * their turn). A full table evicts a victim for each newcomer. Out of file
+ * descriptors, accept4 fails and the connection stays queued, so poll would
+ * report it again at once: evict a client to free a descriptor, and when
+ * there is none to evict (or that did not help: another thread took it),
+ * stop polling the listener for API_ACCEPT_BACKOFF_MS. */
 static void accept_clients(struct api_server *s)
 {
-	for (;;) {
+	bool evicted_for_fd = false;
+
+	for (int k = 0; k < API_ACCEPT_BATCH; k++) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct client *c;
+		int v;
 
-		if (fd < 0)
-			return;
-		if (s->nclients == API_MAX_CLIENTS) {
-			static const char body[] =
-			    "{\"fault_message\":\"Too many open connections.\"}";
-			char buf[256];
-			size_t n = http_format_response(buf, sizeof(buf), 503, body,
-							sizeof(body) - 1, false);
+		if (fd < 0) {
+			int e = errno;
 
-			if (n < sizeof(buf) && send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-				/* it is closed either way */
+			if (e == EINTR || e == ECONNABORTED)
+				continue;
+			if (e == EAGAIN || e == EWOULDBLOCK)
+				return;
+			if ((e == EMFILE || e == ENFILE) && !evicted_for_fd &&
+			    (v = pick_victim(s)) >= 0) {
+				evicted_for_fd = true;
+				client_close(s, v);
+				continue;
 			}
-			close(fd);
-			continue;
+			if (!s->fd_starved)
+				log_warn("api: accept: %s; not accepting for %d ms at a time until "
+					 "it works again",
+					 strerror(e), API_ACCEPT_BACKOFF_MS);
+			s->fd_starved = true;
+			s->accept_paused_until = now_ms() + API_ACCEPT_BACKOFF_MS;
+			return;
 		}
+		s->fd_starved = false;
+		evicted_for_fd = false;
+		if (s->nclients == API_MAX_CLIENTS)
+			client_close(s, pick_victim(s));
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
 			continue;
 		}
 		c->fd = fd;
+		c->last_ms = now_ms();
 		http_parser_init(&c->parser);
 		http_parser_set_max_body(&c->parser, s->max_body);
 		s->clients[s->nclients++] = c;
 	}
+}
+
+/* The poll timeout (ms, -1: none) until the first client deadline or the
+ * end of an accept back-off. */
+static int poll_timeout(const struct api_server *s, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (s->accept_paused_until > now)
+		next = s->accept_paused_until;
+	for (int i = 0; i < s->nclients; i++) {
+		uint64_t d = client_deadline(s, s->clients[i]);
+
+		if (d < next)
+			next = d;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	if (next <= now)
+		return 0;
+	return next - now >= INT32_MAX ? INT32_MAX : (int)(next - now) + 1;
 }
 
 static void *api_thread(void *arg)
@@ -317,21 +436,27 @@ static void *api_thread(void *arg)
 	/* Signals are the VMM thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_setname_np(pthread_self(), "ember-api");
 	if (s->thread_init && s->thread_init(s->opaque) < 0) {
 		log_error("api: thread set-up failed: %s", err_msg());
 		return NULL;
 	}
 	for (;;) {
 		int n = 2, nc = s->nclients;
+		uint64_t now = now_ms();
 
 		pfd[0] = (struct pollfd){.fd = s->stop_efd, .events = POLLIN};
-		pfd[1] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+		/* a negative fd is skipped by poll: the accept back-off */
+		pfd[1] = (struct pollfd){
+		    .fd = s->accept_paused_until > now ? -1 : s->listen_fd,
+		    .events = POLLIN,
+		};
 		for (int i = 0; i < nc; i++)
 			pfd[n++] = (struct pollfd){
 			    .fd = s->clients[i]->fd,
 			    .events = (short)(out_pending(s->clients[i]) ? POLLOUT : POLLIN),
 			};
-		if (poll(pfd, (nfds_t)n, -1) < 0) {
+		if (poll(pfd, (nfds_t)n, poll_timeout(s, now)) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("api: poll: %s", strerror(errno));
@@ -352,6 +477,13 @@ static void *api_thread(void *arg)
 			if (re & POLLNVAL)
 				c->dead = true;
 		}
+		/* Time is up only for a client that had nothing for us in this
+		 * round: bytes that waited while this thread was busy elsewhere
+		 * (a long VMM request) are not the client's fault. */
+		now = now_ms();
+		for (int i = 0; i < nc; i++)
+			if (!pfd[2 + i].revents && now >= client_deadline(s, s->clients[i]))
+				s->clients[i]->dead = true;
 		for (int i = s->nclients - 1; i >= 0; i--)
 			if (s->clients[i]->dead)
 				client_close(s, i);
@@ -387,6 +519,9 @@ int api_server_start(const struct api_server_opts *opts, struct event_loop *el,
 	s->opaque = opts->opaque;
 	s->thread_init = opts->thread_init;
 	s->max_body = opts->max_body ? opts->max_body : HTTP_MAX_BODY;
+	s->request_timeout_ms =
+	    opts->request_timeout_ms ? opts->request_timeout_ms : API_REQUEST_TIMEOUT_MS;
+	s->idle_timeout_ms = opts->idle_timeout_ms ? opts->idle_timeout_ms : API_IDLE_TIMEOUT_MS;
 	s->path = strdup(opts->socket_path);
 	s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s->to_vmm_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
