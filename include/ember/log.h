@@ -1,9 +1,13 @@
-/* Leveled logger to stderr or a file/FIFO. */
+/* Leveled logger to stderr or a file/FIFO. Logging never blocks: a line
+ * that does not fit (a full pipe nobody reads) is dropped and counted
+ * (log.c explains how stderr is made non-blocking without affecting the
+ * processes that share it). */
 #ifndef EMBER_LOG_H
 #define EMBER_LOG_H
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level { LOG_OFF = -1, LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -14,6 +18,13 @@ enum log_level log_get_level(void);
 int log_parse_level(const char *s, enum log_level *out);
 /* Send log lines to PATH (opened O_APPEND|O_NONBLOCK; a FIFO works). */
 int log_open(const char *path);
+/* Lines dropped (the destination was full, or took part of the line) /
+ * writes that failed otherwise, since the previous call; for the metrics'
+ * logger.missed_log_count / log_fails. */
+uint64_t log_take_missed(void);
+uint64_t log_take_failed(void);
+/* True when log lines go to a non-blocking descriptor of ember's own. */
+bool log_nonblocking(void);
 /* Prefix for every line (the instance id). */
 void log_set_id(const char *id);
 /* Firecracker's logger options: show the level / the file:line of origin in

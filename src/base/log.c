@@ -1,3 +1,19 @@
+/* The logger. Writing a line never blocks the thread that logs (the API
+ * thread logs every bad request; a stderr pipe nobody reads must not freeze
+ * it): the line goes out with one non-blocking write() and, when it does not
+ * fit, is dropped and counted (missed_log_count in the metrics).
+ *
+ * Non-blocking without touching what other processes share: O_NONBLOCK is a
+ * flag of the open file description, which ember's stderr shares with its
+ * parent and siblings. So, at start-up (a constructor: before any thread or
+ * seccomp filter exists), when stderr is a pipe, FIFO, terminal or socket,
+ * ember opens its own description of the same object through
+ * /proc/self/fd/2 and makes that one non-blocking. A regular file (or block
+ * device) is written through fd 2 as it is: such writes do not wait on a
+ * reader. --log-path files are ember's own and opened O_NONBLOCK. Only when
+ * /proc is unavailable (or the object cannot be reopened, like a socket)
+ * does ember keep writing fd 2 as is; then it at least does not hold the
+ * log lock across that write. */
 #include "ember/log.h"
 
 #include <errno.h>
@@ -7,11 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static enum log_level cur_level = LOG_INFO;
 static int log_fd = STDERR_FILENO;
+static bool log_fd_nonblocking; /* ours and non-blocking: written under the lock */
+static int stderr_fd = STDERR_FILENO; /* fd 2, or ember's own non-blocking copy */
+static bool stderr_nonblocking;
+static uint64_t missed_lines, failed_writes;
 static char log_id[65] = "anonymous-instance";
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool show_level = true;
@@ -49,6 +70,40 @@ int log_parse_level(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
+__attribute__((constructor)) static void log_private_stderr(void)
+{
+	struct stat st;
+	int fd;
+
+	if (fstat(STDERR_FILENO, &st) < 0 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		return;
+	/* A new open file description of the same pipe or terminal; O_NOCTTY:
+	 * never become the controlling terminal. A pipe without a reader
+	 * refuses (ENXIO): then writes fail anyway. */
+	fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	stderr_fd = fd;
+	stderr_nonblocking = true;
+	log_fd = fd;
+	log_fd_nonblocking = true;
+}
+
+uint64_t log_take_missed(void)
+{
+	return __atomic_exchange_n(&missed_lines, 0, __ATOMIC_RELAXED);
+}
+
+uint64_t log_take_failed(void)
+{
+	return __atomic_exchange_n(&failed_writes, 0, __ATOMIC_RELAXED);
+}
+
+bool log_nonblocking(void)
+{
+	return log_fd_nonblocking;
+}
+
 int log_open(const char *path)
 {
 	/* O_RDWR: opening a FIFO that has no reader yet does not fail (ENXIO). */
@@ -57,9 +112,10 @@ int log_open(const char *path)
 	if (fd < 0)
 		return -errno;
 	pthread_mutex_lock(&log_lock);
-	if (log_fd != STDERR_FILENO)
+	if (log_fd != STDERR_FILENO && log_fd != stderr_fd)
 		close(log_fd);
 	log_fd = fd;
+	log_fd_nonblocking = true;
 	pthread_mutex_unlock(&log_lock);
 	return 0;
 }
@@ -96,7 +152,8 @@ __attribute__((format(printf, 4, 0))) static void log_vmsg(enum log_level lvl, c
 {
 	char line[1024];
 	struct timespec ts;
-	int n, m;
+	int n, m, fd, e;
+	ssize_t w;
 
 	if (lvl < LOG_ERROR || lvl > cur_level)
 		return;
@@ -119,10 +176,25 @@ __attribute__((format(printf, 4, 0))) static void log_vmsg(enum log_level lvl, c
 		pthread_mutex_unlock(&log_lock);
 		return;
 	}
-	if (write(log_fd, line, (size_t)n) < 0) {
-		/* nowhere left to report it */
+	if (log_fd_nonblocking) {
+		w = write(log_fd, line, (size_t)n);
+		e = errno;
+		pthread_mutex_unlock(&log_lock);
+	} else {
+		/* fd 2 shared as it is: the only fd that is never closed, so it
+		 * can be written without the lock */
+		fd = log_fd;
+		pthread_mutex_unlock(&log_lock);
+		w = write(fd, line, (size_t)n);
+		e = errno;
 	}
-	pthread_mutex_unlock(&log_lock);
+	if (w == n)
+		return;
+	/* A partial write is a line cut short: count it as missed too. */
+	if (w >= 0 || e == EAGAIN || e == EWOULDBLOCK)
+		__atomic_fetch_add(&missed_lines, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_add(&failed_writes, 1, __ATOMIC_RELAXED);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)

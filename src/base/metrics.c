@@ -1,4 +1,8 @@
-/* Metrics counters and their JSON-lines flush (Firecracker's shape). */
+/* Metrics counters and their JSON-lines flush (Firecracker's shape).
+ * Flushing never blocks: the destination is opened O_NONBLOCK (it is
+ * ember's own description), a line that does not fit is dropped and counted
+ * in logger.missed_metrics_count, and a line that went out in part has its
+ * rest sent before anything else, so a FIFO reader never sees a cut line. */
 #include "ember/metrics.h"
 
 #include <cjson/cJSON.h>
@@ -31,6 +35,8 @@ static struct dev_slot net_ids[METRICS_MAX_DEVS];
 static struct metrics_net net_devs[METRICS_MAX_DEVS];
 static int metrics_fd = -1;
 static int timer_fd = -1;
+static char *tail; /* the unwritten rest of a line that went out in part */
+static size_t tail_len, tail_off;
 static char *instance_id;
 static bool emit_id;
 static char *properties;
@@ -214,6 +220,8 @@ char *metrics_serialize(void)
 	GROUP(root, "i8042", struct metrics_i8042, &metrics.i8042, METRICS_I8042, ADD_TAKE);
 	GROUP(root, "latencies_us", struct metrics_latencies, &metrics.latencies_us,
 	      METRICS_LATENCIES, ADD_PEEK);
+	METRIC_ADD(metrics.logger.missed_log_count, log_take_missed());
+	METRIC_ADD(metrics.logger.log_fails, log_take_failed());
 	GROUP(root, "logger", struct metrics_logger, &metrics.logger, METRICS_LOGGER, ADD_TAKE);
 	add_net_devices(root);
 	GROUP(root, "patch_api_requests", struct metrics_patch_api, &metrics.patch_api_requests,
@@ -243,29 +251,62 @@ char *metrics_serialize(void)
 	return line;
 }
 
+/* Write what fits of tail; 0 when it is all out, -EAGAIN if not, -errno. */
+static int write_tail(void)
+{
+	while (tail_off < tail_len) {
+		ssize_t w = write(metrics_fd, tail + tail_off, tail_len - tail_off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		if (w == 0)
+			return -EAGAIN;
+		tail_off += (size_t)w;
+	}
+	free(tail);
+	tail = NULL;
+	tail_len = tail_off = 0;
+	return 0;
+}
+
 int metrics_flush(void)
 {
 	char *line;
-	ssize_t w;
-	size_t n;
+	int r;
 
 	if (metrics_fd < 0)
 		return 0;
+	/* Serialized either way: the counters restart, what is not written is
+	 * lost and counted. */
 	line = metrics_serialize();
 	if (!line) {
 		METRIC_INC(metrics.logger.metrics_fails);
 		return -ENOMEM;
 	}
-	n = strlen(line);
-	w = write(metrics_fd, line, n);
-	free(line);
-	if (w != (ssize_t)n) {
-		int e = w < 0 ? errno : EAGAIN;
+	if (tail && (r = write_tail()) < 0) {
+		free(line);
 		METRIC_INC(metrics.logger.missed_metrics_count);
-		METRIC_INC(metrics.logger.metrics_fails);
-		return -e;
+		if (r != -EAGAIN)
+			METRIC_INC(metrics.logger.metrics_fails);
+		return r;
 	}
-	return 0;
+	tail = line;
+	tail_len = strlen(line);
+	tail_off = 0;
+	r = write_tail();
+	if (r < 0 && tail_off == 0) {
+		/* nothing of it went out: drop it whole */
+		free(tail);
+		tail = NULL;
+		tail_len = 0;
+		METRIC_INC(metrics.logger.missed_metrics_count);
+		if (r != -EAGAIN)
+			METRIC_INC(metrics.logger.metrics_fails);
+		return r;
+	}
+	return 0; /* all out, or the rest goes first next time */
 }
 
 static void timer_event(void *opaque, int fd, uint32_t events)
