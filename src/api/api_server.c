@@ -41,6 +41,7 @@ struct client {
 	bool dead;
 	uint64_t last_ms;      /* accepted, or last byte read or written */
 	uint64_t req_start_ms; /* first byte of the incomplete request; 0: none */
+	uint64_t seq;	       /* accept order: breaks ties between equal times */
 };
 
 struct api_server {
@@ -54,6 +55,7 @@ struct api_server {
 	unsigned request_timeout_ms, idle_timeout_ms;
 	uint64_t accept_paused_until; /* EMFILE back-off: listen fd not polled */
 	bool fd_starved;	      /* logged once per starvation episode */
+	uint64_t accepted;	      /* clients accepted so far */
 	pthread_t thread;
 	bool thread_started;
 	struct client *clients[API_MAX_CLIENTS];
@@ -229,7 +231,7 @@ static int pick_victim(const struct api_server *s)
 {
 	int best = -1;
 	enum client_state best_st = CLIENT_IDLE;
-	uint64_t best_t = 0;
+	uint64_t best_t = 0, best_seq = 0;
 
 	for (int i = 0; i < s->nclients; i++) {
 		const struct client *c = s->clients[i];
@@ -238,10 +240,12 @@ static int pick_victim(const struct api_server *s)
 
 		if (c->dead)
 			return i;
-		if (best < 0 || st < best_st || (st == best_st && t < best_t)) {
+		if (best < 0 || st < best_st ||
+		    (st == best_st && (t < best_t || (t == best_t && c->seq < best_seq)))) {
 			best = i;
 			best_st = st;
 			best_t = t;
+			best_seq = c->seq;
 		}
 	}
 	return best;
@@ -400,6 +404,7 @@ static void accept_clients(struct api_server *s)
 		}
 		c->fd = fd;
 		c->last_ms = now_ms();
+		c->seq = s->accepted++;
 		http_parser_init(&c->parser);
 		http_parser_set_max_body(&c->parser, s->max_body);
 		s->clients[s->nclients++] = c;
