@@ -226,8 +226,9 @@ static uint64_t client_deadline(const struct api_server *s, const struct client 
 
 /* The client to drop for a newcomer: the idle one silent for longest, else
  * the incomplete request that started first, else the client that has not
- * taken its answer for longest. -1 when there is none. */
-static int pick_victim(const struct api_server *s)
+ * taken its answer for longest; only among clients accepted before the
+ * seq-th. -1 when there is none. */
+static int pick_victim(const struct api_server *s, uint64_t before_seq)
 {
 	int best = -1;
 	enum client_state best_st = CLIENT_IDLE;
@@ -238,6 +239,8 @@ static int pick_victim(const struct api_server *s)
 		enum client_state st = client_state(c);
 		uint64_t t = st == CLIENT_READING ? c->req_start_ms : c->last_ms;
 
+		if (c->seq >= before_seq)
+			continue;
 		if (c->dead)
 			return i;
 		if (best < 0 || st < best_st ||
@@ -360,11 +363,15 @@ static void client_writable(struct api_server *s, struct client *c)
 /* Accept up to API_ACCEPT_BATCH newcomers (then the clients already in get
  * their turn). A full table evicts a victim for each newcomer. Out of file
  * descriptors, accept4 fails and the connection stays queued, so poll would
- * report it again at once: evict a client to free a descriptor, and when
- * there is none to evict (or that did not help: another thread took it),
- * stop polling the listener for API_ACCEPT_BACKOFF_MS. */
+ * report it again at once: evict a client accepted before this batch to
+ * free a descriptor (never one of this batch: it has not had its turn yet);
+ * if there is none but this batch took someone, the next round goes on
+ * after they had their turn; if the batch took nobody (the descriptors are
+ * held elsewhere, or an eviction did not help: another thread took the
+ * descriptor), stop polling the listener for API_ACCEPT_BACKOFF_MS. */
 static void accept_clients(struct api_server *s)
 {
+	uint64_t batch = s->accepted;
 	bool evicted_for_fd = false;
 
 	for (int k = 0; k < API_ACCEPT_BATCH; k++) {
@@ -380,11 +387,13 @@ static void accept_clients(struct api_server *s)
 			if (e == EAGAIN || e == EWOULDBLOCK)
 				return;
 			if ((e == EMFILE || e == ENFILE) && !evicted_for_fd &&
-			    (v = pick_victim(s)) >= 0) {
+			    (v = pick_victim(s, batch)) >= 0) {
 				evicted_for_fd = true;
 				client_close(s, v);
 				continue;
 			}
+			if ((e == EMFILE || e == ENFILE) && !evicted_for_fd && s->accepted > batch)
+				return;
 			if (!s->fd_starved)
 				log_warn("api: accept: %s; not accepting for %d ms at a time until "
 					 "it works again",
@@ -396,7 +405,7 @@ static void accept_clients(struct api_server *s)
 		s->fd_starved = false;
 		evicted_for_fd = false;
 		if (s->nclients == API_MAX_CLIENTS)
-			client_close(s, pick_victim(s));
+			client_close(s, pick_victim(s, UINT64_MAX));
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
