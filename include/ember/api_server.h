@@ -9,7 +9,8 @@
  * API_MAX_CLIENTS connections; when the table is full a newcomer is still
  * accepted and the idle connection silent for longest is closed (else the
  * incomplete request that started first, else the client slowest to take
- * its answer). A request must be complete within the request timeout of its
+ * its answer), but no client before API_EVICT_GRACE_MS: until then
+ * newcomers wait in the listen backlog. A request must be complete within the request timeout of its
  * first byte and its answer taken within it; an idle keep-alive connection
  * is closed after the idle timeout. Out of file descriptors, a client is
  * evicted to make room, or the listener rests API_ACCEPT_BACKOFF_MS. */
@@ -26,6 +27,7 @@
 #define API_IDLE_TIMEOUT_MS 60000   /* keep-alive connection with nothing to do */
 #define API_ACCEPT_BACKOFF_MS 100   /* accept4 failed with EMFILE/ENFILE/... */
 #define API_ACCEPT_BATCH 16	    /* newcomers per poll round */
+#define API_EVICT_GRACE_MS 100	    /* a new client is not evicted before this */
 
 /* Runs on the VMM thread (from the event loop) for each routed request. */
 typedef void (*api_dispatch_fn)(void *opaque, struct api_request *req, struct api_response *resp);

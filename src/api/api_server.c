@@ -42,6 +42,7 @@ struct client {
 	uint64_t last_ms;      /* accepted, or last byte read or written */
 	uint64_t req_start_ms; /* first byte of the incomplete request; 0: none */
 	uint64_t seq;	       /* accept order: breaks ties between equal times */
+	uint64_t accepted_ms;
 };
 
 struct api_server {
@@ -227,8 +228,9 @@ static uint64_t client_deadline(const struct api_server *s, const struct client 
 /* The client to drop for a newcomer: the idle one silent for longest, else
  * the incomplete request that started first, else the client that has not
  * taken its answer for longest; only among clients accepted before the
- * seq-th. -1 when there is none. */
-static int pick_victim(const struct api_server *s, uint64_t before_seq)
+ * seq-th and at least API_EVICT_GRACE_MS ago (every client gets that long
+ * to send its request). -1 when there is none. */
+static int pick_victim(const struct api_server *s, uint64_t before_seq, uint64_t now)
 {
 	int best = -1;
 	enum client_state best_st = CLIENT_IDLE;
@@ -239,10 +241,10 @@ static int pick_victim(const struct api_server *s, uint64_t before_seq)
 		enum client_state st = client_state(c);
 		uint64_t t = st == CLIENT_READING ? c->req_start_ms : c->last_ms;
 
-		if (c->seq >= before_seq)
-			continue;
 		if (c->dead)
 			return i;
+		if (c->seq >= before_seq || now < c->accepted_ms + API_EVICT_GRACE_MS)
+			continue;
 		if (best < 0 || st < best_st ||
 		    (st == best_st && (t < best_t || (t == best_t && c->seq < best_seq)))) {
 			best = i;
@@ -375,9 +377,15 @@ static void accept_clients(struct api_server *s)
 	bool evicted_for_fd = false;
 
 	for (int k = 0; k < API_ACCEPT_BATCH; k++) {
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int full_victim = -1, fd, v;
 		struct client *c;
-		int v;
+
+		/* A full table with every client still in its grace period: the
+		 * newcomer waits in the listen backlog (accept_ready_at). */
+		if (s->nclients == API_MAX_CLIENTS &&
+		    (full_victim = pick_victim(s, UINT64_MAX, now_ms())) < 0)
+			return;
+		fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
 			int e = errno;
@@ -387,7 +395,7 @@ static void accept_clients(struct api_server *s)
 			if (e == EAGAIN || e == EWOULDBLOCK)
 				return;
 			if ((e == EMFILE || e == ENFILE) && !evicted_for_fd &&
-			    (v = pick_victim(s, batch)) >= 0) {
+			    (v = pick_victim(s, batch, now_ms())) >= 0) {
 				evicted_for_fd = true;
 				client_close(s, v);
 				continue;
@@ -404,15 +412,15 @@ static void accept_clients(struct api_server *s)
 		}
 		s->fd_starved = false;
 		evicted_for_fd = false;
-		if (s->nclients == API_MAX_CLIENTS)
-			client_close(s, pick_victim(s, UINT64_MAX));
+		if (full_victim >= 0 && s->nclients == API_MAX_CLIENTS)
+			client_close(s, full_victim);
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
 			continue;
 		}
 		c->fd = fd;
-		c->last_ms = now_ms();
+		c->last_ms = c->accepted_ms = now_ms();
 		c->seq = s->accepted++;
 		http_parser_init(&c->parser);
 		http_parser_set_max_body(&c->parser, s->max_body);
@@ -420,14 +428,33 @@ static void accept_clients(struct api_server *s)
 	}
 }
 
+/* When the listener is to be polled again: after an EMFILE back-off, and
+ * with a full table, once a client's grace period is over. */
+static uint64_t accept_ready_at(const struct api_server *s)
+{
+	uint64_t t = s->accept_paused_until, first = UINT64_MAX;
+
+	if (s->nclients < API_MAX_CLIENTS)
+		return t;
+	for (int i = 0; i < s->nclients; i++) {
+		const struct client *c = s->clients[i];
+
+		if (c->dead)
+			return t;
+		if (c->accepted_ms + API_EVICT_GRACE_MS < first)
+			first = c->accepted_ms + API_EVICT_GRACE_MS;
+	}
+	return first > t ? first : t;
+}
+
 /* The poll timeout (ms, -1: none) until the first client deadline or the
- * end of an accept back-off. */
+ * listener's turn. */
 static int poll_timeout(const struct api_server *s, uint64_t now)
 {
-	uint64_t next = UINT64_MAX;
+	uint64_t next = UINT64_MAX, a = accept_ready_at(s);
 
-	if (s->accept_paused_until > now)
-		next = s->accept_paused_until;
+	if (a > now)
+		next = a;
 	for (int i = 0; i < s->nclients; i++) {
 		uint64_t d = client_deadline(s, s->clients[i]);
 
@@ -462,7 +489,7 @@ static void *api_thread(void *arg)
 		pfd[0] = (struct pollfd){.fd = s->stop_efd, .events = POLLIN};
 		/* a negative fd is skipped by poll: the accept back-off */
 		pfd[1] = (struct pollfd){
-		    .fd = s->accept_paused_until > now ? -1 : s->listen_fd,
+		    .fd = accept_ready_at(s) > now ? -1 : s->listen_fd,
 		    .events = POLLIN,
 		};
 		for (int i = 0; i < nc; i++)

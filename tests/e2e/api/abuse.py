@@ -19,8 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fcapi  # noqa: E402
 
-SOCK, PHASE, PID = sys.argv[1], sys.argv[2], int(sys.argv[3])
-ARGS = sys.argv[4:]
+SOCK, PID = None, 0  # set by main(), or by a script that imports this one
 DEADLINE = 2.0  # a new client's GET / must be answered within this (seconds)
 REQUEST_TIMEOUT = 5.0  # API_REQUEST_TIMEOUT_MS
 results = {"ok": 0, "fail": 0}
@@ -284,6 +283,9 @@ def phase_fds(stderr_file):
 
 
 def main():
+    global SOCK, PID
+    SOCK, PHASE, PID = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    ARGS = sys.argv[4:]
     if PHASE == "stderr":
         phase_stderr(ARGS[0])
     elif PHASE == "slow":

@@ -350,9 +350,9 @@ def concurrency():
         t.join()
     report(not errors, "conn: 8 keep-alive clients x 50 requests at once", repr(errors[:3]))
 
-    # the connection cap: every newcomer is taken, the idle connections
-    # silent for longest are closed to make room (no 503s), the server
-    # carries on
+    # the connection cap (64): nobody is refused; the last 16 wait in the
+    # listen backlog until the first ones' grace period is over, then the
+    # connections silent for longest (answered by then) are closed for them
     socks, statuses = [], []
     for _ in range(80):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -372,11 +372,10 @@ def concurrency():
             statuses.append(None)
         s.close()
     serving, why = still_serving()
-    n200, closed = statuses.count(200), statuses.count(None)
-    # the first 16 (80 - 64) were evicted for the last 16, in order
-    report(serving and n200 == 64 and closed == 16 and statuses[:16] == [None] * 16,
-           "conn: 80 simultaneous clients -> %d x 200, %d evicted, still serving" %
-           (n200, closed), why + " " + repr(statuses))
+    n200 = statuses.count(200)
+    report(serving and n200 == 80,
+           "conn: 80 simultaneous clients -> %d x 200, still serving" % n200,
+           why + " " + repr(statuses))
 
 
 def main():
