@@ -477,7 +477,6 @@ static void *api_thread(void *arg)
 	/* Signals are the VMM thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	pthread_setname_np(pthread_self(), "ember-api");
 	if (s->thread_init && s->thread_init(s->opaque) < 0) {
 		log_error("api: thread set-up failed: %s", err_msg());
 		return NULL;

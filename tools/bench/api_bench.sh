@@ -8,11 +8,16 @@
 #     keep-alive connection (tools/bench/api_latency.c): p50/p90/p99/max and
 #     requests per second. Every request crosses the API thread, the eventfd
 #     mailbox and the VMM thread, like a real client's; PUT /drives also
-#     parses and validates the JSON body and opens the backing file.
+#     parses and validates the JSON body and opens the backing file;
+#   - under abuse (issue 19): GET / from a new client (new connection per
+#     request, timed from connect) while a flood keeps 1,000 connections
+#     coming and held, and while 100 slowloris clients trickle headers;
+#     API_BENCH_ABUSE_REQUESTS probes each (default 100).
 set -u
 BUILD=${BUILD:-build}
 STARTS=${API_BENCH_STARTS:-20}
 REQS=${API_BENCH_REQUESTS:-10000}
+ABUSE_REQS=${API_BENCH_ABUSE_REQUESTS:-100}
 EMBER=$BUILD/ember
 DIR=$(dirname "$0")
 PROBE=$BUILD/bench/boot_probe
@@ -31,7 +36,9 @@ done
 TMP=$(mktemp -d /tmp/ember-api-bench.XXXXXX)
 SOCK=$TMP/api.sock
 PID=
+LPID=
 cleanup() {
+	[ -n "$LPID" ] && kill "$LPID" 2>/dev/null
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -87,6 +94,69 @@ for t in get:"GET /machine-config" put:"PUT /drives/rootfs"; do
 	printf "  %-22s p50 %6.1f us  p90 %6.1f us  p99 %6.1f us  max %7.1f us  %6.0f req/s\n" \
 		"${t#*:}" "$(field "$f" p50_us)" "$(field "$f" p90_us)" "$(field "$f" p99_us)" \
 		"$(field "$f" max_us)" "$(field "$f" rps)"
+done
+
+# ---- under abuse ----
+# load MODE: a load generator in the background (LPID) once it is running.
+load() {
+	rm -f "$TMP/ready"
+	python3 - "$SOCK" "$1" "$TMP/ready" <<'PY' &
+import resource, socket, sys, threading, time
+sock, mode, ready = sys.argv[1:4]
+h = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(h, 8192), h))
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    return s
+if mode == "flood":  # 1,000 connections opened and held, again and again
+    while True:
+        held = []
+        for _ in range(1000):
+            try:
+                held.append(conn())
+            except OSError:
+                pass
+            if len(held) == 64:
+                open(ready, "w").close()
+        for s in held:
+            s.close()
+else:  # 100 slowloris clients, a header byte each every 100 ms
+    slow = []
+    while True:
+        while len(slow) < 100:
+            s = conn()
+            s.sendall(b"GET / HTTP/1.1\r\nX-Slow: ")
+            slow.append(s)
+        open(ready, "w").close()
+        alive = []
+        for s in slow:
+            try:
+                s.send(b"a")
+                alive.append(s)
+            except OSError:
+                s.close()
+        slow = alive
+        time.sleep(0.1)
+PY
+	LPID=$!
+	for ((i = 0; i < 1000; i++)); do
+		[ -e "$TMP/ready" ] && break
+		sleep 0.01
+	done
+}
+echo "Under abuse: GET / from a new client (connect -> full response), $ABUSE_REQS requests"
+for mode in flood slow; do
+	load "$mode"
+	"$CLIENT" -c "$SOCK" "$ABUSE_REQS" GET / >"$TMP/abuse_$mode.txt" ||
+		echo "  $mode: the probe failed"
+	kill "$LPID"
+	wait "$LPID" 2>/dev/null
+	LPID=
+	f=$TMP/abuse_$mode.txt
+	[ "$mode" = flood ] && what="1,000-connection flood" || what="100 slowloris clients"
+	printf "  %-24s p50 %8.1f us  p99 %8.1f us  max %8.1f us\n" "$what" \
+		"$(field "$f" p50_us)" "$(field "$f" p99_us)" "$(field "$f" max_us)"
 done
 kill "$PID"
 wait "$PID" 2>/dev/null

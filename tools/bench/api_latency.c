@@ -2,7 +2,10 @@
  * keep-alive connection to ember's API socket, each timed from the first
  * byte sent to the last byte of the response (CLOCK_MONOTONIC).
  *
- *   api_latency SOCKET N METHOD PATH [BODY]
+ *   api_latency [-c] SOCKET N METHOD PATH [BODY]
+ *
+ * -c: a new connection for every request, timed from connect() (what a new
+ * client sees while others load the server; used under abuse).
  *
  * Prints one line: n=N status=S p50_us=.. p90_us=.. p99_us=.. max_us=..
  * mean_us=.. rps=.. (requests per second over the whole run). Exits 1 if a
@@ -68,9 +71,14 @@ int main(int argc, char **argv)
 	double *lat, t0, total;
 	int fd, n, status = 0;
 	size_t rlen;
+	int per_conn = argc > 1 && strcmp(argv[1], "-c") == 0;
 
+	if (per_conn) {
+		argv++;
+		argc--;
+	}
 	if (argc < 5 || (n = atoi(argv[2])) <= 0) {
-		fprintf(stderr, "usage: api_latency SOCKET N METHOD PATH [BODY]\n");
+		fprintf(stderr, "usage: api_latency [-c] SOCKET N METHOD PATH [BODY]\n");
 		return 2;
 	}
 	if (argc > 5)
@@ -96,6 +104,14 @@ int main(int argc, char **argv)
 	total = now_us();
 	for (int i = 0; i < n; i++) {
 		t0 = now_us();
+		if (per_conn && i > 0) {
+			close(fd);
+			fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+				fprintf(stderr, "api_latency: connect: %s\n", strerror(errno));
+				return 1;
+			}
+		}
 		if (write(fd, req, rlen) != (ssize_t)rlen) {
 			fprintf(stderr, "api_latency: write: %s\n", strerror(errno));
 			return 1;
