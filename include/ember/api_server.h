@@ -10,10 +10,10 @@
  * accepted and the idle connection silent for longest is closed (else the
  * incomplete request that started first, else the client slowest to take
  * its answer), but no client before API_EVICT_GRACE_MS: until then
- * newcomers wait in the listen backlog. A request must be complete within the request timeout of its
- * first byte and its answer taken within it; an idle keep-alive connection
- * is closed after the idle timeout. Out of file descriptors, a client is
- * evicted to make room, or the listener rests API_ACCEPT_BACKOFF_MS. */
+ * newcomers wait in the listen backlog. A request must be complete within the request timeout of
+ * its first byte and its answer taken within it; an idle keep-alive connection is closed after the
+ * idle timeout. Out of file descriptors, a client is evicted to make room, or the listener rests
+ * API_ACCEPT_BACKOFF_MS. */
 #ifndef EMBER_API_SERVER_H
 #define EMBER_API_SERVER_H
 

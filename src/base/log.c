@@ -29,7 +29,7 @@
 
 static enum log_level cur_level = LOG_INFO;
 static int log_fd = STDERR_FILENO;
-static bool log_fd_nonblocking; /* ours and non-blocking: written under the lock */
+static bool log_fd_nonblocking;	      /* ours and non-blocking: written under the lock */
 static int stderr_fd = STDERR_FILENO; /* fd 2, or ember's own non-blocking copy */
 static bool stderr_nonblocking;
 static uint64_t missed_lines, failed_writes;
@@ -57,9 +57,8 @@ int log_parse_level(const char *s, enum log_level *out)
 		const char *name;
 		enum log_level lvl;
 	} names[] = {
-		{"error", LOG_ERROR}, {"warning", LOG_WARN}, {"warn", LOG_WARN},
-		{"info", LOG_INFO},   {"debug", LOG_DEBUG},  {"trace", LOG_DEBUG},
-		{"off", LOG_OFF},
+	    {"error", LOG_ERROR}, {"warning", LOG_WARN}, {"warn", LOG_WARN}, {"info", LOG_INFO},
+	    {"debug", LOG_DEBUG}, {"trace", LOG_DEBUG},	 {"off", LOG_OFF},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcasecmp(s, names[i].name) == 0) {
@@ -148,7 +147,7 @@ int log_set_module(const char *module)
 }
 
 __attribute__((format(printf, 4, 0))) static void log_vmsg(enum log_level lvl, const char *file,
-							 int lineno, const char *fmt, va_list ap)
+							   int lineno, const char *fmt, va_list ap)
 {
 	char line[1024];
 	struct timespec ts;
@@ -158,8 +157,8 @@ __attribute__((format(printf, 4, 0))) static void log_vmsg(enum log_level lvl, c
 	if (lvl < LOG_ERROR || lvl > cur_level)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(line, sizeof(line), "%lld.%06ld [%s", (long long)ts.tv_sec,
-		     ts.tv_nsec / 1000, log_id);
+	n = snprintf(line, sizeof(line), "%lld.%06ld [%s", (long long)ts.tv_sec, ts.tv_nsec / 1000,
+		     log_id);
 	if (show_level)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, ":%s", level_names[lvl]);
 	if (show_origin && file)
