@@ -2,7 +2,9 @@
  * Flushing never blocks: the destination is opened O_NONBLOCK (it is
  * ember's own description), a line that does not fit is dropped and counted
  * in logger.missed_metrics_count, and a line that went out in part has its
- * rest sent before anything else, so a FIFO reader never sees a cut line. */
+ * rest sent before anything else, so a FIFO reader never sees a cut line
+ * (until that rest is out, flushes make no new line: the counters keep
+ * adding up, and each such flush counts as missed). */
 #include "ember/metrics.h"
 
 #include <cjson/cJSON.h>
@@ -273,24 +275,27 @@ static int write_tail(void)
 
 int metrics_flush(void)
 {
+	uint64_t carried;
 	char *line;
 	int r;
 
 	if (metrics_fd < 0)
 		return 0;
-	/* Serialized either way: the counters restart, what is not written is
-	 * lost and counted. */
-	line = metrics_serialize();
-	if (!line) {
-		METRIC_INC(metrics.logger.metrics_fails);
-		return -ENOMEM;
-	}
+	/* The rest of a cut line first. While it is stuck, no new line is made:
+	 * the counters go on adding up for the next one. */
 	if (tail && (r = write_tail()) < 0) {
-		free(line);
 		METRIC_INC(metrics.logger.missed_metrics_count);
 		if (r != -EAGAIN)
 			METRIC_INC(metrics.logger.metrics_fails);
 		return r;
+	}
+	/* A line that cannot go out at all is lost (its counters restarted)
+	 * and counted in the next one, with the misses it carried. */
+	carried = peek(&metrics.logger.missed_metrics_count);
+	line = metrics_serialize();
+	if (!line) {
+		METRIC_INC(metrics.logger.metrics_fails);
+		return -ENOMEM;
 	}
 	tail = line;
 	tail_len = strlen(line);
@@ -301,7 +306,7 @@ int metrics_flush(void)
 		free(tail);
 		tail = NULL;
 		tail_len = 0;
-		METRIC_INC(metrics.logger.missed_metrics_count);
+		METRIC_ADD(metrics.logger.missed_metrics_count, carried + 1);
 		if (r != -EAGAIN)
 			METRIC_INC(metrics.logger.metrics_fails);
 		return r;
