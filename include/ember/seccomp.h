@@ -41,10 +41,33 @@
  * missing syscall. Sanitizer builds (ASan/UBSan/LSan) add the few syscalls
  * the sanitizer runtime makes (reports, leak check at exit) to every filter.
  *
- * Without seccomp_setup() (unit and device tests) installs do nothing. */
+ * Without seccomp_setup() (unit and device tests) installs do nothing.
+ *
+ * libc under the filters: glibc does some work lazily, on first use, with
+ * syscalls no filter allows (the malloc arena trim reads
+ * /proc/sys/vm/overcommit_memory, qsort asks sysinfo, the time zone file,
+ * getrandom). seccomp_setup() first calls seccomp_prepare_libc(), which
+ * fixes the allocator's tunables (one arena, fixed thresholds) and does the
+ * rest up front; seccomp_libc.c lists every path and why it is safe.
+ *
+ * Report mode: with EMBER_SECCOMP_REPORT=FILE in the environment, the
+ * built-in filters' default action is SCMP_ACT_TRAP instead of kill-process.
+ * The SIGSYS handler appends one line per would-be violation to FILE (opened
+ * at set-up; O_APPEND, so several processes may share it):
+ *   ember[PID] seccomp: KIND thread: NAME(NR) args 0xA0 0xA1 ... 0xA5
+ * (KIND: vmm, api, vcpu, vmm boot: the last filter the thread installed) and
+ * makes the call fail with ENOSYS, so the process carries on and every
+ * violation of a run is seen. The handler is async-signal-safe and only
+ * writes; the seccomp.num_faults metric counts each one. An empty FILE after
+ * a run means zero violations; tests/e2e/lib.sh runs every e2e test this
+ * way and fails a test whose report is not empty. A --seccomp-filter FILE is
+ * used as written (report mode changes only the built-in filters);
+ * --no-seccomp has nothing to report; `ember jail` clears the environment.
+ * It is a test and diagnosis aid: production runs leave it unset. */
 #ifndef EMBER_SECCOMP_H
 #define EMBER_SECCOMP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -142,5 +165,18 @@ int seccomp_install(enum seccomp_thread kind);
 /* Frees the compiled programs (at exit). */
 void seccomp_teardown(void);
 const char *seccomp_thread_name(enum seccomp_thread kind);
+
+/* ---- seccomp_libc.c: glibc's lazy work done before any filter ---- */
+void seccomp_prepare_libc(void);
+
+/* ---- seccomp_report.c: report mode (above) ---- */
+#define SECCOMP_REPORT_ENV "EMBER_SECCOMP_REPORT"
+/* Opens the report file named by the environment: 1 (report mode on), 0
+ * (unset or empty) or -errno (err_msg() names the variable and path). */
+int seccomp_report_open(void);
+bool seccomp_report_enabled(void);
+/* From the SIGSYS handler: one line to the report file, the trapped call's
+ * return value set to -ENOSYS. Async-signal-safe. */
+void seccomp_report_trap(const char *kind, const siginfo_t *si, void *ucontext);
 
 #endif

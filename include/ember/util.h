@@ -32,6 +32,13 @@ int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len
  * thread it creates afterwards) and return a non-blocking signalfd for them,
  * for the VMM thread's event loop; -errno on failure. */
 int process_signalfd(void);
+/* Random bytes that need to be unpredictable across processes, not secret
+ * (e.g. a locally administered MAC address): a splitmix64 stream seeded
+ * from getrandom() by random_seed(), which start-up calls before any
+ * seccomp filter exists (no filter allows getrandom); random_bytes() makes
+ * no syscall once seeded (it seeds itself on first use otherwise: tests). */
+void random_seed(void);
+void random_bytes(void *buf, size_t len);
 /* 8-bit checksum byte that makes the sum of buf[0..len) zero when stored. */
 uint8_t checksum8(const void *buf, size_t len);
 

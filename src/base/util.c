@@ -7,7 +7,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ember/error.h"
@@ -129,6 +131,44 @@ int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len
 	*buf = p;
 	*len = got;
 	return 0;
+}
+
+static uint64_t rnd_state;
+static int rnd_seeded;
+
+void random_seed(void)
+{
+	uint64_t seed = 0;
+	struct timespec ts;
+
+	if (__atomic_load_n(&rnd_seeded, __ATOMIC_ACQUIRE))
+		return;
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+		/* no entropy yet (early boot) or no getrandom: still distinct */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed ^= (uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 16;
+	}
+	__atomic_store_n(&rnd_state, seed, __ATOMIC_RELAXED);
+	__atomic_store_n(&rnd_seeded, 1, __ATOMIC_RELEASE);
+}
+
+void random_bytes(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	random_seed();
+	while (len) {
+		/* splitmix64: a Weyl sequence through a 64-bit mixer */
+		uint64_t z = __atomic_add_fetch(&rnd_state, 0x9e3779b97f4a7c15ULL, __ATOMIC_RELAXED);
+		size_t n = len < sizeof(z) ? len : sizeof(z);
+
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+		memcpy(p, &z, n);
+		p += n;
+		len -= n;
+	}
 }
 
 uint8_t checksum8(const void *buf, size_t len)

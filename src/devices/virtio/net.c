@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -673,10 +672,8 @@ int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm, str
 	if (cfg->has_mac) {
 		memcpy(n->mac, cfg->mac, sizeof(n->mac));
 	} else {
-		if (getrandom(n->mac, sizeof(n->mac), 0) != (ssize_t)sizeof(n->mac)) {
-			r = err_set(errno ? errno : EIO, "network interface %s: random MAC", n->id);
-			goto fail;
-		}
+		/* seeded before the seccomp filters: no syscall here */
+		random_bytes(n->mac, sizeof(n->mac));
 		n->mac[0] = (uint8_t)((n->mac[0] & 0xfe) | 0x02); /* unicast, local */
 	}
 	n->rx_buf = malloc(RX_BUF_SIZE);

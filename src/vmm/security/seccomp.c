@@ -8,6 +8,7 @@
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -320,6 +321,7 @@ static struct {
 	enum seccomp_mode mode;
 	bool ready;
 	bool has_trap;
+	bool reporting; /* EMBER_SECCOMP_REPORT: built-in filters trap */
 	struct sock_filter *prog[SECCOMP_THREAD_ALL];
 	size_t len[SECCOMP_THREAD_ALL];
 } sc;
@@ -348,7 +350,8 @@ static __thread const char *thread_kind;
 
 /* "trap" in a FILE: count, say which syscall on which kind of thread, end
  * the process. Async-signal-safe, and only write and exit_group: anything
- * else might trap again under the very filter that trapped. */
+ * else might trap again under the very filter that trapped. In report mode
+ * (built-in filters only) the call is recorded and fails with ENOSYS. */
 static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 {
 	static const char a[] = "ember: seccomp: forbidden syscall ";
@@ -359,8 +362,12 @@ static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 	size_t n = 0;
 
 	(void)sig;
-	(void)uc;
 	METRIC_INC(metrics.seccomp.num_faults);
+	if (sc.reporting) {
+		/* report mode: record it, fail the call, carry on */
+		seccomp_report_trap(kind, si, uc);
+		return;
+	}
 	memcpy(msg + n, a, sizeof(a) - 1);
 	n += sizeof(a) - 1;
 	n += fmt_u(msg + n, (unsigned long)(unsigned)si->si_syscall);
@@ -412,15 +419,15 @@ int seccomp_setup(const char *filter_file, bool disabled)
 
 	seccomp_teardown();
 	sc.has_trap = false;
+	sc.reporting = false;
+	/* Whatever the policy: glibc's lazy set-up done now (seccomp_libc.c). */
+	seccomp_prepare_libc();
 	if (disabled) {
 		sc.mode = SECCOMP_MODE_OFF;
 		sc.ready = true;
 		log_warn("seccomp: disabled (--no-seccomp)");
 		return 0;
 	}
-	/* glibc loads the time zone lazily, on the first gmtime_r/localtime_r
-	 * (the RTC on a vCPU thread): load it now, while files can be opened. */
-	tzset();
 	/* API level 3: SECCOMP_RET_KILL_PROCESS and the seccomp() syscall
 	 * (Linux 4.14); valgrind, for one, does not pass seccomp() through. */
 	if (seccomp_api_get() < 3)
@@ -442,8 +449,14 @@ int seccomp_setup(const char *filter_file, bool disabled)
 			r = err_wrap(-r, "--seccomp-filter %s", filter_file);
 		sc.mode = SECCOMP_MODE_FILE;
 	} else {
+		if ((r = seccomp_report_open()) < 0)
+			return r;
+		sc.reporting = r > 0;
+		r = 0;
 		for (int k = 0; k < SECCOMP_THREAD_ALL && r == 0; k++) {
 			seccomp_default_filter((enum seccomp_thread)k, &f);
+			if (sc.reporting)
+				f.default_action = SCMP_ACT_TRAP;
 			r = compile_kind(&f, (enum seccomp_thread)k);
 		}
 		sc.mode = SECCOMP_MODE_DEFAULT;
@@ -473,10 +486,11 @@ int seccomp_setup(const char *filter_file, bool disabled)
 	}
 	sc.ready = true;
 	log_info("seccomp: %s filters ready (BPF instructions: vmm %zu, api %zu, vcpu %zu, "
-		 "vmm boot %zu)",
+		 "vmm boot %zu)%s",
 		 sc.mode == SECCOMP_MODE_FILE ? "custom" : "built-in", sc.len[SECCOMP_THREAD_VMM],
 		 sc.len[SECCOMP_THREAD_API], sc.len[SECCOMP_THREAD_VCPU],
-		 sc.len[SECCOMP_THREAD_VMM_BOOT]);
+		 sc.len[SECCOMP_THREAD_VMM_BOOT],
+		 sc.reporting ? "; report mode: violations go to " SECCOMP_REPORT_ENV : "");
 	return 0;
 }
 
@@ -490,6 +504,16 @@ int seccomp_install(enum seccomp_thread kind)
 		return 0;
 	if (!sc.prog[kind])
 		return err_set(EINVAL, "seccomp: no '%s' filter", seccomp_thread_name(kind));
+	if (sc.has_trap) {
+		/* A trap raised while SIGSYS is blocked kills the process and
+		 * resets the handler (the kernel forces a synchronous signal
+		 * through): the API thread, for one, blocks every signal. */
+		sigset_t sys;
+
+		sigemptyset(&sys);
+		sigaddset(&sys, SIGSYS);
+		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+	}
 	fp.len = (unsigned short)sc.len[kind];
 	fp.filter = sc.prog[kind];
 	thread_kind = seccomp_thread_name(kind);
