@@ -2,6 +2,7 @@
 #ifndef EMBER_UTIL_H
 #define EMBER_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,10 +29,18 @@ int parse_mac(const char *s, uint8_t mac[6]);
 /* Read a whole regular file (at most max_len bytes) into a malloc'd buffer.
  * Errors are recorded with err_set naming the path. */
 int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len);
-/* Block SIGINT/SIGTERM/SIGHUP/SIGQUIT in the calling thread (so in every
- * thread it creates afterwards) and return a non-blocking signalfd for them,
- * for the VMM thread's event loop; -errno on failure. */
+/* Block, in the calling thread (so in every thread it creates afterwards),
+ * every signal whose default action ends the process without a core dump,
+ * and return a non-blocking signalfd for them, for the VMM thread's event
+ * loop; -errno on failure. So no such signal can end ember behind its back
+ * (leaving the API socket file): the stop signals (signal_is_stop: SIGINT,
+ * SIGTERM, SIGHUP, SIGQUIT) end it cleanly, the others (SIGUSR1, SIGUSR2,
+ * SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, SIGXCPU, SIGXFSZ,
+ * SIGRTMIN+1..SIGRTMAX) are read and ignored (a write past RLIMIT_FSIZE then
+ * fails with EFBIG). SIGPIPE is ignored (SIG_IGN) by main(); SIGRTMIN is the
+ * vCPU kick; faults (SIGSEGV, SIGBUS, ...) and SIGKILL keep their default. */
 int process_signalfd(void);
+bool signal_is_stop(int signo);
 /* Random bytes that need to be unpredictable across processes, not secret
  * (e.g. a locally administered MAC address): a splitmix64 stream seeded
  * from getrandom() by random_seed(), which start-up calls before any

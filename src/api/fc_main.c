@@ -399,6 +399,14 @@ static void signal_event(void *opaque, int fd, uint32_t events)
 	(void)events;
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGXFSZ)
+		METRIC_INC(metrics.signals.sigxfsz);
+	else if (si.ssi_signo == SIGXCPU)
+		METRIC_INC(metrics.signals.sigxcpu);
+	if (!signal_is_stop((int)si.ssi_signo)) {
+		log_warn("signal %u ignored (from pid %u)", si.ssi_signo, si.ssi_pid);
+		return;
+	}
 	log_info("signal %u: shutting down", si.ssi_signo);
 	if (si.ssi_signo == SIGHUP)
 		METRIC_INC(metrics.signals.sighup);

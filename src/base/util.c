@@ -181,16 +181,26 @@ uint8_t checksum8(const void *buf, size_t len)
 	return (uint8_t)(0x100 - sum);
 }
 
+bool signal_is_stop(int signo)
+{
+	return signo == SIGINT || signo == SIGTERM || signo == SIGHUP || signo == SIGQUIT;
+}
+
 int process_signalfd(void)
 {
 	sigset_t sigs;
 	int fd;
 
+	static const int sig_list[] = {
+	    SIGINT,    SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,	SIGUSR2, SIGALRM,
+	    SIGVTALRM, SIGPROF, SIGIO,	SIGPWR,	 SIGSTKFLT, SIGXCPU, SIGXFSZ,
+	};
+
 	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGQUIT);
+	for (size_t i = 0; i < sizeof(sig_list) / sizeof(sig_list[0]); i++)
+		sigaddset(&sigs, sig_list[i]);
+	for (int s = SIGRTMIN + 1; s <= SIGRTMAX; s++)
+		sigaddset(&sigs, s);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	return fd < 0 ? -errno : fd;
