@@ -159,7 +159,8 @@ void random_bytes(void *buf, size_t len)
 	random_seed();
 	while (len) {
 		/* splitmix64: a Weyl sequence through a 64-bit mixer */
-		uint64_t z = __atomic_add_fetch(&rnd_state, 0x9e3779b97f4a7c15ULL, __ATOMIC_RELAXED);
+		uint64_t z =
+		    __atomic_add_fetch(&rnd_state, 0x9e3779b97f4a7c15ULL, __ATOMIC_RELAXED);
 		size_t n = len < sizeof(z) ? len : sizeof(z);
 
 		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

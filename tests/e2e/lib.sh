@@ -11,6 +11,20 @@ trap '[ -n "${E2E_KEEP:-}" ] || rm -rf "$E2E_TMP"' EXIT
 e2e_failures=0
 e2e_cases=0
 
+# Seccomp report mode (include/ember/seccomp.h): every ember this script
+# starts runs its built-in filters with "trap and record" instead of "kill",
+# appending a line per would-be violation to one file; finish fails the
+# script unless that file is empty (zero violations). E2E_SECCOMP_REPORT=0
+# runs the real kill-process filters instead. Any other harness (tests/nested,
+# stress runs) does the same: EMBER_SECCOMP_REPORT=FILE, then `[ ! -s FILE ]`.
+if [ "${E2E_SECCOMP_REPORT:-1}" != 0 ]; then
+	export EMBER_SECCOMP_REPORT=$E2E_TMP/seccomp-report.txt
+	: >"$EMBER_SECCOMP_REPORT"
+	chmod 666 "$EMBER_SECCOMP_REPORT" # runs under another uid append too
+else
+	unset EMBER_SECCOMP_REPORT
+fi
+
 fail() {
 	echo "  FAIL $*"
 	e2e_failures=$((e2e_failures + 1))
@@ -58,8 +72,18 @@ show_file() {
 	tail -n "${2:-15}" "$1" 2>/dev/null | sed 's/^/      | /'
 }
 
+# seccomp_report_check: a failure for every line in the report file.
+seccomp_report_check() {
+	local f=${EMBER_SECCOMP_REPORT:-}
+	[ -n "$f" ] && [ -s "$f" ] || return 0
+	fail "seccomp report: $(wc -l <"$f") would-be violation(s) under the built-in filters:"
+	show_file "$f" 20
+	: >"$f"
+}
+
 # finish: exit status of the script.
 finish() {
+	seccomp_report_check
 	if [ "$e2e_failures" -eq 0 ]; then
 		echo "  $e2e_cases ember runs, all passed"
 		exit 0

@@ -33,6 +33,9 @@ SCALE=${EMBER_E2E_TIMEOUT_SCALE:-1}
 [ -x "$EMBER" ] || { echo "linux e2e: $EMBER not built" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/ember-e2e-linux.XXXXXX)
+# seccomp report mode (include/ember/seccomp.h), as tests/e2e/lib.sh: zero violations
+export EMBER_SECCOMP_REPORT=$TMP/seccomp-report.txt
+: >"$EMBER_SECCOMP_REPORT"
 PID=""
 cleanup() {
 	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
@@ -398,5 +401,10 @@ fi
 
 echo "linux e2e ($mode) stage times (wall clock since ember started; ember's CPU time):"
 printf '  %s\n' "${SUMMARY[@]}"
+if [ -s "$EMBER_SECCOMP_REPORT" ]; then
+	echo "  FAIL seccomp report: would-be violations under the built-in filters:"
+	sed 's/^/      | /' "$EMBER_SECCOMP_REPORT" | head -n 20
+	fails=$((fails + 1))
+fi
 echo "linux e2e ($mode): $passes passed, $fails failed, $skips skipped"
 [ $fails -eq 0 ]

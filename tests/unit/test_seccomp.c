@@ -1,7 +1,9 @@
 /* Seccomp: the JSON filter-file parser (good and bad files, error messages
  * naming the field), the built-in filters (compile, JSON round trip, the
  * committed resources/seccomp/x86_64.json, boot filter ⊇ vmm + vcpu), and
- * real installs in forked children (allowed calls work, others kill). */
+ * real installs in forked children (allowed calls work, others kill), the
+ * libc paths made safe before the filters (allocator trim on a filtered
+ * thread's exit, qsort, random bytes) and report mode (EMBER_SECCOMP_REPORT). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -428,6 +432,10 @@ static void test_default_filters(void **state)
 
 /* ---- real filters, in forked children ---- */
 
+/* Set: the child blocks every signal before it installs its filter, as the
+ * API thread does. */
+static bool block_signals_first;
+
 static int run_child(enum seccomp_thread kind, const char *file, void (*body)(void))
 {
 	pid_t pid = fork();
@@ -435,6 +443,11 @@ static int run_child(enum seccomp_thread kind, const char *file, void (*body)(vo
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		sigset_t all;
+
+		sigfillset(&all);
+		if (block_signals_first)
+			pthread_sigmask(SIG_BLOCK, &all, NULL);
 		if (seccomp_setup(file, false) < 0 || seccomp_install(kind) < 0) {
 			fprintf(stderr, "child: %s\n", err_msg());
 			_exit(100);
@@ -561,6 +574,139 @@ static void test_setup_errors(void **state)
 	seccomp_teardown();
 }
 
+/* ---- libc under the filters (seccomp_libc.c) ---- */
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* What the API thread did with hostile bodies: many 50 KB blocks, freed,
+ * then the thread ends (its tcache freed into its arena); under the api
+ * filter, as the API thread. */
+static void *churn_thread(void *arg)
+{
+	void *p[64];
+
+	(void)arg;
+	if (seccomp_install(SECCOMP_THREAD_API) < 0)
+		return (void *)1;
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 64; i++)
+			p[i] = malloc(50000 + (size_t)i * 512);
+		for (int i = 0; i < 64; i++)
+			free(p[i]);
+	}
+	return NULL;
+}
+
+static void body_malloc_trim_thread(void)
+{
+	pthread_t t;
+	void *ret = (void *)2;
+
+	if (pthread_create(&t, NULL, churn_thread, NULL) != 0 || pthread_join(t, &ret) != 0 ||
+	    ret != NULL)
+		syscall(SYS_exit, 3);
+}
+
+static void body_qsort_random(void)
+{
+	int v[4096];
+	uint8_t a[6] = {0}, b[6] = {0};
+
+	for (int i = 0; i < 4096; i++)
+		v[i] = 4096 - i;
+	qsort(v, 4096, sizeof(v[0]), cmp_int); /* 16 KiB: msort's sysconf path */
+	if (v[0] != 1)
+		syscall(SYS_exit, 3);
+	random_bytes(a, sizeof(a));
+	random_bytes(b, sizeof(b));
+	if (memcmp(a, b, sizeof(a)) == 0)
+		syscall(SYS_exit, 4);
+}
+
+static void test_libc_paths(void **state)
+{
+	(void)state;
+	/* the boot filter lets the main thread create the thread */
+	expect_exit(run_child(SECCOMP_THREAD_VMM_BOOT, NULL, body_malloc_trim_thread), 0);
+	expect_exit(run_child(SECCOMP_THREAD_VMM_BOOT, NULL, body_qsort_random), 0);
+	expect_exit(run_child(SECCOMP_THREAD_VCPU, NULL, body_qsort_random), 0);
+}
+
+/* ---- report mode ---- */
+
+/* Two forbidden calls on an api-filtered thread that blocked every signal
+ * before its install (as the API thread does): both fail with ENOSYS, the
+ * process lives. */
+static void body_report(void)
+{
+	if (syscall(SYS_getpgrp) != -1 || errno != ENOSYS)
+		syscall(SYS_exit, 3);
+	if (open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC) != -1 || errno != ENOSYS)
+		syscall(SYS_exit, 4);
+}
+
+static char *read_text(const char *path)
+{
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(read_whole_file(path, 1 << 20, &buf, &len), 0);
+	buf = realloc(buf, len + 1);
+	assert_non_null(buf);
+	buf[len] = '\0';
+	return (char *)buf;
+}
+
+static void test_report_mode(void **state)
+{
+	char *path = strdup("/tmp/ember-seccomp-report.XXXXXX"), *text, *file, *s;
+	int fd = mkstemp(path), lines = 0;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	setenv(SECCOMP_REPORT_ENV, path, 1);
+
+	/* the built-in api filter: recorded, the calls fail, exit 0 */
+	block_signals_first = true;
+	expect_exit(run_child(SECCOMP_THREAD_API, NULL, body_report), 0);
+	block_signals_first = false;
+	text = read_text(path);
+	for (const char *p = text; (p = strchr(p, '\n')); p++)
+		lines++;
+	if (lines != 2 || !strstr(text, "] seccomp: api thread: getpgrp(111) args ") ||
+	    !strstr(text, "] seccomp: api thread: openat(257) args 0xffffff9c ") ||
+	    strncmp(text, "ember[", 6) != 0)
+		fail_msg("report:\n%s", text);
+	free(text);
+
+	/* a FILE is used as written: "trap" still ends the process, and
+	 * nothing is added to the report */
+	s = doc(NULL, NULL,
+		"{\"default_action\": \"trap\", \"filter_action\": \"allow\", \"filter\": "
+		"[{\"syscall\": \"exit\"}, {\"syscall\": \"exit_group\"}, {\"syscall\": "
+		"\"write\"}, {\"syscall\": \"rt_sigreturn\"}, {\"syscall\": \"rt_sigprocmask\"}]}");
+	file = write_tmp(s);
+	free(s);
+	expect_exit(run_child(SECCOMP_THREAD_VCPU, file, body_getpgrp), 128 + SIGSYS);
+	unlink(file);
+	free(file);
+	text = read_text(path);
+	assert_int_equal(strlen(text), strlen(strchr(text, '\n') ? text : ""));
+	free(text);
+
+	/* a report file that cannot be opened: set-up fails, naming it */
+	setenv(SECCOMP_REPORT_ENV, "/nonexistent/dir/report.txt", 1);
+	assert_int_not_equal(seccomp_setup(NULL, false), 0);
+	assert_non_null(strstr(err_msg(), SECCOMP_REPORT_ENV "=/nonexistent/dir/report.txt"));
+	unsetenv(SECCOMP_REPORT_ENV);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,8 +715,11 @@ int main(void)
 	    cmocka_unit_test(test_bad_rules),	    cmocka_unit_test(test_default_round_trip),
 	    cmocka_unit_test(test_default_filters), cmocka_unit_test(test_install),
 	    cmocka_unit_test(test_install_file),    cmocka_unit_test(test_setup_errors),
+	    cmocka_unit_test(test_libc_paths),	    cmocka_unit_test(test_report_mode),
 	};
 
+	/* the kill-process expectations need the real filters */
+	unsetenv(SECCOMP_REPORT_ENV);
 	log_set_level(LOG_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

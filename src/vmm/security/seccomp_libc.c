@@ -28,7 +28,7 @@
 /* malloc tunables, fixed at start-up so that the allocator behaves the same
  * whatever a client sends (mallopt also turns off glibc's dynamic mmap
  * threshold, which moves with the size of the last freed mmap'ed chunk). */
-#define MALLOC_MMAP_THRESHOLD (256 * 1024) /* larger blocks: mmap/munmap/mremap */
+#define MALLOC_MMAP_THRESHOLD (256 * 1024)  /* larger blocks: mmap/munmap/mremap */
 #define MALLOC_TRIM_THRESHOLD (1024 * 1024) /* free top of heap above this: brk down */
 #define MALLOC_TOP_PAD (256 * 1024)	    /* slack kept on each brk up or down */
 
