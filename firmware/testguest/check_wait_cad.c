@@ -2,7 +2,8 @@
  * Ctrl-Alt-Del (the API's SendCtrlAltDel action: scancodes 1d 38 e0 53 when
  * the i8042 translates to set 1, its default, or set-2 14 11 e0 71), so a test
  * can pause and resume a live guest first. Polls the i8042 status port;
- * without tg.wait it does nothing. */
+ * without tg.wait it does nothing. tg.wait=hold: keep running and never read
+ * the i8042 (the VMM's keyboard buffer fills up; the VMM ends the run). */
 #include "tg.h"
 #include "x86.h"
 
@@ -19,8 +20,13 @@ static void wait_cad(void)
 
 	if (!v)
 		return;
+	if (len == 4 && memcmp(v, "hold", 4) == 0) {
+		tg_printf("TESTGUEST HOLDING\n");
+		for (;;)
+			cpu_pause();
+	}
 	if (len != 3 || memcmp(v, "cad", 3) != 0) {
-		tg_fail("wait.param", "unknown tg.wait value (expected cad)");
+		tg_fail("wait.param", "unknown tg.wait value (expected cad or hold)");
 		return;
 	}
 	tg_printf("TESTGUEST WAITING for ctrl-alt-del\n");

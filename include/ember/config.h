@@ -102,8 +102,15 @@ int config_check_net(const struct net_cfg *n);
 int config_check_vsock(const struct vsock_cfg *v);
 int config_check_balloon(const struct balloon_cfg *b, const struct machine_cfg *m);
 /* Path checks done when a PUT names a file (Firecracker opens it then):
- * readable, and writable when want_write. */
-int config_check_file(const char *path, bool want_write, const char *field);
+ * readable, writable when want_write, and of the expected type. The open is
+ * non-blocking (a FIFO never hangs the caller); a FIFO, socket, character
+ * device or directory is refused with an error naming what it is. */
+enum host_file_kind {
+	HOST_FILE_REGULAR, /* kernel, initrd: a regular file */
+	HOST_FILE_DISK,    /* drive backing: a regular file or a block device */
+};
+int config_check_file(const char *path, bool want_write, enum host_file_kind kind,
+		      const char *field);
 
 /* Deep copies / frees of single sections (strings are owned). */
 void drive_cfg_free(struct drive_cfg *d);

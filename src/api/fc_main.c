@@ -50,6 +50,7 @@ struct fc_opts {
 	uint64_t max_payload;
 	uint64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
 	bool have_start_time, have_start_time_cpu;
+	bool log_to_file; /* --log-path or the config file's logger */
 };
 
 struct fc_state {
@@ -437,12 +438,7 @@ static int configure(int argc, char **argv, struct fc_opts *o, struct vm_config 
 		fprintf(stderr, "ember: %s\n", err_msg());
 		return EMBER_EXIT_BAD_CONFIG;
 	}
-	/* Compiled now, installed per thread later (order: seccomp.h). */
-	if (seccomp_setup(o->seccomp_filter, o->no_seccomp) < 0) {
-		fprintf(stderr, "ember: %s\n", err_msg());
-		return EMBER_EXIT_BAD_CONFIG;
-	}
-
+	/* The config file first: a bad one is the only line printed. */
 	config_init(cfg);
 	if (o->config_file && (load_config_file(o->config_file, cfg) < 0 ||
 			       apply_file_logging(cfg, o->id ? o->id : "anonymous-instance") < 0)) {
@@ -450,7 +446,19 @@ static int configure(int argc, char **argv, struct fc_opts *o, struct vm_config 
 		config_free(cfg);
 		return EMBER_EXIT_BAD_CONFIG;
 	}
+	if (o->config_file && config_validate(cfg) < 0) {
+		fprintf(stderr, "ember: cannot start the microVM: %s\n", err_msg());
+		config_free(cfg);
+		return EMBER_EXIT_BAD_CONFIG;
+	}
+	/* Compiled now, installed per thread later (order: seccomp.h). */
+	if (seccomp_setup(o->seccomp_filter, o->no_seccomp) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		config_free(cfg);
+		return EMBER_EXIT_BAD_CONFIG;
+	}
 	cfg->boot_timer = o->boot_timer;
+	o->log_to_file = o->log_path || cfg->log_path; /* cfg moves into the controller */
 	return -1;
 }
 
@@ -491,8 +499,10 @@ static int start(struct fc_state *st, const struct fc_opts *o, uint64_t t0_us,
 		return EMBER_EXIT_BAD_CONFIG;
 	if (o->config_file) {
 		if (controller_start(st->ctl) < 0) {
+			/* One line on stderr; a log file gets it too. */
 			fprintf(stderr, "ember: cannot start the microVM: %s\n", err_msg());
-			log_error("cannot start the microVM: %s", err_msg());
+			if (o->log_to_file)
+				log_error("cannot start the microVM: %s", err_msg());
 			return EMBER_EXIT_BAD_CONFIG;
 		}
 	}

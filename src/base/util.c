@@ -96,7 +96,8 @@ int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len
 	size_t got = 0;
 	int fd, e;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Non-blocking: a FIFO given as a file is refused, never waited on. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		e = errno;
 		return err_set(e, "%s: %s", path, strerror(e));

@@ -211,22 +211,56 @@ int config_check_balloon(const struct balloon_cfg *b, const struct machine_cfg *
 	return 0;
 }
 
-int config_check_file(const char *path, bool want_write, const char *field)
+static const char *file_type_name(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	return "not a regular file";
+}
+
+static int check_file_type(const struct stat *st, enum host_file_kind kind, const char *path,
+			   const char *field)
+{
+	if (S_ISREG(st->st_mode) || (kind == HOST_FILE_DISK && S_ISBLK(st->st_mode)))
+		return 0;
+	return err_set(S_ISDIR(st->st_mode) ? EISDIR : EINVAL, "%s: %s is %s; %s is expected",
+		       field, path, file_type_name(st->st_mode),
+		       kind == HOST_FILE_DISK ? "a regular file or a block device"
+					      : "a regular file");
+}
+
+int config_check_file(const char *path, bool want_write, enum host_file_kind kind,
+		      const char *field)
 {
 	struct stat st;
-	int fd, e;
+	int fd, e, r;
 
-	fd = open(path, (want_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
+	/* The type first (a socket cannot be opened at all), then the access
+	 * with a non-blocking open, then the type of what was opened. */
+	if (stat(path, &st) < 0) {
+		e = errno;
+		return err_set(e, "%s: cannot open %s: %s", field, path, strerror(e));
+	}
+	if ((r = check_file_type(&st, kind, path, field)) < 0)
+		return r;
+	fd = open(path, (want_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		e = errno;
 		return err_set(e, "%s: cannot open %s: %s", field, path, strerror(e));
 	}
-	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-		close(fd);
-		return err_set(EISDIR, "%s: %s is a directory", field, path);
-	}
+	e = fstat(fd, &st) < 0 ? errno : 0;
 	close(fd);
-	return 0;
+	if (e)
+		return err_set(e, "%s: cannot stat %s: %s", field, path, strerror(e));
+	return check_file_type(&st, kind, path, field);
 }
 
 static int validate_drives(const struct vm_config *c)
@@ -246,7 +280,8 @@ static int validate_drives(const struct vm_config *c)
 		if (d->is_root && ++roots > 1)
 			return err_set(EINVAL, "A root block device already exists! (drive %s)",
 				       d->id);
-		if ((r = config_check_file(d->path, !d->read_only, "path_on_host")) < 0)
+		if ((r = config_check_file(d->path, !d->read_only, HOST_FILE_DISK,
+					   "path_on_host")) < 0)
 			return err_wrap(-r, "drive %s", d->id);
 	}
 	return 0;
@@ -294,10 +329,11 @@ int config_validate(const struct vm_config *c)
 			       "machine-config: static CPU template %s is not supported by ember; "
 			       "use a custom template (PUT /cpu-config)",
 			       c->machine.cpu_template_name);
-	if ((r = config_check_file(c->boot.kernel_path, false, "kernel_image_path")) < 0)
+	if ((r = config_check_file(c->boot.kernel_path, false, HOST_FILE_REGULAR,
+				   "kernel_image_path")) < 0)
 		return r;
-	if (c->boot.initrd_path &&
-	    (r = config_check_file(c->boot.initrd_path, false, "initrd_path")) < 0)
+	if (c->boot.initrd_path && (r = config_check_file(c->boot.initrd_path, false,
+							  HOST_FILE_REGULAR, "initrd_path")) < 0)
 		return r;
 	if (c->boot.initrd_path && c->machine.huge_pages)
 		return err_set(EINVAL, "huge pages support is incompatible with initrds");

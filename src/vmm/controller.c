@@ -204,13 +204,14 @@ static void put_boot_source(struct controller *c, struct api_request *q, struct 
 {
 	struct boot_source_cfg *b = &q->u.boot;
 
-	if (config_check_file(b->kernel_path, false, "kernel_image_path") < 0) {
+	if (config_check_file(b->kernel_path, false, HOST_FILE_REGULAR, "kernel_image_path") < 0) {
 		METRIC_INC(metrics.put_api_requests.boot_source_fails);
 		ctl_refuse(resp, "Boot source error: The kernel file cannot be opened: %s",
 			   err_msg());
 		return;
 	}
-	if (b->initrd_path && config_check_file(b->initrd_path, false, "initrd_path") < 0) {
+	if (b->initrd_path &&
+	    config_check_file(b->initrd_path, false, HOST_FILE_REGULAR, "initrd_path") < 0) {
 		METRIC_INC(metrics.put_api_requests.boot_source_fails);
 		ctl_refuse(resp, "Boot source error: The initrd file cannot be opened: %s",
 			   err_msg());
@@ -229,7 +230,7 @@ static void put_drive(struct controller *c, struct api_request *q, struct ctl_re
 	int idx = find_drive(c, d->id);
 
 	if (config_check_drive(d) < 0 ||
-	    config_check_file(d->path, !d->read_only, "path_on_host") < 0) {
+	    config_check_file(d->path, !d->read_only, HOST_FILE_DISK, "path_on_host") < 0) {
 		METRIC_INC(metrics.put_api_requests.drive_fails);
 		ctl_refuse(resp, "Drive config error: %s", err_msg());
 		return;
@@ -445,7 +446,8 @@ static void patch_drive(struct controller *c, struct api_request *q, struct ctl_
 		if (u->rate_limiter.ops.present)
 			rl.ops = u->rate_limiter.ops;
 	}
-	if ((u->path && config_check_file(u->path, !d->read_only, "path_on_host") < 0) ||
+	if ((u->path &&
+	     config_check_file(u->path, !d->read_only, HOST_FILE_DISK, "path_on_host") < 0) ||
 	    vm_update_drive(c->vm, u->id, u->path, u->has_rate_limiter ? &rl : NULL) < 0) {
 		METRIC_INC(metrics.patch_api_requests.drive_fails);
 		ctl_refuse(resp, "Drive config error: Unable to patch the block device: %s",

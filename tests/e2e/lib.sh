@@ -81,6 +81,19 @@ seccomp_report_check() {
 	: >"$f"
 }
 
+# wait_line FILE ERE SECONDS: until a line of FILE matches ERE (the file is
+# followed as it grows: tail -F, inotify), at most SECONDS. 0 when it did.
+wait_line() {
+	local fd pid rc
+	exec {fd}< <(exec timeout "$3" tail -F -n +1 "$1" 2>/dev/null)
+	pid=$!
+	grep -qE -m1 "$2" <&"$fd"
+	rc=$?
+	kill "$pid" 2>/dev/null
+	exec {fd}<&-
+	return $rc
+}
+
 # finish: exit status of the script.
 finish() {
 	seccomp_report_check

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ember/error.h"
 #include "ember/metrics.h"
 
 #define OFF_DATA 0
@@ -230,8 +231,13 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 {
 	pthread_mutex_lock(&k->lock);
 	if (k->count + sizeof(ctrl_alt_del) > sizeof(k->buf)) {
+		unsigned pending = k->count;
+
 		pthread_mutex_unlock(&k->lock);
-		return -EBUSY;
+		return err_set(EBUSY,
+			       "i8042: the guest has not read the keyboard buffer (%u of %zu "
+			       "bytes pending); Ctrl-Alt-Del not sent",
+			       pending, sizeof(k->buf));
 	}
 	for (size_t i = 0; i < sizeof(ctrl_alt_del); i++)
 		push(k, (k->ctrl_byte & CTRL_XLATE) ? ctrl_alt_del_xlate[i] : ctrl_alt_del[i]);

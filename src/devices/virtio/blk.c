@@ -30,13 +30,21 @@ static int open_backing(const char *path, bool read_only, int *fd_out, uint64_t 
 {
 	struct stat st;
 	off_t size;
-	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* Non-blocking open, then the type check: a FIFO put in place after
+	 * the API's check never hangs the VMM thread. O_NONBLOCK is dropped
+	 * once the file is known to be a regular file or a block device. */
+	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return err_set(errno, "drive %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
 		close(fd);
 		return err_set(EINVAL, "drive %s: not a regular file or block device", path);
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		int e = errno;
+		close(fd);
+		return err_set(e, "drive %s: fcntl: %s", path, strerror(e));
 	}
 	size = lseek(fd, 0, SEEK_END);
 	if (size < 0) {
