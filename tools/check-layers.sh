@@ -43,6 +43,7 @@ declare -A HEADERS=(
 	[seccomp]=vmm [jail]=vmm
 	# HTTP API and the process front-ends
 	[http]=api [api_routes]=api [api_server]=api [cli]=api [fc_main]=api
+	[args]=api
 )
 
 dir_layer() {

@@ -2,12 +2,12 @@
 #include "ember/cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "ember/args.h"
 #include "ember/error.h"
 #include "ember/log.h"
 #include "ember/util.h"
@@ -389,35 +389,49 @@ static int process_opt(struct vm_config *cfg, int opt, const char *val)
 	return NOT_MINE;
 }
 
+static int run_opt(void *ctx, int opt, const char *val, const char *arg)
+{
+	struct vm_config *cfg = ctx;
+	int r;
+
+	if (opt == OPT_HELP) {
+		cli_print_run_help();
+		return 1;
+	}
+	if ((r = machine_opt(cfg, opt, val)) == NOT_MINE &&
+	    (r = device_opt(cfg, opt, val)) == NOT_MINE)
+		r = process_opt(cfg, opt, val);
+	if (r == NOT_MINE) /* an option in the table that nobody takes */
+		return err_set(EINVAL, "unknown option '%s' (see 'ember run --help')", arg);
+	return r;
+}
+
+static int run_error(enum args_error e, const char *arg, int c)
+{
+	switch (e) {
+	case ARGS_MISSING_VALUE:
+		return err_set(EINVAL, "option '%s' needs a value", arg);
+	case ARGS_UNKNOWN_SHORT: /* a short option, maybe in a bundle */
+		return err_set(EINVAL, "unknown option '-%c' (see 'ember run --help')", c);
+	case ARGS_UNKNOWN:
+		break;
+	case ARGS_EXTRA:
+		return err_set(EINVAL, "unexpected argument '%s' (see 'ember run --help')", arg);
+	}
+	return err_set(EINVAL, "unknown option '%s' (see 'ember run --help')", arg);
+}
+
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 {
-	int opt, r;
+	static const struct args_parser parser = {
+	    .options = run_opts,
+	    .apply = run_opt,
+	    .error = run_error,
+	};
+	int r = args_parse(&parser, argc, argv, cfg);
 
-	optind = 0; /* glibc: 0 also resets the state of a half-parsed "-abc" */
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", run_opts, NULL)) != -1) {
-		if (opt == OPT_HELP) {
-			cli_print_run_help();
-			return 1;
-		}
-		if (opt == ':')
-			return err_set(EINVAL, "option '%s' needs a value", argv[optind - 1]);
-		if ((r = machine_opt(cfg, opt, optarg)) == NOT_MINE &&
-		    (r = device_opt(cfg, opt, optarg)) == NOT_MINE)
-			r = process_opt(cfg, opt, optarg);
-		if (r == NOT_MINE) {
-			if (optopt > 0 && optopt < 256) /* a short option, maybe in a bundle */
-				return err_set(EINVAL, "unknown option '-%c' (see 'ember run --help')",
-					       optopt);
-			return err_set(EINVAL, "unknown option '%s' (see 'ember run --help')",
-				       argv[optind - 1]);
-		}
-		if (r < 0)
-			return r;
-	}
-	if (optind < argc)
-		return err_set(EINVAL, "unexpected argument '%s' (see 'ember run --help')",
-			       argv[optind]);
+	if (r != 0)
+		return r;
 	if (!cfg->boot.kernel_path)
 		return err_set(EINVAL, "--kernel is required (see 'ember run --help')");
 	if (cfg->seccomp_filter && cfg->no_seccomp)

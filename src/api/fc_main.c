@@ -3,7 +3,6 @@
 #include "ember/fc_main.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "ember/api_server.h"
+#include "ember/args.h"
 #include "ember/config.h"
 #include "ember/config_json.h"
 #include "ember/controller.h"
@@ -160,26 +160,26 @@ static const struct option fc_options[] = {
 };
 
 /* Options that record a value or set a flag; false: not one of them. */
-static bool set_plain_opt(struct fc_opts *o, int c)
+static bool set_plain_opt(struct fc_opts *o, int c, const char *val)
 {
 	switch (c) {
 	case O_API:
-		o->api_sock = optarg;
+		o->api_sock = val;
 		break;
 	case O_ID:
-		o->id = optarg;
+		o->id = val;
 		break;
 	case O_CONFIG:
-		o->config_file = optarg;
+		o->config_file = val;
 		break;
 	case O_NOAPI:
 		o->no_api = true;
 		break;
 	case O_LOGPATH:
-		o->log_path = optarg;
+		o->log_path = val;
 		break;
 	case O_LEVEL:
-		o->level = optarg;
+		o->level = val;
 		break;
 	case O_SHOWLEVEL:
 		o->show_level = true;
@@ -188,16 +188,16 @@ static bool set_plain_opt(struct fc_opts *o, int c)
 		o->show_log_origin = true;
 		break;
 	case O_MODULE:
-		o->module = optarg;
+		o->module = val;
 		break;
 	case O_METRICS:
-		o->metrics_path = optarg;
+		o->metrics_path = val;
 		break;
 	case O_BOOTTIMER:
 		o->boot_timer = true;
 		break;
 	case O_SECCOMP:
-		o->seccomp_filter = optarg;
+		o->seccomp_filter = val;
 		break;
 	case O_NOSECCOMP:
 		o->no_seccomp = true;
@@ -215,13 +215,12 @@ static bool set_plain_opt(struct fc_opts *o, int c)
 }
 
 /* --start-time-us, --start-time-cpu-us, --parent-cpu-time-us */
-static int set_time_opt(struct fc_opts *o, int c, char **argv)
+static int set_time_opt(struct fc_opts *o, int c, const char *val, const char *arg)
 {
 	uint64_t v;
 
-	if (parse_u64(optarg, 0, UINT64_MAX, &v) < 0)
-		return err_set(EINVAL, "%s: expected a number of microseconds, got '%s'",
-			       argv[optind - 2], optarg);
+	if (parse_u64(val, 0, UINT64_MAX, &v) < 0)
+		return err_set(EINVAL, "%s: expected a number of microseconds, got '%s'", arg, val);
 	if (c == O_START_US) {
 		o->start_time_us = v;
 		o->have_start_time = true;
@@ -234,21 +233,21 @@ static int set_time_opt(struct fc_opts *o, int c, char **argv)
 	return 0;
 }
 
-/* The options with a number, the ones ember refuses, and bad ones. */
-static int set_other_opt(struct fc_opts *o, int c, char **argv)
+/* The options with a number and the ones ember refuses. */
+static int set_other_opt(struct fc_opts *o, int c, const char *val, const char *arg)
 {
 	switch (c) {
 	case O_PAYLOAD:
-		if (parse_u64(optarg, 1, 16 * 1024 * 1024, &o->max_payload) < 0)
+		if (parse_u64(val, 1, 16 * 1024 * 1024, &o->max_payload) < 0)
 			return err_set(EINVAL,
 				       "--http-api-max-payload-size: expected 1..16777216, "
 				       "got '%s'",
-				       optarg);
+				       val);
 		return 0;
 	case O_START_US:
 	case O_START_CPU_US:
 	case O_PARENT_CPU_US:
-		return set_time_opt(o, c, argv);
+		return set_time_opt(o, c, val, arg);
 	case O_MMDS_LIMIT:
 		return 0; /* no MMDS yet: the limit is moot */
 	case O_METADATA:
@@ -258,24 +257,40 @@ static int set_other_opt(struct fc_opts *o, int c, char **argv)
 	case O_DESCRIBE:
 		return err_set(ENOTSUP, "--describe-snapshot: snapshots are not supported by "
 					"ember yet");
-	case ':':
-		return err_set(EINVAL, "%s: missing value", argv[optind - 1]);
 	default:
-		return err_set(EINVAL, "unknown argument '%s' (see --help)", argv[optind - 1]);
+		return err_set(EINVAL, "unknown argument '%s' (see --help)", arg);
 	}
+}
+
+static int fc_opt(void *ctx, int id, const char *val, const char *arg)
+{
+	struct fc_opts *o = ctx;
+
+	return set_plain_opt(o, id, val) ? 0 : set_other_opt(o, id, val, arg);
+}
+
+static int fc_error(enum args_error e, const char *arg, int c)
+{
+	(void)c;
+	if (e == ARGS_MISSING_VALUE)
+		return err_set(EINVAL, "%s: missing value", arg);
+	if (e == ARGS_EXTRA)
+		return err_set(EINVAL, "unexpected argument '%s' (see --help)", arg);
+	return err_set(EINVAL, "unknown argument '%s' (see --help)", arg);
 }
 
 static int parse_args(int argc, char **argv, struct fc_opts *o)
 {
-	int c, r;
+	static const struct args_parser parser = {
+	    .options = fc_options,
+	    .firecracker_style = true,
+	    .apply = fc_opt,
+	    .error = fc_error,
+	};
+	int r = args_parse(&parser, argc, argv, o);
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+", fc_options, NULL)) != -1)
-		if (!set_plain_opt(o, c) && (r = set_other_opt(o, c, argv)) < 0)
-			return r;
-	if (optind < argc)
-		return err_set(EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
+	if (r < 0)
+		return r;
 	if (o->no_api && !o->config_file)
 		return err_set(EINVAL, "--no-api needs --config-file");
 	if (o->seccomp_filter && o->no_seccomp)
