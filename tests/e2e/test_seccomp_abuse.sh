@@ -14,7 +14,8 @@
 #  Cases 1-3 run twice: with the real kill-process filters, then in report
 #  mode (lib.sh: zero violations recorded).
 #  4. a network interface without guest_mac (random MAC) then InstanceStart
-#     (getrandom used to be called under the "vmm boot" filter); needs root,
+#     (getrandom used to be called under the "vmm boot" filter): the guest
+#     drives the device (ARP from the made-up MAC, a local unicast one); root,
 #     iproute2 and /dev/net/tun (a TAP in a private network namespace).
 #  5. signals: SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
 #     SIGXCPU, SIGXFSZ, SIGRTMIN+1 and SIGRTMAX are ignored (all sent to one
@@ -56,6 +57,8 @@ def request(method, path, body=b"", headers=b"", timeout=10):
             break
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 "):
+        sys.exit("%s %s: connection closed without an answer" % (method, path))
     length = 0
     for line in head.split(b"\r\n")[1:]:
         k, _, v = line.partition(b":")
@@ -82,9 +85,9 @@ def drain(conns):
 
 
 def boot(kernel, net):
+    args = "console=ttyS0 tg.mem=64 tg.cpus=1 tg.wait=cad" + (" tg.virtio=1 tg.net=1" if net else "")
     steps = [("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64}),
-             ("PUT", "/boot-source", {"kernel_image_path": kernel,
-                                      "boot_args": "console=ttyS0 tg.mem=64 tg.cpus=1 tg.wait=cad"})]
+             ("PUT", "/boot-source", {"kernel_image_path": kernel, "boot_args": args})]
     if net:
         # no guest_mac: ember makes one up
         steps.append(("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": net}))
@@ -284,14 +287,33 @@ done
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || [ ! -c /dev/net/tun ]; then
 	fail "net without guest_mac: needs root, iproute2 and /dev/net/tun"
 else
+	# tap0 is 172.16.0.1 (the kernel answers the guest's ARP); a UDP peer
+	# answers its ping (firmware/testguest/check_virtio_net.c)
 	ns=ember-e2e-abuse-$$
+	peer_pid=
 	if ip netns add "$ns" && ip netns exec "$ns" ip tuntap add dev tap0 mode tap &&
+		ip netns exec "$ns" ip addr add 172.16.0.1/24 dev tap0 &&
 		ip netns exec "$ns" ip link set tap0 up; then
+		ip netns exec "$ns" python3 -c '
+import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("172.16.0.1", 5000))
+print("READY", flush=True)
+u.settimeout(60)
+data, peer = u.recvfrom(2048)
+u.sendto(b"ember-host-pong", peer)
+' >"$E2E_TMP/peer.out" 2>&1 &
+		peer_pid=$!
+		wait_until 10 grep -q READY "$E2E_TMP/peer.out" || fail "net: the UDP peer did not start"
 		if start "net without guest_mac" "$ns" tap0; then
 			if alive "net without guest_mac"; then
-				mac=$(grep -aoE 'virtio-net.*mac=[0-9a-f:]{17}' "$OUT" "$ERR" | head -n 1)
+				# the guest's ARP request came from the MAC ember made up
+				mac=$(tr -d '\r' <"$OUT" | sed -n 's/^ok net0.arp .* from \([0-9a-f:]\{17\}\).*/\1/p')
+				if [ -z "$mac" ] || [ $((0x${mac%%:*} & 3)) -ne 2 ]; then
+					fail "net without guest_mac: no ARP from a local unicast MAC: $(grep -a 'net0\.' "$OUT" | head -n 3)"
+				fi
 				finish_with "net without guest_mac" cad &&
-					pass "net without guest_mac: InstanceStart 204, alive ($ALIVE_MSG), exit 0 on Ctrl-Alt-Del${mac:+ ($mac)}"
+					pass "net without guest_mac: InstanceStart 204, guest ARP from $mac, alive ($ALIVE_MSG), exit 0 on Ctrl-Alt-Del"
 			else
 				kill -KILL "$EPID" 2>/dev/null
 				wait "$PID" 2>/dev/null
@@ -300,6 +322,7 @@ else
 	else
 		fail "net without guest_mac: could not set up namespace $ns with tap0"
 	fi
+	[ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
 fi
 
