@@ -21,6 +21,7 @@
 #     SIGXCPU, SIGXFSZ, SIGRTMIN+1 and SIGRTMAX are ignored (all sent to one
 #     ember; it ends on Ctrl-Alt-Del, exit 0); SIGINT, SIGTERM, SIGHUP and
 #     SIGQUIT each end ember with exit 0 and the socket file removed.
+#  6. `ember run`: SIGUSR1 ignored with the guest running, SIGTERM -> exit 0.
 set -u
 . "$(dirname "$0")/lib.sh"
 require "$EMBER" "$TESTGUEST"
@@ -353,5 +354,36 @@ for sig in INT TERM HUP QUIT; do
 		fi
 	fi
 done
+
+# ---- 6: `ember run` (no API): an ignored signal, then SIGTERM ----
+run_console=$E2E_TMP/run.console
+OUT=$run_console
+ERR=$E2E_TMP/run.stderr
+e2e_cases=$((e2e_cases + 1))
+timeout -k 5 "$E2E_TIMEOUT" "$EMBER" run --kernel "$TESTGUEST" --mem 64M --console "file:$run_console" \
+	--cmdline "tg.mem=64 tg.cpus=1 tg.wait=cad" --log-level info </dev/null >/dev/null 2>"$ERR" &
+PID=$!
+if wait_until $WAIT_S guest_waiting; then
+	EPID=$(ember_pid)
+	kill -USR1 "$EPID"
+	if wait_until 10 grep -q "signal $(kill -l USR1) ignored" "$ERR" && kill -0 "$EPID" &&
+		grep -qx "ember-vcpu0" /proc/"$EPID"/task/*/comm; then
+		kill -TERM "$EPID"
+		wait "$PID"
+		RC=$?
+		[ "$RC" -eq 0 ] && pass "ember run: SIGUSR1 ignored (guest running), SIGTERM -> exit 0" ||
+			{ fail "ember run: exit $RC after SIGTERM"; show_file "$ERR"; }
+	else
+		fail "ember run: SIGUSR1 not ignored"
+		show_file "$ERR"
+		kill -KILL "$EPID" 2>/dev/null
+		wait "$PID" 2>/dev/null
+	fi
+else
+	fail "ember run: the guest never reached its wait"
+	show_file "$ERR"
+	kill "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+fi
 
 finish
