@@ -77,7 +77,8 @@ edges() {
 
 if [ "${1:-}" = --graph ]; then
 	# Edges between the folders under src/: a header counts as the folder of
-	# the .c file that implements it (same base name, or the table below).
+	# the .c file that implements it (same base name, else the table below:
+	# names before the renames of issue #11, and headers without a .c).
 	# Works on any revision of the tree, so before/after can be compared.
 	declare -A IMPL=([api_routes]=routes [api_server]=server [virtio]=mmio
 		[virtqueue]=queue [virtio_blk]=blk [virtio_net]=net [virtio_vsock]=vsock
@@ -90,7 +91,8 @@ if [ "${1:-}" = --graph ]; then
 	declare -A HOME_OF=()
 	for h in include/ember/*.h; do
 		n=$(basename "$h" .h)
-		c=$(find src -name "${IMPL[$n]:-$n}.c" | head -n 1)
+		c=$(find src -name "$n.c" | head -n 1)
+		[ -n "$c" ] || c=$(find src -name "${IMPL[$n]:-$n}.c" | head -n 1)
 		HOME_OF[$n]=$([ -n "$c" ] && folder "$c" || echo "?")
 	done
 	edges | while read -r f h; do
