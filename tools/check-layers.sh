@@ -46,6 +46,15 @@ declare -A HEADERS=(
 	[args]=api
 )
 
+# Inside a layer, one direction of use: files under DIR never include
+# ember/HEADER.h (DIR:HEADER). The kernel loaders sit below the boot-protocol
+# code: arch.h uses loader.h's kernel image, the loaders use only layout.h.
+FORBID=(
+	src/arch/x86_64/loader:arch
+	include/ember/loader.h:arch
+	include/ember/layout.h:arch
+)
+
 dir_layer() {
 	local f=$1 best= bestlen=0 d
 	for d in "${DIRS[@]}"; do
@@ -124,6 +133,12 @@ while read -r f h; do
 		echo "check-layers: $f ($from) includes ember/$h.h ($to)"
 		bad=1
 	fi
+	for fb in "${FORBID[@]}"; do
+		if [[ $f == "${fb%%:*}"* && $h == "${fb##*:}" ]]; then
+			echo "check-layers: $f includes ember/$h.h (against the direction of use)"
+			bad=1
+		fi
+	done
 done < <(edges)
 [ $bad -eq 0 ] && echo "check-layers: no upward include"
 exit $bad
