@@ -112,6 +112,9 @@ if start_ember gs --id api_e2e; then
 	api 400 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' &&
 		grep -q 'not supported after starting' <<<"$BODY" || fail "pre-boot PUT after boot: $BODY"
 	api 400 PUT /actions '{"action_type": "InstanceStart"}'
+	# The guest's device checks are done before the drive is swapped under it
+	# (its out-of-range read uses the capacity it saw at the start).
+	wait_line "$OUT" '^TESTGUEST WAITING' 30 || fail "the guest never reached tg.wait=cad"
 	api 204 PATCH /vm '{"state": "Paused"}'
 	api 200 GET / && grep -q '"state":"Paused"' <<<"$BODY" || fail "GET / paused: $BODY"
 	api 204 PATCH /vm '{"state": "Paused"}'
