@@ -40,6 +40,7 @@ declare -A HEADERS=(
 	[vsock_uds]=devices
 	# the VM: configuration, lifecycle, controller, security
 	[config]=vmm [config_json]=vmm [vm]=vmm [controller]=vmm
+	[snapshot]=vmm [snapshot_file]=vmm
 	[seccomp]=vmm [jail]=vmm
 	# HTTP API and the process front-ends
 	[http]=api [api_routes]=api [api_server]=api [cli]=api [fc_main]=api

@@ -11,6 +11,7 @@
 #include "ember/config.h"
 #include "ember/config_json.h"
 #include "ember/event_loop.h"
+#include "ember/snapshot.h"
 
 /* A typed request, as the API (src/api/api_routes.c) or a front-end posts it. */
 enum api_op {
@@ -38,6 +39,8 @@ enum api_op {
 	API_FLUSH_METRICS,
 	API_PAUSE,
 	API_RESUME,
+	API_SNAPSHOT_CREATE,
+	API_SNAPSHOT_LOAD,
 };
 
 struct api_request {
@@ -54,6 +57,8 @@ struct api_request {
 		struct balloon_cfg balloon;
 		uint32_t balloon_amount_mib;
 		uint32_t stats_interval_s;
+		struct snapshot_create_req snap_create;
+		struct snapshot_load_req snap_load;
 		char *cpu_config_json;
 		struct {
 			struct logger_cfg cfg;

@@ -30,4 +30,13 @@ int i8042_send_ctrl_alt_del(struct i8042 *k);
 /* Add what the counters gained since the previous call to metrics.i8042. */
 void i8042_publish_metrics(struct i8042 *k);
 
+/* Snapshots: registers and the output buffer. */
+struct i8042_state {
+	uint8_t status, cmd, ctrl_byte, outport;
+	uint32_t head, count;
+	uint8_t buf[16];
+};
+void i8042_save(struct i8042 *k, struct i8042_state *st);
+int i8042_restore(struct i8042 *k, const struct i8042_state *st);
+
 #endif

@@ -26,12 +26,18 @@ struct guest_mem {
 	int memfd;
 	uint64_t total; /* bytes of RAM */
 	uint8_t *base;  /* the single host mapping of the memfd */
+	bool private_file; /* base maps a snapshot memory file MAP_PRIVATE */
 };
 
 /* Allocate SIZE bytes of RAM starting at gpa 0; RAM that would overlap
  * [gap_start, gap_end) continues at gap_end. Pass gap_start == gap_end for no
  * gap (the device harness does). */
 int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end);
+/* The same layout over a snapshot memory file mapped MAP_PRIVATE (pages
+ * read lazily, guest writes copy-on-write, the file is never written; no
+ * memfd). -EINVAL if the file is shorter than size. */
+int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end,
+		 int fd);
 void gm_destroy(struct guest_mem *gm);
 
 /* Host pointer for [gpa, gpa+len), or NULL if any byte is outside RAM, the

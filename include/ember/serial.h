@@ -39,4 +39,14 @@ size_t serial_input_room(struct serial *s);
 /* Add what the counters gained since the previous call to metrics.uart. */
 void serial_publish_metrics(struct serial *s);
 
+/* Snapshots: the guest-visible registers and the receive FIFO. */
+struct serial_state {
+	uint8_t ier, iir, lcr, mcr, lsr, msr, scr, dll, dlm, fcr, thre_pending, pad;
+	uint32_t rx_head, rx_count;
+	uint8_t rx[SERIAL_FIFO_LEN];
+};
+/* Lock held by the function itself. restore: -EINVAL on an impossible state. */
+void serial_save(struct serial *s, struct serial_state *st);
+int serial_restore(struct serial *s, const struct serial_state *st);
+
 #endif

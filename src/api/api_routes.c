@@ -268,8 +268,16 @@ static int route_put(struct route_ctx *c)
 		METRIC_INC(m->mmds_count);
 		return unsupported(c, "MMDS");
 	}
-	if (strcmp(t0, "snapshot") == 0)
-		return unsupported(c, "snapshotting");
+	if (strcmp(t0, "snapshot") == 0 && c->ntok == 2 && strcmp(c->tok[1], "create") == 0) {
+		if ((r = snapshot_parse_create(c->body, c->body_len, &q->u.snap_create)))
+			return bad_body(c, r, NULL);
+		return ok(c, API_SNAPSHOT_CREATE);
+	}
+	if (strcmp(t0, "snapshot") == 0 && c->ntok == 2 && strcmp(c->tok[1], "load") == 0) {
+		if ((r = snapshot_parse_load(c->body, c->body_len, &q->u.snap_load)))
+			return bad_body(c, r, NULL);
+		return ok(c, API_SNAPSHOT_LOAD);
+	}
 	if (strcmp(t0, "entropy") == 0)
 		return unsupported(c, "the entropy device");
 	if (strcmp(t0, "pmem") == 0)

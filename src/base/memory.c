@@ -5,9 +5,12 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ember/error.h"
+
+static void split_regions(struct guest_mem *gm, uint64_t gap_start, uint64_t gap_end);
 
 int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end)
 {
@@ -40,6 +43,43 @@ int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t ga
 	gm->memfd = fd;
 	gm->base = p;
 	gm->total = size;
+	split_regions(gm, gap_start, gap_end);
+	return 0;
+}
+
+int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end,
+		 int fd)
+{
+	struct stat st;
+	void *p;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	if (size == 0 || size & 0xfff || gap_end < gap_start)
+		return err_set(EINVAL, "guest memory size %#llx is not a positive multiple of 4 KiB",
+			       (unsigned long long)size);
+	if (fstat(fd, &st) < 0)
+		return err_set(errno, "memory file: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return err_set(EINVAL, "memory file: not a regular file");
+	if ((uint64_t)st.st_size < size)
+		return err_set(EINVAL, "memory file: %llu bytes, shorter than the guest's %llu MiB",
+			       (unsigned long long)st.st_size, (unsigned long long)(size >> 20));
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED)
+		return err_set(errno, "mapping the memory file: %s", strerror(errno));
+	gm->base = p;
+	gm->total = size;
+	gm->private_file = true;
+	split_regions(gm, gap_start, gap_end);
+	return 0;
+}
+
+static void split_regions(struct guest_mem *gm, uint64_t gap_start, uint64_t gap_end)
+{
+	uint64_t size = gm->total;
+	uint8_t *p = gm->base;
+
 	if (gap_start == gap_end || size <= gap_start) {
 		gm->regions[0] = (struct gm_region){.gpa = 0, .size = size, .file_offset = 0, .hva = p};
 		gm->nregions = 1;
@@ -52,7 +92,6 @@ int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t ga
 						    .hva = (uint8_t *)p + gap_start};
 		gm->nregions = 2;
 	}
-	return 0;
 }
 
 void gm_destroy(struct guest_mem *gm)
@@ -109,6 +148,10 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t l
 /* Punch [off, off+len) of the memfd; p is its host address. */
 static int discard_range(const struct guest_mem *gm, uint8_t *p, uint64_t off, uint64_t len)
 {
+	/* A private file mapping (restored snapshot): drop our copies; the
+	 * file is never written. */
+	if (gm->private_file)
+		return madvise(p, len, MADV_DONTNEED) < 0 ? -errno : 0;
 	/* MADV_REMOVE frees the memfd's pages (shared mapping); DONTNEED alone
 	 * would only drop this mapping's PTEs. */
 	if (fallocate(gm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,

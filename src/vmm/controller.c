@@ -29,6 +29,7 @@ struct controller {
 	struct event_loop *el;
 	struct vm_config cfg;
 	struct vm *vm;
+	bool configured; /* a VM resource was configured: no snapshot load */
 	char id[CFG_ID_MAX + 1];
 };
 
@@ -106,6 +107,12 @@ void api_request_free(struct api_request *req)
 		metrics_cfg_free(&req->u.metrics.cfg);
 		free(req->u.metrics.path);
 		req->u.metrics.path = NULL;
+		break;
+	case API_SNAPSHOT_CREATE:
+		snapshot_create_req_free(&req->u.snap_create);
+		break;
+	case API_SNAPSHOT_LOAD:
+		snapshot_load_req_free(&req->u.snap_load);
 		break;
 	default:
 		break;
@@ -591,6 +598,53 @@ static void vm_action(struct controller *c, struct api_request *q, struct ctl_re
 	ok204(resp);
 }
 
+/* ---- snapshots ---- */
+
+static void snapshot_create_req(struct controller *c, struct api_request *q,
+				struct ctl_reply *resp)
+{
+	uint64_t t0 = now_us();
+	bool diff = q->u.snap_create.type == SNAP_DIFF;
+
+	if (vm_get_state(c->vm) != VM_STATE_PAUSED) {
+		ctl_refuse(resp, "Create snapshot error: the microVM must be paused "
+				 "(PATCH /vm {\"state\": \"Paused\"}) first.");
+		return;
+	}
+	if (snapshot_create(c->vm, &c->cfg, &q->u.snap_create) < 0) {
+		ctl_refuse(resp, "Create snapshot error: %s", err_msg());
+		return;
+	}
+	if (diff)
+		METRIC_STORE(metrics.latencies_us.vmm_diff_create_snapshot, now_us() - t0);
+	else
+		METRIC_STORE(metrics.latencies_us.vmm_full_create_snapshot, now_us() - t0);
+	ok204(resp);
+}
+
+static void snapshot_load_req(struct controller *c, struct api_request *q,
+			      struct ctl_reply *resp)
+{
+	uint64_t t0 = now_us();
+
+	if (c->configured) {
+		ctl_refuse(resp, "Load snapshot error: Loading a microVM snapshot not allowed "
+				 "after configuring boot-specific resources.");
+		return;
+	}
+	if (snapshot_load(&q->u.snap_load, c->el, &c->cfg, &c->vm) < 0) {
+		c->vm = NULL;
+		ctl_refuse(resp, "Load snapshot error: %s", err_msg());
+		return;
+	}
+	METRIC_STORE(metrics.latencies_us.vmm_load_snapshot, now_us() - t0);
+	if (q->u.snap_load.resume_vm && vm_resume(c->vm) < 0) {
+		ctl_refuse(resp, "Load snapshot error: resuming the microVM: %s", err_msg());
+		return;
+	}
+	ok204(resp);
+}
+
 /* ---- dispatch ---- */
 
 static bool pre_boot_only(enum api_op op)
@@ -606,6 +660,7 @@ static bool pre_boot_only(enum api_op op)
 	case API_PUT_LOGGER:
 	case API_PUT_METRICS:
 	case API_INSTANCE_START:
+	case API_SNAPSHOT_LOAD:
 		return true;
 	default:
 		return false;
@@ -624,6 +679,25 @@ static bool post_boot_only(enum api_op op)
 	case API_FLUSH_METRICS:
 	case API_PAUSE:
 	case API_RESUME:
+	case API_SNAPSHOT_CREATE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Requests that configure the VM's resources: after one, a snapshot load
+ * is refused (Firecracker: load only into a fresh process). */
+static bool configures_vm(enum api_op op)
+{
+	switch (op) {
+	case API_UPDATE_MACHINE_CONFIG:
+	case API_PUT_BOOT_SOURCE:
+	case API_PUT_DRIVE:
+	case API_PUT_NET:
+	case API_PUT_VSOCK:
+	case API_PUT_BALLOON:
+	case API_PUT_CPU_CONFIG:
 		return true;
 	default:
 		return false;
@@ -758,10 +832,18 @@ void controller_handle(struct controller *c, struct api_request *q, struct ctl_r
 	case API_RESUME:
 		vm_action(c, q, resp);
 		break;
+	case API_SNAPSHOT_CREATE:
+		snapshot_create_req(c, q, resp);
+		break;
+	case API_SNAPSHOT_LOAD:
+		snapshot_load_req(c, q, resp);
+		break;
 	default:
 		ctl_refuse(resp, "Invalid request.");
 		break;
 	}
+	if (configures_vm(q->op) && resp->status == CTL_DONE)
+		c->configured = true;
 }
 
 int controller_create(struct event_loop *el, const char *instance_id, struct vm_config *cfg,

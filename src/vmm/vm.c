@@ -125,9 +125,11 @@ static int setup_kvm_vm(struct vm *vm)
 	return setup_gsi_routing(vm);
 }
 
-static int setup_memory(struct vm *vm, uint64_t bytes)
+static int setup_memory(struct vm *vm, uint64_t bytes, int mem_fd)
 {
-	int r = gm_init(&vm->mem, bytes, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END);
+	int r = mem_fd >= 0 ? gm_init_file(&vm->mem, bytes, LAYOUT_MMIO_GAP_START,
+					   LAYOUT_MMIO_GAP_END, mem_fd)
+			    : gm_init(&vm->mem, bytes, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END);
 
 	if (r < 0)
 		return r;
@@ -363,7 +365,7 @@ static int setup_firmware_tables(struct vm *vm, struct boot_setup *bs)
 	return boot_params_write(&vm->mem, bs);
 }
 
-static int setup_vcpus(struct vm *vm, const struct vm_config *cfg)
+static int setup_vcpus(struct vm *vm, const struct vm_config *cfg, bool configure)
 {
 	int r;
 
@@ -379,7 +381,7 @@ static int setup_vcpus(struct vm *vm, const struct vm_config *cfg)
 	for (int i = 0; i < vm->ncpus; i++) {
 		if ((r = vcpu_init(vm, i, &vm->vcpus[i])) < 0)
 			return r;
-		if ((r = vcpu_configure(&vm->vcpus[i])) < 0)
+		if (configure && (r = vcpu_configure(&vm->vcpus[i])) < 0)
 			return r;
 	}
 	return 0;
@@ -387,12 +389,21 @@ static int setup_vcpus(struct vm *vm, const struct vm_config *cfg)
 
 int vm_create(const struct vm_config *cfg, struct event_loop *el, struct vm **out)
 {
+	return vm_build(cfg, el, -1, out);
+}
+
+/* mem_fd >= 0: a snapshot load (snapshot.c): RAM is that file mapped
+ * MAP_PRIVATE, nothing is loaded into it and the vCPUs are left for the
+ * snapshot's state. */
+int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, struct vm **out)
+{
+	bool boot = mem_fd < 0;
 	struct boot_setup bs;
 	struct vm *vm;
 	int r;
 
 	*out = NULL;
-	if (!cfg->boot.kernel_path)
+	if (boot && !cfg->boot.kernel_path)
 		return err_set(EINVAL, "no kernel given");
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
@@ -408,17 +419,17 @@ int vm_create(const struct vm_config *cfg, struct event_loop *el, struct vm **ou
 
 	if ((r = setup_kvm_vm(vm)) < 0)
 		goto fail;
-	if ((r = setup_memory(vm, cfg->machine.mem_size_mib * MiB)) < 0)
+	if ((r = setup_memory(vm, cfg->machine.mem_size_mib * MiB, mem_fd)) < 0)
 		goto fail;
 	if ((r = setup_legacy_devices(vm, cfg)) < 0)
 		goto fail;
 	if ((r = vm_setup_virtio_devices(vm, cfg)) < 0)
 		goto fail;
-	if ((r = load_guest(vm, cfg, &bs)) < 0)
+	if (boot && (r = load_guest(vm, cfg, &bs)) < 0)
 		goto fail;
-	if ((r = setup_firmware_tables(vm, &bs)) < 0)
+	if (boot && (r = setup_firmware_tables(vm, &bs)) < 0)
 		goto fail;
-	if ((r = setup_vcpus(vm, cfg)) < 0)
+	if ((r = setup_vcpus(vm, cfg, boot)) < 0)
 		goto fail;
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0 || el_add(el, vm->exit_efd, EPOLLIN, exit_event, vm) < 0) {

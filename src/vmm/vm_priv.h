@@ -1,4 +1,5 @@
-/* The VM object's insides, shared by vm.c, vcpu.c and console.c only. */
+/* The VM object's insides, shared by vm.c, vcpu.c, console.c, vm_devices.c
+ * and the snapshot code (snapshot*.c) only. */
 #ifndef EMBER_VM_PRIV_H
 #define EMBER_VM_PRIV_H
 
@@ -83,6 +84,10 @@ struct vm {
 	pthread_cond_t pause_cond;
 	int nparked;
 };
+
+/* vm.c: vm_create(), or with mem_fd >= 0 the skeleton a snapshot load
+ * fills in (snapshot.c). */
+int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, struct vm **out);
 
 /* vcpu.c */
 int vcpu_init(struct vm *vm, int id, struct vcpu *v);

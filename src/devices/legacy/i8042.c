@@ -258,3 +258,34 @@ void i8042_publish_metrics(struct i8042 *k)
 #undef K
 	k->published = now;
 }
+
+void i8042_save(struct i8042 *k, struct i8042_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&k->lock);
+	st->status = k->status;
+	st->cmd = k->cmd;
+	st->ctrl_byte = k->ctrl_byte;
+	st->outport = k->outport;
+	st->head = k->head;
+	st->count = k->count;
+	memcpy(st->buf, k->buf, sizeof(st->buf));
+	pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_restore(struct i8042 *k, const struct i8042_state *st)
+{
+	if (st->head >= sizeof(k->buf) || st->count > sizeof(k->buf))
+		return -EINVAL;
+	pthread_mutex_lock(&k->lock);
+	k->status = st->status;
+	k->cmd = st->cmd;
+	k->ctrl_byte = st->ctrl_byte;
+	k->outport = st->outport;
+	k->head = st->head;
+	k->count = st->count;
+	memcpy(k->buf, st->buf, sizeof(k->buf));
+	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}

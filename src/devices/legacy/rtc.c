@@ -137,3 +137,19 @@ void rtc_init(struct rtc *r, uint64_t mem_below_4g, uint64_t mem_above_4g)
 	r->cmos[0x5c] = (uint8_t)(above_4g >> 8);
 	r->cmos[0x5d] = (uint8_t)(above_4g >> 16);
 }
+
+void rtc_save(struct rtc *r, struct rtc_state *st)
+{
+	pthread_mutex_lock(&r->lock);
+	st->index = r->index;
+	memcpy(st->cmos, r->cmos, sizeof(st->cmos));
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rtc_restore(struct rtc *r, const struct rtc_state *st)
+{
+	pthread_mutex_lock(&r->lock);
+	r->index = st->index & 0x7f;
+	memcpy(r->cmos, st->cmos, sizeof(r->cmos));
+	pthread_mutex_unlock(&r->lock);
+}

@@ -245,3 +245,49 @@ void serial_publish_metrics(struct serial *s)
 #undef U
 	s->published = now;
 }
+
+void serial_save(struct serial *s, struct serial_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&s->lock);
+	st->ier = s->ier;
+	st->iir = s->iir;
+	st->lcr = s->lcr;
+	st->mcr = s->mcr;
+	st->lsr = s->lsr;
+	st->msr = s->msr;
+	st->scr = s->scr;
+	st->dll = s->dll;
+	st->dlm = s->dlm;
+	st->fcr = (uint8_t)s->fcr;
+	st->thre_pending = (uint8_t)!!s->thre_pending;
+	st->rx_head = s->rx_head;
+	st->rx_count = s->rx_count;
+	memcpy(st->rx, s->rx, sizeof(st->rx));
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_restore(struct serial *s, const struct serial_state *st)
+{
+	if (st->rx_head >= SERIAL_FIFO_LEN || st->rx_count > SERIAL_FIFO_LEN)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier;
+	s->iir = st->iir;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->lsr = st->lsr;
+	s->msr = st->msr;
+	s->scr = st->scr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->fcr = st->fcr & (FCR_ENABLE | 0xc0);
+	s->thre_pending = !!st->thre_pending;
+	s->rx_head = st->rx_head;
+	s->rx_count = st->rx_count;
+	memcpy(s->rx, st->rx, sizeof(s->rx));
+	s->irq_level = 0;
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}

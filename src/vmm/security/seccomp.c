@@ -101,7 +101,16 @@
 	ARG_EQ(fcntl, 1, F_GETFL, "F_GETFL"), ARG_EQ(fcntl, 1, F_SETFL, "F_SETFL"),         \
 	ARG_EQ(tgkill, 2, KICK_SIGNAL_NR, "SIGRTMIN: vCPU kick"),                            \
 	IOCTL(KVM_IRQ_LINE), IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS), IOCTL(TUNSETOFFLOAD), \
-	IOCTL(TCGETS), IOCTL(TCSETS)
+	IOCTL(TCGETS), IOCTL(TCSETS), RULES_SNAPSHOT
+
+/* PUT /snapshot/create on the paused VM: the KVM state of the VM and every
+ * vCPU, the memory file (sparse: ftruncate, pwrite of non-zero runs). */
+#define RULES_SNAPSHOT                                                                        \
+	ALLOW(ftruncate), ALLOW(pwrite64),                                                    \
+	IOCTL(KVM_GET_IRQCHIP), IOCTL(KVM_GET_PIT2), IOCTL(KVM_GET_CLOCK), IOCTL(KVM_GET_FPU), \
+	IOCTL(KVM_GET_LAPIC), IOCTL(KVM_GET_MP_STATE), IOCTL(KVM_GET_VCPU_EVENTS),            \
+	IOCTL(KVM_GET_DEBUGREGS), IOCTL(KVM_GET_XSAVE), IOCTL(KVM_GET_XCRS),                  \
+	IOCTL(KVM_GET_MSR_INDEX_LIST), IOCTL(KVM_GET_MSRS), IOCTL(KVM_GET_CPUID2)
 
 /* The API thread: poll, accept, HTTP over the Unix socket, the eventfd
  * mailbox to the VMM thread. */
@@ -126,7 +135,10 @@
 	IOCTL(KVM_SET_GSI_ROUTING), IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_IOEVENTFD),  \
 	IOCTL(KVM_IRQFD), IOCTL(KVM_CREATE_VCPU), IOCTL(KVM_SET_CPUID2), IOCTL(KVM_SET_MSRS),  \
 	IOCTL(KVM_GET_MSRS), IOCTL(KVM_SET_REGS), IOCTL(KVM_SET_SREGS), IOCTL(KVM_SET_FPU),   \
-	IOCTL(KVM_GET_LAPIC), IOCTL(KVM_SET_LAPIC), IOCTL(TUNSETIFF), IOCTL(TUNSETVNETHDRSZ)
+	IOCTL(KVM_GET_LAPIC), IOCTL(KVM_SET_LAPIC), IOCTL(TUNSETIFF), IOCTL(TUNSETVNETHDRSZ), \
+	ALLOW(fstat), IOCTL(KVM_SET_IRQCHIP), IOCTL(KVM_SET_PIT2), IOCTL(KVM_SET_CLOCK),     \
+	IOCTL(KVM_SET_XSAVE), IOCTL(KVM_SET_XCRS), IOCTL(KVM_SET_MP_STATE),                   \
+	IOCTL(KVM_SET_VCPU_EVENTS), IOCTL(KVM_SET_DEBUGREGS)
 
 static const struct seccomp_rule rules_vmm[] = {RULES_MEMORY, RULES_THREAD, RULES_VMM};
 static const struct seccomp_rule rules_api[] = {RULES_MEMORY, RULES_THREAD, RULES_API};

@@ -1,0 +1,61 @@
+/* Snapshot internals shared by snapshot.c, snapshot_kvm.c and
+ * snapshot_json.c: the fixed-size sections of the state file. Raw KVM
+ * structs are fine here: the file names its architecture and version. */
+#ifndef EMBER_SNAPSHOT_PRIV_H
+#define EMBER_SNAPSHOT_PRIV_H
+
+#include <linux/kvm.h>
+
+#include "ember/i8042.h"
+#include "ember/rtc.h"
+#include "ember/serial.h"
+#include "ember/snapshot_file.h"
+#include "ember/virtio.h"
+#include "vm_priv.h"
+
+#define SNAP_VCPU_XSAVE 1u /* xsave + xcrs captured (else fpu) */
+
+struct snap_vcpu_state {
+	uint32_t flags, pad;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu;
+	struct kvm_xsave xsave;
+	struct kvm_xcrs xcrs;
+	struct kvm_lapic_state lapic;
+	struct kvm_mp_state mp_state;
+	struct kvm_vcpu_events events;
+	struct kvm_debugregs debugregs;
+};
+
+struct snap_vm_state {
+	struct kvm_irqchip pic_master, pic_slave, ioapic;
+	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock;
+};
+
+struct snap_memory {
+	uint64_t total;
+	uint32_t nregions, ncpus;
+	struct {
+		uint64_t gpa, size, file_offset;
+	} regions[GM_MAX_REGIONS];
+};
+
+struct snap_legacy_state {
+	struct serial_state serial;
+	struct i8042_state i8042;
+	struct rtc_state rtc;
+};
+
+struct snap_virtio_hdr {
+	char id[64];
+	struct virtio_dev_state st;
+	uint32_t blob_len, pad;
+};
+
+/* snapshot_kvm.c: KVM state of the VM and its vCPUs (paused). */
+int snap_save_kvm(struct vm *vm, struct snap_writer *w);
+int snap_restore_kvm(struct vm *vm, const struct snap_file *f);
+
+#endif
