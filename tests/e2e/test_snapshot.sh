@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Snapshots through the Firecracker API: the test guest counts in memory and
+# over the serial port (tg.count), with a virtio-blk drive live; it is paused,
+# snapshotted (Full), ember is killed (SIGKILL), a fresh ember loads the
+# snapshot and the guest continues from the exact count to its end (the
+# report's pass count comes from restored memory). Also: create refused while
+# running, load refused after configuration and after a load, resume_vm false
+# leaves it paused, and hostile state files (truncated, corrupted, wrong
+# magic/version/arch, garbage, a short memory file) are refused with 400
+# while ember stays up and still loads a good snapshot afterwards.
+set -u
+. "$(dirname "$0")/lib.sh"
+require "$EMBER" "$TESTGUEST"
+API_PY=$(dirname "$0")/api
+SOCK=$E2E_TMP/api.sock
+
+# api EXPECTED METHOD PATH [JSON]: body in $BODY.
+api() {
+	local exp=$1 m=$2 p=$3 code
+	if [ $# -ge 4 ]; then
+		code=$(curl -sS --max-time 30 --unix-socket "$SOCK" -X "$m" \
+			-H 'Content-Type: application/json' -d "$4" -o "$E2E_TMP/body" \
+			-w '%{http_code}' "http://localhost$p")
+	else
+		code=$(curl -sS --max-time 30 --unix-socket "$SOCK" -X "$m" -o "$E2E_TMP/body" \
+			-w '%{http_code}' "http://localhost$p")
+	fi
+	BODY=$(cat "$E2E_TMP/body" 2>/dev/null)
+	if [ "$code" != "$exp" ]; then
+		fail "$m $p: HTTP $code, expected $exp: $BODY"
+		return 1
+	fi
+}
+
+wait_sock() {
+	python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; \
+sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)"
+}
+
+start_ember() {
+	local name=$1
+	OUT=$E2E_TMP/$name.stdout
+	ERR=$E2E_TMP/$name.stderr
+	e2e_cases=$((e2e_cases + 1))
+	rm -f "$SOCK"
+	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" </dev/null >"$OUT" 2>"$ERR" &
+	PID=$!
+	if ! wait_sock; then
+		fail "$name: the API socket never accepted"
+		show_file "$ERR"
+		return 1
+	fi
+}
+
+stop_ember() {
+	kill "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+}
+
+# counts FILE: the COUNT numbers the guest printed, one per line.
+counts() {
+	tr -d '\r' <"$1" | sed -n 's/^TESTGUEST COUNT \([0-9]*\)$/\1/p'
+}
+
+# consecutive FILE FIRST: every count in FILE follows the previous by one,
+# starting at FIRST.
+consecutive() {
+	counts "$1" | awk -v want="$2" '$1 != want { exit 1 } { want++ } END { exit NR ? 0 : 1 }'
+}
+
+disk=$E2E_TMP/disk.img
+truncate -s 1M "$disk"
+SNAP=$E2E_TMP/vm.snap
+MEM=$E2E_TMP/vm.mem
+N=60
+boot_args="console=ttyS0 tg.mem=64 tg.cpus=1 tg.virtio=1 tg.blk=1 tg.count=$N tg.count_spin=20000"
+load_body() { # load_body SNAPSHOT MEMFILE RESUME
+	echo "{\"snapshot_path\": \"$1\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$2\"}, \"resume_vm\": $3}"
+}
+
+# ---- 1. count, pause, snapshot, kill ----
+if start_ember orig; then
+	api 400 PUT /snapshot/create "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\"}"
+	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'
+	api 204 PUT /boot-source "{\"kernel_image_path\": \"$TESTGUEST\", \"boot_args\": \"$boot_args\"}"
+	api 204 PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$disk\", \"is_root_device\": true, \"is_read_only\": false}"
+	api 400 PUT /snapshot/load "$(load_body "$SNAP" "$MEM" true)" &&
+		grep -q 'not allowed after configuring' <<<"$BODY" || fail "load after configuration: $BODY"
+	api 204 PUT /actions '{"action_type": "InstanceStart"}'
+	if ! wait_line "$OUT" '^TESTGUEST COUNT 10' 30; then
+		fail "the guest never counted to 10"
+		show_file "$OUT"
+	fi
+	api 400 PUT /snapshot/create "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\"}" &&
+		grep -q 'must be paused' <<<"$BODY" || fail "create while running: $BODY"
+	api 204 PATCH /vm '{"state": "Paused"}'
+	api 400 PUT /snapshot/create "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"snapshot_type\": \"Incremental\"}"
+	t0=$(now_ms)
+	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"snapshot_type\": \"Full\"}"
+	echo "      create: $(($(now_ms) - t0)) ms, state $(stat -c %s "$SNAP") bytes, memory file $(stat -c %s "$MEM") bytes ($(du -k "$MEM" | cut -f1) KiB on disk)"
+	kill -9 "$PID"
+	wait "$PID" 2>/dev/null
+	last=$(counts "$OUT" | tail -1)
+	if [ -z "$last" ] || [ "$last" -ge "$N" ]; then
+		fail "no usable count before the snapshot (last: '${last}')"
+	elif ! consecutive "$OUT" 1; then
+		fail "the original run did not count consecutively"
+	else
+		pass "paused at count $last, snapshot taken, ember killed"
+	fi
+fi
+
+# ---- 2. load into a fresh ember, resume, continue from the exact count ----
+if [ -n "${last:-}" ] && start_ember restored; then
+	t0=$(now_ms)
+	api 204 PUT /snapshot/load "$(load_body "$SNAP" "$MEM" true)"
+	echo "      load + resume: $(($(now_ms) - t0)) ms (API round trip)"
+	api 400 PUT /snapshot/load "$(load_body "$SNAP" "$MEM" true)"
+	api 200 GET / && grep -q '"state":"Running"' <<<"$BODY" || fail "GET / after load: $BODY"
+	wait "$PID"
+	RC=$?
+	out=$(tr -d '\r' <"$OUT")
+	if [ "$RC" -ne 0 ]; then
+		fail "restored ember exited $RC"
+		show_file "$ERR"
+		show_file "$OUT"
+	elif ! consecutive "$OUT" $((last + 1)); then
+		fail "the restored guest did not continue from $((last + 1)): $(counts "$OUT" | head -3 | tr '\n' ' ')"
+		show_file "$OUT"
+	elif ! grep -q "^ok count.done counted to $N" <<<"$out" ||
+		! grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$' <<<"$out"; then
+		fail "the restored guest did not finish cleanly"
+		show_file "$OUT"
+	else
+		pass "restored guest continued at $((last + 1)), counted to $N, $(grep '^TESTGUEST DONE' <<<"$out")"
+	fi
+fi
+
+# ---- 3. resume_vm false: paused until PATCH /vm ----
+if start_ember paused; then
+	api 204 PUT /snapshot/load "$(load_body "$SNAP" "$MEM" false)"
+	api 200 GET / && grep -q '"state":"Paused"' <<<"$BODY" || fail "GET / after load: $BODY"
+	if [ -n "$(counts "$OUT")" ]; then
+		fail "the guest ran before resume"
+	fi
+	api 204 PATCH /vm '{"state": "Resumed"}'
+	if wait_line "$OUT" "^TESTGUEST COUNT $((last + 1))([^0-9]|$)" 20; then
+		pass "resume_vm false: paused after load, counts from $((last + 1)) once resumed"
+	else
+		fail "no count after resume"
+		show_file "$OUT"
+	fi
+	stop_ember
+fi
+
+# ---- 4. hostile state files: 400, ember stays up, a good load still works ----
+python3 - "$SNAP" "$E2E_TMP" <<'EOF'
+import struct, sys, zlib
+snap, d = sys.argv[1], sys.argv[2]
+b = open(snap, 'rb').read()
+def hdr(body, version=1, arch=1, magic=b'EMBERSNP'):
+    h = magic + struct.pack('<IIQI', version, arch, len(body), zlib.crc32(body))
+    return h + struct.pack('<I', zlib.crc32(h))
+body = b[32:]
+cases = {
+    'empty': b'',
+    'short': b[:20],
+    'truncated': b[:len(b) // 2],
+    'flipped': b[:len(b) // 2] + bytes([b[len(b) // 2] ^ 0x40]) + b[len(b) // 2 + 1:],
+    'magic': hdr(body, magic=b'FIRECRKR') + body,
+    'version': hdr(body, version=99) + body,
+    'arch': hdr(body, arch=2) + body,
+    'garbage': bytes(range(256)) * 40,
+    # valid CRCs, a section length that runs past the end
+    'overrun': hdr(body[:8] + struct.pack('<I', 0xffffff00) + body[12:]) + body[:8] + struct.pack('<I', 0xffffff00) + body[12:],
+    # valid container, sections missing (only the first one kept)
+    'missing': None,
+}
+tag, idx, ln, crc = struct.unpack('<IIII', body[:16])
+first = body[:16 + ((ln + 7) & ~7)]
+cases['missing'] = hdr(first) + first
+for k, v in cases.items():
+    open(f'{d}/bad-{k}.snap', 'wb').write(v)
+EOF
+truncate -s 1M "$E2E_TMP/short.mem"
+if start_ember hostile; then
+	bad=0
+	for k in empty short truncated flipped magic version arch garbage overrun missing; do
+		if ! api 400 PUT /snapshot/load "$(load_body "$E2E_TMP/bad-$k.snap" "$MEM" true)"; then
+			bad=1
+		elif ! grep -q 'Load snapshot error: ' <<<"$BODY"; then
+			fail "$k: no clear message: $BODY"
+			bad=1
+		fi
+		echo "      $k: $BODY"
+	done
+	api 400 PUT /snapshot/load "$(load_body "$SNAP" "$E2E_TMP/short.mem" true)" &&
+		grep -q 'shorter than' <<<"$BODY" || { fail "short memory file: $BODY"; bad=1; }
+	api 400 PUT /snapshot/load "$(load_body "$SNAP" "$E2E_TMP/nonexistent" true)" || bad=1
+	api 400 PUT /snapshot/load "{\"snapshot_path\": \"$SNAP\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$MEM\"}, \"network_overrides\": [{\"iface_id\": \"eth9\", \"host_dev_name\": \"tap9\"}]}" || bad=1
+	api 400 PUT /snapshot/load "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$MEM\"}}" || bad=1
+	api 200 GET / && grep -q '"state":"Not started"' <<<"$BODY" || { fail "after bad loads: $BODY"; bad=1; }
+	api 204 PUT /snapshot/load "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"resume_vm\": true}" || bad=1
+	wait_line "$OUT" "^TESTGUEST COUNT $((last + 1))([^0-9]|$)" 20 || { fail "no count after the good load"; bad=1; }
+	[ "$bad" = 0 ] && pass "hostile state files refused with 400, then a good load ran"
+	stop_ember
+fi
+finish
