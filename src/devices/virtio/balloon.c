@@ -353,6 +353,52 @@ static void balloon_destroy_op(struct virtio_dev *vd)
 	virtio_balloon_destroy(to_balloon(vd));
 }
 
+/* Snapshot: the driver's `actual`, the target, the held statistics buffer
+ * and the last statistics. */
+struct balloon_snap {
+	uint32_t num_pages, actual;
+	uint8_t stats_held, pad;
+	uint16_t stats_head;
+	uint32_t pad2;
+	struct virtio_balloon_stats stats;
+};
+
+static int balloon_save(struct virtio_dev *vd, void *blob, size_t *len)
+{
+	struct virtio_balloon *b = to_balloon(vd);
+	struct balloon_snap s;
+
+	if (*len < sizeof(s))
+		return -ENOSPC;
+	memset(&s, 0, sizeof(s));
+	s.num_pages = b->num_pages;
+	s.actual = b->actual;
+	s.stats_held = b->stats_held;
+	s.stats_head = b->stats_head;
+	s.stats = b->stats;
+	memcpy(blob, &s, sizeof(s));
+	*len = sizeof(s);
+	return 0;
+}
+
+static int balloon_restore(struct virtio_dev *vd, const void *blob, size_t len)
+{
+	struct virtio_balloon *b = to_balloon(vd);
+	struct balloon_snap s;
+
+	if (len != sizeof(s))
+		return -EINVAL;
+	memcpy(&s, blob, sizeof(s));
+	if (s.stats_held && (!b->stats_interval_s || s.stats_head >= VIRTIO_BALLOON_QUEUE_SIZE))
+		return -EINVAL;
+	b->num_pages = s.num_pages;
+	b->actual = s.actual;
+	b->stats_held = s.stats_held != 0;
+	b->stats_head = s.stats_head;
+	b->stats = s.stats;
+	return 0;
+}
+
 static const struct virtio_dev_ops balloon_ops_template = {
     .name = "virtio-balloon",
     .device_id = VIRTIO_ID_BALLOON,
@@ -365,6 +411,8 @@ static const struct virtio_dev_ops balloon_ops_template = {
     .reset = balloon_reset,
     .destroy = balloon_destroy_op,
     .publish_metrics = balloon_publish_metrics,
+    .save = balloon_save,
+    .restore = balloon_restore,
 };
 
 /* ---- public ---- */

@@ -217,12 +217,15 @@ def semantics(kernel):
                     ("PUT", "/mmds/config", '{"network_interfaces": []}'),
                     ("PUT", "/entropy", "{}"), ("PUT", "/snapshot/create",
                                                 '{"mem_file_path": "m", "snapshot_path": "s"}'),
-                    ("PUT", "/snapshot/load", '{"snapshot_path": "s"}'),
                     ("PUT", "/pmem/p0", '{"id": "p0", "path_on_host": "/x"}'),
                     ("PUT", "/serial", '{"serial_out_path": "/tmp/s"}'),
                     ("PUT", "/hotplug/memory", '{"total_size_mib": 1024}'),
                     ("PATCH", "/balloon/hinting/start", "{}")):
         case("unsupported: %s %s" % (m, p), m, p, b, needle="not supported")
+    case("format: snapshot load without a memory source", "PUT", "/snapshot/load",
+         '{"snapshot_path": "s"}', needle="mem_backend")
+    case("state: snapshot load after configuration", "PUT", "/snapshot/load",
+         '{"snapshot_path": "s", "mem_file_path": "m"}', needle="after configuring")
     case("state: pause before boot", "PATCH", "/vm", '{"state": "Paused"}',
          needle="before starting")
     case("state: Ctrl-Alt-Del before boot", "PUT", "/actions", '{"action_type": "SendCtrlAltDel"}',
