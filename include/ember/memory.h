@@ -27,6 +27,10 @@ struct guest_mem {
 	uint64_t total; /* bytes of RAM */
 	uint8_t *base;  /* the single host mapping of the memfd */
 	bool private_file; /* base maps a snapshot memory file MAP_PRIVATE */
+	/* Pages ember itself wrote (gm_write, device-writable buffers of popped
+	 * chains, discards), one bit per 4 KiB of the mapping; NULL: not
+	 * tracked. KVM logs the guest's own writes (Diff snapshots). */
+	uint64_t *dirty;
 };
 
 /* Allocate SIZE bytes of RAM starting at gpa 0; RAM that would overlap
@@ -39,6 +43,10 @@ int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t ga
 int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end,
 		 int fd);
 void gm_destroy(struct guest_mem *gm);
+/* Start recording the pages ember writes (gm->dirty). */
+int gm_track_dirty(struct guest_mem *gm);
+/* Record [hva, hva+len) as written (no-op when not tracking or outside). */
+void gm_mark_dirty(const struct guest_mem *gm, const void *hva, uint64_t len);
 
 /* Host pointer for [gpa, gpa+len), or NULL if any byte is outside RAM, the
  * range crosses a region boundary, or gpa+len overflows. len 0 is allowed

@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ember/error.h"
+
+#define MIN_U64(a, b) ((a) < (b) ? (a) : (b))
 
 static void split_regions(struct guest_mem *gm, uint64_t gap_start, uint64_t gap_end);
 
@@ -94,8 +97,32 @@ static void split_regions(struct guest_mem *gm, uint64_t gap_start, uint64_t gap
 	}
 }
 
+int gm_track_dirty(struct guest_mem *gm)
+{
+	size_t words = (size_t)((gm->total / 4096 + 63) / 64);
+
+	if (gm->dirty)
+		return 0;
+	gm->dirty = calloc(words, sizeof(uint64_t));
+	return gm->dirty ? 0 : err_set(ENOMEM, "dirty page bitmap: out of memory");
+}
+
+void gm_mark_dirty(const struct guest_mem *gm, const void *hva, uint64_t len)
+{
+	uintptr_t a = (uintptr_t)hva, base = (uintptr_t)gm->base;
+	uint64_t first, last;
+
+	if (!gm->dirty || !len || a < base || a - base >= gm->total)
+		return;
+	first = (a - base) / 4096;
+	last = (MIN_U64(a - base + len, gm->total) - 1) / 4096;
+	for (uint64_t p = first; p <= last; p++)
+		__atomic_fetch_or(&gm->dirty[p / 64], 1ull << (p % 64), __ATOMIC_RELAXED);
+}
+
 void gm_destroy(struct guest_mem *gm)
 {
+	free(gm->dirty);
 	if (gm->base)
 		munmap(gm->base, gm->total);
 	if (gm->memfd >= 0)
@@ -142,12 +169,14 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t l
 	if (!p)
 		return -EFAULT;
 	memcpy(p, src, len);
+	gm_mark_dirty(gm, p, len);
 	return 0;
 }
 
 /* Punch [off, off+len) of the memfd; p is its host address. */
 static int discard_range(const struct guest_mem *gm, uint8_t *p, uint64_t off, uint64_t len)
 {
+	gm_mark_dirty(gm, p, len); /* reads as zero (or the file) from now on */
 	/* A private file mapping (restored snapshot): drop our copies; the
 	 * file is never written. */
 	if (gm->private_file)

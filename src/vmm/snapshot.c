@@ -106,6 +106,87 @@ out:
 	return r;
 }
 
+/* Diff snapshots: the pages written since the last snapshot (or boot/load):
+ * KVM's dirty log, ember's own writes and the used rings (which the devices
+ * write through their ring pointers). *out: malloc'd bitmap, 1 bit per page
+ * of RAM. Reading clears both logs, so a Full snapshot calls it too. */
+static int collect_dirty(struct vm *vm, uint64_t **out)
+{
+	size_t words = (size_t)((vm->mem.total / PAGE + 63) / 64);
+	uint64_t *bm = calloc(words, sizeof(uint64_t));
+	int r;
+
+	*out = NULL;
+	if (!bm)
+		return err_set(ENOMEM, "out of memory");
+	if ((r = snap_collect_kvm_dirty(vm, bm)) < 0) {
+		free(bm);
+		return r;
+	}
+	for (size_t i = 0; i < words; i++)
+		bm[i] |= __atomic_exchange_n(&vm->mem.dirty[i], 0, __ATOMIC_RELAXED);
+	for (int i = 0; i < vm->nvdevs; i++) {
+		struct virtio_dev *vd = vm->vdevs[i].vd;
+
+		pthread_mutex_lock(&vd->lock);
+		for (unsigned q = 0; q < vd->ops->num_queues; q++) {
+			const struct virtqueue *vq = &vd->queues[q];
+			uint64_t len = sizeof(struct vring_used) +
+				       sizeof(struct vring_used_elem) * vq->size + 2;
+			const uint8_t *p = (const uint8_t *)vq->used;
+			uint64_t off;
+
+			if (!vq->active || !p || p < vm->mem.base)
+				continue;
+			off = (uint64_t)(p - vm->mem.base);
+			for (uint64_t pg = off / PAGE; pg <= (off + len - 1) / PAGE; pg++)
+				if (pg < vm->mem.total / PAGE)
+					bm[pg / 64] |= 1ull << (pg % 64);
+		}
+		pthread_mutex_unlock(&vd->lock);
+	}
+	*out = bm;
+	return 0;
+}
+
+/* A Diff: only the dirty pages, written at their offsets into the memory
+ * file (usually a copy of the base's; created sparse when missing). */
+static int write_dirty_memory(const struct guest_mem *gm, const uint64_t *bm, const char *path,
+			      uint64_t *written)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), r = 0;
+	uint64_t pages = gm->total / PAGE, p = 0;
+
+	*written = 0;
+	if (fd < 0)
+		return err_set(errno, "memory file %s: %s", path, strerror(errno));
+	if (ftruncate(fd, (off_t)gm->total) < 0) {
+		r = err_set(errno, "memory file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (p < pages) {
+		uint64_t run;
+
+		if (!(bm[p / 64] & (1ull << (p % 64)))) {
+			p++;
+			continue;
+		}
+		for (run = p + 1; run < pages && (bm[run / 64] & (1ull << (run % 64))); run++)
+			;
+		if ((r = write_all(fd, gm->base + p * PAGE, (run - p) * PAGE, p * PAGE)) < 0) {
+			r = err_set(-r, "memory file %s: %s", path, strerror(-r));
+			goto out;
+		}
+		*written += run - p;
+		p = run;
+	}
+	if (fdatasync(fd) < 0)
+		r = err_set(errno, "memory file %s: %s", path, strerror(errno));
+out:
+	close(fd);
+	return r;
+}
+
 static void save_memory_layout(struct vm *vm, struct snap_writer *w)
 {
 	struct snap_memory m;
@@ -179,14 +260,22 @@ int snapshot_create(struct vm *vm, const struct vm_config *cfg,
 	struct snap_writer w;
 	char *json;
 	int r;
+	uint64_t *dirty = NULL, written = 0;
 
 	if (vm_get_state(vm) != VM_STATE_PAUSED)
 		return err_set(EINVAL, "the microVM must be paused");
-	if (req->type == SNAP_DIFF)
-		return err_set(ENOTSUP, "diff snapshots are not supported yet");
+	if (req->type == SNAP_DIFF && !vm->mem.dirty)
+		return err_set(EINVAL,
+			       "Diff snapshots need dirty page tracking "
+			       "(track_dirty_pages in /machine-config or in the snapshot load)");
+	/* Either way the logs restart here: the next Diff is relative to this. */
+	if (vm->mem.dirty && (r = collect_dirty(vm, &dirty)) < 0)
+		return r;
 	json = cfgjson_emit_vm_config(cfg);
-	if (!json)
+	if (!json) {
+		free(dirty);
 		return err_set(ENOMEM, "out of memory");
+	}
 	snap_writer_init(&w);
 	snap_add(&w, SNAP_TAG_CONFIG, 0, NULL, 0, json, strlen(json));
 	free(json);
@@ -197,14 +286,27 @@ int snapshot_create(struct vm *vm, const struct vm_config *cfg,
 		r = err_set(-r, "building the snapshot: %s", strerror(-r));
 		goto out;
 	}
-	if ((r = write_memory(&vm->mem, req->mem_file_path)) < 0)
+	if (req->type == SNAP_DIFF)
+		r = write_dirty_memory(&vm->mem, dirty, req->mem_file_path, &written);
+	else
+		r = write_memory(&vm->mem, req->mem_file_path);
+	if (r < 0)
 		goto out;
 	r = write_state_file(req->snapshot_path, &w);
-	if (r == 0)
+	if (r == 0 && req->type == SNAP_DIFF)
+		log_info(
+		    "snapshot (Diff): %zu bytes of state to %s, %llu dirty page(s) of %llu to %s",
+		    w.len, req->snapshot_path, (unsigned long long)written,
+		    (unsigned long long)(vm->mem.total / PAGE), req->mem_file_path);
+	else if (r == 0)
 		log_info("snapshot: %zu bytes of state to %s, %llu MiB of memory to %s", w.len,
 			 req->snapshot_path, (unsigned long long)(vm->mem.total >> 20),
 			 req->mem_file_path);
 out:
+	if (r < 0 && dirty) /* failed: the pages stay dirty for the next try */
+		for (size_t i = 0; i < (size_t)((vm->mem.total / PAGE + 63) / 64); i++)
+			__atomic_fetch_or(&vm->mem.dirty[i], dirty[i], __ATOMIC_RELAXED);
+	free(dirty);
 	snap_writer_free(&w);
 	return r;
 }

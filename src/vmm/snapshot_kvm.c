@@ -309,3 +309,30 @@ int snap_restore_kvm(struct vm *vm, const struct snap_file *f)
 			return r;
 	return 0;
 }
+
+/* The pages KVM saw the guest write since the last call (the log is
+ * cleared as it is read), ORed into bitmap: one bit per 4 KiB page of the
+ * RAM mapping (file offset / 4096). */
+int snap_collect_kvm_dirty(struct vm *vm, uint64_t *bitmap)
+{
+	for (int i = 0; i < vm->mem.nregions; i++) {
+		const struct gm_region *g = &vm->mem.regions[i];
+		uint64_t pages = g->size / 4096, first = g->file_offset / 4096;
+		size_t words = (size_t)((pages + 63) / 64);
+		uint64_t *log = calloc(words, sizeof(uint64_t));
+		struct kvm_dirty_log d = {.slot = (uint32_t)i};
+
+		if (!log)
+			return err_set(ENOMEM, "out of memory");
+		d.dirty_bitmap = log;
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0) {
+			free(log);
+			return kvm_err("KVM_GET_DIRTY_LOG", -1);
+		}
+		for (uint64_t p = 0; p < pages; p++)
+			if (log[p / 64] & (1ull << (p % 64)))
+				bitmap[(first + p) / 64] |= 1ull << ((first + p) % 64);
+		free(log);
+	}
+	return 0;
+}

@@ -57,5 +57,6 @@ struct snap_virtio_hdr {
 /* snapshot_kvm.c: KVM state of the VM and its vCPUs (paused). */
 int snap_save_kvm(struct vm *vm, struct snap_writer *w);
 int snap_restore_kvm(struct vm *vm, const struct snap_file *f);
+int snap_collect_kvm_dirty(struct vm *vm, uint64_t *bitmap);
 
 #endif

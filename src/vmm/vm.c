@@ -125,7 +125,9 @@ static int setup_kvm_vm(struct vm *vm)
 	return setup_gsi_routing(vm);
 }
 
-static int setup_memory(struct vm *vm, uint64_t bytes, int mem_fd)
+/* track_dirty: KVM logs the pages the guest writes (Diff snapshots), and
+ * guest memory records the ones ember writes. */
+static int setup_memory(struct vm *vm, uint64_t bytes, int mem_fd, bool track_dirty)
 {
 	int r = mem_fd >= 0 ? gm_init_file(&vm->mem, bytes, LAYOUT_MMIO_GAP_START,
 					   LAYOUT_MMIO_GAP_END, mem_fd)
@@ -133,10 +135,13 @@ static int setup_memory(struct vm *vm, uint64_t bytes, int mem_fd)
 
 	if (r < 0)
 		return r;
+	if (track_dirty && (r = gm_track_dirty(&vm->mem)) < 0)
+		return r;
 	for (int i = 0; i < vm->mem.nregions; i++) {
 		const struct gm_region *g = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region reg = {
 			.slot = (uint32_t)i,
+			.flags = track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 			.guest_phys_addr = g->gpa,
 			.memory_size = g->size,
 			.userspace_addr = (uint64_t)(uintptr_t)g->hva,
@@ -419,7 +424,8 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 
 	if ((r = setup_kvm_vm(vm)) < 0)
 		goto fail;
-	if ((r = setup_memory(vm, cfg->machine.mem_size_mib * MiB, mem_fd)) < 0)
+	if ((r = setup_memory(vm, cfg->machine.mem_size_mib * MiB, mem_fd,
+				cfg->machine.track_dirty_pages)) < 0)
 		goto fail;
 	if ((r = setup_legacy_devices(vm, cfg)) < 0)
 		goto fail;

@@ -95,6 +95,8 @@ if start_ember orig; then
 		grep -q 'must be paused' <<<"$BODY" || fail "create while running: $BODY"
 	api 204 PATCH /vm '{"state": "Paused"}'
 	api 400 PUT /snapshot/create "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"snapshot_type\": \"Incremental\"}"
+	api 400 PUT /snapshot/create "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"snapshot_type\": \"Diff\"}" &&
+		grep -q 'dirty page tracking' <<<"$BODY" || fail "Diff without tracking: $BODY"
 	t0=$(now_ms)
 	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"snapshot_type\": \"Full\"}"
 	echo "      create: $(($(now_ms) - t0)) ms, state $(stat -c %s "$SNAP") bytes, memory file $(stat -c %s "$MEM") bytes ($(du -k "$MEM" | cut -f1) KiB on disk)"
@@ -153,7 +155,45 @@ if start_ember paused; then
 	stop_ember
 fi
 
-# ---- 4. hostile state files: 400, ember stays up, a good load still works ----
+# ---- 4. Diff over a Full base: only the dirtied pages, restores the same ----
+BSNAP=$E2E_TMP/base.snap BMEM=$E2E_TMP/base.mem DSNAP=$E2E_TMP/diff.snap DMEM=$E2E_TMP/diff.mem
+if start_ember diff; then
+	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "track_dirty_pages": true}'
+	api 204 PUT /boot-source "{\"kernel_image_path\": \"$TESTGUEST\", \"boot_args\": \"$boot_args\"}"
+	api 204 PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$disk\", \"is_root_device\": true, \"is_read_only\": false}"
+	api 204 PUT /actions '{"action_type": "InstanceStart"}'
+	wait_line "$OUT" '^TESTGUEST COUNT 5' 30 || fail "diff: the guest never counted to 5"
+	api 204 PATCH /vm '{"state": "Paused"}'
+	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$BSNAP\", \"mem_file_path\": \"$BMEM\", \"snapshot_type\": \"Full\"}"
+	base_last=$(counts "$OUT" | tail -1)
+	api 204 PATCH /vm '{"state": "Resumed"}'
+	wait_line "$OUT" "^TESTGUEST COUNT $((base_last + 5))([^0-9]|$)" 30 || fail "diff: no count after the base"
+	api 204 PATCH /vm '{"state": "Paused"}'
+	cp --sparse=always "$BMEM" "$DMEM"
+	t0=$(now_ms)
+	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$DSNAP\", \"mem_file_path\": \"$DMEM\", \"snapshot_type\": \"Diff\"}"
+	echo "      Diff: $(($(now_ms) - t0)) ms; $(grep -o '[0-9]* dirty page(s) of [0-9]*' "$ERR" | tail -1) written"
+	kill -9 "$PID"
+	wait "$PID" 2>/dev/null
+	diff_last=$(counts "$OUT" | tail -1)
+	if ! grep -q 'dirty page(s)' "$ERR"; then
+		fail "diff: no Diff snapshot logged"
+	elif start_ember diff_restored; then
+		api 204 PUT /snapshot/load "$(load_body "$DSNAP" "$DMEM" true)"
+		wait "$PID"
+		RC=$?
+		if [ "$RC" -ne 0 ] || ! consecutive "$OUT" $((diff_last + 1)) ||
+			! tr -d '\r' <"$OUT" | grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$'; then
+			fail "Diff over the base (paused at $diff_last, base at $base_last): exit $RC"
+			show_file "$OUT"
+			show_file "$ERR"
+		else
+			pass "Diff over a Full base (count $base_last -> $diff_last) restored: continued at $((diff_last + 1)) to the end"
+		fi
+	fi
+fi
+
+# ---- 5. hostile state files: 400, ember stays up, a good load still works ----
 python3 - "$SNAP" "$E2E_TMP" <<'EOF'
 import struct, sys, zlib
 snap, d = sys.argv[1], sys.argv[2]

@@ -121,6 +121,7 @@ static int walk_chain(struct virtqueue *vq, struct vq_chain *c)
 		uint64_t addr;
 		uint32_t len;
 		uint16_t flags, next;
+		bool dirty = false;
 		void *p;
 
 		/* One read of the descriptor; the guest may rewrite it. */
@@ -149,6 +150,7 @@ static int walk_chain(struct virtqueue *vq, struct vq_chain *c)
 			return -EBADMSG;
 		if (flags & VRING_DESC_F_WRITE) {
 			write_len += len;
+			dirty = true;
 		} else {
 			if (nread != n) /* after a device-writable one */
 				return -EBADMSG;
@@ -161,6 +163,8 @@ static int walk_chain(struct virtqueue *vq, struct vq_chain *c)
 		p = gm_slice(gm, addr, len);
 		if (!p)
 			return -EBADMSG;
+		if (dirty) /* the device may write it: a Diff snapshot takes it */
+			gm_mark_dirty(gm, p, len);
 		c->iov[n].iov_base = p;
 		c->iov[n].iov_len = len;
 		n++;
