@@ -25,6 +25,7 @@ struct boot_source_cfg {
 	char *cmdline; /* NULL: the default command line */
 	bool cmdline_override; /* UKI: user cmdline replaces the embedded one */
 	bool kernel_decompress; /* decompress a bzImage payload on the host */
+	bool measured_boot; /* SHA-256 of what is booted (always for a UKI) */
 };
 
 struct machine_cfg {

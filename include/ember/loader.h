@@ -37,8 +37,40 @@ struct kernel_image {
 	uint64_t initrd_addr_max; /* highest byte address the initrd may occupy */
 };
 
+/* A kernel image to load: all in memory (buf), or an open file (fd) read
+ * with pread, so that the bulk of it (a bzImage's protected-mode part, ELF
+ * segments) goes from the page cache straight into guest memory, never
+ * through a heap buffer. [off, off + len) is the image's window in the file.
+ * Headers are read into small local copies and validated there; the image
+ * may change under ember (a hostile file): what is loaded is what was read,
+ * and a file that shrinks fails the load with EIO. */
+struct kimage {
+	const uint8_t *buf; /* the whole image, or NULL: read it from fd */
+	int fd;
+	uint64_t off;
+	size_t len;
+};
+
+static inline struct kimage kimage_mem(const uint8_t *buf, size_t len)
+{
+	return (struct kimage){.buf = buf, .fd = -1, .off = 0, .len = len};
+}
+
+/* Copy [off, off + len) of the image to dst: 0 or -errno (EIO: outside the
+ * image or the file shrank). */
+int kimage_read(const struct kimage *img, uint64_t off, void *dst, size_t len);
+/* The same into guest memory at gpa, faulted in first in one step
+ * (gm_populate): 0, -EFAULT (not RAM) or -EIO. */
+int kimage_load(const struct kimage *img, struct guest_mem *gm, uint64_t gpa, uint64_t off,
+		size_t len);
+
 /* Detect the format (ELF, then bzImage, then PE/UKI, whose .linux is loaded
- * as a bzImage with kind KERNEL_UKI) and load. buf/len is the file contents. */
+ * as a bzImage with kind KERNEL_UKI; a UKI must be in memory) and load. */
+int loader_load_image(struct guest_mem *gm, const struct kimage *img, struct kernel_image *out);
+int loader_load_elf_image(struct guest_mem *gm, const struct kimage *img, struct kernel_image *out);
+int loader_load_bzimage_image(struct guest_mem *gm, const struct kimage *img,
+			      struct kernel_image *out);
+/* The same for an image in memory: buf/len is the file contents. */
 int loader_load_kernel(struct guest_mem *gm, const uint8_t *buf, size_t len,
 		       struct kernel_image *out);
 int loader_load_elf(struct guest_mem *gm, const uint8_t *buf, size_t len, struct kernel_image *out);
@@ -75,9 +107,12 @@ int loader_parse_uki(const uint8_t *buf, size_t len, struct uki_image *out);
  * malloc'd buffer (*buf NULL, *len 0 when the UKI has neither). */
 int loader_uki_initrd(const struct uki_image *uki, uint8_t **buf, size_t *len);
 
-/* Place the initrd as high as possible below min(initrd_addr_max + 1, end of
- * low RAM, i.e. below the MMIO gap), page-aligned, above kernel->load_end;
- * returns its gpa. -ENOMEM if it does not fit. */
+/* Where an initrd of len bytes goes: as high as possible below
+ * min(initrd_addr_max + 1, end of low RAM, i.e. below the MMIO gap),
+ * page-aligned, above kernel->load_end. -ENOMEM if it does not fit. */
+int loader_initrd_gpa(const struct guest_mem *gm, const struct kernel_image *k, size_t len,
+		      uint64_t *gpa);
+/* loader_initrd_gpa, then copy buf there; returns its gpa. */
 int loader_place_initrd(struct guest_mem *gm, const struct kernel_image *k, const uint8_t *buf,
 			size_t len, uint64_t *gpa);
 

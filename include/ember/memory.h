@@ -55,6 +55,21 @@ void *gm_slice(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Copy helpers built on gm_slice: 0 or -EFAULT. */
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len);
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len);
+/* Fault in the host pages behind [gpa, gpa+len) for writing, in one step
+ * (MADV_POPULATE_WRITE on the page-aligned range) instead of one fault per
+ * page as a copy would take them; for ranges about to be written whole
+ * (kernel, initrd). 0 or -errno (-EFAULT: not RAM); a kernel without
+ * MADV_POPULATE_WRITE (< 5.14) is not an error: the copy faults as before. */
+int gm_populate(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+/* Fill [gpa, gpa+len) through the memfd rather than the mapping: from buf
+ * (pwrite), or from fd at off (sendfile: page cache to page cache, one
+ * copy). Pages written whole are never zeroed first, as a fault on the
+ * mapping would zero them. 0, -EFAULT (not RAM), -EIO (fd shorter than
+ * off+len) or -errno (-EINVAL/-ENOSYS: no sendfile to this memfd, or RAM
+ * from gm_init_file: the caller copies through the mapping; gm_fill then
+ * does that itself). */
+int gm_fill(const struct guest_mem *gm, uint64_t gpa, const void *buf, size_t len);
+int gm_fill_from_fd(const struct guest_mem *gm, uint64_t gpa, int fd, uint64_t off, size_t len);
 /* True if [gpa, gpa+len) is inside RAM. */
 bool gm_valid(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Release host pages backing [gpa, gpa+len) (balloon): -EFAULT if not RAM. */

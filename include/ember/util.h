@@ -11,8 +11,8 @@
 #define CFG_ID_MAX 64
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((typeof(x))(a) - 1))
-#define ALIGN_DOWN(x, a) ((x) & ~((typeof(x))(a) - 1))
+#define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((typeof(x))(a)-1))
+#define ALIGN_DOWN(x, a) ((x) & ~((typeof(x))(a)-1))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define KiB (1024ULL)
@@ -29,6 +29,14 @@ int parse_mac(const char *s, uint8_t mac[6]);
 /* Read a whole regular file (at most max_len bytes) into a malloc'd buffer.
  * Errors are recorded with err_set naming the path. */
 int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len);
+/* Open a regular file read-only (non-blocking: a FIFO is refused, never
+ * waited on) of at most max_len bytes: 0 with *fd and *size, or -errno with
+ * err_set naming the path. */
+int open_regular_file(const char *path, uint64_t max_len, int *fd, uint64_t *size);
+/* Read size bytes from offset 0 of fd into a malloc'd buffer; -EIO if the
+ * file is shorter. populate: fault a large buffer in at once
+ * (MADV_POPULATE_WRITE, which only the pre-boot seccomp filter allows). */
+int read_fd_whole(int fd, const char *path, size_t size, bool populate, uint8_t **buf);
 /* Block, in the calling thread (so in every thread it creates afterwards),
  * every signal whose default action ends the process without a core dump,
  * and return a non-blocking signalfd for them, for the VMM thread's event

@@ -38,7 +38,9 @@ bool vm_exited(const struct vm *vm, int *code);
 /* Ask the VM to stop (e.g. SIGTERM); vm_exited() becomes true. */
 void vm_request_exit(struct vm *vm, int code);
 int vm_send_ctrl_alt_del(struct vm *vm);
-/* SHA-256 of the kernel, initrd and final command line booted. */
+/* SHA-256 of the kernel, initrd and final command line booted; NULL when
+ * measured boot was not asked for (boot-source measured_boot; a UKI always
+ * is measured). */
 struct boot_measurements;
 const struct boot_measurements *vm_get_measurements(const struct vm *vm);
 /* Pause, print every vCPU's registers to stderr, resume (SIGQUIT). */

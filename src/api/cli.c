@@ -31,6 +31,7 @@ enum {
 	OPT_BOOT_TIMER,
 	OPT_SECCOMP_FILTER,
 	OPT_NO_SECCOMP,
+	OPT_MEASURED_BOOT,
 };
 
 static const struct option run_opts[] = {
@@ -43,6 +44,7 @@ static const struct option run_opts[] = {
 	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"kernel-decompress", no_argument, NULL, OPT_DECOMPRESS},
 	{"cmdline-override", no_argument, NULL, OPT_CMDLINE_OVERRIDE},
+	{"measured-boot", no_argument, NULL, OPT_MEASURED_BOOT},
 	{"disk", required_argument, NULL, OPT_DISK},
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
@@ -67,6 +69,7 @@ void cli_print_run_help(void)
 	       "  --cpu-template FILE    custom CPU template (Firecracker JSON format)\n"
 	       "  --console KIND         stdio (default), file:PATH or none\n"
 	       "  --kernel-decompress    decompress a bzImage on the host, boot its vmlinux\n"
+	       "  --measured-boot        log SHA-256 of kernel, initrd, cmdline (always for a UKI)\n"
 	       "  --disk PATH[,ro][,id=NAME]   virtio-blk drive (repeatable; first is vda)\n"
 	       "  --net TAP[,mac=MAC]    virtio-net on an existing TAP device (repeatable)\n"
 	       "  --vsock CID:PATH       virtio-vsock with the Unix socket PATH\n"
@@ -292,6 +295,9 @@ static int machine_opt(struct vm_config *cfg, int opt, const char *val)
 		return 0;
 	case OPT_DECOMPRESS:
 		cfg->boot.kernel_decompress = true;
+		return 0;
+	case OPT_MEASURED_BOOT:
+		cfg->boot.measured_boot = true;
 		return 0;
 	case OPT_MEM:
 		return set_mem(cfg, val);

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ember/error.h"
@@ -23,7 +25,8 @@ int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t ga
 	memset(gm, 0, sizeof(*gm));
 	gm->memfd = -1;
 	if (size == 0 || size & 0xfff)
-		return err_set(EINVAL, "guest memory size %#llx is not a positive multiple of 4 KiB",
+		return err_set(EINVAL,
+			       "guest memory size %#llx is not a positive multiple of 4 KiB",
 			       (unsigned long long)size);
 	if (gap_end < gap_start)
 		return err_set(EINVAL, "bad MMIO gap");
@@ -84,11 +87,12 @@ static void split_regions(struct guest_mem *gm, uint64_t gap_start, uint64_t gap
 	uint8_t *p = gm->base;
 
 	if (gap_start == gap_end || size <= gap_start) {
-		gm->regions[0] = (struct gm_region){.gpa = 0, .size = size, .file_offset = 0, .hva = p};
+		gm->regions[0] =
+		    (struct gm_region){.gpa = 0, .size = size, .file_offset = 0, .hva = p};
 		gm->nregions = 1;
 	} else {
 		gm->regions[0] =
-			(struct gm_region){.gpa = 0, .size = gap_start, .file_offset = 0, .hva = p};
+		    (struct gm_region){.gpa = 0, .size = gap_start, .file_offset = 0, .hva = p};
 		gm->regions[1] = (struct gm_region){.gpa = gap_end,
 						    .size = size - gap_start,
 						    .file_offset = gap_start,
@@ -170,6 +174,78 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t l
 		return -EFAULT;
 	memcpy(p, src, len);
 	gm_mark_dirty(gm, p, len);
+	return 0;
+}
+
+int gm_fill(const struct guest_mem *gm, uint64_t gpa, const void *buf, size_t len)
+{
+	uint8_t *p = gm_slice(gm, gpa, len);
+	const uint8_t *src = buf;
+	off_t foff;
+
+	if (!p)
+		return -EFAULT;
+	if (gm->memfd < 0 || gm->private_file) { /* no memfd behind this RAM */
+		memcpy(p, buf, len);
+		return 0;
+	}
+	foff = (off_t)(p - gm->base);
+	while (len > 0) {
+		struct iovec iov = {.iov_base = (void *)src, .iov_len = len};
+		ssize_t n = pwritev(gm->memfd, &iov, 1, foff);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		src += n;
+		foff += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int gm_fill_from_fd(const struct guest_mem *gm, uint64_t gpa, int fd, uint64_t off, size_t len)
+{
+	uint8_t *p = gm_slice(gm, gpa, len);
+	off_t in = (off_t)off;
+
+	if (!p)
+		return -EFAULT;
+	if (len == 0)
+		return 0;
+	if (gm->memfd < 0 || gm->private_file)
+		return -EINVAL; /* no memfd behind this RAM: the caller copies */
+	if (lseek(gm->memfd, (off_t)(p - gm->base), SEEK_SET) < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t n = sendfile(gm->memfd, fd, &in, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the file shrank */
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int gm_populate(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = gm_slice(gm, gpa, len);
+	uintptr_t start, end;
+
+	if (!p)
+		return -EFAULT;
+	if (len == 0)
+		return 0;
+	/* The mapping is page-aligned and regions are whole pages. */
+	start = (uintptr_t)p & ~(uintptr_t)0xfff;
+	end = ((uintptr_t)p + len + 0xfff) & ~(uintptr_t)0xfff;
+	if (madvise((void *)start, end - start, MADV_POPULATE_WRITE) < 0 && errno != EINVAL)
+		return -errno;
 	return 0;
 }
 

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -70,10 +72,26 @@ int parse_size(const char *s, uint64_t *out)
 	switch (*end) {
 	case '\0':
 		break;
-	case 'k': case 'K': mult = KiB; end++; break;
-	case 'm': case 'M': mult = MiB; end++; break;
-	case 'g': case 'G': mult = GiB; end++; break;
-	case 't': case 'T': mult = GiB * 1024; end++; break;
+	case 'k':
+	case 'K':
+		mult = KiB;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mult = MiB;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mult = GiB;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		mult = GiB * 1024;
+		end++;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -89,49 +107,75 @@ int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len)
+int open_regular_file(const char *path, uint64_t max_len, int *fd, uint64_t *size)
 {
 	struct stat st;
-	uint8_t *p;
-	size_t got = 0;
-	int fd, e;
+	int f, e;
 
 	/* Non-blocking: a FIFO given as a file is refused, never waited on. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
+	f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (f < 0) {
 		e = errno;
 		return err_set(e, "%s: %s", path, strerror(e));
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
 		return err_set(EINVAL, "%s: not a regular file", path);
 	}
 	if ((uint64_t)st.st_size > max_len) {
-		close(fd);
-		return err_set(EFBIG, "%s: too large (%lld bytes, limit %zu)", path,
-			       (long long)st.st_size, max_len);
+		close(f);
+		return err_set(EFBIG, "%s: too large (%lld bytes, limit %llu)", path,
+			       (long long)st.st_size, (unsigned long long)max_len);
 	}
-	p = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!p) {
-		close(fd);
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int read_fd_whole(int fd, const char *path, size_t size, bool populate, uint8_t **buf)
+{
+	uint8_t *p = malloc(size ? size : 1);
+	size_t got = 0;
+
+	if (!p)
 		return err_set(ENOMEM, "%s: out of memory", path);
+	if (populate && size >= (1 << 20)) { /* fault the buffer in at once (best effort) */
+		uintptr_t a = ALIGN_UP((uintptr_t)p, 4096),
+			  b = ALIGN_DOWN((uintptr_t)p + size, 4096);
+		if (b > a)
+			(void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+	while (got < size) {
+		struct iovec iov = {.iov_base = p + got, .iov_len = size - got};
+		ssize_t n = preadv(fd, &iov, 1, (off_t)got);
+		int e;
+
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			e = n < 0 ? errno : EIO;
 			free(p);
-			close(fd);
-			return err_set(e, "%s: read failed: %s", path, strerror(e));
+			return err_set(e, "%s: read failed: %s", path,
+				       n < 0 ? strerror(e) : "the file shrank");
 		}
 		got += (size_t)n;
 	}
-	close(fd);
 	*buf = p;
-	*len = got;
 	return 0;
+}
+
+int read_whole_file(const char *path, size_t max_len, uint8_t **buf, size_t *len)
+{
+	uint64_t size;
+	int fd, r;
+
+	if ((r = open_regular_file(path, max_len, &fd, &size)) < 0)
+		return r;
+	r = read_fd_whole(fd, path, (size_t)size, false, buf);
+	close(fd);
+	if (r == 0)
+		*len = (size_t)size;
+	return r;
 }
 
 static uint64_t rnd_state;
@@ -194,7 +238,7 @@ int process_signalfd(void)
 	int fd;
 
 	static const int sig_list[] = {
-	    SIGINT,    SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,	SIGUSR2, SIGALRM,
+	    SIGINT,    SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,   SIGUSR2, SIGALRM,
 	    SIGVTALRM, SIGPROF, SIGIO,	SIGPWR,	 SIGSTKFLT, SIGXCPU, SIGXFSZ,
 	};
 

@@ -546,16 +546,19 @@ char *cfgjson_emit_machine(const struct machine_cfg *m)
 
 static int boot_from_obj(const cJSON *o, const char *where, struct boot_source_cfg *out)
 {
-	/* kernel_decompress and cmdline_override are ember extensions (host-side
-	 * bzImage decompression; a UKI's .cmdline replaced by boot_args). */
+	/* kernel_decompress, cmdline_override and measured_boot are ember
+	 * extensions (host-side bzImage decompression; a UKI's .cmdline replaced
+	 * by boot_args; SHA-256 of what is booted, always on for a UKI). */
 	static const char *const f[] = {"kernel_image_path", "initrd_path", "boot_args",
-					"kernel_decompress", "cmdline_override", NULL};
+					"kernel_decompress", "cmdline_override", "measured_boot",
+					NULL};
 	struct boot_source_cfg b = {0};
 	int r;
 
 	if ((r = check_object(o, where, f)) ||
 	    (r = get_bool(o, where, "kernel_decompress", false, &b.kernel_decompress, NULL)) ||
 	    (r = get_bool(o, where, "cmdline_override", false, &b.cmdline_override, NULL)) ||
+	    (r = get_bool(o, where, "measured_boot", false, &b.measured_boot, NULL)) ||
 	    (r = get_string(o, where, "kernel_image_path", true, true, MAX_PATH_LEN,
 			    &b.kernel_path)) ||
 	    (r = get_string(o, where, "initrd_path", false, true, MAX_PATH_LEN, &b.initrd_path)) ||
@@ -592,6 +595,8 @@ static cJSON *boot_obj(const struct boot_source_cfg *b)
 		cJSON_AddBoolToObject(o, "kernel_decompress", true);
 	if (b->cmdline_override)
 		cJSON_AddBoolToObject(o, "cmdline_override", true);
+	if (b->measured_boot)
+		cJSON_AddBoolToObject(o, "measured_boot", true);
 	return o;
 }
 

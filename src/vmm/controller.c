@@ -713,8 +713,9 @@ static char *instance_info(const struct controller *c)
 	cJSON_AddStringToObject(o, "id", c->id);
 	cJSON_AddStringToObject(o, "state", state_name(c));
 	cJSON_AddStringToObject(o, "vmm_version", EMBER_VERSION);
-	if (c->vm) {
-		/* ember extension: measured direct boot (SHA-256, hex) */
+	if (c->vm && vm_get_measurements(c->vm)) {
+		/* ember extension: measured direct boot (SHA-256, hex), when it was
+		 * asked for (boot-source measured_boot) or the kernel is a UKI */
 		const struct boot_measurements *m = vm_get_measurements(c->vm);
 		cJSON *mb = cJSON_AddObjectToObject(o, "measured_boot");
 

@@ -17,8 +17,6 @@
 #include "ember/util.h"
 #include "vm_priv.h"
 
-#define KERNEL_MAX_BYTES (512ULL * MiB)
-#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
 
 static void set_irq_line(struct vm *vm, uint32_t irq, int level)
 {
@@ -185,175 +183,6 @@ static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
 	return 0;
 }
 
-static int load_file(const char *what, const char *path, size_t max, uint8_t **buf, size_t *len)
-{
-	int r = read_whole_file(path, max, buf, len);
-
-	return r < 0 ? err_wrap(-r, "%s", what) : 0;
-}
-
-/* Kernel (+ optional host-side decompression), initrd, command line. */
-/* What the guest boots with, before it is placed in guest memory. */
-struct boot_inputs {
-	uint8_t *file;       /* the kernel file as read */
-	const uint8_t *kernel; /* the kernel image (the file, or a UKI's .linux) */
-	size_t klen;
-	uint8_t *initrd;
-	size_t ilen;
-	char *cmdline; /* before the virtio tokens */
-};
-
-static void boot_inputs_free(struct boot_inputs *in)
-{
-	free(in->file);
-	free(in->initrd);
-	free(in->cmdline);
-}
-
-static int append_initrd(struct boot_inputs *in, const uint8_t *buf, size_t len)
-{
-	uint8_t *n = realloc(in->initrd, in->ilen + len + 1);
-
-	if (!n)
-		return err_set(ENOMEM, "initrd: out of memory");
-	memcpy(n + in->ilen, buf, len);
-	in->initrd = n;
-	in->ilen += len;
-	return 0;
-}
-
-/* A Unified Kernel Image: .linux is the kernel, .ucode + .initrd the initrd,
- * .cmdline the command line unless the user overrides it explicitly. */
-static int open_uki(struct boot_inputs *in, const struct vm_config *cfg)
-{
-	struct uki_image uki;
-	int r;
-
-	if ((r = loader_parse_uki(in->file, in->klen, &uki)) < 0)
-		return r;
-	in->kernel = uki.linux_sec;
-	in->klen = uki.linux_len;
-	if (uki.initrd_len || uki.ucode_len) {
-		if ((r = loader_uki_initrd(&uki, &in->initrd, &in->ilen)) < 0)
-			return r;
-	}
-	if (uki.osrel_len) {
-		const char *p = memmem(uki.osrel_sec, uki.osrel_len, "PRETTY_NAME=", 12);
-		size_t n = 0;
-		if (p) {
-			p += 12;
-			while (p + n < (const char *)uki.osrel_sec + uki.osrel_len && p[n] != '\n')
-				n++;
-		}
-		log_info("UKI: os-release %.*s", (int)MIN(n, 200), p ? p : "(no PRETTY_NAME)");
-	}
-	if (uki.uname_len)
-		log_info("UKI: kernel release %.*s", (int)MIN(uki.uname_len, 200),
-			 (const char *)uki.uname_sec);
-	if (uki.cmdline_len && !(cfg->boot.cmdline && cfg->boot.cmdline_override)) {
-		size_t n = strnlen((const char *)uki.cmdline_sec, uki.cmdline_len);
-		while (n && (uki.cmdline_sec[n - 1] == '\n' || uki.cmdline_sec[n - 1] == ' '))
-			n--;
-		if (cfg->boot.cmdline)
-			log_warn("UKI: using the image's .cmdline; the given command line is ignored "
-				 "(pass --cmdline-override / cmdline_override to replace it)");
-		in->cmdline = strndup((const char *)uki.cmdline_sec, n);
-		if (!in->cmdline)
-			return err_set(ENOMEM, "out of memory");
-	}
-	return 0;
-}
-
-static int read_boot_inputs(struct boot_inputs *in, const struct vm_config *cfg,
-			    uint64_t mem_total)
-{
-	uint8_t *ubuf = NULL;
-	size_t ulen = 0;
-	int r;
-
-	memset(in, 0, sizeof(*in));
-	if ((r = load_file("kernel", cfg->boot.kernel_path, KERNEL_MAX_BYTES, &in->file,
-			   &in->klen)) < 0)
-		return r;
-	in->kernel = in->file;
-	if (!loader_is_elf(in->file, in->klen) && !loader_is_bzimage(in->file, in->klen) &&
-	    loader_is_pe(in->file, in->klen) && (r = open_uki(in, cfg)) < 0)
-		return err_wrap(-r, "kernel %s", cfg->boot.kernel_path);
-	if (cfg->boot.initrd_path) {
-		if ((r = load_file("initrd", cfg->boot.initrd_path, mem_total, &ubuf, &ulen)) < 0)
-			return r;
-		r = append_initrd(in, ubuf, ulen);
-		free(ubuf);
-		if (r < 0)
-			return r;
-	}
-	if (!in->cmdline)
-		in->cmdline = strdup(cfg->boot.cmdline ? cfg->boot.cmdline : DEFAULT_CMDLINE);
-	return in->cmdline ? 0 : err_set(ENOMEM, "out of memory");
-}
-
-/* Kernel (+ optional host-side decompression), initrd, command line. */
-static int load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_setup *bs)
-{
-	struct boot_inputs in;
-	char *cmdline = NULL;
-	size_t cmdlen;
-	int r;
-
-	memset(bs, 0, sizeof(*bs));
-	bs->kernel = &vm->kernel;
-	if ((r = read_boot_inputs(&in, cfg, vm->mem.total)) < 0)
-		goto out;
-	if (cfg->boot.kernel_decompress && loader_is_bzimage(in.kernel, in.klen)) {
-		r = loader_load_bzimage_decompressed(&vm->mem, in.kernel, in.klen, &vm->kernel);
-		if (r == 0)
-			log_info("kernel: bzImage payload decompressed on the host, vmlinux entry %#llx",
-				 (unsigned long long)vm->kernel.entry);
-	} else
-		r = loader_load_kernel(&vm->mem, in.kernel, in.klen, &vm->kernel);
-	if (r < 0) {
-		r = err_wrap(-r, "kernel %s", cfg->boot.kernel_path);
-		goto out;
-	}
-	vm->entry = vm->kernel.entry;
-	if (in.ilen) {
-		r = loader_place_initrd(&vm->mem, &vm->kernel, in.initrd, in.ilen, &bs->initrd_gpa);
-		if (r < 0) {
-			r = err_wrap(-r, "initrd %s",
-				     cfg->boot.initrd_path ? cfg->boot.initrd_path : "(from the UKI)");
-			goto out;
-		}
-		bs->initrd_len = in.ilen;
-	}
-
-	if ((r = vm_virtio_cmdline(vm, cfg, in.cmdline, &cmdline)) < 0)
-		goto out;
-	cmdlen = strlen(cmdline);
-	if (cmdlen > vm->kernel.cmdline_max || cmdlen >= LAYOUT_CMDLINE_MAX) {
-		r = err_set(E2BIG, "command line is %zu bytes, the kernel accepts at most %u", cmdlen,
-			    (unsigned)MIN(vm->kernel.cmdline_max, LAYOUT_CMDLINE_MAX - 1));
-		goto out;
-	}
-	if (gm_write(&vm->mem, LAYOUT_CMDLINE, cmdline, cmdlen + 1) < 0) {
-		r = err_set(EFAULT, "command line outside guest RAM");
-		goto out;
-	}
-	bs->cmdline_gpa = LAYOUT_CMDLINE;
-	bs->cmdline_len = (uint32_t)cmdlen;
-
-	/* measured direct boot */
-	if ((r = measure_sha256(in.kernel, in.klen, vm->measured.kernel)) < 0 ||
-	    (in.ilen && (r = measure_sha256(in.initrd, in.ilen, vm->measured.initrd)) < 0) ||
-	    (r = measure_sha256(cmdline, cmdlen, vm->measured.cmdline)) < 0)
-		goto out;
-	log_info("measured boot: kernel sha256:%s initrd sha256:%s cmdline sha256:%s",
-		 vm->measured.kernel, in.ilen ? vm->measured.initrd : "-", vm->measured.cmdline);
-out:
-	free(cmdline);
-	boot_inputs_free(&in);
-	return r;
-}
-
 static int setup_firmware_tables(struct vm *vm, struct boot_setup *bs)
 {
 	struct acpi_mmio_dev virtio[LAYOUT_VIRTIO_MAX_DEVICES];
@@ -431,7 +260,7 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 		goto fail;
 	if ((r = vm_setup_virtio_devices(vm, cfg)) < 0)
 		goto fail;
-	if (boot && (r = load_guest(vm, cfg, &bs)) < 0)
+	if (boot && (r = vm_load_guest(vm, cfg, &bs)) < 0)
 		goto fail;
 	if (boot && (r = setup_firmware_tables(vm, &bs)) < 0)
 		goto fail;
@@ -516,7 +345,7 @@ int vm_resume(struct vm *vm)
 
 const struct boot_measurements *vm_get_measurements(const struct vm *vm)
 {
-	return &vm->measured;
+	return vm->measured.kernel[0] ? &vm->measured : NULL;
 }
 
 enum vm_state vm_get_state(const struct vm *vm)

@@ -1,5 +1,5 @@
-/* The VM object's insides, shared by vm.c, vcpu.c, console.c, vm_devices.c
- * and the snapshot code (snapshot*.c) only. */
+/* The VM object's insides, shared by vm.c, vm_boot.c, vcpu.c, console.c,
+ * vm_devices.c and the snapshot code (snapshot*.c) only. */
 #ifndef EMBER_VM_PRIV_H
 #define EMBER_VM_PRIV_H
 
@@ -105,6 +105,10 @@ int vm_virtio_cmdline(const struct vm *vm, const struct vm_config *cfg, const ch
 		      char **out);
 /* ACPI/MP table descriptions of the slots; returns the count. */
 int vm_virtio_describe(const struct vm *vm, struct acpi_mmio_dev *out, int max);
+
+/* vm_boot.c: kernel, initrd and command line into guest memory; the
+ * measured-boot hashes when configured (always for a UKI) */
+int vm_load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_setup *bs);
 
 /* console.c: host side of the serial console */
 int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd);

@@ -3,8 +3,9 @@
 # UKI with systemd-boot's stub (tools/mkuki.sh): ember boots .linux through
 # the 64-bit bzImage path with .ucode+.initrd as the initrd and .cmdline as
 # the command line (unless --cmdline-override), and logs SHA-256 of what it
-# booted. Malformed images fail with one line and exit 1. With the Debian
-# kernel cached, a Linux UKI boots to its first console lines.
+# booted (a UKI always; any other kernel only with --measured-boot /
+# "measured_boot": true). Malformed images fail with one line and exit 1.
+# With the Debian kernel cached, a Linux UKI boots to its first console lines.
 set -u
 . "$(dirname "$0")/lib.sh"
 BZIMAGE=${BZIMAGE:-$BUILD/firmware/testguest.bzImage}
@@ -72,6 +73,32 @@ run_ember uki_override run --kernel "$uki" --console "file:$E2E_TMP/uki_override
 	--cmdline "$ov" --cmdline-override
 check_guest uki_override "$ov" && pass "uki: --cmdline-override replaces .cmdline"
 
+# 3b. a plain bzImage (+ --initrd) is measured only on request, and then the
+# hashes are of what was loaded: the file's bytes, the initrd, the cmdline
+bz_cmdline="tg.mem=128 tg.cpus=1 tg.initrd=INITRD-PAYLOAD"
+run_ember bz_plain run --kernel "$BZIMAGE" --initrd "$E2E_TMP/initrd.img" --mem 128M \
+	--console "file:$E2E_TMP/bz_plain.console" --log-level info --cmdline "$bz_cmdline"
+if check_guest bz_plain "$bz_cmdline"; then
+	if grep -q "measured boot" "$ERR"; then
+		fail "bzImage without --measured-boot was measured: $(grep 'measured boot' "$ERR")"
+	else
+		pass "bzImage + initrd loaded straight into guest memory, not measured unless asked"
+	fi
+fi
+run_ember bz_measured run --kernel "$BZIMAGE" --initrd "$E2E_TMP/initrd.img" --mem 128M \
+	--console "file:$E2E_TMP/bz_measured.console" --log-level info --cmdline "$bz_cmdline" \
+	--measured-boot
+if check_guest bz_measured "$bz_cmdline"; then
+	k=$(sha256sum <"$BZIMAGE" | cut -d' ' -f1)
+	i=$(sha256sum <"$E2E_TMP/initrd.img" | cut -d' ' -f1)
+	c=$(printf '%s' "$bz_cmdline" | sha256sum | cut -d' ' -f1)
+	if grep -q "measured boot: kernel sha256:$k initrd sha256:$i cmdline sha256:$c" "$ERR"; then
+		pass "bzImage --measured-boot: hashes match sha256sum"
+	else
+		fail "bzImage --measured-boot: line wrong: $(grep 'measured boot' "$ERR")"
+	fi
+fi
+
 # 4. malformed images: one line on stderr, exit 1
 bad() {
 	local name=$1 file=$2 want=$3
@@ -94,14 +121,14 @@ bad uki_tiny "$E2E_TMP/tiny.efi" "kernel"
 
 # 4b. through the API: PUT /boot-source with the UKI, InstanceStart, GET / shows
 # the measured-boot hashes (ember extension); a malformed UKI is a 400.
-api_boot() { # NAME KERNEL: sets CODE (InstanceStart status) and INFO (GET / body)
+api_boot() { # NAME KERNEL [EXTRA]: sets CODE (InstanceStart status) and INFO (GET / body)
 	local sock=$E2E_TMP/$1.sock
 	"$EMBER" --api-sock "$sock" </dev/null >"$E2E_TMP/$1.out" 2>"$E2E_TMP/$1.err" &
 	local pid=$! i
 	for i in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 	e2e_cases=$((e2e_cases + 1))
 	curl -s -o /dev/null --unix-socket "$sock" -X PUT http://localhost/boot-source \
-		-d "{\"kernel_image_path\": \"$2\", \"boot_args\": \"tg.mem=128 tg.cpus=1 tg.wait=cad\", \"cmdline_override\": true}"
+		-d "{\"kernel_image_path\": \"$2\", \"boot_args\": \"tg.mem=128 tg.cpus=1 tg.wait=cad\", \"cmdline_override\": true${3:-}}"
 	CODE=$(curl -s -o "$E2E_TMP/$1.start" -w '%{http_code}' --unix-socket "$sock" -X PUT \
 		http://localhost/actions -d '{"action_type": "InstanceStart"}')
 	INFO=$(curl -s --unix-socket "$sock" http://localhost/)
@@ -118,6 +145,18 @@ if [ "$CODE" = 204 ] && grep -q "\"kernel_sha256\":\"$k\"" <<<"$INFO"; then
 	pass "api: UKI booted through PUT /boot-source + InstanceStart; GET / measured_boot.kernel_sha256 matches"
 else
 	fail "api: InstanceStart $CODE, GET / = $INFO"
+fi
+api_boot api_bz "$BZIMAGE"
+if [ "$CODE" = 204 ] && grep -q '"state"' <<<"$INFO" && ! grep -q measured_boot <<<"$INFO"; then
+	pass "api: a bzImage without measured_boot: GET / has no measured_boot"
+else
+	fail "api: bzImage: InstanceStart $CODE, GET / = $INFO"
+fi
+api_boot api_bz_measured "$BZIMAGE" ', "measured_boot": true'
+if [ "$CODE" = 204 ] && grep -q "\"kernel_sha256\":\"$k\"" <<<"$INFO"; then
+	pass "api: bzImage with \"measured_boot\": true: GET / measured_boot.kernel_sha256 matches"
+else
+	fail "api: bzImage measured_boot: InstanceStart $CODE, GET / = $INFO"
 fi
 api_boot api_bad "$E2E_TMP/nolinux.efi"
 if [ "$CODE" = 400 ] && grep -q "no .linux" "$E2E_TMP/api_bad.start"; then

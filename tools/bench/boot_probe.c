@@ -2,6 +2,7 @@
  *
  *   boot_probe boot -- EMBER run ... --boot-timer
  *   boot_probe api SOCKET -- EMBER --api-sock SOCKET ...
+ *   boot_probe kvmrun SHIM RAM_MIB -- VMM ...      (ember, kvmtool, ...)
  *
  * Both modes take t0 = CLOCK_MONOTONIC in the forked child immediately before
  * execve(), so "process start" includes exec and dynamic linking.
@@ -16,6 +17,12 @@
  *   is counted apart. "dirty" = Private_Dirty + Shared_Dirty of the other
  *   mappings: heap, stacks, written library data; the rest of RSS is clean
  *   file pages (program and library code), shareable and reclaimable.
+ * kvmrun: the VMM runs with SHIM (kvm_run_shim.so) preloaded, which reports
+ *   CLOCK_PROCESS_CPUTIME_ID (all threads) and CLOCK_MONOTONIC at the first
+ *   KVM_RUN ioctl, before the guest's first instruction, and holds that
+ *   thread; smaps is read then and the VMM killed. Guest RAM = the memfd
+ *   "ember-guest-ram" or any mapping of at least 15/16 of RAM_MIB (kvmtool's
+ *   anonymous RAM). Works for any guest, also where KVM cannot run it.
  * api: t1 is the first successful connect() to the API socket (Firecracker's
  *   "API socket availability"); CPU is the sum of /proc/PID/task/STAR/schedstat
  *   run times (ns) at that moment. ember is then killed.
@@ -89,6 +96,9 @@ static void add_name(struct mem *m, const char *line, long kib)
 	m->names[i].kib += kib;
 }
 
+/* Mappings at least this large are guest RAM too (kvmrun mode). */
+static unsigned long guest_min_bytes;
+
 /* Sum smaps of pid; 0 on success. */
 static int read_smaps(pid_t pid, struct mem *m)
 {
@@ -106,7 +116,8 @@ static int read_smaps(pid_t pid, struct mem *m)
 		long v;
 
 		if (sscanf(line, "%lx-%lx ", &a, &b) == 2) {
-			guest = strstr(line, "ember-guest-ram") != NULL;
+			guest = strstr(line, "ember-guest-ram") != NULL ||
+				(guest_min_bytes && b - a >= guest_min_bytes);
 			snprintf(header, sizeof(header), "%s", line);
 			any = 1;
 		} else if (sscanf(line, "Rss: %ld kB", &v) == 1) {
@@ -339,6 +350,72 @@ static int mode_api(const char *sock, char **argv)
 	return 0;
 }
 
+static int mode_kvmrun(const char *shim, const char *ram_mib, char **argv)
+{
+	char buf[256], fdnum[16];
+	size_t used = 0;
+	long long cpu_ns = 0, mono_ns = 0;
+	static struct mem m;
+	char top[256];
+	uint64_t deadline;
+	int p[2], status, ok = 0;
+	pid_t pid;
+
+	guest_min_bytes = strtoul(ram_mib, NULL, 10) * 1024 * 1024 / 16 * 15;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return 2;
+	setenv("LD_PRELOAD", shim, 1);
+	snprintf(fdnum, sizeof(fdnum), "%d", 100);
+	setenv("KVM_RUN_SHIM_FD", fdnum, 1);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(p[1], 100); /* without O_CLOEXEC */
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		*t0_page = now_us();
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	unsetenv("LD_PRELOAD");
+	deadline = now_us() + 30 * 1000000ULL;
+	while (pid > 0 && now_us() < deadline && used < sizeof(buf) - 1) {
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		n = read(p[0], buf + used, sizeof(buf) - 1 - used);
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		buf[used] = '\0';
+		if (strchr(buf, '\n')) {
+			ok = sscanf(buf, "cpu_run_ns=%lld mono_run_ns=%lld", &cpu_ns, &mono_ns) ==
+				 2 &&
+			     read_smaps(pid, &m) == 0;
+			break;
+		}
+	}
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	close(p[0]);
+	if (!ok) {
+		fprintf(stderr, "boot_probe: no first KVM_RUN from %s\n", argv[0]);
+		return 1;
+	}
+	top_names(&m, 4, top, sizeof(top));
+	printf("wall_run_us=%lld cpu_run_us=%lld rss_run_kib=%ld dirty_run_kib=%ld "
+	       "anon_run_kib=%ld guest_run_kib=%ld top=%s\n",
+	       mono_ns / 1000 - (long long)*t0_page, cpu_ns / 1000, m.rss_kib, m.dirty_kib,
+	       m.anon_kib, m.guest_kib, top);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i;
@@ -355,8 +432,11 @@ int main(int argc, char **argv)
 		return mode_boot(argv + i + 1);
 	if (strcmp(argv[1], "api") == 0 && i == 3)
 		return mode_api(argv[2], argv + i + 1);
+	if (strcmp(argv[1], "kvmrun") == 0 && i == 4)
+		return mode_kvmrun(argv[2], argv[3], argv + i + 1);
 usage:
 	fprintf(stderr, "usage: boot_probe boot -- EMBER run ... --boot-timer\n"
-			"       boot_probe api SOCKET -- EMBER --api-sock SOCKET ...\n");
+			"       boot_probe api SOCKET -- EMBER --api-sock SOCKET ...\n"
+			"       boot_probe kvmrun SHIM RAM_MIB -- VMM ...\n");
 	return 2;
 }

@@ -44,6 +44,7 @@ EMBER_EXTENSIONS = {
     "BootSource": {
         "kernel_decompress": {"type": "boolean"},
         "cmdline_override": {"type": "boolean"},
+        "measured_boot": {"type": "boolean"},
     },
 }
 

@@ -16,14 +16,17 @@
 #define BZ_ENTRY64_OFF 0x200 /* startup_64 of the compressed kernel */
 #define BZ_DEFAULT_INITRD_MAX 0x37ffffffULL
 
-int bzimage_parse(const uint8_t *buf, size_t len, struct bz_info *bi)
+int bzimage_parse(const struct kimage *img, struct bz_info *bi)
 {
 	struct setup_header *h = &bi->hdr;
-	size_t hdr_end, copy, setup_sects;
+	uint8_t buf[0x400]; /* the setup header ends by 0x202 + 255 */
+	size_t len = img->len, hdr_end, copy, setup_sects;
 	uint64_t pm_len;
 
 	memset(bi, 0, sizeof(*bi));
-	if (!loader_is_bzimage(buf, len))
+	if (kimage_read(img, 0, buf, MIN(len, sizeof(buf))) < 0)
+		return err_set(EIO, "bzImage: reading the setup header failed");
+	if (!loader_is_bzimage(buf, MIN(len, sizeof(buf))))
 		return err_set(ENOEXEC, "not a bzImage: no boot_flag 0xAA55 / \"HdrS\" magic");
 	/* The header's length is given by the byte at 0x201 (jump offset). */
 	hdr_end = 0x202 + (size_t)buf[0x201];
@@ -84,12 +87,20 @@ static bool fits(uint64_t addr, uint64_t need, uint64_t ram_end)
 int loader_load_bzimage(struct guest_mem *gm, const uint8_t *buf, size_t len,
 			struct kernel_image *out)
 {
+	struct kimage img = kimage_mem(buf, len);
+
+	return loader_load_bzimage_image(gm, &img, out);
+}
+
+int loader_load_bzimage_image(struct guest_mem *gm, const struct kimage *img,
+			      struct kernel_image *out)
+{
 	uint64_t ram_end = loader_low_ram_end(gm), need, addr;
 	struct bz_info bi;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = bzimage_parse(buf, len, &bi);
+	r = bzimage_parse(img, &bi);
 	if (r < 0)
 		return r;
 	need = MAX((uint64_t)bi.hdr.init_size, (uint64_t)bi.pm_len);
@@ -114,9 +125,14 @@ int loader_load_bzimage(struct guest_mem *gm, const uint8_t *buf, size_t len,
 			    (unsigned long long)((need + MiB - 1) / MiB), (unsigned long long)addr,
 			    (unsigned long long)ram_end);
 	}
-	if (gm_write(gm, addr, buf + bi.setup_size, bi.pm_len) < 0)
+	/* the protected-mode part straight to its load address */
+	r = kimage_load(img, gm, addr, bi.setup_size, bi.pm_len);
+	if (r == -EFAULT)
 		return err_set(EFAULT, "bzImage load address %#llx outside guest RAM",
 			       (unsigned long long)addr);
+	if (r < 0)
+		return err_set(-r, "bzImage: loading %zu bytes of kernel: %s", bi.pm_len,
+			       strerror(-r));
 
 	out->kind = KERNEL_BZIMAGE;
 	out->entry = addr + BZ_ENTRY64_OFF;
@@ -138,9 +154,11 @@ int loader_bzimage_decompress(const uint8_t *buf, size_t len, uint8_t **out, siz
 	uint64_t off, plen;
 	int r;
 
+	struct kimage img = kimage_mem(buf, len);
+
 	*out = NULL;
 	*out_len = 0;
-	r = bzimage_parse(buf, len, &bi);
+	r = bzimage_parse(&img, &bi);
 	if (r < 0)
 		return r;
 	off = bi.hdr.payload_offset;
@@ -172,8 +190,10 @@ int loader_load_bzimage_decompressed(struct guest_mem *gm, const uint8_t *buf, s
 	size_t elf_len;
 	int r;
 
+	struct kimage img = kimage_mem(buf, len);
+
 	memset(out, 0, sizeof(*out));
-	r = bzimage_parse(buf, len, &bi);
+	r = bzimage_parse(&img, &bi);
 	if (r < 0)
 		return r;
 	r = loader_bzimage_decompress(buf, len, &elf, &elf_len);

@@ -106,39 +106,71 @@ static int find_entry(const Elf64_Ehdr *eh, const struct seg *segs, int n, uint6
 
 int loader_load_elf(struct guest_mem *gm, const uint8_t *buf, size_t len, struct kernel_image *out)
 {
+	struct kimage img = kimage_mem(buf, len);
+
+	return loader_load_elf_image(gm, &img, out);
+}
+
+/* Read the program headers and keep the PT_LOAD segments with memory. */
+static int read_segments(const struct guest_mem *gm, const struct kimage *img, const Elf64_Ehdr *eh,
+			 struct seg *segs, int *nseg)
+{
+	Elf64_Phdr *phs;
+	int n = 0, r = 0;
+
+	phs = malloc((size_t)eh->e_phnum * sizeof(*phs));
+	if (!phs)
+		return err_set(ENOMEM, "out of memory for the ELF program headers");
+	if (kimage_read(img, eh->e_phoff, phs, (size_t)eh->e_phnum * sizeof(*phs)) < 0) {
+		r = err_set(EIO, "ELF: reading the program headers failed");
+		goto out;
+	}
+	for (int i = 0; i < eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = &phs[i];
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		r = check_segment(gm, ph, i, img->len);
+		if (r < 0)
+			goto out;
+		if (ph->p_memsz == 0)
+			continue;
+		segs[n++] = (struct seg){.paddr = ph->p_paddr,
+					 .vaddr = ph->p_vaddr,
+					 .memsz = ph->p_memsz,
+					 .filesz = ph->p_filesz,
+					 .offset = ph->p_offset,
+					 .index = i};
+	}
+	*nseg = n;
+out:
+	free(phs);
+	return r;
+}
+
+int loader_load_elf_image(struct guest_mem *gm, const struct kimage *img, struct kernel_image *out)
+{
 	struct seg segs[ELF_MAX_PHDRS];
+	uint8_t ident[SELFMAG];
+	size_t len = img->len;
 	Elf64_Ehdr eh;
 	uint64_t entry = 0;
 	int n = 0, r;
 
 	memset(out, 0, sizeof(*out));
-	if (!loader_is_elf(buf, len))
+	if (len < SELFMAG || kimage_read(img, 0, ident, SELFMAG) < 0 ||
+	    !loader_is_elf(ident, SELFMAG))
 		return err_set(ENOEXEC, "not an ELF file");
 	if (len < sizeof(eh))
 		return err_set(ENOEXEC, "ELF header truncated (%zu bytes)", len);
-	memcpy(&eh, buf, sizeof(eh));
+	if (kimage_read(img, 0, &eh, sizeof(eh)) < 0)
+		return err_set(EIO, "ELF: reading the header failed");
 	r = check_header(&eh, len);
 	if (r < 0)
 		return r;
-
-	for (int i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-
-		memcpy(&ph, buf + eh.e_phoff + (size_t)i * sizeof(ph), sizeof(ph));
-		if (ph.p_type != PT_LOAD)
-			continue;
-		r = check_segment(gm, &ph, i, len);
-		if (r < 0)
-			return r;
-		if (ph.p_memsz == 0)
-			continue;
-		segs[n++] = (struct seg){.paddr = ph.p_paddr,
-					 .vaddr = ph.p_vaddr,
-					 .memsz = ph.p_memsz,
-					 .filesz = ph.p_filesz,
-					 .offset = ph.p_offset,
-					 .index = i};
-	}
+	r = read_segments(gm, img, &eh, segs, &n);
+	if (r < 0)
+		return r;
 	if (n == 0)
 		return err_set(ENOEXEC, "ELF kernel has no loadable segments");
 	qsort(segs, (size_t)n, sizeof(segs[0]), seg_cmp);
@@ -151,13 +183,18 @@ int loader_load_elf(struct guest_mem *gm, const uint8_t *buf, size_t len, struct
 	if (r < 0)
 		return r;
 
-	/* Everything is validated: write. */
+	/* Everything is validated: write, each segment straight from the image
+	 * (the .bss part of fresh guest RAM is zero already, but RAM may have
+	 * been written before: clear it). */
 	for (int i = 0; i < n; i++) {
 		uint8_t *dst = gm_slice(gm, segs[i].paddr, segs[i].memsz);
 
 		if (!dst)
 			return err_set(EFAULT, "ELF segment %d outside guest RAM", segs[i].index);
-		memcpy(dst, buf + segs[i].offset, segs[i].filesz);
+		r = kimage_load(img, gm, segs[i].paddr, segs[i].offset, segs[i].filesz);
+		if (r < 0)
+			return err_set(-r, "ELF segment %d: loading %llu bytes: %s", segs[i].index,
+				       (unsigned long long)segs[i].filesz, strerror(-r));
 		memset(dst + segs[i].filesz, 0, segs[i].memsz - segs[i].filesz);
 	}
 	out->kind = KERNEL_ELF;

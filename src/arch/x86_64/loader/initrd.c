@@ -11,10 +11,10 @@
 
 #define PAGE 4096ULL
 
-int loader_place_initrd(struct guest_mem *gm, const struct kernel_image *k, const uint8_t *buf,
-			size_t len, uint64_t *gpa)
+int loader_initrd_gpa(const struct guest_mem *gm, const struct kernel_image *k, size_t len,
+		      uint64_t *gpa)
 {
-	uint64_t top = loader_low_ram_end(gm), bottom, addr;
+	uint64_t top = loader_low_ram_end(gm), bottom;
 	unsigned long long mib = ((uint64_t)len + MiB - 1) / MiB;
 
 	if (len == 0)
@@ -30,8 +30,22 @@ int loader_place_initrd(struct guest_mem *gm, const struct kernel_image *k, cons
 		    "the kernel end %#llx and %#llx)",
 		    mib, (unsigned long long)(bottom > top ? 0 : (top - bottom) >> 20),
 		    (unsigned long long)bottom, (unsigned long long)top);
-	addr = ALIGN_DOWN(top - len, PAGE);
-	if (gm_write(gm, addr, buf, len) < 0)
+	*gpa = ALIGN_DOWN(top - len, PAGE);
+	if (!gm_valid(gm, *gpa, len))
+		return err_set(EFAULT, "initrd at %#llx outside guest RAM",
+			       (unsigned long long)*gpa);
+	return 0;
+}
+
+int loader_place_initrd(struct guest_mem *gm, const struct kernel_image *k, const uint8_t *buf,
+			size_t len, uint64_t *gpa)
+{
+	uint64_t addr;
+	int r = loader_initrd_gpa(gm, k, len, &addr);
+
+	if (r < 0)
+		return r;
+	if (gm_populate(gm, addr, len) < 0 || gm_write(gm, addr, buf, len) < 0)
 		return err_set(EFAULT, "initrd at %#llx outside guest RAM",
 			       (unsigned long long)addr);
 	*gpa = addr;

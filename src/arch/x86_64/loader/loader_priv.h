@@ -29,7 +29,8 @@ struct bz_info {
 
 /* Validate the setup header (magic, version, LOADED_HIGH, XLF_KERNEL_64,
  * sizes against the file). */
-int bzimage_parse(const uint8_t *buf, size_t len, struct bz_info *bi);
+struct kimage;
+int bzimage_parse(const struct kimage *img, struct bz_info *bi);
 
 /* End of the RAM region that holds 1 MiB, capped at the MMIO gap: the kernel
  * and the initrd live in [LAYOUT_HIMEM, loader_low_ram_end). */
