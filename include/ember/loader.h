@@ -49,6 +49,8 @@ struct kimage {
 	int fd;
 	uint64_t off;
 	size_t len;
+	const uint8_t *head; /* optional: image bytes [0, head_len) already read; */
+	size_t head_len;     /* reads inside them are served from there */
 };
 
 static inline struct kimage kimage_mem(const uint8_t *buf, size_t len)

@@ -15,4 +15,11 @@ struct boot_measurements {
 /* SHA-256 of buf as lowercase hex (libcrypto). */
 int measure_sha256(const void *buf, size_t len, char hex[MEASURE_HEX_LEN]);
 
+/* The same over pieces: measure_begin, measure_add..., measure_end (which
+ * frees the stream, also on error). */
+struct measure_stream;
+int measure_begin(struct measure_stream **s);
+int measure_add(struct measure_stream *s, const void *buf, size_t len);
+int measure_end(struct measure_stream *s, char hex[MEASURE_HEX_LEN]);
+
 #endif

@@ -2,12 +2,15 @@
  * measured-boot hashes when asked for (a UKI always).
  *
  * Each file is read once, straight into guest memory at its load address
- * (pread from the page cache into the memfd pages, faulted in beforehand in
- * one step): no heap copy on the way. The kernel is read whole into memory
- * only where the whole image is needed: a UKI (its PE container), host-side
- * decompression, or measured boot (the hash is then of that one copy, the
- * very bytes that are loaded). The initrd is always read into guest memory
- * directly; its hash is taken from there. */
+ * (sendfile from the page cache into the guest-RAM memfd: one copy, pages
+ * never zeroed first): no heap copy on the way. The kernel is read whole
+ * into memory only where the whole image is needed: a UKI (its PE
+ * container), host-side decompression, a measured ELF vmlinux; the hash is
+ * then of that one copy, the very bytes that are loaded. A measured bzImage
+ * is hashed from what was loaded: its setup part as read (the header ember
+ * used comes from that read), the protected-mode part from guest memory,
+ * any bytes after it from the file. The initrd is always read into guest
+ * memory directly; its hash is taken from there. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +24,13 @@
 
 #define KERNEL_MAX_BYTES (512ULL * MiB)
 #define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
+#define BZ_HEAD_MAX (128 * 1024)
 
 /* What the guest boots with. */
 struct boot_inputs {
 	int kfd;	      /* the kernel file */
 	uint8_t *file;	      /* the kernel file read whole, or NULL (loaded with pread) */
+	uint8_t *head;	      /* else, if measured: its first bytes (the bzImage setup part) */
 	struct kimage kimg;   /* the kernel image: the file, or a UKI's .linux */
 	struct uki_image uki; /* .ucode/.initrd point into file (UKI only) */
 	int ifd;	      /* the initrd file, or -1 */
@@ -41,6 +46,7 @@ static void boot_inputs_free(struct boot_inputs *in)
 	if (in->ifd >= 0)
 		close(in->ifd);
 	free(in->file);
+	free(in->head);
 	free(in->cmdline);
 }
 
@@ -107,7 +113,18 @@ static int open_kernel(struct boot_inputs *in, const struct vm_config *cfg)
 	uki = !loader_is_elf(head, n) && !loader_is_bzimage(head, n) && n >= 2 && head[0] == 'M' &&
 	      head[1] == 'Z';
 	in->measure = cfg->boot.measured_boot || uki;
-	whole = uki || in->measure || (cfg->boot.kernel_decompress && loader_is_bzimage(head, n));
+	whole = uki || (cfg->boot.kernel_decompress && loader_is_bzimage(head, n)) ||
+		(in->measure && !loader_is_bzimage(head, n));
+	if (!whole && in->measure) {
+		/* a bzImage's setup part is at most 128 KiB (setup_sects <= 255) */
+		in->kimg.head_len = MIN((size_t)size, BZ_HEAD_MAX);
+		in->head = malloc(in->kimg.head_len);
+		if (!in->head)
+			return err_set(ENOMEM, "out of memory");
+		if (kimage_read(&in->kimg, 0, in->head, in->kimg.head_len) < 0)
+			return err_set(EIO, "kernel %s: read failed", path);
+		in->kimg.head = in->head;
+	}
 	if (!whole)
 		return 0;
 	if ((r = read_fd_whole(in->kfd, path, (size_t)size, true, &in->file)) < 0)
@@ -164,9 +181,45 @@ static int load_initrd(struct vm *vm, const struct vm_config *cfg, struct boot_i
 	return 0;
 }
 
+/* A bzImage loaded from its file: the setup part as read (in->head), the
+ * protected-mode part from guest memory, the rest (normally nothing) from
+ * the file. */
+static int measure_bzimage(struct vm *vm, const struct boot_inputs *in, char hex[MEASURE_HEX_LEN])
+{
+	const struct setup_header *h = &vm->kernel.hdr;
+	size_t setup = ((size_t)(h->setup_sects ? h->setup_sects : 4) + 1) * 512;
+	size_t pm = (size_t)h->syssize * 16, len = in->kimg.len, off;
+	const uint8_t *loaded = gm_slice(&vm->mem, vm->kernel.load_start, pm);
+	struct measure_stream *s;
+	uint8_t buf[16384];
+	int r;
+
+	if (vm->kernel.kind != KERNEL_BZIMAGE || setup > in->kimg.head_len || !loaded ||
+	    pm > len - setup)
+		return err_set(EINVAL, "measured boot: the kernel is not the bzImage it was");
+	if ((r = measure_begin(&s)) < 0)
+		return r;
+	if ((r = measure_add(s, in->head, setup)) < 0 || (r = measure_add(s, loaded, pm)) < 0)
+		goto fail;
+	for (off = setup + pm; off < len; off += sizeof(buf)) {
+		size_t n = MIN(sizeof(buf), len - off);
+
+		if (kimage_read(&in->kimg, off, buf, n) < 0) {
+			r = err_set(EIO, "measured boot: reading the kernel failed");
+			goto fail;
+		}
+		if ((r = measure_add(s, buf, n)) < 0)
+			goto fail;
+	}
+	return measure_end(s, hex);
+fail:
+	measure_end(s, hex);
+	return r;
+}
+
 /* SHA-256 of what was loaded: the kernel image as given (the one in-memory
- * copy that was loaded), the initrd as it is in guest memory, the final
- * command line. */
+ * copy that was loaded, or measure_bzimage), the initrd as it is in guest
+ * memory, the final command line. */
 static int measure(struct vm *vm, const struct boot_inputs *in, const struct boot_setup *bs,
 		   const char *cmdline, size_t cmdlen)
 {
@@ -175,7 +228,8 @@ static int measure(struct vm *vm, const struct boot_inputs *in, const struct boo
 	    bs->initrd_len ? gm_slice(&vm->mem, bs->initrd_gpa, bs->initrd_len) : NULL;
 	int r;
 
-	if ((r = measure_sha256(in->kimg.buf, in->kimg.len, m->kernel)) < 0 ||
+	if ((r = in->kimg.buf ? measure_sha256(in->kimg.buf, in->kimg.len, m->kernel)
+			      : measure_bzimage(vm, in, m->kernel)) < 0 ||
 	    (initrd && (r = measure_sha256(initrd, bs->initrd_len, m->initrd)) < 0) ||
 	    (r = measure_sha256(cmdline, cmdlen, m->cmdline)) < 0)
 		return r;

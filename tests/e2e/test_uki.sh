@@ -98,6 +98,19 @@ if check_guest bz_measured "$bz_cmdline"; then
 		fail "bzImage --measured-boot: line wrong: $(grep 'measured boot' "$ERR")"
 	fi
 fi
+# bytes after the protected-mode part are not loaded but are measured (the
+# hash is of the file as given)
+{ cat "$BZIMAGE"; printf 'TRAILING-BYTES'; } >"$E2E_TMP/tail.bzImage"
+run_ember bz_tail run --kernel "$E2E_TMP/tail.bzImage" --mem 128M --measured-boot \
+	--console "file:$E2E_TMP/bz_tail.console" --log-level info --cmdline "tg.mem=128 tg.cpus=1"
+if check_guest bz_tail "tg.mem=128 tg.cpus=1"; then
+	k=$(sha256sum <"$E2E_TMP/tail.bzImage" | cut -d' ' -f1)
+	if grep -q "measured boot: kernel sha256:$k initrd sha256:- " "$ERR"; then
+		pass "bzImage with trailing bytes --measured-boot: kernel hash is the file's"
+	else
+		fail "bzImage with trailing bytes: $(grep 'measured boot' "$ERR"), want $k"
+	fi
+fi
 
 # 4. malformed images: one line on stderr, exit 1
 bad() {

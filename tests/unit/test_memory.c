@@ -308,6 +308,42 @@ static void test_discard(void **state)
 	gm_destroy(&gm);
 }
 
+/* gm_fill / gm_fill_from_fd write through the memfd: the bytes show in the
+ * mapping, in the high region too; out of RAM is -EFAULT, a short file -EIO. */
+static void test_fill(void **state)
+{
+	struct guest_mem gm;
+	char path[] = "/tmp/ember-test-fill.XXXXXX";
+	uint8_t data[3 * PAGE + 17];
+	int fd;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 1);
+	assert_int_equal(gm_init(&gm, GAP_S + 64 * MiB, GAP_S, GAP_E), 0);
+	assert_int_equal(gm_fill(&gm, 0x100123, data, sizeof(data)), 0);
+	assert_memory_equal(gm_slice(&gm, 0x100123, sizeof(data)), data, sizeof(data));
+	assert_int_equal(gm_fill(&gm, GAP_E + PAGE, data, sizeof(data)), 0);
+	assert_memory_equal(gm_slice(&gm, GAP_E + PAGE, sizeof(data)), data, sizeof(data));
+	assert_int_equal(gm_fill(&gm, GAP_S - 8, data, 16), -EFAULT);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	assert_int_equal(gm_fill_from_fd(&gm, 0x200000 + 5, fd, 100, sizeof(data) - 100), 0);
+	assert_memory_equal(gm_slice(&gm, 0x200005, sizeof(data) - 100), data + 100,
+			    sizeof(data) - 100);
+	assert_int_equal(gm_fill_from_fd(&gm, GAP_E, fd, 0, sizeof(data)), 0);
+	assert_memory_equal(gm_slice(&gm, GAP_E, sizeof(data)), data, sizeof(data));
+	assert_int_equal(gm_fill_from_fd(&gm, 0x300000, fd, 0, sizeof(data) + 1), -EIO);
+	assert_int_equal(gm_fill_from_fd(&gm, GAP_S - 8, fd, 0, 16), -EFAULT);
+	assert_int_equal(gm_populate(&gm, 0x400000 + 3, 2 * PAGE), 0);
+	assert_int_equal(gm_populate(&gm, GAP_S - 8, 16), -EFAULT);
+	close(fd);
+	gm_destroy(&gm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +355,7 @@ int main(void)
 	    cmocka_unit_test(test_slice_bounds),
 	    cmocka_unit_test(test_read_write),
 	    cmocka_unit_test(test_discard),
+	    cmocka_unit_test(test_fill),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,8 +52,8 @@ int kimage_read(const struct kimage *img, uint64_t off, void *dst, size_t len)
 
 	if (off > img->len || len > img->len - off)
 		return -EIO;
-	if (img->buf) {
-		memcpy(dst, img->buf + off, len);
+	if (img->buf || (img->head && off + len <= img->head_len)) {
+		memcpy(dst, (img->buf ? img->buf : img->head) + off, len);
 		return 0;
 	}
 	while (len > 0) {
