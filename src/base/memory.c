@@ -185,6 +185,7 @@ int gm_fill(const struct guest_mem *gm, uint64_t gpa, const void *buf, size_t le
 
 	if (!p)
 		return -EFAULT;
+	gm_mark_dirty(gm, p, len);
 	if (gm->memfd < 0 || gm->private_file) { /* no memfd behind this RAM */
 		memcpy(p, buf, len);
 		return 0;
@@ -216,6 +217,7 @@ int gm_fill_from_fd(const struct guest_mem *gm, uint64_t gpa, int fd, uint64_t o
 		return 0;
 	if (gm->memfd < 0 || gm->private_file)
 		return -EINVAL; /* no memfd behind this RAM: the caller copies */
+	gm_mark_dirty(gm, p, len);
 	if (lseek(gm->memfd, (off_t)(p - gm->base), SEEK_SET) < 0)
 		return -errno;
 	while (len > 0) {

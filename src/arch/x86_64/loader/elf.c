@@ -196,6 +196,7 @@ int loader_load_elf_image(struct guest_mem *gm, const struct kimage *img, struct
 			return err_set(-r, "ELF segment %d: loading %llu bytes: %s", segs[i].index,
 				       (unsigned long long)segs[i].filesz, strerror(-r));
 		memset(dst + segs[i].filesz, 0, segs[i].memsz - segs[i].filesz);
+		gm_mark_dirty(gm, dst, segs[i].memsz);
 	}
 	out->kind = KERNEL_ELF;
 	out->entry = entry;

@@ -91,6 +91,7 @@ int kimage_load(const struct kimage *img, struct guest_mem *gm, uint64_t gpa, ui
 	/* no sendfile into this memfd: fault the range in at once, then copy */
 	if ((r = gm_populate(gm, gpa, len)) < 0)
 		return r;
+	gm_mark_dirty(gm, dst, len);
 	return kimage_read(img, off, dst, len);
 }
 
