@@ -96,6 +96,10 @@ fi
 UKI=$TMP/linux.efi
 "$EMBER_ROOT/tools/mkuki.sh" -o "$UKI" -k "$K" -i "$initrd" -c "$CMD" >/dev/null 2>&1 || UKI=""
 
+# A freshly linked binary's page-cache pages are dirty until written back,
+# which smaps would report as the VMM's own dirty memory.
+sync "$EMBER" ${LKVM:+"$LKVM"} 2>/dev/null
+
 # run NAME VMM ARGS...: RUNS kvmrun samples into $TMP/NAME.txt (one warm-up)
 run() {
 	local name=$1
