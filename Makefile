@@ -36,13 +36,14 @@ DEV_BINS := $(DEV_SRCS:tests/device/%.c=$(BUILD)/tests/device/%)
 DEV_HELPERS := $(filter-out $(DEV_SRCS),$(wildcard tests/device/*.c))
 DEV_HELPER_OBJS := $(DEV_HELPERS:%.c=$(BUILD)/%.o)
 EMBER    := $(BUILD)/ember
+UFFD_HANDLER := $(BUILD)/tools/uffd_handler
 SETUP_STAMP := $(BUILD)/.setup-done
 
 Q := $(if $(V),,@)
 
 .PHONY: all setup test check-layers unit device e2e e2e-linux check-asan run bench install clean help fuzz format testguest
 
-all: $(EMBER) testguest
+all: $(EMBER) testguest $(UFFD_HANDLER)
 
 help:
 	@echo "make            build $(EMBER) and the test guest"
@@ -74,6 +75,11 @@ $(BUILD)/%.o: %.c | $(SETUP_STAMP)
 
 $(BUILD)/libember.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Reference page-fault handler for snapshot loads with the Uffd backend.
+$(UFFD_HANDLER): tools/uffd_handler.c | $(SETUP_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(EMBER): $(BUILD)/src/api/main.o $(BUILD)/libember.a
 	@$(if $(Q),echo "  LD      $@")

@@ -39,7 +39,8 @@ struct guest_mem {
 int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end);
 /* The same layout over a snapshot memory file mapped MAP_PRIVATE (pages
  * read lazily, guest writes copy-on-write, the file is never written; no
- * memfd). -EINVAL if the file is shorter than size. */
+ * memfd). -EINVAL if the file is shorter than size. fd < 0: private
+ * anonymous memory (a userfaultfd handler fills it). */
 int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end,
 		 int fd);
 void gm_destroy(struct guest_mem *gm);

@@ -64,14 +64,15 @@ int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64
 	if (size == 0 || size & 0xfff || gap_end < gap_start)
 		return err_set(EINVAL, "guest memory size %#llx is not a positive multiple of 4 KiB",
 			       (unsigned long long)size);
-	if (fstat(fd, &st) < 0)
+	if (fd >= 0 && fstat(fd, &st) < 0)
 		return err_set(errno, "memory file: %s", strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	if (fd >= 0 && !S_ISREG(st.st_mode))
 		return err_set(EINVAL, "memory file: not a regular file");
-	if ((uint64_t)st.st_size < size)
+	if (fd >= 0 && (uint64_t)st.st_size < size)
 		return err_set(EINVAL, "memory file: %llu bytes, shorter than the guest's %llu MiB",
 			       (unsigned long long)st.st_size, (unsigned long long)(size >> 20));
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
 	if (p == MAP_FAILED)
 		return err_set(errno, "mapping the memory file: %s", strerror(errno));
 	gm->base = p;

@@ -417,15 +417,25 @@ static int restore_vm(const struct snap_file *f, const struct snapshot_load_req 
 	int fd, r;
 
 	*out = NULL;
-	fd = open(req->mem_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(errno, "memory file %s: %s", req->mem_path, strerror(errno));
+	if (req->backend == SNAP_BACKEND_UFFD) {
+		fd = VM_MEM_ANON;
+	} else {
+		fd = open(req->mem_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return err_set(errno, "memory file %s: %s", req->mem_path, strerror(errno));
+	}
 	r = vm_build(cfg, el, fd, &vm);
-	close(fd); /* the mapping keeps the file */
+	if (fd >= 0)
+		close(fd); /* the mapping keeps the file */
 	if (r < 0)
 		return r;
-	if ((r = check_memory_layout(f, cfg, vm)) < 0 || (r = snap_restore_kvm(vm, f)) < 0 ||
-	    (r = restore_devices(vm, f)) < 0)
+	if ((r = check_memory_layout(f, cfg, vm)) < 0)
+		goto fail;
+	/* Before anything reads guest memory (the queues' rings). */
+	if (req->backend == SNAP_BACKEND_UFFD &&
+	    (r = snap_uffd_attach(&vm->mem, req->mem_path, &vm->uffd)) < 0)
+		goto fail;
+	if ((r = snap_restore_kvm(vm, f)) < 0 || (r = restore_devices(vm, f)) < 0)
 		goto fail;
 	if (vm_get_vsock(vm))
 		virtio_vsock_transport_reset(vm_get_vsock(vm));
@@ -482,10 +492,6 @@ int snapshot_load(const struct snapshot_load_req *req, struct event_loop *el, st
 	config_init(&n);
 	if (!f)
 		return err_set(ENOMEM, "out of memory");
-	if (req->backend != SNAP_BACKEND_FILE) {
-		r = err_set(ENOTSUP, "the Uffd memory backend is not supported yet");
-		goto out;
-	}
 	if ((r = read_whole_file(req->snapshot_path, SNAP_MAX_FILE, &buf, &len)) < 0) {
 		r = err_wrap(-r, "snapshot file %s", req->snapshot_path);
 		goto out;

@@ -59,4 +59,8 @@ int snap_save_kvm(struct vm *vm, struct snap_writer *w);
 int snap_restore_kvm(struct vm *vm, const struct snap_file *f);
 int snap_collect_kvm_dirty(struct vm *vm, uint64_t *bitmap);
 
+/* snapshot_uffd.c: register gm's regions with a new userfaultfd and hand
+ * it to the handler listening on path (Firecracker's handshake). */
+int snap_uffd_attach(struct guest_mem *gm, const char *path, int *uffd_out);
+
 #endif

@@ -127,9 +127,10 @@ static int setup_kvm_vm(struct vm *vm)
  * guest memory records the ones ember writes. */
 static int setup_memory(struct vm *vm, uint64_t bytes, int mem_fd, bool track_dirty)
 {
-	int r = mem_fd >= 0 ? gm_init_file(&vm->mem, bytes, LAYOUT_MMIO_GAP_START,
-					   LAYOUT_MMIO_GAP_END, mem_fd)
-			    : gm_init(&vm->mem, bytes, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END);
+	int r = mem_fd != VM_MEM_BOOT
+			? gm_init_file(&vm->mem, bytes, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END,
+				       mem_fd >= 0 ? mem_fd : -1)
+			: gm_init(&vm->mem, bytes, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END);
 
 	if (r < 0)
 		return r;
@@ -223,15 +224,16 @@ static int setup_vcpus(struct vm *vm, const struct vm_config *cfg, bool configur
 
 int vm_create(const struct vm_config *cfg, struct event_loop *el, struct vm **out)
 {
-	return vm_build(cfg, el, -1, out);
+	return vm_build(cfg, el, VM_MEM_BOOT, out);
 }
 
-/* mem_fd >= 0: a snapshot load (snapshot.c): RAM is that file mapped
- * MAP_PRIVATE, nothing is loaded into it and the vCPUs are left for the
- * snapshot's state. */
+/* mem_fd >= 0 or VM_MEM_ANON: a snapshot load (snapshot.c): RAM is that file
+ * mapped MAP_PRIVATE (or anonymous memory for a userfaultfd handler),
+ * nothing is loaded into it and the vCPUs are left for the snapshot's
+ * state. */
 int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, struct vm **out)
 {
-	bool boot = mem_fd < 0;
+	bool boot = mem_fd == VM_MEM_BOOT;
 	struct boot_setup bs;
 	struct vm *vm;
 	int r;
@@ -242,7 +244,7 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return err_set(ENOMEM, "out of memory");
-	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->serial_out_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->serial_out_fd = vm->uffd = -1;
 	vm->mem.memfd = -1;
 	vm->el = el;
 	vm->ncpus = (int)cfg->machine.vcpu_count;
@@ -419,6 +421,8 @@ void vm_destroy(struct vm *vm)
 	cpu_template_free(&vm->tmpl);
 	free(vm->cpuid);
 	gm_destroy(&vm->mem);
+	if (vm->uffd >= 0)
+		close(vm->uffd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

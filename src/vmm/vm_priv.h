@@ -50,6 +50,7 @@ struct vm {
 	int kvm_fd;
 	int vm_fd;
 	struct guest_mem mem;
+	int uffd; /* snapshot loaded with the Uffd backend: kept open */
 	struct bus pio;
 	struct bus mmio;
 	struct event_loop *el;
@@ -87,6 +88,8 @@ struct vm {
 
 /* vm.c: vm_create(), or with mem_fd >= 0 the skeleton a snapshot load
  * fills in (snapshot.c). */
+#define VM_MEM_BOOT (-1) /* a normal boot: fresh RAM, kernel loaded */
+#define VM_MEM_ANON (-2) /* snapshot load, Uffd backend */
 int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, struct vm **out);
 
 /* vcpu.c */

@@ -155,6 +155,38 @@ if start_ember paused; then
 	stop_ember
 fi
 
+# ---- 3b. Uffd backend: Firecracker's handshake with the reference handler ----
+UFFD=${UFFD_HANDLER:-$BUILD/tools/uffd_handler}
+USOCK=$E2E_TMP/uffd.sock
+if [ ! -x "$UFFD" ]; then
+	fail "missing $UFFD (make all builds it)"
+elif [ -n "${last:-}" ]; then
+	timeout -k 5 "$E2E_TIMEOUT" "$UFFD" "$USOCK" "$MEM" >"$E2E_TMP/uffd.out" 2>&1 &
+	HPID=$!
+	if ! wait_line "$E2E_TMP/uffd.out" '^uffd_handler: ready' 10; then
+		fail "the uffd handler did not start: $(cat "$E2E_TMP/uffd.out")"
+	elif start_ember uffd; then
+		api 204 PUT /snapshot/load "{\"snapshot_path\": \"$SNAP\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$USOCK\"}, \"resume_vm\": true}"
+		wait "$PID"
+		RC=$?
+		wait "$HPID"
+		served=$(sed -n 's/^uffd_handler: \([0-9]*\) page(s) served.*/\1/p' "$E2E_TMP/uffd.out")
+		if [ "$RC" -ne 0 ] || ! consecutive "$OUT" $((last + 1)) ||
+			! tr -d '\r' <"$OUT" | grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$'; then
+			fail "Uffd load: exit $RC"
+			show_file "$OUT"
+			show_file "$ERR"
+			show_file "$E2E_TMP/uffd.out"
+		elif [ -z "$served" ] || [ "$served" -eq 0 ]; then
+			fail "Uffd load: the handler served no page: $(cat "$E2E_TMP/uffd.out")"
+		else
+			pass "Uffd backend: the handler served $served page(s); the guest continued at $((last + 1)) to the end"
+		fi
+	fi
+	kill "$HPID" 2>/dev/null
+	wait "$HPID" 2>/dev/null
+fi
+
 # ---- 4. Diff over a Full base: only the dirtied pages, restores the same ----
 BSNAP=$E2E_TMP/base.snap BMEM=$E2E_TMP/base.mem DSNAP=$E2E_TMP/diff.snap DMEM=$E2E_TMP/diff.mem
 if start_ember diff; then
@@ -237,6 +269,7 @@ if start_ember hostile; then
 	api 400 PUT /snapshot/load "$(load_body "$SNAP" "$E2E_TMP/short.mem" true)" &&
 		grep -q 'shorter than' <<<"$BODY" || { fail "short memory file: $BODY"; bad=1; }
 	api 400 PUT /snapshot/load "$(load_body "$SNAP" "$E2E_TMP/nonexistent" true)" || bad=1
+	api 400 PUT /snapshot/load "{\"snapshot_path\": \"$SNAP\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$E2E_TMP/no-handler.sock\"}}" || bad=1
 	api 400 PUT /snapshot/load "{\"snapshot_path\": \"$SNAP\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$MEM\"}, \"network_overrides\": [{\"iface_id\": \"eth9\", \"host_dev_name\": \"tap9\"}]}" || bad=1
 	api 400 PUT /snapshot/load "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$MEM\"}}" || bad=1
 	api 200 GET / && grep -q '"state":"Not started"' <<<"$BODY" || { fail "after bad loads: $BODY"; bad=1; }

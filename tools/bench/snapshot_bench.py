@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Snapshot benchmark (issue 13), test guest counting over the serial port
+(tg.count, no spin: the first byte on the console after a resume is the
+guest running again). For each RAM size:
+  - cold boot: exec -> InstanceStart answered, exec -> first guest byte on
+    the console, ember CPU (all threads, schedstat) at that point;
+  - Full snapshot: create time (API round trip), file size, bytes on disk;
+  - Diff after ~0.2 s of running (track_dirty_pages): create time, pages;
+  - load (File backend, resume_vm): exec -> load answered, exec -> first
+    guest byte after the resume, ember CPU at that point;
+  - private memory (smaps_rollup Private_*) of a restored ember vs a cold
+    booted one, guest running.
+Median of RUNS runs for the load figures."""
+import json, os, socket, statistics, subprocess, sys, tempfile, time
+
+BUILD = os.environ.get('BUILD', 'build')
+EMBER = os.path.join(BUILD, 'ember')
+TG = os.path.join(BUILD, 'firmware', 'testguest.elf')
+RUNS = int(os.environ.get('SNAP_BENCH_RUNS', '5'))
+SIZES = [int(x) for x in os.environ.get('SNAP_BENCH_MIB', '128 1024').split()]
+ARGS = 'console=ttyS0 tg.count=1000000000 tg.count_spin=0'
+
+
+def now():
+    return time.monotonic()
+
+
+def api(sock, method, path, body=None):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(60)
+    s.connect(sock)
+    data = json.dumps(body).encode() if body is not None else b''
+    req = '%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' % (method, path, len(data))
+    s.sendall(req.encode() + data)
+    resp = b''
+    while b'\r\n\r\n' not in resp:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        resp += chunk
+    head, _, rest = resp.partition(b'\r\n\r\n')
+    code = int(head.split()[1])
+    clen = 0
+    for line in head.split(b'\r\n'):
+        if line.lower().startswith(b'content-length:'):
+            clen = int(line.split(b':')[1])
+    while len(rest) < clen:
+        rest += s.recv(65536)
+    s.close()
+    if code >= 300:
+        raise RuntimeError('%s %s -> %d %s' % (method, path, code, rest.decode()))
+    return rest
+
+
+def cpu_ms(pid):
+    total = 0
+    for t in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/schedstat' % (pid, t)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e6
+
+
+def private_kib(pid):
+    kib = 0
+    with open('/proc/%d/smaps_rollup' % pid) as f:
+        for line in f:
+            if line.startswith(('Private_Clean:', 'Private_Dirty:')):
+                kib += int(line.split()[1])
+    return kib
+
+
+class Ember:
+    def __init__(self, d, name):
+        self.sock = os.path.join(d, name + '.sock')
+        self.t0 = now()
+        self.p = subprocess.Popen([EMBER, '--api-sock', self.sock], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=open(os.path.join(d, name + '.err'), 'w'))
+        os.set_blocking(self.p.stdout.fileno(), False)
+        while True:
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.sock)
+                s.close()
+                break
+            except OSError:
+                if now() - self.t0 > 10:
+                    raise RuntimeError('no API socket')
+                time.sleep(0.0002)
+
+    def drain(self):
+        try:
+            return self.p.stdout.read() or b''
+        except BlockingIOError:
+            return b''
+
+    def wait_output(self, needle, timeout=30):
+        """Time of the first chunk containing needle (polled every 50 us)."""
+        buf = b''
+        end = now() + timeout
+        while now() < end:
+            chunk = self.drain()
+            if chunk:
+                buf += chunk
+                if needle in buf:
+                    return now(), buf
+            else:
+                time.sleep(0.00005)
+        raise RuntimeError('no %r on the console' % needle)
+
+    def kill(self):
+        self.p.kill()
+        self.p.wait()
+
+
+_seq = [0]
+
+
+def boot(d, mib, track):
+    _seq[0] += 1
+    e = Ember(d, 'boot%d' % _seq[0])
+    api(e.sock, 'PUT', '/machine-config', {'vcpu_count': 1, 'mem_size_mib': mib, 'track_dirty_pages': track})
+    api(e.sock, 'PUT', '/boot-source', {'kernel_image_path': TG, 'boot_args': ARGS})
+    api(e.sock, 'PUT', '/actions', {'action_type': 'InstanceStart'})
+    started = now()
+    t, _ = e.wait_output(b'ember testguest')
+    return e, started - e.t0, t - e.t0, cpu_ms(e.p.pid)
+
+
+def fmt_ms(x):
+    return '%.1f ms' % (x * 1000)
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def main():
+    for f in (EMBER, TG):
+        if not os.path.exists(f):
+            print('snapshot: %s missing (run make first)' % f)
+            return 1
+    d = tempfile.mkdtemp(prefix='ember-snapbench.')
+    try:
+        for mib in SIZES:
+            snap, mem = os.path.join(d, 's%d' % mib), os.path.join(d, 'm%d' % mib)
+            cold, cold_priv = [], []
+            for _ in range(RUNS):
+                e, *fig = boot(d, mib, False)
+                cold.append((e, *fig))
+                e.wait_output(b'COUNT 2')
+                cold_priv.append(private_kib(e.p.pid))
+                e.kill()
+            e, *_ = boot(d, mib, True)
+            e.wait_output(b'COUNT 1000')
+            api(e.sock, 'PATCH', '/vm', {'state': 'Paused'})
+            t = now()
+            api(e.sock, 'PUT', '/snapshot/create', {'snapshot_path': snap, 'mem_file_path': mem})
+            full_s = now() - t
+            st = os.stat(mem)
+            api(e.sock, 'PATCH', '/vm', {'state': 'Resumed'})
+            time.sleep(0.2)  # let the guest dirty some pages (a benchmark, not a test)
+            api(e.sock, 'PATCH', '/vm', {'state': 'Paused'})
+            t = now()
+            api(e.sock, 'PUT', '/snapshot/create', {'snapshot_path': snap + '.diff', 'mem_file_path': mem + '.diff', 'snapshot_type': 'Diff'})
+            diff_s = now() - t
+            dst = os.stat(mem + '.diff')
+            e.kill()
+            loads = []
+            for i in range(RUNS):
+                r = Ember(d, 'load%d_%d' % (mib, i))
+                api(r.sock, 'PUT', '/snapshot/load', {'snapshot_path': snap, 'mem_backend': {'backend_type': 'File', 'backend_path': mem}, 'resume_vm': True})
+                loaded = now()
+                t, _ = r.wait_output(b'COUNT')
+                cpu = cpu_ms(r.p.pid)
+                r.wait_output(b'COUNT')
+                loads.append((loaded - r.t0, t - r.t0, cpu, private_kib(r.p.pid)))
+                r.kill()
+            print('%d MiB guest RAM (test guest, %d runs, median):' % (mib, RUNS))
+            print('  cold boot:  exec -> InstanceStart answered %s, -> first guest output %s, ember CPU %.2f ms'
+                  % (fmt_ms(med([c[1] for c in cold])), fmt_ms(med([c[2] for c in cold])), med([c[3] for c in cold])))
+            print('  Full create: %s, memory file %d MiB apparent, %d KiB on disk; state file %d bytes'
+                  % (fmt_ms(full_s), st.st_size >> 20, st.st_blocks // 2, os.stat(snap).st_size))
+            print('  Diff create after 0.2 s of running: %s, %d KiB written (sparse file)'
+                  % (fmt_ms(diff_s), dst.st_blocks // 2))
+            print('  load (File, resume_vm): exec -> load answered %s, -> first guest output %s, ember CPU %.2f ms'
+                  % (fmt_ms(med([l[0] for l in loads])), fmt_ms(med([l[1] for l in loads])), med([l[2] for l in loads])))
+            ratio = med([l[1] for l in loads]) / med([c[2] for c in cold])
+            print('  restore / cold boot (exec -> first guest output): %.2fx (goal <= 0.3x)' % ratio)
+            print('  private memory, guest running: restored %d KiB vs cold boot %d KiB'
+                  % (med([l[3] for l in loads]), med(cold_priv)))
+    finally:
+        subprocess.run(['rm', '-rf', d])
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
