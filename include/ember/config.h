@@ -11,6 +11,7 @@
 #include "ember/virtio_balloon.h"
 #include "ember/virtio_blk.h"
 #include "ember/virtio_net.h"
+#include "ember/virtio_rng.h"
 #include "ember/virtio_vsock.h"
 
 #define CFG_MAX_VCPUS 32
@@ -73,6 +74,7 @@ struct vm_config {
 	int nnets;
 	struct vsock_cfg vsock;
 	struct balloon_cfg balloon;
+	struct rng_cfg entropy; /* PUT /entropy: a virtio-rng device */
 	struct console_cfg console;
 	char *cpu_template_json; /* custom CPU template (Firecracker format), text */
 	char *log_path;

@@ -26,6 +26,7 @@ enum api_op {
 	API_PUT_NET,
 	API_PATCH_NET,
 	API_PUT_VSOCK,
+	API_PUT_ENTROPY,
 	API_GET_BALLOON,
 	API_PUT_BALLOON,
 	API_PATCH_BALLOON,
@@ -54,6 +55,7 @@ struct api_request {
 		struct net_cfg net;
 		struct net_update net_update;
 		struct vsock_cfg vsock;
+		struct rng_cfg entropy;
 		struct balloon_cfg balloon;
 		uint32_t balloon_amount_mib;
 		uint32_t stats_interval_s;

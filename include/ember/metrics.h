@@ -61,6 +61,9 @@ struct event_loop;
 #define METRICS_BALLOON(X)                                                                   \
 	X(activate_fails) X(inflate_count) X(stats_updates_count) X(stats_update_fails)      \
 	X(deflate_count) X(event_fails) X(free_page_report_count) X(free_page_report_fails)
+#define METRICS_ENTROPY(X)                                                                   \
+	X(activate_fails) X(entropy_event_fails) X(entropy_event_count) X(entropy_bytes)     \
+	X(host_rng_fails) X(entropy_rate_limiter_throttled) X(rate_limiter_event_count)
 #define METRICS_VCPU(X)                                                                      \
 	X(exit_io_in) X(exit_io_out) X(exit_mmio_read) X(exit_mmio_write) X(failures)       \
 	X(kvm_internal_errors) X(shutdown_exits)
@@ -109,6 +112,9 @@ struct metrics_vsock {
 struct metrics_balloon {
 	METRICS_BALLOON(METRICS_FIELD)
 };
+struct metrics_entropy {
+	METRICS_ENTROPY(METRICS_FIELD)
+};
 struct metrics_vcpu {
 	METRICS_VCPU(METRICS_FIELD)
 };
@@ -148,6 +154,7 @@ struct ember_metrics {
 	struct metrics_patch_api patch_api_requests;
 	struct metrics_balloon balloon;
 	struct metrics_vsock vsock;
+	struct metrics_entropy entropy;
 	struct metrics_vcpu vcpu;
 	struct metrics_vmm vmm;
 	struct metrics_seccomp seccomp;

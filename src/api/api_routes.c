@@ -278,8 +278,11 @@ static int route_put(struct route_ctx *c)
 			return bad_body(c, r, NULL);
 		return ok(c, API_SNAPSHOT_LOAD);
 	}
-	if (strcmp(t0, "entropy") == 0)
-		return unsupported(c, "the entropy device");
+	if (strcmp(t0, "entropy") == 0 && c->ntok == 1) {
+		if ((r = cfgjson_parse_entropy(c->body, c->body_len, &q->u.entropy)))
+			return bad_body(c, r, NULL);
+		return ok(c, API_PUT_ENTROPY);
+	}
 	if (strcmp(t0, "pmem") == 0)
 		return unsupported(c, "virtio-pmem");
 	if (strcmp(t0, "serial") == 0)

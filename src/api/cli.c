@@ -25,6 +25,7 @@ enum {
 	OPT_NET,
 	OPT_VSOCK,
 	OPT_BALLOON,
+	OPT_ENTROPY,
 	OPT_LOG_LEVEL,
 	OPT_HELP,
 	OPT_CMDLINE_OVERRIDE,
@@ -49,6 +50,7 @@ static const struct option run_opts[] = {
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"balloon", required_argument, NULL, OPT_BALLOON},
+	{"entropy", optional_argument, NULL, OPT_ENTROPY},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
 	{"seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER},
@@ -74,6 +76,7 @@ void cli_print_run_help(void)
 	       "  --net TAP[,mac=MAC]    virtio-net on an existing TAP device (repeatable)\n"
 	       "  --vsock CID:PATH       virtio-vsock with the Unix socket PATH\n"
 	       "  --balloon MIB[,deflate_on_oom][,stats=SECONDS]   virtio-balloon, target MIB\n"
+	       "  --entropy[=BYTES]      virtio-rng from the host's getrandom(), at most BYTES/s\n"
 	       "  --log-level LEVEL      error, warn, info, debug\n"
 	       "  --boot-timer           log the time until the guest writes 123 to port 0x3f0\n"
 	       "  --seccomp-filter FILE  per-thread seccomp filters from FILE (Firecracker JSON)\n"
@@ -348,6 +351,24 @@ static int add_net(struct vm_config *cfg, const char *val)
 	return 0;
 }
 
+/* --entropy[=BYTES]: a virtio-rng, optionally limited to BYTES per second. */
+static int set_entropy(struct vm_config *cfg, const char *val)
+{
+	uint64_t rate;
+
+	if (cfg->entropy.present)
+		return err_set(EINVAL, "--entropy given twice (one entropy device per VM)");
+	memset(&cfg->entropy, 0, sizeof(cfg->entropy));
+	cfg->entropy.present = true;
+	if (!val)
+		return 0;
+	if (parse_size(val, &rate) < 0 || rate == 0)
+		return err_set(EINVAL, "--entropy=%s: expected a rate in bytes per second", val);
+	cfg->entropy.rate_limiter.bandwidth =
+	    (struct token_bucket_cfg){.present = true, .size = rate, .refill_time_ms = 1000};
+	return 0;
+}
+
 /* The devices: 0, -errno or NOT_MINE. */
 static int device_opt(struct vm_config *cfg, int opt, const char *val)
 {
@@ -364,6 +385,8 @@ static int device_opt(struct vm_config *cfg, int opt, const char *val)
 		if (cfg->balloon.present)
 			return err_set(EINVAL, "--balloon given twice (one balloon per VM)");
 		return cli_parse_balloon(val, &cfg->balloon);
+	case OPT_ENTROPY:
+		return set_entropy(cfg, val);
 	}
 	return NOT_MINE;
 }

@@ -217,6 +217,7 @@ char *metrics_serialize(void)
 	add_block_devices(root);
 	GROUP(root, "deprecated_api", struct metrics_deprecated, &metrics.deprecated_api,
 	      METRICS_DEPRECATED, ADD_TAKE);
+	GROUP(root, "entropy", struct metrics_entropy, &metrics.entropy, METRICS_ENTROPY, ADD_TAKE);
 	GROUP(root, "get_api_requests", struct metrics_get_api, &metrics.get_api_requests,
 	      METRICS_GET_API, ADD_TAKE);
 	GROUP(root, "i8042", struct metrics_i8042, &metrics.i8042, METRICS_I8042, ADD_TAKE);

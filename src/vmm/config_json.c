@@ -828,6 +828,42 @@ static cJSON *vsock_obj(const struct vsock_cfg *v)
 	return o;
 }
 
+/* ---- entropy ---- */
+
+static int entropy_from_obj(const cJSON *o, const char *where, struct rng_cfg *out)
+{
+	static const char *const f[] = {"rate_limiter", NULL};
+	struct rng_cfg e = {.present = true};
+	int r;
+
+	if ((r = check_object(o, where, f)) ||
+	    (r = opt_rate_limiter(o, where, "rate_limiter", &e.rate_limiter, NULL)))
+		return r;
+	*out = e;
+	return 0;
+}
+
+int cfgjson_parse_entropy(const char *body, size_t len, struct rng_cfg *out)
+{
+	cJSON *o;
+	int r = parse_body(body, len, MAX_DOC_LEN, &o);
+
+	if (r)
+		return r;
+	r = entropy_from_obj(o, "", out);
+	cJSON_Delete(o);
+	return r;
+}
+
+static cJSON *entropy_obj(const struct rng_cfg *e)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o)
+		emit_rate_limiter(o, "rate_limiter", &e->rate_limiter);
+	return o;
+}
+
 /* ---- balloon ---- */
 
 static int balloon_from_obj(const cJSON *o, const char *where, struct balloon_cfg *out)
@@ -1370,7 +1406,7 @@ int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 	if (r)
 		return r;
 	if ((r = check_object(doc, "", f)) || (r = doc_unsupported(doc, "mmds-config")) ||
-	    (r = doc_unsupported(doc, "entropy")) || (r = doc_unsupported(doc, "pmem")) ||
+	    (r = doc_unsupported(doc, "pmem")) ||
 	    (r = doc_unsupported(doc, "memory-hotplug")) || (r = doc_unsupported(doc, "serial")))
 		goto out;
 	if ((v = member(doc, "boot-source"))) {
@@ -1406,6 +1442,8 @@ int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 		vsock_cfg_free(&cfg->vsock);
 		cfg->vsock = vs;
 	}
+	if ((v = member(doc, "entropy")) && (r = entropy_from_obj(v, "entropy", &cfg->entropy)))
+		goto out;
 	if ((v = member(doc, "balloon"))) {
 		if ((r = balloon_from_obj(v, "balloon", &cfg->balloon)))
 			goto out;
@@ -1513,5 +1551,7 @@ char *cfgjson_emit_vm_config(const struct vm_config *cfg)
 		cJSON_AddItemToArray(a, net_obj(&cfg->nets[i]));
 	if (cfg->vsock.present)
 		cJSON_AddItemToObject(doc, "vsock", vsock_obj(&cfg->vsock));
+	if (cfg->entropy.present)
+		cJSON_AddItemToObject(doc, "entropy", entropy_obj(&cfg->entropy));
 	return print(doc);
 }

@@ -655,6 +655,7 @@ static bool pre_boot_only(enum api_op op)
 	case API_PUT_DRIVE:
 	case API_PUT_NET:
 	case API_PUT_VSOCK:
+	case API_PUT_ENTROPY:
 	case API_PUT_BALLOON:
 	case API_PUT_CPU_CONFIG:
 	case API_PUT_LOGGER:
@@ -696,6 +697,7 @@ static bool configures_vm(enum api_op op)
 	case API_PUT_DRIVE:
 	case API_PUT_NET:
 	case API_PUT_VSOCK:
+	case API_PUT_ENTROPY:
 	case API_PUT_BALLOON:
 	case API_PUT_CPU_CONFIG:
 		return true;
@@ -783,6 +785,10 @@ void controller_handle(struct controller *c, struct api_request *q, struct ctl_r
 		vsock_cfg_free(&c->cfg.vsock);
 		c->cfg.vsock = q->u.vsock;
 		memset(&q->u.vsock, 0, sizeof(q->u.vsock));
+		ok204(resp);
+		break;
+	case API_PUT_ENTROPY:
+		c->cfg.entropy = q->u.entropy;
 		ok204(resp);
 		break;
 	case API_GET_BALLOON:

@@ -13,6 +13,7 @@
 #include "ember/log.h"
 #include "ember/virtio.h"
 #include "ember/virtio_balloon.h"
+#include "ember/virtio_rng.h"
 #include "ember/virtio_blk.h"
 #include "ember/virtio_net.h"
 #include "ember/virtio_vsock.h"
@@ -95,6 +96,14 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 		if ((r = virtio_balloon_create(&cfg->balloon, &vm->mem, vm->el, &b)) < 0)
 			return err_wrap(-r, "balloon");
 		if ((r = add_vdev(vm, &b->vdev, b, "balloon")) < 0)
+			return r;
+	}
+	if (cfg->entropy.present) {
+		struct virtio_rng *rng;
+
+		if ((r = virtio_rng_create(&cfg->entropy, &vm->mem, vm->el, &rng)) < 0)
+			return err_wrap(-r, "entropy");
+		if ((r = add_vdev(vm, &rng->vdev, rng, "entropy")) < 0)
 			return r;
 	}
 	return 0;

@@ -73,6 +73,15 @@ w('fuzz_virtio_blk', 'no-setup', prog([bytes([MMIO_READ]) + struct.pack('<H', 0)
                                       setup=False))
 
 # ---- virtio-balloon (queues: 0 inflate, 1 deflate, 2 stats, 3 reporting) ----
+# ---- virtio-rng (queue 0: requests, device-writable buffers) ----
+w('fuzz_virtio_rng', 'fill', prog([chain(0, [(64, True, b'')]), kick(0)]))
+w('fuzz_virtio_rng', 'split-indirect',
+  prog([chain(0, [(100, True, b''), (28, True, b'')], indirect=True), kick(0), bytes([ACK])]))
+w('fuzz_virtio_rng', 'read-only', prog([chain(0, [(16, False, b'x' * 16)]), kick(0)]))
+w('fuzz_virtio_rng', 'throttled', bytes([0x81]) + prog([chain(0, [(200, True, b'')]),
+                                                       chain(0, [(200, True, b'')]), kick(0),
+                                                       bytes([POLL])])[1:])
+
 pfns = struct.pack('<4I', 0x300, 0x301, 0x302, 0x7ff)
 stats = b''.join(struct.pack('<HQ', tag, 1000 + tag) for tag in range(0, 10))
 # first byte: bit 0 set-up, bits 1-2 queue size, 3-4 amount, 0x20 deflate_on_oom,

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,7 @@
 
 /* The VMM thread with a running guest: the event loop and the devices'
  * host side (blk file, TAP, vsock Unix sockets, balloon, rate-limiter and
- * metrics timers, console), post-boot API requests (drive swap, pause with
+ * metrics timers, console, the entropy device's host RNG), post-boot API requests (drive swap, pause with
  * vCPU kicks, Ctrl-Alt-Del, metrics flush), and tear-down (vCPU joins,
  * API and vsock socket files removed, the terminal restored, exit). */
 #define RULES_VMM                                                                             \
@@ -93,7 +94,7 @@
 	ALLOW(preadv), ALLOW(pwritev), ALLOW(fdatasync), ALLOW(lseek), ALLOW(close),         \
 	ALLOW(openat), ALLOW(newfstatat), ALLOW(unlink), ALLOW(timerfd_settime),             \
 	ALLOW(recvfrom), ALLOW(sendto), ALLOW(sendmsg), ALLOW(shutdown), ALLOW(connect),     \
-	ALLOW(exit_group),                                                                    \
+	ALLOW(exit_group), ARG_EQ(getrandom, 2, GRND_NONBLOCK, "entropy device: GRND_NONBLOCK"), \
 	ARG_EQ2(socket, 0, AF_UNIX, 1, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,            \
 		"vsock: AF_UNIX stream"),                                                     \
 	ARG_EQ(accept4, 3, SOCK_CLOEXEC | SOCK_NONBLOCK, "SOCK_CLOEXEC|SOCK_NONBLOCK"),     \

@@ -213,9 +213,12 @@ def semantics(kernel):
     good("good: cpu-config", "PUT", "/cpu-config",
          '{"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0, "modifiers": '
          '[{"register": "ecx", "bitmap": "0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}]}]}')
+    good("good: entropy", "PUT", "/entropy", "{}")
+    case("shape: entropy rate_limiter not an object", "PUT", "/entropy",
+         '{"rate_limiter": 5}', needle="rate_limiter")
     for m, p, b in (("PUT", "/mmds", "{}"), ("GET", "/mmds", None),
                     ("PUT", "/mmds/config", '{"network_interfaces": []}'),
-                    ("PUT", "/entropy", "{}"), ("PUT", "/snapshot/create",
+                    ("PUT", "/snapshot/create",
                                                 '{"mem_file_path": "m", "snapshot_path": "s"}'),
                     ("PUT", "/pmem/p0", '{"id": "p0", "path_on_host": "/x"}'),
                     ("PUT", "/serial", '{"serial_out_path": "/tmp/s"}'),
