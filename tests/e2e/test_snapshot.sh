@@ -225,6 +225,30 @@ if start_ember diff; then
 	fi
 fi
 
+# ---- 4b. Diff of a restored VM (track_dirty_pages at load) over its base ----
+if [ -n "${diff_last:-}" ] && start_ember diff2; then
+	api 204 PUT /snapshot/load "{\"snapshot_path\": \"$DSNAP\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$DMEM\"}, \"track_dirty_pages\": true, \"resume_vm\": true}"
+	wait_line "$OUT" "^TESTGUEST COUNT $((diff_last + 4))([^0-9]|$)" 30 || fail "diff2: no count after the load"
+	api 204 PATCH /vm '{"state": "Paused"}'
+	cp --sparse=always "$DMEM" "$DMEM.2"
+	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$DSNAP.2\", \"mem_file_path\": \"$DMEM.2\", \"snapshot_type\": \"Diff\"}"
+	kill -9 "$PID"
+	wait "$PID" 2>/dev/null
+	d2_last=$(counts "$OUT" | tail -1)
+	if start_ember diff2_restored; then
+		api 204 PUT /snapshot/load "$(load_body "$DSNAP.2" "$DMEM.2" true)"
+		wait "$PID"
+		RC=$?
+		if [ "$RC" -ne 0 ] || ! consecutive "$OUT" $((d2_last + 1)) ||
+			! tr -d '\r' <"$OUT" | grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$'; then
+			fail "Diff of a restored VM (paused at $d2_last): exit $RC"
+			show_file "$OUT"
+		else
+			pass "Diff of a restored VM (count $diff_last -> $d2_last) restored: continued at $((d2_last + 1)) to the end"
+		fi
+	fi
+fi
+
 # ---- 5. hostile state files: 400, ember stays up, a good load still works ----
 python3 - "$SNAP" "$E2E_TMP" <<'EOF'
 import struct, sys, zlib
