@@ -44,6 +44,11 @@ enum console_kind { CONSOLE_STDIO = 0, CONSOLE_FILE, CONSOLE_NONE };
 struct console_cfg {
 	enum console_kind kind;
 	char *path; /* CONSOLE_FILE */
+	/* PUT /serial: the file is appended to (a FIFO works, and never
+	 * blocks the guest: what does not fit is dropped and counted); the
+	 * CLI's file: console truncates it. */
+	bool append;
+	struct token_bucket_cfg rate_limiter; /* PUT /serial: output bytes */
 };
 
 /* PUT /logger and the "logger" section (the path is vm_config.log_path). */

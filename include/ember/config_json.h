@@ -72,6 +72,9 @@ int cfgjson_parse_net(const char *body, size_t len, struct net_cfg *out);
 int cfgjson_parse_net_update(const char *body, size_t len, struct net_update *out);
 int cfgjson_parse_vsock(const char *body, size_t len, struct vsock_cfg *out);
 int cfgjson_parse_balloon(const char *body, size_t len, struct balloon_cfg *out);
+/* PUT /serial: {"serial_out_path": PATH, "rate_limiter": TokenBucket},
+ * both optional: a file console (appended to) or the default one. */
+int cfgjson_parse_serial(const char *body, size_t len, struct console_cfg *out);
 /* PUT /entropy: {"rate_limiter": {...}} (optional). */
 int cfgjson_parse_entropy(const char *body, size_t len, struct rng_cfg *out);
 int cfgjson_parse_balloon_update(const char *body, size_t len, uint32_t *amount_mib);

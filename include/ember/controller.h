@@ -27,6 +27,7 @@ enum api_op {
 	API_PATCH_NET,
 	API_PUT_VSOCK,
 	API_PUT_ENTROPY,
+	API_PUT_SERIAL,
 	API_GET_BALLOON,
 	API_PUT_BALLOON,
 	API_PATCH_BALLOON,
@@ -56,6 +57,7 @@ struct api_request {
 		struct net_update net_update;
 		struct vsock_cfg vsock;
 		struct rng_cfg entropy;
+		struct console_cfg serial;
 		struct balloon_cfg balloon;
 		uint32_t balloon_amount_mib;
 		uint32_t stats_interval_s;

@@ -74,7 +74,7 @@ struct event_loop;
 	X(reset_count) X(write_count)
 #define METRICS_UART(X)                                                                      \
 	X(error_count) X(flush_count) X(missed_read_count) X(missed_write_count)             \
-	X(read_count) X(write_count)
+	X(read_count) X(write_count) X(rate_limiter_dropped_bytes)
 #define METRICS_RTC(X) X(error_count) X(missed_read_count) X(missed_write_count)
 #define METRICS_SIGNALS(X)                                                                   \
 	X(sigbus) X(sigsegv) X(sigxfsz) X(sigxcpu) X(sigpipe) X(sighup) X(sigill)

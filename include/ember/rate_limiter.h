@@ -86,6 +86,11 @@ uint64_t rl_timer_remaining_ns(const struct rate_limiter *rl);
 /* Token-bucket primitives (exposed for unit tests). */
 void tb_init(struct token_bucket *tb, const struct token_bucket_cfg *cfg, uint64_t now_ns);
 void tb_refill(struct token_bucket *tb, uint64_t now_ns);
+/* CLOCK_MONOTONIC in nanoseconds, the limiters' default clock. */
+uint64_t rl_now_ns(void);
+/* Take n tokens if they are there now (after a refill to now_ns); no
+ * over-consumption, no timer: false means drop (the serial console). */
+bool tb_try_take(struct token_bucket *tb, uint64_t n, uint64_t now_ns);
 /* ns until `tokens` can be taken (0 if now). */
 uint64_t tb_wait_ns(const struct token_bucket *tb, uint64_t tokens);
 

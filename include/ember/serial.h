@@ -8,6 +8,7 @@
 
 #include "ember/bus.h"
 #include "ember/metrics.h"
+#include "ember/rate_limiter.h"
 
 #define SERIAL_FIFO_LEN 64
 
@@ -25,6 +26,7 @@ struct serial {
 	void (*rx_drained)(void *opaque); /* FIFO emptied by the guest */
 	void *rx_drained_opaque;
 	uint64_t tx_bytes, missed_writes;
+	struct token_bucket out_limit; /* PUT /serial rate_limiter (size 0: none) */
 	struct metrics_uart counters, published; /* Firecracker's "uart" group */
 };
 
@@ -32,6 +34,9 @@ extern const struct bus_ops serial_bus_ops;
 
 void serial_init(struct serial *s, int out_fd, void (*irq)(void *, int), void *irq_opaque);
 void serial_destroy(struct serial *s);
+/* Output bandwidth limit (bytes): what the guest writes beyond it is
+ * dropped and counted (uart.rate_limiter_dropped_bytes). NULL: none. */
+void serial_set_out_limit(struct serial *s, const struct token_bucket_cfg *cfg);
 /* Queue host input for the guest; returns bytes accepted (FIFO may be full). */
 size_t serial_push_input(struct serial *s, const uint8_t *buf, size_t len);
 /* Room in the receive FIFO. */

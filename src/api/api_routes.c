@@ -285,8 +285,11 @@ static int route_put(struct route_ctx *c)
 	}
 	if (strcmp(t0, "pmem") == 0)
 		return unsupported(c, "virtio-pmem");
-	if (strcmp(t0, "serial") == 0)
-		return unsupported(c, "serial console configuration");
+	if (strcmp(t0, "serial") == 0 && c->ntok == 1) {
+		if ((r = cfgjson_parse_serial(c->body, c->body_len, &q->u.serial)))
+			return bad_body(c, r, NULL);
+		return ok(c, API_PUT_SERIAL);
+	}
 	if (strcmp(t0, "hotplug") == 0)
 		return unsupported(c, "memory hotplug");
 	return invalid_path(c);

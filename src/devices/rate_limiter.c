@@ -14,13 +14,18 @@
 /* ~35 years; keeps every product below 2^128 in the refill arithmetic. */
 #define MAX_REFILL_MS (1ULL << 40)
 
-static uint64_t monotonic_ns(void *opaque)
+uint64_t rl_now_ns(void)
 {
 	struct timespec ts;
 
-	(void)opaque;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t monotonic_ns(void *opaque)
+{
+	(void)opaque;
+	return rl_now_ns();
 }
 
 static uint64_t now_ns(const struct rate_limiter *rl)
@@ -86,6 +91,20 @@ uint64_t tb_wait_ns(const struct token_bucket *tb, uint64_t tokens)
 }
 
 enum tb_verdict { TB_OK, TB_WAIT, TB_OVER };
+
+static enum tb_verdict tb_check(const struct token_bucket *tb, uint64_t n, uint64_t *wait_ns);
+static void tb_take(struct token_bucket *tb, uint64_t n);
+
+bool tb_try_take(struct token_bucket *tb, uint64_t n, uint64_t now_ns)
+{
+	uint64_t wait_ns;
+
+	tb_refill(tb, now_ns);
+	if (tb_check(tb, n, &wait_ns) != TB_OK)
+		return false;
+	tb_take(tb, n);
+	return true;
+}
 
 /* What taking n tokens would do; *wait_ns is how long to block. */
 static enum tb_verdict tb_check(const struct token_bucket *tb, uint64_t n, uint64_t *wait_ns)

@@ -864,6 +864,42 @@ static cJSON *entropy_obj(const struct rng_cfg *e)
 	return o;
 }
 
+/* ---- serial ---- */
+
+static int serial_from_obj(const cJSON *o, const char *where, struct console_cfg *out)
+{
+	static const char *const f[] = {"serial_out_path", "rate_limiter", NULL};
+	struct console_cfg s = {0};
+	const cJSON *v;
+	struct jpath p;
+	int r;
+
+	if ((r = check_object(o, where, f)) ||
+	    (r = get_string(o, where, "serial_out_path", false, true, MAX_PATH_LEN, &s.path)))
+		return r;
+	if ((v = member(o, "rate_limiter")) &&
+	    (r = parse_bucket(v, fname(&p, where, "rate_limiter"), &s.rate_limiter))) {
+		free(s.path);
+		return r;
+	}
+	s.kind = s.path ? CONSOLE_FILE : CONSOLE_STDIO;
+	s.append = true;
+	*out = s;
+	return 0;
+}
+
+int cfgjson_parse_serial(const char *body, size_t len, struct console_cfg *out)
+{
+	cJSON *o;
+	int r = parse_body(body, len, MAX_DOC_LEN, &o);
+
+	if (r)
+		return r;
+	r = serial_from_obj(o, "", out);
+	cJSON_Delete(o);
+	return r;
+}
+
 /* ---- balloon ---- */
 
 static int balloon_from_obj(const cJSON *o, const char *where, struct balloon_cfg *out)
@@ -1407,7 +1443,7 @@ int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 		return r;
 	if ((r = check_object(doc, "", f)) || (r = doc_unsupported(doc, "mmds-config")) ||
 	    (r = doc_unsupported(doc, "pmem")) ||
-	    (r = doc_unsupported(doc, "memory-hotplug")) || (r = doc_unsupported(doc, "serial")))
+	    (r = doc_unsupported(doc, "memory-hotplug")))
 		goto out;
 	if ((v = member(doc, "boot-source"))) {
 		struct boot_source_cfg b;
@@ -1444,6 +1480,14 @@ int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 	}
 	if ((v = member(doc, "entropy")) && (r = entropy_from_obj(v, "entropy", &cfg->entropy)))
 		goto out;
+	if ((v = member(doc, "serial"))) {
+		struct console_cfg con;
+
+		if ((r = serial_from_obj(v, "serial", &con)))
+			goto out;
+		free(cfg->console.path);
+		cfg->console = con;
+	}
 	if ((v = member(doc, "balloon"))) {
 		if ((r = balloon_from_obj(v, "balloon", &cfg->balloon)))
 			goto out;

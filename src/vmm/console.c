@@ -152,7 +152,15 @@ int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd)
 	if (cfg->kind == CONSOLE_NONE)
 		return 0;
 	if (cfg->kind == CONSOLE_FILE) {
-		fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		/* Never blocking: the vCPU thread writes it. A FIFO without a
+		 * reader is opened read-write (as the log does) so that the
+		 * open succeeds and a full pipe drops bytes instead. */
+		fd = open(cfg->path,
+			  O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+			      (cfg->append ? O_APPEND : O_TRUNC),
+			  0644);
+		if (fd < 0 && errno == ENXIO)
+			fd = open(cfg->path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 		if (fd < 0)
 			return err_set(errno, "console file %s: %s", cfg->path, strerror(errno));
 		vm->serial_out_fd = fd;

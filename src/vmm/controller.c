@@ -94,6 +94,9 @@ void api_request_free(struct api_request *req)
 	case API_PUT_VSOCK:
 		vsock_cfg_free(&req->u.vsock);
 		break;
+	case API_PUT_SERIAL:
+		free(req->u.serial.path);
+		break;
 	case API_PUT_CPU_CONFIG:
 		free(req->u.cpu_config_json);
 		req->u.cpu_config_json = NULL;
@@ -656,6 +659,7 @@ static bool pre_boot_only(enum api_op op)
 	case API_PUT_NET:
 	case API_PUT_VSOCK:
 	case API_PUT_ENTROPY:
+	case API_PUT_SERIAL:
 	case API_PUT_BALLOON:
 	case API_PUT_CPU_CONFIG:
 	case API_PUT_LOGGER:
@@ -698,6 +702,7 @@ static bool configures_vm(enum api_op op)
 	case API_PUT_NET:
 	case API_PUT_VSOCK:
 	case API_PUT_ENTROPY:
+	case API_PUT_SERIAL:
 	case API_PUT_BALLOON:
 	case API_PUT_CPU_CONFIG:
 		return true;
@@ -789,6 +794,12 @@ void controller_handle(struct controller *c, struct api_request *q, struct ctl_r
 		break;
 	case API_PUT_ENTROPY:
 		c->cfg.entropy = q->u.entropy;
+		ok204(resp);
+		break;
+	case API_PUT_SERIAL:
+		free(c->cfg.console.path);
+		c->cfg.console = q->u.serial;
+		memset(&q->u.serial, 0, sizeof(q->u.serial));
 		ok204(resp);
 		break;
 	case API_GET_BALLOON:

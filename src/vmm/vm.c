@@ -164,6 +164,8 @@ static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
 	if ((r = console_open(vm, &cfg->console, &out_fd)) < 0)
 		return r;
 	vm->serial.out_fd = out_fd;
+	if (cfg->console.rate_limiter.present)
+		serial_set_out_limit(&vm->serial, &cfg->console.rate_limiter);
 	i8042_init(&vm->i8042, i8042_reset, vm, i8042_irq, vm);
 	rtc_init(&vm->rtc, below4g, vm->mem.total - below4g);
 	if ((r = bus_register(&vm->pio, LAYOUT_COM1_PORT, 8, &serial_bus_ops, &vm->serial,

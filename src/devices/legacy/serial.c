@@ -83,6 +83,11 @@ static void transmit(struct serial *s, uint8_t c)
 		return;
 	}
 	s->tx_bytes++;
+	if (s->out_fd >= 0 && s->out_limit.size &&
+	    !tb_try_take(&s->out_limit, 1, rl_now_ns())) {
+		s->counters.rate_limiter_dropped_bytes++;
+		return;
+	}
 	if (s->out_fd >= 0) {
 		ssize_t n;
 		do {
@@ -192,6 +197,13 @@ static void serial_write(void *opaque, uint64_t off, const void *data, uint32_t 
 }
 
 const struct bus_ops serial_bus_ops = {.read = serial_read, .write = serial_write};
+
+void serial_set_out_limit(struct serial *s, const struct token_bucket_cfg *cfg)
+{
+	pthread_mutex_lock(&s->lock);
+	tb_init(&s->out_limit, cfg, rl_now_ns());
+	pthread_mutex_unlock(&s->lock);
+}
 
 void serial_init(struct serial *s, int out_fd, void (*irq)(void *, int), void *irq_opaque)
 {

@@ -221,7 +221,6 @@ def semantics(kernel):
                     ("PUT", "/snapshot/create",
                                                 '{"mem_file_path": "m", "snapshot_path": "s"}'),
                     ("PUT", "/pmem/p0", '{"id": "p0", "path_on_host": "/x"}'),
-                    ("PUT", "/serial", '{"serial_out_path": "/tmp/s"}'),
                     ("PUT", "/hotplug/memory", '{"total_size_mib": 1024}'),
                     ("PATCH", "/balloon/hinting/start", "{}")):
         case("unsupported: %s %s" % (m, p), m, p, b, needle="not supported")
