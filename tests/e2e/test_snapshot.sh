@@ -155,6 +155,35 @@ if start_ember paused; then
 	stop_ember
 fi
 
+# ---- 3a. four clones from one snapshot at once (the memory file shared
+# copy-on-write): each continues from the exact count to the end ----
+if [ -n "${last:-}" ]; then
+	clones=()
+	SOCK0=$SOCK
+	for i in 1 2 3 4; do
+		SOCK=$E2E_TMP/clone$i.sock
+		if start_ember "clone$i"; then
+			api 204 PUT /snapshot/load "$(load_body "$SNAP" "$MEM" true)"
+			clones+=("$PID")
+		fi
+	done
+	SOCK=$SOCK0
+	ok=0
+	for i in 1 2 3 4; do
+		wait "${clones[$((i - 1))]}"
+		rc=$?
+		o=$E2E_TMP/clone$i.stdout
+		if [ "$rc" -eq 0 ] && consecutive "$o" $((last + 1)) &&
+			tr -d '\r' <"$o" | grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$'; then
+			ok=$((ok + 1))
+		else
+			fail "clone $i: exit $rc"
+			show_file "$o" 5
+		fi
+	done
+	[ "$ok" -eq 4 ] && pass "4 clones from one snapshot ran at once, each continued at $((last + 1)) to the end"
+fi
+
 # ---- 3b. Uffd backend: Firecracker's handshake with the reference handler ----
 UFFD=${UFFD_HANDLER:-$BUILD/tools/uffd_handler}
 USOCK=$E2E_TMP/uffd.sock

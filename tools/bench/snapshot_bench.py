@@ -9,7 +9,8 @@ guest running again). For each RAM size:
   - load (File backend, resume_vm): exec -> load answered, exec -> first
     guest byte after the resume, ember CPU at that point;
   - private memory (smaps_rollup Private_*) of a restored ember vs a cold
-    booted one, guest running.
+    booted one, guest running; 10 clones of one snapshot at once vs 10
+    cold boots at once (private and shared KiB, smaps_rollup).
 Median of RUNS runs for the load figures."""
 import json, os, socket, statistics, subprocess, sys, tempfile, time
 
@@ -17,6 +18,7 @@ BUILD = os.environ.get('BUILD', 'build')
 EMBER = os.path.join(BUILD, 'ember')
 TG = os.path.join(BUILD, 'firmware', 'testguest.elf')
 RUNS = int(os.environ.get('SNAP_BENCH_RUNS', '5'))
+CLONES = int(os.environ.get('SNAP_BENCH_CLONES', '10'))
 SIZES = [int(x) for x in os.environ.get('SNAP_BENCH_MIB', '128 1024').split()]
 ARGS = 'console=ttyS0 tg.count=1000000000 tg.count_spin=0'
 
@@ -61,6 +63,18 @@ def cpu_ms(pid):
         except OSError:
             pass
     return total / 1e6
+
+
+def rollup(pid):
+    """(private, shared) KiB of the whole process."""
+    priv = shared = 0
+    with open('/proc/%d/smaps_rollup' % pid) as f:
+        for line in f:
+            if line.startswith(('Private_Clean:', 'Private_Dirty:')):
+                priv += int(line.split()[1])
+            elif line.startswith(('Shared_Clean:', 'Shared_Dirty:')):
+                shared += int(line.split()[1])
+    return priv, shared
 
 
 def private_kib(pid):
@@ -178,6 +192,23 @@ def main():
                 r.wait_output(b'COUNT')
                 loads.append((loaded - r.t0, t - r.t0, cpu, private_kib(r.p.pid)))
                 r.kill()
+            # 10 clones at once vs 10 cold boots at once: memory of the whole process
+            clones = []
+            for i in range(CLONES):
+                r = Ember(d, 'clone%d_%d' % (mib, i))
+                api(r.sock, 'PUT', '/snapshot/load', {'snapshot_path': snap, 'mem_backend': {'backend_type': 'File', 'backend_path': mem}, 'resume_vm': True})
+                clones.append(r)
+            for r in clones:
+                r.wait_output(b'COUNT')
+            clone_mem = [rollup(r.p.pid) for r in clones]
+            for r in clones:
+                r.kill()
+            colds = [boot(d, mib, False)[0] for _ in range(CLONES)]
+            for e in colds:
+                e.wait_output(b'COUNT 2')
+            cold_mem = [rollup(e.p.pid) for e in colds]
+            for e in colds:
+                e.kill()
             print('%d MiB guest RAM (test guest, %d runs, median):' % (mib, RUNS))
             print('  cold boot:  exec -> InstanceStart answered %s, -> first guest output %s, ember CPU %.2f ms'
                   % (fmt_ms(med([c[1] for c in cold])), fmt_ms(med([c[2] for c in cold])), med([c[3] for c in cold])))
@@ -191,6 +222,9 @@ def main():
             print('  restore / cold boot (exec -> first guest output): %.2fx (goal <= 0.3x)' % ratio)
             print('  private memory, guest running: restored %d KiB vs cold boot %d KiB'
                   % (med([l[3] for l in loads]), med(cold_priv)))
+            print('  %d clones at once: private %d KiB, shared %d KiB in all; %d cold boots: private %d KiB, shared %d KiB'
+                  % (CLONES, sum(m[0] for m in clone_mem), sum(m[1] for m in clone_mem),
+                     CLONES, sum(m[0] for m in cold_mem), sum(m[1] for m in cold_mem)))
     finally:
         subprocess.run(['rm', '-rf', d])
     return 0
