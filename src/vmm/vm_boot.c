@@ -162,11 +162,8 @@ static int load_initrd(struct vm *vm, const struct vm_config *cfg, struct boot_i
 	const char *what = cfg->boot.initrd_path ? cfg->boot.initrd_path : "(from the UKI)";
 	int r;
 
-	if (len == 0) {
-		if (in->ifd >= 0)
-			return err_set(EINVAL, "initrd %s: initrd is empty", what);
-		return 0;
-	}
+	if (len == 0)
+		return 0; /* none, or an empty file: booted without one, as always */
 	if ((r = loader_initrd_gpa(&vm->mem, &vm->kernel, (size_t)len, &gpa)) < 0)
 		return err_wrap(-r, "initrd %s", what);
 	if ((u->ucode_len && (r = gm_fill(&vm->mem, gpa, u->ucode_sec, u->ucode_len)) < 0) ||
