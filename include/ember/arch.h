@@ -64,9 +64,13 @@ int cpu_template_parse(const char *json, struct cpu_template *out);
 void cpu_template_free(struct cpu_template *t);
 /* Supported CPUID from KVM (malloc'd). */
 int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out);
-/* Per-vCPU adjustments: APIC id, topology (leaves 1, 4, 0xb, 0x1f),
+/* The host CPU's vendor, from CPUID leaf 0. */
+enum cpu_vendor { CPU_VENDOR_OTHER = 0, CPU_VENDOR_INTEL, CPU_VENDOR_AMD };
+enum cpu_vendor cpuid_host_vendor(void);
+/* Per-vCPU adjustments: APIC id, topology (leaves 1, 4, 0xb, 0x1f,
+ * 0x8000001e; smt: two threads per core as Firecracker gives them),
  * hypervisor bit, then the template. cpuid is modified in place. */
-int cpuid_setup_vcpu(struct kvm_cpuid2 *cpuid, int vcpu_id, int ncpus,
+int cpuid_setup_vcpu(struct kvm_cpuid2 *cpuid, int vcpu_id, int ncpus, bool smt,
 		     const struct cpu_template *t);
 
 /* ---- MSRs (msr.c) ---- */

@@ -103,6 +103,10 @@ int config_validate(const struct vm_config *c);
  * PUT/PATCH, config_validate runs them again). err_set names the field and
  * returns -EINVAL. */
 int config_check_machine(const struct machine_cfg *m);
+/* What the host must provide for m: 2 MiB hugetlb pages for huge_pages "2M";
+ * a static CPU template is refused with the reason (the other vendor's, or
+ * not implemented). Checked at PUT /machine-config time and at boot. */
+int config_check_machine_host(const struct machine_cfg *m);
 int config_check_id(const char *id); /* 1..CFG_ID_MAX chars of [A-Za-z0-9_] */
 int config_check_rate_limiter(const struct rate_limiter_cfg *rl, const char *field);
 int config_check_drive(const struct drive_cfg *d);

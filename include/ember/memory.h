@@ -20,6 +20,11 @@ struct gm_region {
 	uint8_t *hva;
 };
 
+/* What backs guest RAM: 4 KiB pages, 2 MiB hugetlb pages (a hugetlb memfd;
+ * the host must have them reserved), or 4 KiB pages advised for THP. */
+enum gm_pages { GM_PAGES_4K = 0, GM_PAGES_2M, GM_PAGES_THP };
+#define GM_HUGE_2M (2ULL << 20)
+
 struct guest_mem {
 	struct gm_region regions[GM_MAX_REGIONS];
 	int nregions;
@@ -31,12 +36,17 @@ struct guest_mem {
 	 * chains, discards), one bit per 4 KiB of the mapping; NULL: not
 	 * tracked. KVM logs the guest's own writes (Diff snapshots). */
 	uint64_t *dirty;
+	enum gm_pages pages;
 };
 
 /* Allocate SIZE bytes of RAM starting at gpa 0; RAM that would overlap
  * [gap_start, gap_end) continues at gap_end. Pass gap_start == gap_end for no
  * gap (the device harness does). */
 int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end);
+/* The same with a choice of backing (gm_init is GM_PAGES_4K); GM_PAGES_2M
+ * needs size and gap_start multiples of 2 MiB. */
+int gm_init_backed(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end,
+		   enum gm_pages pages);
 /* The same layout over a snapshot memory file mapped MAP_PRIVATE (pages
  * read lazily, guest writes copy-on-write, the file is never written; no
  * memfd). -EINVAL if the file is shorter than size. fd < 0: private

@@ -38,8 +38,9 @@ struct drive_cfg {
 	bool is_root;
 	char *partuuid;
 	struct rate_limiter_cfg rate_limiter;
-	bool cache_writeback; /* cache_type "Writeback": honour guest flushes */
-	bool io_engine_async; /* io_engine "Async" (may be served synchronously) */
+	/* cache_type "Writeback": VIRTIO_BLK_F_FLUSH offered, flushes are
+	 * fdatasync; "Unsafe" (the default): no flush feature, as Firecracker */
+	bool cache_writeback;
 };
 
 /* Per-device counters (Firecracker's block metrics), under vdev.lock. */

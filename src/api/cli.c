@@ -72,7 +72,9 @@ void cli_print_run_help(void)
 	       "  --console KIND         stdio (default), file:PATH or none\n"
 	       "  --kernel-decompress    decompress a bzImage on the host, boot its vmlinux\n"
 	       "  --measured-boot        log SHA-256 of kernel, initrd, cmdline (always for a UKI)\n"
-	       "  --disk PATH[,ro][,id=NAME]   virtio-blk drive (repeatable; first is vda)\n"
+	       "  --disk PATH[,ro][,id=NAME][,cache=writeback|unsafe]\n"
+	       "                               virtio-blk drive (repeatable; first is vda;\n"
+	       "                               unsafe: no flush offered)\n"
 	       "  --net TAP[,mac=MAC]    virtio-net on an existing TAP device (repeatable)\n"
 	       "  --vsock CID:PATH       virtio-vsock with the Unix socket PATH\n"
 	       "  --balloon MIB[,deflate_on_oom][,stats=SECONDS]   virtio-balloon, target MIB\n"
@@ -114,6 +116,7 @@ int cli_parse_disk(const char *spec, struct drive_cfg *d)
 		return err_set(ENOMEM, "out of memory");
 	if (spec[0] == ',')
 		n = 1; /* no path: strtok_r would take the first option for it */
+	d->cache_writeback = true; /* ember run: the guest's flushes reach the disk */
 	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
 		if (n++ == 0) {
 			d->path = strdup(tok);
@@ -125,9 +128,13 @@ int cli_parse_disk(const char *spec, struct drive_cfg *d)
 			d->read_only = false;
 		} else if (strncmp(tok, "id=", 3) == 0) {
 			r = set_id(d->id, tok + 3, "--disk");
+		} else if (strcmp(tok, "cache=unsafe") == 0 || strcmp(tok, "cache=writeback") == 0) {
+			d->cache_writeback = tok[6] == 'w';
 		} else {
-			r = err_set(EINVAL, "--disk %s: unknown option '%s' (PATH[,ro][,id=NAME])", spec,
-				    tok);
+			r = err_set(EINVAL,
+				    "--disk %s: unknown option '%s' "
+				    "(PATH[,ro][,id=NAME][,cache=writeback|unsafe])",
+				    spec, tok);
 		}
 	}
 	if (r == 0 && (n == 0 || !d->path || !*d->path))

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/memfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,6 +20,13 @@ static void split_regions(struct guest_mem *gm, uint64_t gap_start, uint64_t gap
 
 int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end)
 {
+	return gm_init_backed(gm, size, gap_start, gap_end, GM_PAGES_4K);
+}
+
+int gm_init_backed(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end,
+		   enum gm_pages pages)
+{
+	unsigned int mfd_flags = MFD_CLOEXEC;
 	void *p;
 	int fd;
 
@@ -30,9 +38,16 @@ int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t ga
 			       (unsigned long long)size);
 	if (gap_end < gap_start)
 		return err_set(EINVAL, "bad MMIO gap");
-	fd = memfd_create("ember-guest-ram", MFD_CLOEXEC);
+	if (pages == GM_PAGES_2M) {
+		if (size & (GM_HUGE_2M - 1) || gap_start & (GM_HUGE_2M - 1))
+			return err_set(EINVAL, "guest memory size %#llx is not a multiple of 2 MiB",
+				       (unsigned long long)size);
+		mfd_flags |= MFD_HUGETLB | MFD_HUGE_2MB;
+	}
+	fd = memfd_create("ember-guest-ram", mfd_flags);
 	if (fd < 0)
-		return err_set(errno, "memfd_create: %s", strerror(errno));
+		return err_set(errno, "memfd_create%s: %s",
+			       pages == GM_PAGES_2M ? " (2 MiB hugetlb)" : "", strerror(errno));
 	if (ftruncate(fd, (off_t)size) < 0) {
 		int e = errno;
 		close(fd);
@@ -46,9 +61,18 @@ int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t ga
 		return err_set(e, "mapping %llu MiB of guest memory: %s",
 			       (unsigned long long)(size >> 20), strerror(e));
 	}
+	/* "Transparent": ask for THP on the shared mapping (shmem THP also
+	 * depends on the host's transparent_hugepage/shmem_enabled). */
+	if (pages == GM_PAGES_THP && madvise(p, size, MADV_HUGEPAGE) < 0) {
+		int e = errno;
+		munmap(p, size);
+		close(fd);
+		return err_set(e, "madvise(MADV_HUGEPAGE) on guest memory: %s", strerror(e));
+	}
 	gm->memfd = fd;
 	gm->base = p;
 	gm->total = size;
+	gm->pages = pages;
 	split_regions(gm, gap_start, gap_end);
 	return 0;
 }

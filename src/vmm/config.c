@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ember/arch.h"
 #include "ember/error.h"
 #include "ember/log.h"
 
@@ -101,6 +102,72 @@ int config_check_machine(const struct machine_cfg *m)
 			       (unsigned long long)m->mem_size_mib);
 	if (m->huge_pages && m->huge_pages_transparent)
 		return err_set(EINVAL, "huge_pages: choose one of \"2M\" and \"Transparent\".");
+	return 0;
+}
+
+static long read_sys_long(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10);
+}
+
+#define HUGEPAGES_2M_SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+int config_check_machine_host(const struct machine_cfg *m)
+{
+	const char *t = m->cpu_template_name;
+
+	if (t && strcmp(t, "None") != 0) {
+		enum cpu_vendor v = cpuid_host_vendor();
+		bool amd_tpl = strcmp(t, "T2A") == 0;
+
+		if (strcmp(t, "V1N1") == 0)
+			return err_set(
+			    EINVAL,
+			    "cpu_template: V1N1 is an aarch64 template; this host is x86_64");
+		if (v != (amd_tpl ? CPU_VENDOR_AMD : CPU_VENDOR_INTEL))
+			return err_set(
+			    EINVAL,
+			    "cpu_template: %s is a template for %s CPUs; this host's CPU is "
+			    "%s",
+			    t, amd_tpl ? "AMD" : "Intel",
+			    v == CPU_VENDOR_INTEL ? "Intel"
+			    : v == CPU_VENDOR_AMD ? "AMD"
+						  : "neither Intel nor AMD");
+		return err_set(
+		    EINVAL,
+		    "cpu_template: static CPU template %s is not implemented by ember "
+		    "(Firecracker deprecated them); give the CPUID/MSR masks as a custom "
+		    "template with PUT /cpu-config",
+		    t);
+	}
+	if (m->huge_pages) {
+		long nfree = read_sys_long(HUGEPAGES_2M_SYSFS "free_hugepages");
+		long resv = read_sys_long(HUGEPAGES_2M_SYSFS "resv_hugepages");
+		uint64_t need = m->mem_size_mib / 2;
+
+		if (nfree < 0)
+			return err_set(EINVAL, "huge_pages \"2M\": this host has no 2 MiB hugetlb "
+					       "pages (" HUGEPAGES_2M_SYSFS " is missing)");
+		if (resv > 0)
+			nfree -= resv;
+		if (nfree < 0 || (uint64_t)nfree < need)
+			return err_set(EINVAL,
+				       "huge_pages \"2M\": the guest needs %llu free 2 MiB hugetlb "
+				       "pages, this host has %ld (reserve them in "
+				       "/proc/sys/vm/nr_hugepages)",
+				       (unsigned long long)need, nfree < 0 ? 0 : nfree);
+	}
 	return 0;
 }
 
@@ -322,13 +389,9 @@ int config_validate(const struct vm_config *c)
 		return err_set(EINVAL, "Cannot start microvm without kernel configuration.");
 	if ((r = config_check_machine(&c->machine)) < 0)
 		return err_wrap(-r, "machine-config");
-	/* Firecracker's static templates (deprecated there) are accepted by the
-	 * API for compatibility, but booting with one would silently differ. */
-	if (c->machine.cpu_template_name && strcmp(c->machine.cpu_template_name, "None") != 0)
-		return err_set(EINVAL,
-			       "machine-config: static CPU template %s is not supported by ember; "
-			       "use a custom template (PUT /cpu-config)",
-			       c->machine.cpu_template_name);
+	/* What the host must provide (the API refuses it at PUT time already). */
+	if ((r = config_check_machine_host(&c->machine)) < 0)
+		return err_wrap(-r, "machine-config");
 	if ((r = config_check_file(c->boot.kernel_path, false, HOST_FILE_REGULAR,
 				   "kernel_image_path")) < 0)
 		return r;

@@ -629,8 +629,15 @@ static int drive_from_obj(const cJSON *o, const char *where, struct drive_cfg *o
 		drive_cfg_free(&d);
 		return r;
 	}
+	if (eng == 1) {
+		/* A field ember cannot honour is refused, never ignored. */
+		struct jpath p;
+		drive_cfg_free(&d);
+		return err_set(EINVAL,
+			       "%s: \"Async\" (io_uring) is not implemented by ember; use \"Sync\"",
+			       fname(&p, where, "io_engine"));
+	}
 	d.cache_writeback = ct == 1;
-	d.io_engine_async = eng == 1;
 	*out = d;
 	return 0;
 }
@@ -686,7 +693,7 @@ static cJSON *drive_obj(const struct drive_cfg *d)
 	cJSON_AddBoolToObject(o, "is_read_only", d->read_only);
 	cJSON_AddStringToObject(o, "path_on_host", d->path ? d->path : "");
 	emit_rate_limiter(o, "rate_limiter", &d->rate_limiter);
-	cJSON_AddStringToObject(o, "io_engine", d->io_engine_async ? "Async" : "Sync");
+	cJSON_AddStringToObject(o, "io_engine", "Sync");
 	return o;
 }
 
@@ -918,6 +925,14 @@ static int balloon_from_obj(const cJSON *o, const char *where, struct balloon_cf
 	    (r = get_bool(o, where, "free_page_hinting", false, &b.free_page_hinting, NULL)) ||
 	    (r = get_bool(o, where, "free_page_reporting", false, &b.free_page_reporting, NULL)))
 		return r;
+	if (b.free_page_hinting) {
+		struct jpath p;
+		return err_set(
+		    EINVAL,
+		    "%s: free page hinting is not implemented by ember (free_page_reporting "
+		    "is)",
+		    fname(&p, where, "free_page_hinting"));
+	}
 	*out = b;
 	return 0;
 }
@@ -1423,7 +1438,10 @@ static int doc_nets(const cJSON *doc, struct vm_config *cfg)
 
 static int doc_unsupported(const cJSON *doc, const char *name)
 {
-	if (member(doc, name))
+	const cJSON *v = member(doc, name);
+
+	/* null or [] (as GET /vm/config writes them) say "none" */
+	if (v && !(cJSON_IsArray(v) && !v->child))
 		return err_set(EINVAL, "%s: not supported by ember yet", name);
 	return 0;
 }
@@ -1554,15 +1572,22 @@ char *cfgjson_emit_vm_config(const struct vm_config *cfg)
 
 	if (!doc)
 		return NULL;
+	/* Every section Firecracker writes is there; an unset one is null. */
 	if (cfg->balloon.present)
 		cJSON_AddItemToObject(doc, "balloon", balloon_obj(&cfg->balloon));
+	else
+		cJSON_AddNullToObject(doc, "balloon");
 	a = cJSON_AddArrayToObject(doc, "drives");
 	for (int i = 0; a && i < cfg->ndrives; i++)
 		cJSON_AddItemToArray(a, drive_obj(&cfg->drives[i]));
 	if (cfg->boot.kernel_path)
 		cJSON_AddItemToObject(doc, "boot-source", boot_obj(&cfg->boot));
+	else
+		cJSON_AddNullToObject(doc, "boot-source");
 	if (cfg->cpu_template_json)
 		cJSON_AddItemToObject(doc, "cpu-config", cJSON_Parse(cfg->cpu_template_json));
+	else
+		cJSON_AddNullToObject(doc, "cpu-config");
 	if (cfg->logger.present) {
 		cJSON *l = cJSON_AddObjectToObject(doc, "logger");
 
@@ -1576,6 +1601,8 @@ char *cfgjson_emit_vm_config(const struct vm_config *cfg)
 			cJSON_AddBoolToObject(l, "show_log_origin", cfg->logger.show_log_origin);
 		if (l && cfg->logger.module)
 			cJSON_AddStringToObject(l, "module", cfg->logger.module);
+	} else {
+		cJSON_AddNullToObject(doc, "logger");
 	}
 	cJSON_AddItemToObject(doc, "machine-config", machine_obj(&cfg->machine));
 	if (cfg->metrics.present && cfg->metrics_path) {
@@ -1589,13 +1616,22 @@ char *cfgjson_emit_vm_config(const struct vm_config *cfg)
 				cJSON_AddItemToObject(m, "properties",
 						      cJSON_Parse(cfg->metrics.properties_json));
 		}
+	} else {
+		cJSON_AddNullToObject(doc, "metrics");
 	}
+	cJSON_AddNullToObject(doc, "memory-hotplug"); /* not implemented: refused */
+	cJSON_AddNullToObject(doc, "mmds-config");    /* not implemented: refused */
 	a = cJSON_AddArrayToObject(doc, "network-interfaces");
 	for (int i = 0; a && i < cfg->nnets; i++)
 		cJSON_AddItemToArray(a, net_obj(&cfg->nets[i]));
+	cJSON_AddArrayToObject(doc, "pmem"); /* not implemented: refused */
 	if (cfg->vsock.present)
 		cJSON_AddItemToObject(doc, "vsock", vsock_obj(&cfg->vsock));
+	else
+		cJSON_AddNullToObject(doc, "vsock");
 	if (cfg->entropy.present)
 		cJSON_AddItemToObject(doc, "entropy", entropy_obj(&cfg->entropy));
+	else
+		cJSON_AddNullToObject(doc, "entropy");
 	return print(doc);
 }

@@ -186,6 +186,12 @@ static void put_machine(struct controller *c, struct api_request *q, struct ctl_
 		ctl_refuse(resp, "Machine config error: %s", err_msg());
 		return;
 	}
+	if (config_check_machine_host(&m) < 0) {
+		free(m.cpu_template_name);
+		METRIC_INC(*fails);
+		ctl_refuse(resp, "Machine config error: %s", err_msg());
+		return;
+	}
 	if (c->cfg.balloon.present && (uint64_t)c->cfg.balloon.amount_mib > m.mem_size_mib) {
 		free(m.cpu_template_name);
 		METRIC_INC(*fails);

@@ -60,7 +60,8 @@ int vcpu_configure(struct vcpu *v)
 	if (!c)
 		return err_set(ENOMEM, "out of memory");
 	memcpy(c, vm->cpuid, sz);
-	r = cpuid_setup_vcpu(c, v->id, vm->ncpus, vm->tmpl.ncpuid || vm->tmpl.nmsrs ? &vm->tmpl : NULL);
+	r = cpuid_setup_vcpu(c, v->id, vm->ncpus, vm->smt,
+			     vm->tmpl.ncpuid || vm->tmpl.nmsrs ? &vm->tmpl : NULL);
 	if (r == 0 && ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
 		r = err_set(errno, "KVM_SET_CPUID2 on vCPU %d: %s", v->id, strerror(errno));
 	free(c);

@@ -125,12 +125,18 @@ static int setup_kvm_vm(struct vm *vm)
 
 /* track_dirty: KVM logs the pages the guest writes (Diff snapshots), and
  * guest memory records the ones ember writes. */
-static int setup_memory(struct vm *vm, uint64_t bytes, int mem_fd, bool track_dirty)
+static int setup_memory(struct vm *vm, const struct machine_cfg *m, int mem_fd)
 {
+	uint64_t bytes = m->mem_size_mib * MiB;
+	bool track_dirty = m->track_dirty_pages;
+	enum gm_pages pages = m->huge_pages		  ? GM_PAGES_2M
+			      : m->huge_pages_transparent ? GM_PAGES_THP
+							  : GM_PAGES_4K;
 	int r = mem_fd != VM_MEM_BOOT
 			? gm_init_file(&vm->mem, bytes, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END,
 				       mem_fd >= 0 ? mem_fd : -1)
-			: gm_init(&vm->mem, bytes, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END);
+			: gm_init_backed(&vm->mem, bytes, LAYOUT_MMIO_GAP_START,
+					 LAYOUT_MMIO_GAP_END, pages);
 
 	if (r < 0)
 		return r;
@@ -250,6 +256,7 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 	vm->mem.memfd = -1;
 	vm->el = el;
 	vm->ncpus = (int)cfg->machine.vcpu_count;
+	vm->smt = cfg->machine.smt;
 	atomic_init(&vm->exit_code, -1);
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
@@ -257,8 +264,7 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 
 	if ((r = setup_kvm_vm(vm)) < 0)
 		goto fail;
-	if ((r = setup_memory(vm, cfg->machine.mem_size_mib * MiB, mem_fd,
-				cfg->machine.track_dirty_pages)) < 0)
+	if ((r = setup_memory(vm, &cfg->machine, mem_fd)) < 0)
 		goto fail;
 	if ((r = setup_legacy_devices(vm, cfg)) < 0)
 		goto fail;

@@ -56,6 +56,7 @@ struct vm {
 	struct event_loop *el;
 
 	int ncpus;
+	bool smt; /* machine-config smt: two threads per core */
 	struct vcpu *vcpus;
 	struct kvm_cpuid2 *cpuid; /* KVM's supported set, copied per vCPU */
 	struct cpu_template tmpl;

@@ -29,6 +29,7 @@ int blkfix_init_features(struct blkfix *f, uint64_t size, uint64_t mem, bool ro,
 	snprintf(cfg.id, sizeof(cfg.id), "%s", "rootfs");
 	cfg.path = f->path;
 	cfg.read_only = ro;
+	cfg.cache_writeback = true; /* the flush tests need VIRTIO_BLK_F_FLUSH */
 	if (rl)
 		cfg.rate_limiter = *rl;
 	r = virtio_blk_create(&cfg, &f->d.gm, &f->d.el, &f->blk);

@@ -96,6 +96,20 @@ static void test_config_and_features(void **state)
 	assert_int_equal(vdrv_read32(&f->d, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
 }
 
+/* cache_type "Unsafe" (Firecracker's default) offers no flush; "Writeback" does. */
+static void test_cache_type_flush(void **state)
+{
+	struct blkfix *f = *state;
+	struct drive_cfg cfg = {.path = f->path};
+	struct virtio_blk *b = NULL;
+
+	snprintf(cfg.id, sizeof(cfg.id), "%s", "unsafe");
+	assert_true(f->blk->vdev.device_features & (1ULL << VIRTIO_BLK_F_FLUSH));
+	assert_int_equal(virtio_blk_create(&cfg, &f->d.gm, NULL, &b), 0);
+	assert_false(b->vdev.device_features & (1ULL << VIRTIO_BLK_F_FLUSH));
+	virtio_blk_destroy(b);
+}
+
 static const uint32_t sizes[] = {512, 1024, 4096, 8192, 65536, 131072, 524288, 1048576};
 
 static void test_read_sizes(void **state)
@@ -615,6 +629,7 @@ int main(void)
 	    T(test_out_of_range),
 	    T(test_partial_sector),
 	    cmocka_unit_test_setup_teardown(test_read_only, setup_ro, teardown),
+	    T(test_cache_type_flush),
 	    T(test_many_in_flight),
 	    T(test_swap_backing),
 	    T(test_counters),

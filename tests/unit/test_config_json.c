@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "ember/config.h"
+#include "ember/arch.h"
 #include "ember/config_json.h"
 #include "ember/error.h"
 #include "ember/metrics.h"
@@ -30,6 +31,51 @@ static void expect_err(int r, const char *needle)
 		print_error("r=%d msg='%s', expected '%s'\n", r, err_msg(), needle);
 		fail();
 	}
+}
+
+/* Fields ember cannot honour are refused with the reason when parsed. */
+static void test_refused_fields(void **state)
+{
+	struct drive_cfg d;
+	struct balloon_cfg b;
+	struct machine_cfg m = {.vcpu_count = 2, .mem_size_mib = 128};
+
+	(void)state;
+	expect_err(cfgjson_parse_drive(S("{\"drive_id\": \"a\", \"path_on_host\": \"/x\", "
+					 "\"is_root_device\": false, \"io_engine\": \"Async\"}"),
+				       &d),
+		   "io_engine: \"Async\" (io_uring) is not implemented");
+	assert_int_equal(cfgjson_parse_drive(S("{\"drive_id\": \"a\", \"path_on_host\": \"/x\", "
+					       "\"is_root_device\": false, \"io_engine\": "
+					       "\"Sync\"}"),
+					     &d),
+			 0);
+	assert_false(d.cache_writeback); /* Unsafe by default: no flush offered */
+	drive_cfg_free(&d);
+	expect_err(cfgjson_parse_balloon(S("{\"amount_mib\": 0, \"deflate_on_oom\": false, "
+					   "\"free_page_hinting\": true}"),
+					 &b),
+		   "free_page_hinting: free page hinting is not implemented");
+	assert_int_equal(cfgjson_parse_balloon(S("{\"amount_mib\": 0, \"deflate_on_oom\": false, "
+						 "\"free_page_hinting\": false}"),
+					       &b),
+			 0);
+	/* static templates: the other vendor's, aarch64's, or not implemented */
+	assert_int_equal(config_check_machine_host(&m), 0);
+	m.cpu_template_name = "V1N1";
+	expect_err(config_check_machine_host(&m), "V1N1 is an aarch64 template");
+	m.cpu_template_name = cpuid_host_vendor() == CPU_VENDOR_AMD ? "T2" : "T2A";
+	expect_err(config_check_machine_host(&m), cpuid_host_vendor() == CPU_VENDOR_AMD
+						      ? "T2 is a template for Intel CPUs"
+						      : "T2A is a template for AMD CPUs");
+	m.cpu_template_name = cpuid_host_vendor() == CPU_VENDOR_AMD ? "T2A" : "T2";
+	expect_err(config_check_machine_host(&m), "is not implemented by ember");
+	m.cpu_template_name = "None";
+	assert_int_equal(config_check_machine_host(&m), 0);
+	/* 2M huge pages: refused unless the host has them reserved */
+	m.huge_pages = true;
+	m.mem_size_mib = 1ULL << 20; /* 1 TiB: no test host reserves that many */
+	expect_err(config_check_machine_host(&m), "huge_pages \"2M\"");
 }
 
 static void test_machine_put_and_patch(void **state)
@@ -176,7 +222,7 @@ static void test_drive(void **state)
 		&d),
 	    0);
 	assert_string_equal(d.id, "rootfs");
-	assert_true(d.is_root && !d.read_only && d.cache_writeback && !d.io_engine_async);
+	assert_true(d.is_root && !d.read_only && d.cache_writeback);
 	assert_true(d.rate_limiter.bandwidth.present && d.rate_limiter.ops.present);
 	assert_int_equal(d.rate_limiter.ops.one_time_burst, 5);
 	assert_int_equal(d.rate_limiter.bandwidth.refill_time_ms, 100);
@@ -473,6 +519,15 @@ static void test_document_round_trip(void **state)
 	config_init(&a);
 	ja = cfgjson_emit_vm_config(&a);
 	assert_non_null(strstr(ja, "\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":128"));
+	/* unset sections are null, as Firecracker writes them */
+	for (const char *const *n =
+		 (const char *const[]){"balloon", "boot-source", "cpu-config", "logger", "metrics",
+				       "mmds-config", "vsock", "entropy", NULL};
+	     *n; n++) {
+		char want[40];
+		snprintf(want, sizeof(want), "\"%s\":null", *n);
+		assert_non_null(strstr(ja, want));
+	}
 	assert_int_equal(cfgjson_parse_vm_config(S(ja), &a), 0);
 	free(ja);
 	config_free(&a);
@@ -533,7 +588,8 @@ static void test_config_validate(void **state)
 	/* a static template would be ignored at boot: refused instead */
 	c.machine.cpu_template_name = strdup("T2");
 	assert_int_equal(config_validate(&c), -EINVAL);
-	assert_non_null(strstr(err_msg(), "static CPU template T2"));
+	assert_non_null(strstr(err_msg(), "cpu_template: "));
+	assert_non_null(strstr(err_msg(), "T2"));
 	free(c.machine.cpu_template_name);
 	c.machine.cpu_template_name = strdup("None");
 	assert_int_equal(config_validate(&c), 0);
@@ -602,6 +658,7 @@ int main(void)
 	    cmocka_unit_test(test_document_round_trip),
 	    cmocka_unit_test(test_document_bad),
 	    cmocka_unit_test(test_config_validate),
+	    cmocka_unit_test(test_refused_fields),
 	    cmocka_unit_test(test_metrics_line),
 	};
 

@@ -462,7 +462,7 @@ static void check_topology(int ncpus)
 		struct kvm_cpuid_entry2 *e;
 		const struct ent *h;
 
-		assert_int_equal(cpuid_setup_vcpu(c, id, ncpus, NULL), 0);
+		assert_int_equal(cpuid_setup_vcpu(c, id, ncpus, false, NULL), 0);
 		assert_int_equal(c->nent, NHOST);
 
 		/* leaf 1: initial APIC id, logical count, hypervisor, HTT */
@@ -550,15 +550,44 @@ static void test_topology_32(void **state)
 	check_topology(32);
 }
 
+/* smt: two threads per core; APIC id = core << 1 | thread */
+static void test_topology_smt(void **state)
+{
+	(void)state;
+	for (int id = 0; id < 4; id++) {
+		struct kvm_cpuid2 *c = make_cpuid();
+		struct kvm_cpuid_entry2 *e;
+
+		assert_int_equal(cpuid_setup_vcpu(c, id, 4, true, NULL), 0);
+		e = find(c, 0xb, 0); /* SMT level: 2 threads, shift 1 */
+		assert_int_equal(e->eax, 1);
+		assert_int_equal(e->ebx, 2);
+		assert_int_equal(e->ecx, 0x100);
+		assert_int_equal(e->edx, (uint32_t)id);
+		e = find(c, 0xb, 1); /* core level: 4 logical CPUs, shift 2 */
+		assert_int_equal(e->eax, 2);
+		assert_int_equal(e->ebx, 4);
+		assert_int_equal(e->ecx, 0x201);
+		for (uint32_t sub = 0; sub < 4; sub++) {
+			uint32_t level = (host_ent(4, sub)->eax >> 5) & 7;
+			e = find(c, 4, sub);
+			assert_int_equal(e->eax >> 26, 1); /* two cores */
+			assert_int_equal((e->eax >> 14) & 0xfff, level >= 3 ? 3 : 1);
+		}
+		assert_int_equal(find(c, 1, 0)->ebx >> 24, (uint32_t)id);
+		free(c);
+	}
+}
+
 static void test_bad_vcpu_args(void **state)
 {
 	struct kvm_cpuid2 *c = make_cpuid();
 
 	(void)state;
-	assert_int_equal(cpuid_setup_vcpu(c, -1, 1, NULL), -EINVAL);
-	assert_int_equal(cpuid_setup_vcpu(c, 1, 1, NULL), -EINVAL);
-	assert_int_equal(cpuid_setup_vcpu(c, 0, 0, NULL), -EINVAL);
-	assert_int_equal(cpuid_setup_vcpu(c, 0, 256, NULL), -EINVAL);
+	assert_int_equal(cpuid_setup_vcpu(c, -1, 1, false, NULL), -EINVAL);
+	assert_int_equal(cpuid_setup_vcpu(c, 1, 1, false, NULL), -EINVAL);
+	assert_int_equal(cpuid_setup_vcpu(c, 0, 0, false, NULL), -EINVAL);
+	assert_int_equal(cpuid_setup_vcpu(c, 0, 256, false, NULL), -EINVAL);
 	/* nothing was changed by the refused calls */
 	assert_int_equal(find(c, 1, 0)->ebx, host_ent(1, 0)->ebx);
 	free(c);
@@ -577,8 +606,8 @@ static void test_template_hides_cx16(void **state)
 		 bitmap32(13, '0'));
 	assert_int_equal(cpu_template_parse(json, &t), 0);
 	assert_true(host_ent(1, 0)->ecx & (1U << 13)); /* the host has CX16 */
-	assert_int_equal(cpuid_setup_vcpu(c, 1, 2, &t), 0);
-	assert_int_equal(cpuid_setup_vcpu(plain, 1, 2, NULL), 0);
+	assert_int_equal(cpuid_setup_vcpu(c, 1, 2, false, &t), 0);
+	assert_int_equal(cpuid_setup_vcpu(plain, 1, 2, false, NULL), 0);
 	assert_false(find(c, 1, 0)->ecx & (1U << 13));
 	/* every other bit (incl. the hypervisor bit) is as without a template */
 	assert_int_equal(find(c, 1, 0)->ecx, find(plain, 1, 0)->ecx & ~(1U << 13));
@@ -614,8 +643,8 @@ static void test_template_registers_and_subleaves(void **state)
 		 "]}",
 		 bitmap32(31, '1'));
 	assert_int_equal(cpu_template_parse(json, &t), 0);
-	assert_int_equal(cpuid_setup_vcpu(c, 0, 1, &t), 0);
-	assert_int_equal(cpuid_setup_vcpu(plain, 0, 1, NULL), 0);
+	assert_int_equal(cpuid_setup_vcpu(c, 0, 1, false, &t), 0);
+	assert_int_equal(cpuid_setup_vcpu(plain, 0, 1, false, NULL), 0);
 
 	assert_int_equal(find(c, 7, 0)->eax, find(plain, 7, 0)->eax | 1);
 	assert_int_equal(find(c, 7, 0)->ebx, find(plain, 7, 0)->ebx & ~2U);
@@ -644,7 +673,7 @@ static void test_template_overrides_topology(void **state)
 		 "\"bitmap\":\"%s\"}]}]}",
 		 bitmap32(31, '0'));
 	assert_int_equal(cpu_template_parse(json, &t), 0);
-	assert_int_equal(cpuid_setup_vcpu(c, 0, 1, &t), 0);
+	assert_int_equal(cpuid_setup_vcpu(c, 0, 1, false, &t), 0);
 	assert_false(find(c, 1, 0)->ecx & (1U << 31));
 	cpu_template_free(&t);
 	free(c);
@@ -671,7 +700,7 @@ static void test_template_absent_leaf(void **state)
 
 		assert_int_equal(cpu_template_parse(cases[i][0], &t), 0);
 		err_clear();
-		assert_int_equal(cpuid_setup_vcpu(c, 0, 1, &t), -EINVAL);
+		assert_int_equal(cpuid_setup_vcpu(c, 0, 1, false, &t), -EINVAL);
 		if (!strstr(err_msg(), cases[i][1]) || !strstr(err_msg(), "leaf"))
 			fail_msg("error \"%s\" does not name leaf/subleaf %s", err_msg(),
 				 cases[i][1]);
@@ -696,6 +725,7 @@ int main(void)
 	    cmocka_unit_test(test_topology_2),
 	    cmocka_unit_test(test_topology_3),
 	    cmocka_unit_test(test_topology_32),
+	    cmocka_unit_test(test_topology_smt),
 	    cmocka_unit_test(test_bad_vcpu_args),
 	    cmocka_unit_test(test_template_hides_cx16),
 	    cmocka_unit_test(test_template_registers_and_subleaves),

@@ -2,6 +2,7 @@
  * hypervisor bit, and the user's CPU template on top. */
 #include "ember/arch.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,20 @@ int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out)
 	return 0;
 }
 
+enum cpu_vendor cpuid_host_vendor(void)
+{
+	unsigned int a, b, c, d;
+
+	if (!__get_cpuid(0, &a, &b, &c, &d))
+		return CPU_VENDOR_OTHER;
+	/* "GenuineIntel" / "AuthenticAMD" in EBX, EDX, ECX */
+	if (b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e)
+		return CPU_VENDOR_INTEL;
+	if (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163)
+		return CPU_VENDOR_AMD;
+	return CPU_VENDOR_OTHER;
+}
+
 static int order_of(uint32_t n)
 {
 	int s = 0;
@@ -51,9 +66,14 @@ static uint32_t *reg_of(struct kvm_cpuid_entry2 *e, int reg)
 	}
 }
 
-static void topology(struct kvm_cpuid_entry2 *e, uint32_t apic_id, uint32_t ncpus)
+/* Topology: with smt, APIC id = core << 1 | thread (two threads per core,
+ * vcpu_count even or 1); otherwise one thread per core. */
+static void topology(struct kvm_cpuid_entry2 *e, uint32_t apic_id, uint32_t ncpus, bool smt)
 {
-	uint32_t core_shift = (uint32_t)order_of(ncpus);
+	uint32_t threads = smt && ncpus > 1 ? 2 : 1;
+	uint32_t thread_shift = threads == 2 ? 1 : 0;
+	uint32_t core_shift = (uint32_t)order_of(ncpus / threads);
+	uint32_t pkg_shift = thread_shift + core_shift;
 
 	switch (e->function) {
 	case 1:
@@ -63,9 +83,10 @@ static void topology(struct kvm_cpuid_entry2 *e, uint32_t apic_id, uint32_t ncpu
 			e->edx |= 1U << 28; /* HTT: EBX[23:16] is valid */
 		break;
 	case 4: {
-		/* cores per package - 1 in [31:26]; L3 shared by all, L1/L2 per core */
+		/* cores per package - 1 in [31:26]; threads sharing the cache - 1
+		 * in [25:14]: L3 by all, L1/L2 by the threads of one core */
 		uint32_t level = (e->eax >> 5) & 0x7;
-		uint32_t sharing = level >= 3 ? ncpus - 1 : 0;
+		uint32_t sharing = level >= 3 ? ncpus - 1 : threads - 1;
 		if ((e->eax & 0x1f) == 0)
 			break; /* no more caches */
 		e->eax = (e->eax & 0x3fff) | (((1U << core_shift) - 1) << 26) | (sharing << 14);
@@ -81,12 +102,12 @@ static void topology(struct kvm_cpuid_entry2 *e, uint32_t apic_id, uint32_t ncpu
 	case 0xb:
 	case 0x1f:
 		e->edx = apic_id;
-		if (e->index == 0) { /* SMT level: one thread per core */
-			e->eax = 0;
-			e->ebx = 1;
+		if (e->index == 0) { /* SMT level */
+			e->eax = thread_shift;
+			e->ebx = threads;
 			e->ecx = (1U << 8) | 0;
 		} else if (e->index == 1) { /* core level */
-			e->eax = core_shift;
+			e->eax = pkg_shift;
 			e->ebx = ncpus;
 			e->ecx = (2U << 8) | 1;
 		} else {
@@ -96,21 +117,27 @@ static void topology(struct kvm_cpuid_entry2 *e, uint32_t apic_id, uint32_t ncpu
 		}
 		break;
 	case 0x80000008:
-		/* AMD: number of cores - 1 and APIC id size */
-		e->ecx = (e->ecx & ~0xf0ffU) | (ncpus - 1) | ((uint32_t)core_shift << 12);
+		/* AMD: number of threads - 1 and APIC id size */
+		e->ecx = (e->ecx & ~0xf0ffU) | (ncpus - 1) | (pkg_shift << 12);
+		break;
+	case 0x8000001e:
+		/* AMD: extended APIC id; core id and threads per core - 1 */
+		e->eax = apic_id;
+		e->ebx = (e->ebx & ~0xffffU) | ((threads - 1) << 8) | (apic_id >> thread_shift);
+		e->ecx &= ~0x7ffU; /* one node */
 		break;
 	default:
 		break;
 	}
 }
 
-int cpuid_setup_vcpu(struct kvm_cpuid2 *cpuid, int vcpu_id, int ncpus,
+int cpuid_setup_vcpu(struct kvm_cpuid2 *cpuid, int vcpu_id, int ncpus, bool smt,
 		     const struct cpu_template *t)
 {
 	if (vcpu_id < 0 || ncpus <= 0 || vcpu_id >= ncpus || ncpus > 255)
 		return err_set(EINVAL, "CPUID: bad vCPU %d of %d", vcpu_id, ncpus);
 	for (uint32_t i = 0; i < cpuid->nent; i++)
-		topology(&cpuid->entries[i], (uint32_t)vcpu_id, (uint32_t)ncpus);
+		topology(&cpuid->entries[i], (uint32_t)vcpu_id, (uint32_t)ncpus, smt);
 	if (!t)
 		return 0;
 	for (int m = 0; m < t->ncpuid; m++) {

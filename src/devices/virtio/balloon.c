@@ -452,8 +452,6 @@ int virtio_balloon_create(const struct balloon_cfg *cfg, const struct guest_mem 
 	b->reporting = cfg->free_page_reporting;
 	b->stats_interval_s = cfg->stats_polling_interval_s;
 	b->num_pages = mib_to_pages(cfg->amount_mib);
-	if (cfg->free_page_hinting)
-		log_warn("virtio-balloon: free page hinting is not supported; not offered");
 
 	b->ops = balloon_ops_template;
 	b->ops.num_queues = 2 + (b->stats_interval_s ? 1 : 0) + (b->reporting ? 1 : 0);

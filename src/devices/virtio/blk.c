@@ -17,8 +17,8 @@
 #include "ember/util.h"
 
 #define BLK_FEATURES                                                                               \
-	(VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH) | VIRTIO_FEATURE(VIRTIO_BLK_F_BLK_SIZE) |              \
-	 VIRTIO_FEATURE(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_FEATURE(VIRTIO_BLK_F_SIZE_MAX))
+	(VIRTIO_FEATURE(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_FEATURE(VIRTIO_BLK_F_SEG_MAX) |            \
+	 VIRTIO_FEATURE(VIRTIO_BLK_F_SIZE_MAX))
 
 static struct virtio_blk *to_blk(struct virtio_dev *vd)
 {
@@ -454,6 +454,8 @@ int virtio_blk_create(const struct drive_cfg *cfg, const struct guest_mem *gm,
 		goto fail;
 	if (cfg->read_only)
 		blk->vdev.device_features |= VIRTIO_FEATURE(VIRTIO_BLK_F_RO);
+	if (cfg->cache_writeback)
+		blk->vdev.device_features |= VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH);
 	if (el) {
 		r = el_add(el, rl_timer_fd(&blk->rl), EPOLLIN, rl_timer_handler, blk);
 		if (r < 0) {
