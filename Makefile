@@ -57,7 +57,7 @@ help:
 	@echo "make check-asan the same tests in an ASan+UBSan build (build-asan/)"
 	@echo "make bench      benchmarks (boot time, RSS, device throughput, API latency)"
 	@echo "make fuzz       libFuzzer targets (FUZZ_SECONDS=N each)"
-	@echo "make install    install ember into PREFIX ($(PREFIX))"
+	@echo "make install    install ember into PREFIX ($(PREFIX)), with firecracker and jailer symlinks"
 	@echo "make clean      remove build directories"
 
 # ---- set-up: install the Debian packages the build, tests and run need ----
@@ -160,6 +160,8 @@ fuzz: setup
 
 install: $(EMBER)
 	install -D -m 0755 $(EMBER) $(DESTDIR)$(PREFIX)/bin/ember
+	ln -sf ember $(DESTDIR)$(PREFIX)/bin/firecracker
+	ln -sf ember $(DESTDIR)$(PREFIX)/bin/jailer
 
 format:
 	clang-format -i $$(find src include tests firmware -name '*.[ch]')

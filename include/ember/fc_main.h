@@ -10,5 +10,8 @@
 #define EMBER_FC_MAIN_H
 
 int fc_main(int argc, char **argv);
+/* `--version`: "Firecracker vX.Y.Z" (the Firecracker API version ember
+ * implements, the shape tools parse), then "ember vX.Y.Z (rev)". */
+void ember_print_version(void);
 
 #endif

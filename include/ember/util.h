@@ -10,6 +10,11 @@
  * Firecracker's limit. */
 #define CFG_ID_MAX 64
 
+/* The Firecracker API version ember implements (the vendored spec): what
+ * `--version` (first line) and GET /version say, as Firecracker does, so
+ * version-gated clients choose correctly. ember's own is EMBER_VERSION. */
+#define EMBER_FC_API_VERSION "1.17.0"
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((typeof(x))(a)-1))
 #define ALIGN_DOWN(x, a) ((x) & ~((typeof(x))(a)-1))

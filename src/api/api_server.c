@@ -474,6 +474,8 @@ static void *api_thread(void *arg)
 	struct pollfd pfd[2 + API_MAX_CLIENTS];
 	sigset_t all;
 
+	/* Firecracker's name for it (tools find threads by name). */
+	pthread_setname_np(pthread_self(), "fc_api");
 	/* Signals are the VMM thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);

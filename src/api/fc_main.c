@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -303,6 +304,12 @@ static int parse_args(int argc, char **argv, struct fc_opts *o)
 	return 0;
 }
 
+void ember_print_version(void)
+{
+	printf("Firecracker v%s\nember v%s (%s)\n", EMBER_FC_API_VERSION, EMBER_VERSION,
+	       EMBER_GIT_REV);
+}
+
 static int setup_logging(const struct fc_opts *o)
 {
 	enum log_level lvl;
@@ -444,7 +451,7 @@ static int configure(int argc, char **argv, struct fc_opts *o, struct vm_config 
 		return EMBER_EXIT_OK;
 	}
 	if (o->version) {
-		printf("ember v%s (%s), Firecracker API 1.17\n", EMBER_VERSION, EMBER_GIT_REV);
+		ember_print_version();
 		return EMBER_EXIT_OK;
 	}
 	if (!o->api_sock)
@@ -549,9 +556,29 @@ static int serve(struct fc_state *st)
 	return code;
 }
 
+/* Firecracker leaves SIGTERM and SIGINT at their default action, so a
+ * supervisor's wait() sees the process killed by the signal (the go-sdk's
+ * Wait reports it). ember cleans up first (socket removed, metrics
+ * flushed), then ends the same way: the signal, still blocked, is sent
+ * again and unblocked. PID 1 of a PID namespace ignores its own
+ * default-action signals: then the shell's code for it, 128 + signal. */
+static int die_by_signal(int sig, pid_t tid)
+{
+	sigset_t set;
+
+	fflush(stdout);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	/* tid from before the filters (they allow this tgkill, not gettid) */
+	syscall(SYS_tgkill, getpid(), tid, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	return 128 + sig;
+}
+
 int fc_main(int argc, char **argv)
 {
 	uint64_t t0_us = clock_us(CLOCK_MONOTONIC);
+	pid_t tid = gettid();
 	struct fc_opts o = {0};
 	struct fc_state st = {0};
 	struct api_server *api = NULL;
@@ -582,5 +609,7 @@ int fc_main(int argc, char **argv)
 	}
 	el_destroy(&st.el);
 	seccomp_teardown();
+	if (st.signo == SIGTERM || st.signo == SIGINT)
+		code = die_by_signal(st.signo, tid);
 	return code;
 }

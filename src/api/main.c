@@ -20,11 +20,6 @@
 #include "ember/util.h"
 #include "ember/vm.h"
 
-static void print_version(void)
-{
-	printf("ember %s (%s)\n", EMBER_VERSION, EMBER_GIT_REV);
-}
-
 static void print_help(void)
 {
 	printf("ember %s — a KVM microVM monitor\n\n"
@@ -115,16 +110,37 @@ static int cmd_run(int argc, char **argv)
 	return code;
 }
 
+/* The program name without its directory. */
+static const char *prog_name(const char *argv0)
+{
+	const char *s = argv0 ? strrchr(argv0, '/') : NULL;
+
+	return s ? s + 1 : argv0 ? argv0 : "";
+}
+
 int main(int argc, char **argv)
 {
+	const char *prog = prog_name(argv[0]);
+
 	boot_timer_mark_process_start();
 	signal(SIGPIPE, SIG_IGN);
+	/* Installed as `firecracker` and `jailer` (symlinks made by make
+	 * install), ember is those programs, with their command lines. */
+	if (strcmp(prog, "jailer") == 0)
+		return jail_main(argc, argv);
+	if (strcmp(prog, "firecracker") == 0) {
+		if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+			ember_print_version();
+			return 0;
+		}
+		return fc_main(argc, argv);
+	}
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "jail") == 0)
 		return jail_main(argc - 1, argv + 1);
 	if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
-		print_version();
+		ember_print_version();
 		return 0;
 	}
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -13,6 +13,7 @@
 
 #include "ember/config_json.h"
 #include "ember/error.h"
+#include "ember/util.h"
 #include "ember/log.h"
 #include "ember/metrics.h"
 #include "ember/virtio_balloon.h"
@@ -747,7 +748,7 @@ static char *version_json(void)
 	cJSON *o = cJSON_CreateObject();
 	char *s;
 
-	cJSON_AddStringToObject(o, "firecracker_version", EMBER_VERSION);
+	cJSON_AddStringToObject(o, "firecracker_version", EMBER_FC_API_VERSION);
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;

@@ -148,7 +148,8 @@ static void *vcpu_thread(void *arg)
 	sigset_t set;
 	char name[16];
 
-	snprintf(name, sizeof(name), "ember-vcpu%d", v->id);
+	/* Firecracker's name: Kata finds vCPU threads by it to pin them. */
+	snprintf(name, sizeof(name), "fc_vcpu %d", v->id);
 	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&set);
 	sigaddset(&set, KICK_SIGNAL);

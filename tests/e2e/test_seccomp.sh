@@ -132,8 +132,8 @@ else
 		show_file "$ERR"
 	else
 		rep=$(thread_report "$EPID")
-		# main: boot + vmm; API: api; vCPUs: boot (inherited) + vcpu
-		exp=$'ember-vcpu0:2:2\nember-vcpu1:2:2\nember:2:1\nember:2:2'
+		# main: boot + vmm; fc_api: api; fc_vcpu N: boot (inherited) + vcpu
+		exp=$'ember:2:2\nfc_api:2:1\nfc_vcpu 0:2:2\nfc_vcpu 1:2:2'
 		if [ "$rep" != "$exp" ]; then
 			fail "api, running: threads (comm:Seccomp:filters) $(echo $rep), expected $(echo $exp)"
 		else
@@ -178,7 +178,7 @@ if ! wait_until $WAIT_S guest_waiting "$run_console"; then
 	stop_bg
 else
 	rep=$(thread_report "$(ember_pid)")
-	exp=$'ember-vcpu0:2:1\nember-vcpu1:2:1\nember:2:1'
+	exp=$'ember:2:1\nfc_vcpu 0:2:1\nfc_vcpu 1:2:1'
 	[ "$rep" = "$exp" ] && pass "run: all 3 threads Seccomp 2, 1 filter each" ||
 		fail "run: threads (comm:Seccomp:filters) $(echo $rep), expected $(echo $exp)"
 	kill -TERM "$(ember_pid)"
@@ -192,7 +192,7 @@ start_bg off run --kernel "$TESTGUEST" --mem 64M --console "file:$E2E_TMP/off.co
 	--no-seccomp --cmdline "tg.mem=64 tg.cpus=1 tg.wait=cad"
 if wait_until $WAIT_S guest_waiting "$E2E_TMP/off.console"; then
 	rep=$(thread_report "$(ember_pid)")
-	[ "$rep" = $'ember-vcpu0:0:0\nember:0:0' ] && pass "--no-seccomp: no thread filtered" ||
+	[ "$rep" = $'ember:0:0\nfc_vcpu 0:0:0' ] && pass "--no-seccomp: no thread filtered" ||
 		fail "--no-seccomp: threads $(echo $rep)"
 	kill -TERM "$(ember_pid)"
 	finish_bg

@@ -224,7 +224,7 @@ alive() {
 		show_file "$ERR"
 		return 1
 	fi
-	if ! grep -qx "ember-vcpu0" /proc/"$EPID"/task/*/comm 2>/dev/null; then
+	if ! grep -qx "fc_vcpu 0" /proc/"$EPID"/task/*/comm 2>/dev/null; then
 		fail "$name: no vCPU thread"
 		return 1
 	fi
@@ -232,9 +232,11 @@ alive() {
 }
 
 # finish_with NAME HOW: ends ember by HOW (a signal name, or cad: the guest's
-# Ctrl-Alt-Del), expects exit 0 and no socket file left.
+# Ctrl-Alt-Del), expects exit 0 (SIGTERM, SIGINT: killed by the signal after
+# the clean-up, as Firecracker: 128 + signal) and no socket file left.
 finish_with() {
-	local name=$1 how=$2
+	local name=$1 how=$2 want=0
+	case $how in TERM) want=143 ;; INT) want=130 ;; esac
 	if [ "$how" = cad ]; then
 		python3 "$PY" "$SOCK" cad || fail "$name: Ctrl-Alt-Del refused"
 	else
@@ -242,8 +244,8 @@ finish_with() {
 	fi
 	wait "$PID"
 	RC=$?
-	if [ "$RC" -ne 0 ]; then
-		fail "$name: exit $RC after $how$([ "$RC" -eq 159 ] && echo ' (SIGSYS)')"
+	if [ "$RC" -ne "$want" ]; then
+		fail "$name: exit $RC after $how, expected $want$([ "$RC" -eq 159 ] && echo ' (SIGSYS)')"
 		show_file "$ERR"
 		return 1
 	fi
@@ -266,7 +268,7 @@ abuse_case() {
 	fi
 	alive "$name" || { kill -KILL "$EPID" 2>/dev/null; wait "$PID" 2>/dev/null; return; }
 	finish_with "$name" "$end" &&
-		pass "$name: alive ($ALIVE_MSG), exit 0 after $end, socket removed"
+		pass "$name: alive ($ALIVE_MSG), ended by $end as Firecracker, socket removed"
 }
 
 # ---- 1-3: API abuse, kill-process filters, then report mode ----
@@ -347,7 +349,7 @@ fi
 for sig in INT TERM HUP QUIT; do
 	if start "SIG$sig"; then
 		if alive "SIG$sig"; then
-			finish_with "SIG$sig" "$sig" && pass "SIG$sig: exit 0, socket removed"
+			finish_with "SIG$sig" "$sig" && pass "SIG$sig: clean exit (TERM/INT: killed by it after clean-up), socket removed"
 		else
 			kill -KILL "$EPID" 2>/dev/null
 			wait "$PID" 2>/dev/null
@@ -367,7 +369,7 @@ if wait_until $WAIT_S guest_waiting; then
 	EPID=$(ember_pid)
 	kill -USR1 "$EPID"
 	if wait_until 10 grep -q "signal $(kill -l USR1) ignored" "$ERR" && kill -0 "$EPID" &&
-		grep -qx "ember-vcpu0" /proc/"$EPID"/task/*/comm; then
+		grep -qx "fc_vcpu 0" /proc/"$EPID"/task/*/comm; then
 		kill -TERM "$EPID"
 		wait "$PID"
 		RC=$?

@@ -102,6 +102,8 @@
 	ARG_EQ(madvise, 2, MADV_REMOVE, "balloon: MADV_REMOVE"),                             \
 	ARG_EQ(fcntl, 1, F_GETFL, "F_GETFL"), ARG_EQ(fcntl, 1, F_SETFL, "F_SETFL"),         \
 	ARG_EQ(tgkill, 2, KICK_SIGNAL_NR, "SIGRTMIN: vCPU kick"),                            \
+	ARG_EQ(tgkill, 2, SIGTERM, "SIGTERM: re-raised after clean-up"),                      \
+	ARG_EQ(tgkill, 2, SIGINT, "SIGINT: re-raised after clean-up"),                        \
 	IOCTL(KVM_IRQ_LINE), IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS), IOCTL(TUNSETOFFLOAD), \
 	IOCTL(TCGETS), IOCTL(TCSETS), RULES_SNAPSHOT
 

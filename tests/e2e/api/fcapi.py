@@ -75,6 +75,12 @@ class Spec:
         self.defs = _strict(copy.deepcopy(self.doc["definitions"]))
         for name, props in EMBER_EXTENSIONS.items():
             self.defs[name].setdefault("properties", {}).update(props)
+        # Firecracker writes an unset section of GET /vm/config as null (its
+        # serde Option), which Swagger 2.0 cannot say: allow null there.
+        full = self.defs["FullVmConfiguration"]["properties"]
+        for name, sch in list(full.items()):
+            if "$ref" in sch:
+                full[name] = {"anyOf": [sch, {"type": "null"}]}
         self.paths = []
         for tmpl, ops in self.doc["paths"].items():
             rx = "^" + re.sub(r"\{[^}]+\}", "[^/]+", tmpl) + "/?$"
