@@ -19,6 +19,10 @@
 #include "ember/virtio_vsock.h"
 #include "vm_priv.h"
 
+/* Every configured device gets a slot: drives, nets, vsock and balloon. */
+_Static_assert(CFG_MAX_DRIVES + CFG_MAX_NETS + 2 <= LAYOUT_VIRTIO_MAX_DEVICES,
+	       "more virtio devices configurable than virtio-mmio slots");
+
 static int wire_slot(struct vm *vm, int slot, struct virtio_dev *vd)
 {
 	uint64_t base = LAYOUT_VIRTIO_ADDR(slot);

@@ -20,9 +20,12 @@ expect_err() {
 	fi
 }
 
+# Firecracker's shape first (Kata parses the first line's second word as the
+# version and needs >= 0.21.1), then ember's own version.
 run_ember version --version
-if [ "$RC" -eq 0 ] && grep -qE '^ember v?[0-9]+\.[0-9]+' "$OUT"; then
-	pass "--version: $(head -n 1 "$OUT")"
+if [ "$RC" -eq 0 ] && head -n 1 "$OUT" | grep -qxE 'Firecracker v[0-9]+\.[0-9]+\.[0-9]+' &&
+	sed -n 2p "$OUT" | grep -qE '^ember v[0-9]+\.[0-9]+'; then
+	pass "--version: $(head -n 1 "$OUT") / $(sed -n 2p "$OUT")"
 else
 	fail "--version: exit $RC, $(head -c 200 "$OUT")"
 fi

@@ -117,8 +117,8 @@ else
 	EPID=$(ember_pid)
 	rep=$(thread_report "$EPID")
 	# before InstanceStart: main (boot filter) and API thread, one filter each
-	if [ "$(echo "$rep" | tr '\n' ' ')" != "ember:2:1 ember:2:1 " ]; then
-		fail "api, before InstanceStart: threads (comm:Seccomp:filters) $(echo $rep), expected two ember:2:1"
+	if [ "$(echo "$rep" | tr '\n' ' ')" != "ember:2:1 fc_api:2:1 " ]; then
+		fail "api, before InstanceStart: threads (comm:Seccomp:filters) $(echo $rep), expected ember:2:1 fc_api:2:1"
 	else
 		pass "api, before InstanceStart: main thread (boot filter) and API thread: Seccomp 2, 1 filter each"
 	fi
@@ -234,7 +234,7 @@ else
 	EPID=$(ember_pid)
 	alive_ok=0
 	# a FILE has no pre-boot VMM filter (seccomp.h): main 0, API thread 1
-	kill -0 "$EPID" 2>/dev/null && [ "$(thread_report "$EPID" | tr '\n' ' ')" = "ember:0:0 ember:2:1 " ] && alive_ok=1
+	kill -0 "$EPID" 2>/dev/null && [ "$(thread_report "$EPID" | tr '\n' ' ')" = "ember:0:0 fc_api:2:1 " ] && alive_ok=1
 	curl -s --max-time 5 --unix-socket "$SOCK" http://localhost/ >/dev/null 2>&1
 	finish_bg
 	if [ $alive_ok -ne 1 ]; then

@@ -102,14 +102,14 @@ def running():
 
 
 def api_thread_ticks():
-    """CPU clock ticks (user + system) of ember's API thread: the one thread
-    besides the main one that is not a vCPU's (ember-vcpuN) or KVM's."""
+    """CPU clock ticks (user + system) of ember's API thread (named fc_api,
+    as Firecracker's)."""
     found = []
     for tid in os.listdir("/proc/%d/task" % PID):
         try:
             with open("/proc/%d/task/%s/comm" % (PID, tid)) as f:
                 comm = f.read().strip()
-            if int(tid) == PID or comm.startswith(("ember-vcpu", "kvm-")):
+            if comm != "fc_api":
                 continue
             with open("/proc/%d/task/%s/stat" % (PID, tid)) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
