@@ -41,7 +41,7 @@ SETUP_STAMP := $(BUILD)/.setup-done
 
 Q := $(if $(V),,@)
 
-.PHONY: all setup test check-layers unit device e2e e2e-linux check-asan run bench install clean help fuzz format testguest
+.PHONY: all setup test check-layers unit device e2e e2e-linux check-asan run bench install install-files clean help fuzz format testguest
 
 all: $(EMBER) testguest $(UFFD_HANDLER)
 
@@ -159,6 +159,11 @@ fuzz: setup
 	$(Q)BUILD=build-fuzz tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 install: $(EMBER)
+	$(Q)$(MAKE) --no-print-directory install-files
+
+# Copies only (the e2e test installs the binary under test with it):
+# ember, and the names Firecracker's tools run, which ember answers to.
+install-files:
 	install -D -m 0755 $(EMBER) $(DESTDIR)$(PREFIX)/bin/ember
 	ln -sf ember $(DESTDIR)$(PREFIX)/bin/firecracker
 	ln -sf ember $(DESTDIR)$(PREFIX)/bin/jailer

@@ -53,6 +53,7 @@ static struct virtio_blk *blk_again(struct blkfix *f)
 
 	snprintf(cfg.id, sizeof(cfg.id), "%s", "rootfs");
 	cfg.path = f->path;
+	cfg.cache_writeback = true; /* as blkfix: the same features as the saved one */
 	assert_int_equal(virtio_blk_create(&cfg, &f->d.gm, &f->d.el, &b), 0);
 	return b;
 }
