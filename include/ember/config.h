@@ -17,7 +17,7 @@
 #define CFG_MAX_VCPUS 32
 #define CFG_MIN_MEM_MIB 16
 #define CFG_MAX_MEM_MIB (1024ULL * 1024) /* 1 TiB; the host decides below that */
-#define CFG_MAX_DRIVES 10 /* Kata: root + a pool of 8 */
+#define CFG_MAX_DRIVES 9 /* Kata: root + a pool of 8 */
 #define CFG_MAX_NETS 4
 
 struct boot_source_cfg {

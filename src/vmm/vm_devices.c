@@ -19,8 +19,8 @@
 #include "ember/virtio_vsock.h"
 #include "vm_priv.h"
 
-/* Every configured device gets a slot: drives, nets, vsock and balloon. */
-_Static_assert(CFG_MAX_DRIVES + CFG_MAX_NETS + 2 <= LAYOUT_VIRTIO_MAX_DEVICES,
+/* Every configured device gets a slot: drives, nets, vsock, balloon, rng. */
+_Static_assert(CFG_MAX_DRIVES + CFG_MAX_NETS + 3 <= LAYOUT_VIRTIO_MAX_DEVICES,
 	       "more virtio devices configurable than virtio-mmio slots");
 
 static int wire_slot(struct vm *vm, int slot, struct virtio_dev *vd)

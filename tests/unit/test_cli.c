@@ -345,8 +345,8 @@ static void test_disk_limit(void **state)
 	args[n] = NULL;
 	assert_int_equal(parse(&cfg, args), 0);
 	assert_int_equal(cfg.ndrives, CFG_MAX_DRIVES);
-	assert_string_equal(cfg.drives[CFG_MAX_DRIVES - 1].path, "/img/9");
-	assert_string_equal(cfg.drives[CFG_MAX_DRIVES - 1].id, "disk9");
+	assert_string_equal(cfg.drives[CFG_MAX_DRIVES - 1].path, "/img/8");
+	assert_string_equal(cfg.drives[CFG_MAX_DRIVES - 1].id, "disk8");
 	config_free(&cfg);
 
 	snprintf(specs[CFG_MAX_DRIVES], sizeof(specs[0]), "/img/one-too-many");
