@@ -57,9 +57,13 @@ struct cpu_template {
 	int ncpuid;
 	struct msr_modifier *msrs;
 	int nmsrs;
+	uint32_t *kvm_caps; /* kvm_capabilities the host must have */
+	int nkvm_caps;
 };
 /* Parse Firecracker's custom CPU template JSON (cpuid_modifiers,
- * msr_modifiers; bitmaps "0b" + 0/1/x). err_set() names the bad field. */
+ * msr_modifiers; bitmaps "0b" + 0/1/x; kvm_capabilities). The API runs it
+ * at PUT /cpu-config time too, so what it accepts boots. err_set() names
+ * the bad field. */
 int cpu_template_parse(const char *json, struct cpu_template *out);
 void cpu_template_free(struct cpu_template *t);
 /* Supported CPUID from KVM (malloc'd). */

@@ -27,6 +27,8 @@ uint64_t log_take_failed(void);
 bool log_nonblocking(void);
 /* Prefix for every line (the instance id). */
 void log_set_id(const char *id);
+/* The calling thread's name in its lines (default "main"). */
+void log_set_thread_name(const char *name);
 /* Firecracker's logger options: show the level / the file:line of origin in
  * each line; only log lines whose source file path contains module (NULL:
  * all). */

@@ -476,6 +476,7 @@ static void *api_thread(void *arg)
 
 	/* Firecracker's name for it (tools find threads by name). */
 	pthread_setname_np(pthread_self(), "fc_api");
+	log_set_thread_name("fc_api");
 	/* Signals are the VMM thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ember/arch.h"
 #include "ember/error.h"
 #include "ember/json.h"
 #include "ember/log.h"
@@ -1168,6 +1169,24 @@ static int cpu_config_check(const cJSON *o, const char *where)
 	return 0;
 }
 
+/* What the API accepts is what boots: the template is also read by the
+ * parser vm.c uses (arch's cpu_template_parse), at PUT time. */
+static int cpu_config_boot_check(const cJSON *o, const char *where)
+{
+	struct cpu_template t;
+	char *s = cJSON_PrintUnformatted(o);
+	int r;
+
+	if (!s)
+		return err_set(ENOMEM, "out of memory");
+	r = cpu_template_parse(s, &t);
+	free(s);
+	if (r < 0)
+		return *where ? err_wrap(-r, "%s", where) : r;
+	cpu_template_free(&t);
+	return 0;
+}
+
 int cfgjson_parse_cpu_config(const char *body, size_t len, char **json_out)
 {
 	cJSON *o;
@@ -1176,7 +1195,7 @@ int cfgjson_parse_cpu_config(const char *body, size_t len, char **json_out)
 
 	if (r)
 		return r;
-	if ((r = cpu_config_check(o, ""))) {
+	if ((r = cpu_config_check(o, "")) || (r = cpu_config_boot_check(o, ""))) {
 		cJSON_Delete(o);
 		return r;
 	}
@@ -1531,6 +1550,8 @@ int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 			v = tpl;
 		}
 		r = cpu_config_check(v, "cpu-config");
+		if (!r)
+			r = cpu_config_boot_check(v, "cpu-config");
 		if (!r) {
 			free(cfg->cpu_template_json);
 			cfg->cpu_template_json = cJSON_PrintUnformatted(v);

@@ -151,6 +151,7 @@ static void *vcpu_thread(void *arg)
 	/* Firecracker's name: Kata finds vCPU threads by it to pin them. */
 	snprintf(name, sizeof(name), "fc_vcpu %d", v->id);
 	pthread_setname_np(pthread_self(), name);
+	log_set_thread_name(name);
 	sigemptyset(&set);
 	sigaddset(&set, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -240,9 +241,15 @@ int vcpu_start(struct vcpu *v)
 {
 	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 
+	char name[16];
+
 	if (r)
 		return err_set(r, "starting vCPU %d thread: %s", v->id, strerror(r));
 	v->thread_started = true;
+	/* Named here too, so it has its name when the start request returns
+	 * (Kata lists the fc_vcpu threads right after). */
+	snprintf(name, sizeof(name), "fc_vcpu %d", v->id);
+	pthread_setname_np(v->thread, name);
 	return 0;
 }
 

@@ -214,6 +214,12 @@ static int setup_vcpus(struct vm *vm, const struct vm_config *cfg, bool configur
 
 	if (cfg->cpu_template_json && (r = cpu_template_parse(cfg->cpu_template_json, &vm->tmpl)) < 0)
 		return r;
+	for (int i = 0; i < vm->tmpl.nkvm_caps; i++)
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, vm->tmpl.kvm_caps[i]) <= 0)
+			return err_set(ENOTSUP,
+				       "cpu-config: kvm_capabilities: this host's KVM lacks "
+				       "capability %u",
+				       vm->tmpl.kvm_caps[i]);
 	if ((r = cpuid_get_supported(vm->kvm_fd, &vm->cpuid)) < 0)
 		return r;
 	vm->vcpus = calloc((size_t)vm->ncpus, sizeof(*vm->vcpus));

@@ -67,7 +67,9 @@ else
 	show_file "$OUT"
 	show_file "$ERR"
 fi
-if grep -q '\[noapi:INFO\] Guest-boot-time = ' "$E2E_TMP/log.txt"; then
+# Firecracker's line: ISO-8601 local time (ns), [id:thread:LEVEL] with --show-level
+# (the boot timer is a vCPU's write: that thread logs it)
+if grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9} \[noapi:fc_vcpu 0:INFO\] Guest-boot-time = ' "$E2E_TMP/log.txt"; then
 	pass "--boot-timer: $(grep -o 'Guest-boot-time.*' "$E2E_TMP/log.txt" | head -n 1)"
 else
 	fail "--boot-timer/--log-path: no boot time in the log: $(head -c 300 "$E2E_TMP/log.txt")"

@@ -466,6 +466,32 @@ static void test_cpu_config(void **state)
 		   "unknown field `reg_modifiers`");
 	expect_err(cfgjson_parse_cpu_config(S("{\"kvm_capabilities\": [\"x\"]}"), &out),
 		   "kvm_capabilities[0]");
+	/* one grammar, checked at PUT by the parser the boot uses: "010" is ten
+	 * (not octal 8), "0B1" is refused now rather than at InstanceStart */
+	{
+		struct cpu_template t;
+
+		assert_int_equal(
+		    cfgjson_parse_cpu_config(
+			S("{\"kvm_capabilities\": [\"!56\", \"121\"], \"cpuid_modifiers\": "
+			  "[{\"leaf\": \"010\", \"subleaf\": \"0\", \"flags\": 0, \"modifiers\": "
+			  "[]}], \"msr_modifiers\": [{\"addr\": \"010\", \"bitmap\": "
+			  "\"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1\"}]}"),
+		    &out),
+		    0);
+		assert_int_equal(cpu_template_parse(out, &t), 0);
+		assert_int_equal(t.msrs[0].addr, 10);
+		assert_int_equal(t.nkvm_caps, 1); /* "!56" asks nothing of the host */
+		assert_int_equal(t.kvm_caps[0], 121);
+		cpu_template_free(&t);
+		free(out);
+	}
+	assert_int_equal(cfgjson_parse_cpu_config(
+			     S("{\"msr_modifiers\": [{\"addr\": \"0B1\", \"bitmap\": "
+			       "\"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1\"}]}"),
+			     &out),
+			 -EINVAL);
+	assert_non_null(strstr(err_msg(), "addr"));
 }
 
 static const char full_doc[] =

@@ -156,6 +156,7 @@ static void test_parse_numbers(void **state)
 	    {"13", "1", 13, 1},
 	    {"\"13\"", "\"0\"", 13, 0},
 	    {"\"0b1011\"", "\"0b0\"", 11, 0},
+	    {"\"010\"", "\"08\"", 10, 8}, /* decimal, never octal (as the API reads it) */
 	    {"\"0x80000001\"", "0", 0x80000001, 0},
 	    {"4294967295", "\"0xffffffff\"", 0xffffffff, 0xffffffff},
 	};

@@ -14,6 +14,31 @@
 #include "ember/json.h"
 #include "ember/util.h"
 
+/* A number string, Firecracker's grammar: "0x" hex, else decimal ("0b"
+ * binary is handled by the caller); a leading 0 is not octal: "010" is ten,
+ * as the API's check reads it. */
+static int parse_num_str(const char *s, uint64_t max, uint64_t *out)
+{
+	const char *digits = "0123456789";
+	unsigned long long v;
+	char *end;
+	int base = 10;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		digits = "0123456789abcdefABCDEF";
+		s += 2;
+	}
+	if (!*s || strspn(s, digits) != strlen(s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 /* A number given as JSON number, or string in decimal / 0x hex / 0b binary. */
 static int parse_num(const cJSON *j, const char *what, uint64_t max, uint64_t *out)
 {
@@ -41,7 +66,7 @@ static int parse_num(const cJSON *j, const char *what, uint64_t max, uint64_t *o
 			*out = v;
 			return 0;
 		}
-		if (parse_u64(s, 0, max, out) == 0)
+		if (parse_num_str(s, max, out) == 0)
 			return 0;
 		return err_set(EINVAL, "CPU template: %s: \"%s\" is not a number", what, s);
 	}
@@ -216,6 +241,37 @@ static int parse_msrs(const cJSON *arr, struct cpu_template *t)
 	return 0;
 }
 
+/* kvm_capabilities: "N" the host's KVM must have capability N (checked at
+ * boot); "!N" drops N from Firecracker's own list, which ember does not
+ * keep (its needs are checked when KVM is opened), so it asks nothing. */
+static int parse_kvm_caps(const cJSON *arr, struct cpu_template *t)
+{
+	const cJSON *c;
+	int idx = 0;
+
+	if (!cJSON_IsArray(arr))
+		return err_set(EINVAL, "CPU template: kvm_capabilities must be an array");
+	cJSON_ArrayForEach(c, arr) {
+		const char *s = cJSON_GetStringValue(c);
+		uint64_t v;
+		uint32_t *n;
+
+		if (!s || parse_num_str(s[0] == '!' ? s + 1 : s, UINT32_MAX, &v) < 0)
+			return err_set(EINVAL,
+				       "CPU template: kvm_capabilities[%d]: expected \"N\" or \"!N\"",
+				       idx);
+		idx++;
+		if (s[0] == '!')
+			continue;
+		n = realloc(t->kvm_caps, sizeof(*n) * (size_t)(t->nkvm_caps + 1));
+		if (!n)
+			return err_set(ENOMEM, "CPU template: out of memory");
+		t->kvm_caps = n;
+		t->kvm_caps[t->nkvm_caps++] = (uint32_t)v;
+	}
+	return 0;
+}
+
 int cpu_template_parse(const char *json, struct cpu_template *t)
 {
 	static const char *const keys[] = {"cpuid_modifiers", "msr_modifiers", "kvm_capabilities",
@@ -240,6 +296,14 @@ int cpu_template_parse(const char *json, struct cpu_template *t)
 	if ((it = cJSON_GetObjectItemCaseSensitive(root, "msr_modifiers")) &&
 	    (r = parse_msrs(it, t)) < 0)
 		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "kvm_capabilities")) &&
+	    (r = parse_kvm_caps(it, t)) < 0)
+		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "vcpu_features")) &&
+	    cJSON_GetArraySize(it) > 0) {
+		r = err_set(EINVAL, "CPU template: vcpu_features are for aarch64");
+		goto out;
+	}
 	if ((it = cJSON_GetObjectItemCaseSensitive(root, "reg_modifiers")) &&
 	    cJSON_GetArraySize(it) > 0)
 		r = err_set(EINVAL, "CPU template: reg_modifiers are for aarch64");
@@ -254,5 +318,6 @@ void cpu_template_free(struct cpu_template *t)
 {
 	free(t->cpuid);
 	free(t->msrs);
+	free(t->kvm_caps);
 	memset(t, 0, sizeof(*t));
 }

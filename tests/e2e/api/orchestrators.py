@@ -488,7 +488,7 @@ def e2b():
             ("PUT", "/metrics", {"metrics_path": met.path}, 204),
             ("PUT", "/boot-source", {"boot_args": "quiet loglevel=1 panic=1 reboot=k pci=off "
                                                   "console=ttyS0 tg.mem=128 tg.cpus=2 "
-                                                  "tg.virtio=2 tg.blk=1 tg.wait=cad",
+                                                  "tg.virtio=2 tg.blk=1 tg.rng=1 tg.wait=cad",
                                      "kernel_image_path": TESTGUEST}, 204),
             ("PUT", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": root,
                                        "is_root_device": True, "is_read_only": False,
