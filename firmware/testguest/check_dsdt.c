@@ -1,4 +1,4 @@
-/* DSDT contents: COM1 (PNP0501) and one LNRO0005 device per virtio-mmio
+/* DSDT contents: COM1 (PNP0501), the i8042 (PNP0303) and one LNRO0005 device per virtio-mmio
  * slot (tg.virtio, default 0). Searches the AML bytes, no interpreter. */
 #include "tg.h"
 
@@ -25,6 +25,11 @@ static void check_dsdt(void)
 	int com1 = count(aml, len, eisa_pnp0501, sizeof(eisa_pnp0501)) +
 		   count(aml, len, "PNP0501", 7);
 	tg_expect(com1 == 1, "dsdt.com1", "%d PNP0501 device(s) in %zu bytes of AML", com1, len);
+
+	/* The i8042 keyboard controller: EISAID("PNP0303") */
+	static const uint8_t eisa_pnp0303[] = { 0x0c, 0x41, 0xd0, 0x03, 0x03 };
+	int kbd = count(aml, len, eisa_pnp0303, sizeof(eisa_pnp0303));
+	tg_expect(kbd == 1, "dsdt.i8042", "%d PNP0303 device(s)", kbd);
 
 	int virtio = count(aml, len, "LNRO0005", 8);
 	tg_expect((uint64_t)virtio == tg.virtio, "dsdt.virtio", "%d LNRO0005 device(s), tg.virtio=%lu",

@@ -33,6 +33,7 @@
 #define LAYOUT_COM1_IRQ 4
 #define LAYOUT_I8042_DATA 0x60
 #define LAYOUT_I8042_CMD 0x64
+#define LAYOUT_I8042_KBD_IRQ 1
 #define LAYOUT_RTC_PORT 0x70
 #define LAYOUT_ACPI_SLEEP_CTL 0x600 /* HW-reduced ACPI sleep control register */
 #define LAYOUT_ACPI_SLEEP_STS 0x601 /* ... and sleep status register */

@@ -403,6 +403,11 @@ static void build_and_verify(struct fx *f, int ncpus, int nvirtio, bool serial, 
 	assert_int_equal(count_str(dsl, "EisaId (\"PNP0501\")"), serial ? 1 : 0);
 	if (serial)
 		assert_non_null(strstr(dsl, "IRQNoFlags ()\n                    {4}"));
+	/* The i8042: PNP0303 with ports 0x60 and 0x64 and ISA IRQ 1. */
+	assert_int_equal(count_str(dsl, "EisaId (\"PNP0303\")"), 1);
+	assert_non_null(strstr(dsl, "IRQNoFlags ()\n                    {1}"));
+	assert_int_equal(count_str(dsl, "IO (Decode16,\n                    0x0060, "), 1);
+	assert_int_equal(count_str(dsl, "IO (Decode16,\n                    0x0064, "), 1);
 	for (int i = 0; i < nvirtio; i++) {
 		char want[64];
 

@@ -261,7 +261,11 @@ static int check_info(const struct acpi_info *info)
 	return 0;
 }
 
-/* DSDT: \_S5 (power off) and \_SB_ with COM1 and one LNRO0005 device per virtio-mmio slot. */
+/* DSDT: \_S5 (power off) and \_SB_ with COM1, the i8042 keyboard controller
+ * and one LNRO0005 device per virtio-mmio slot. The i8042 is described as
+ * PC firmware does (PNP0303: ports 0x60 and 0x64, ISA IRQ 1): Linux's i8042
+ * driver takes its IRQ from there, and without the description an ACPI
+ * kernel finds no keyboard, so SendCtrlAltDel would reach nobody. */
 static long build_dsdt(struct area *ar, const struct acpi_info *info)
 {
 	size_t off = ALIGN_UP(ar->used, (size_t)16);
@@ -288,6 +292,16 @@ static long build_dsdt(struct area *ar, const struct acpi_info *info)
 		aml_rt_end(&a);
 		aml_end(&a);
 	}
+	aml_device_begin(&a, "PS2K");
+	aml_name(&a, "_HID");
+	aml_eisaid(&a, "PNP0303");
+	aml_name(&a, "_CRS");
+	aml_rt_begin(&a);
+	aml_rt_io(&a, LAYOUT_I8042_DATA, LAYOUT_I8042_DATA, 1, 1);
+	aml_rt_io(&a, LAYOUT_I8042_CMD, LAYOUT_I8042_CMD, 1, 1);
+	aml_rt_irq_noflags(&a, LAYOUT_I8042_KBD_IRQ);
+	aml_rt_end(&a);
+	aml_end(&a);
 	for (int i = 0; i < info->nvirtio; i++) {
 		const struct acpi_mmio_dev *d = &info->virtio[i];
 		static const char hex[] = "0123456789ABCDEF";
