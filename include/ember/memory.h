@@ -32,6 +32,7 @@ struct guest_mem {
 	uint64_t total; /* bytes of RAM */
 	uint8_t *base;  /* the single host mapping of the memfd */
 	bool private_file; /* base maps a snapshot memory file MAP_PRIVATE */
+	uint64_t file_dev, file_ino; /* that file (0 when anonymous) */
 	/* Pages ember itself wrote (gm_write, device-writable buffers of popped
 	 * chains, discards), one bit per 4 KiB of the mapping; NULL: not
 	 * tracked. KVM logs the guest's own writes (Diff snapshots). */

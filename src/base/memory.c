@@ -102,6 +102,10 @@ int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64
 	gm->base = p;
 	gm->total = size;
 	gm->private_file = true;
+	if (fd >= 0) {
+		gm->file_dev = (uint64_t)st.st_dev;
+		gm->file_ino = (uint64_t)st.st_ino;
+	}
 	split_regions(gm, gap_start, gap_end);
 	return 0;
 }

@@ -261,9 +261,14 @@ int snapshot_create(struct vm *vm, const struct vm_config *cfg,
 	char *json;
 	int r;
 	uint64_t *dirty = NULL, written = 0;
+	struct stat st;
 
 	if (vm_get_state(vm) != VM_STATE_PAUSED)
 		return err_set(EINVAL, "the microVM must be paused");
+	if (req->type == SNAP_FULL && vm->mem.file_ino && stat(req->mem_file_path, &st) == 0 &&
+	    (uint64_t)st.st_dev == vm->mem.file_dev && (uint64_t)st.st_ino == vm->mem.file_ino)
+		return err_set(EINVAL, "mem_file_path is the memory file this microVM was loaded "
+				       "from (it maps it copy-on-write): choose another file");
 	if (req->type == SNAP_DIFF && !vm->mem.dirty)
 		return err_set(EINVAL,
 			       "Diff snapshots need dirty page tracking "

@@ -145,6 +145,10 @@ if start_ember paused; then
 	if [ -n "$(counts "$OUT")" ]; then
 		fail "the guest ran before resume"
 	fi
+	api 400 PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/again.snap\", \"mem_file_path\": \"$MEM\"}" &&
+		grep -q 'loaded from' <<<"$BODY" || fail "Full snapshot over its own memory file: $BODY"
+	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/again.snap\", \"mem_file_path\": \"$E2E_TMP/again.mem\"}"
+	cmp -s "$MEM" "$E2E_TMP/again.mem" || fail "a Full snapshot of the restored, never-run VM differs from its memory file"
 	api 204 PATCH /vm '{"state": "Resumed"}'
 	if wait_line "$OUT" "^TESTGUEST COUNT $((last + 1))([^0-9]|$)" 20; then
 		pass "resume_vm false: paused after load, counts from $((last + 1)) once resumed"
