@@ -29,9 +29,9 @@ struct guest_mem {
 	struct gm_region regions[GM_MAX_REGIONS];
 	int nregions;
 	int memfd;
-	uint64_t total; /* bytes of RAM */
-	uint8_t *base;  /* the single host mapping of the memfd */
-	bool private_file; /* base maps a snapshot memory file MAP_PRIVATE */
+	uint64_t total;		     /* bytes of RAM */
+	uint8_t *base;		     /* the single host mapping of the memfd */
+	bool private_file;	     /* base maps a snapshot memory file MAP_PRIVATE */
 	uint64_t file_dev, file_ino; /* that file (0 when anonymous) */
 	/* Pages ember itself wrote (gm_write, device-writable buffers of popped
 	 * chains, discards), one bit per 4 KiB of the mapping; NULL: not
@@ -52,8 +52,7 @@ int gm_init_backed(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint
  * read lazily, guest writes copy-on-write, the file is never written; no
  * memfd). -EINVAL if the file is shorter than size. fd < 0: private
  * anonymous memory (a userfaultfd handler fills it). */
-int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end,
-		 int fd);
+int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end, int fd);
 void gm_destroy(struct guest_mem *gm);
 /* Start recording the pages ember writes (gm->dirty). */
 int gm_track_dirty(struct guest_mem *gm);

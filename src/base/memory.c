@@ -77,8 +77,7 @@ int gm_init_backed(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint
 	return 0;
 }
 
-int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end,
-		 int fd)
+int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end, int fd)
 {
 	struct stat st;
 	void *p;
@@ -86,7 +85,8 @@ int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64
 	memset(gm, 0, sizeof(*gm));
 	gm->memfd = -1;
 	if (size == 0 || size & 0xfff || gap_end < gap_start)
-		return err_set(EINVAL, "guest memory size %#llx is not a positive multiple of 4 KiB",
+		return err_set(EINVAL,
+			       "guest memory size %#llx is not a positive multiple of 4 KiB",
 			       (unsigned long long)size);
 	if (fd >= 0 && fstat(fd, &st) < 0)
 		return err_set(errno, "memory file: %s", strerror(errno));

@@ -610,8 +610,7 @@ static void vm_action(struct controller *c, struct api_request *q, struct ctl_re
 
 /* ---- snapshots ---- */
 
-static void snapshot_create_req(struct controller *c, struct api_request *q,
-				struct ctl_reply *resp)
+static void snapshot_create_req(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	uint64_t t0 = now_us();
 	bool diff = q->u.snap_create.type == SNAP_DIFF;
@@ -632,8 +631,7 @@ static void snapshot_create_req(struct controller *c, struct api_request *q,
 	ok204(resp);
 }
 
-static void snapshot_load_req(struct controller *c, struct api_request *q,
-			      struct ctl_reply *resp)
+static void snapshot_load_req(struct controller *c, struct api_request *q, struct ctl_reply *resp)
 {
 	uint64_t t0 = now_us();
 

@@ -272,7 +272,7 @@ void serial_save(struct serial *s, struct serial_state *st)
 	st->dll = s->dll;
 	st->dlm = s->dlm;
 	st->fcr = (uint8_t)s->fcr;
-	st->thre_pending = (uint8_t)!!s->thre_pending;
+	st->thre_pending = s->thre_pending ? 1 : 0;
 	st->rx_head = s->rx_head;
 	st->rx_count = s->rx_count;
 	memcpy(st->rx, s->rx, sizeof(st->rx));
