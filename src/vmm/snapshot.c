@@ -87,8 +87,10 @@ static int write_memory(const struct guest_mem *gm, const char *path)
 		off_t data = gm->memfd >= 0 ? lseek(gm->memfd, (off_t)off, SEEK_DATA) : (off_t)off;
 		off_t hole;
 
-		if (data < 0)
-			break; /* ENXIO: no data after off */
+		if (data < 0 && errno == ENXIO)
+			break; /* no data after off */
+		if (data < 0) /* SEEK_DATA unsupported (hugetlbfs): read it all */
+			data = (off_t)off;
 		hole = gm->memfd >= 0 ? lseek(gm->memfd, data, SEEK_HOLE) : (off_t)gm->total;
 		if (hole < 0 || (uint64_t)hole > gm->total)
 			hole = (off_t)gm->total;
