@@ -70,6 +70,7 @@ if [ "$(id -u)" -eq 0 ]; then
 {"boot-source": {"kernel_image_path": "/tg.elf", "boot_args": "console=ttyS0 tg.mem=64 tg.cpus=1"},
  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}
 JSON
+	for run in 1 2; do # the same --id again once the first has exited
 	e2e_cases=$((e2e_cases + 1))
 	timeout -k 5 "$E2E_TIMEOUT" "$BIN/jailer" --id orch-jail --exec-file "$BIN/firecracker" \
 		--uid 0 --gid 0 --chroot-base-dir "$base" --copy-in "$E2E_TMP/tg.elf=/tg.elf" \
@@ -78,11 +79,12 @@ JSON
 	rc=$?
 	if [ "$rc" -eq 0 ] && grep -q '^TESTGUEST DONE pass=[1-9][0-9]* fail=0' <(tr -d '\r' <"$E2E_TMP/jail.out") &&
 		[ -e "$base/firecracker/orch-jail/root/firecracker" ]; then
-		pass "jailer --exec-file .../firecracker: jailed as firecracker (chroot $base/firecracker/orch-jail/root), the guest booted, exit 0"
+		pass "jailer --exec-file .../firecracker (run $run): jailed as firecracker (chroot $base/firecracker/orch-jail/root), the guest booted, exit 0"
 	else
-		fail "jailer: exit $rc: $(tail -n 3 "$E2E_TMP/jail.err")"
+		fail "jailer (run $run): exit $rc: $(tail -n 3 "$E2E_TMP/jail.err")"
 		show_file "$E2E_TMP/jail.out" 5
 	fi
+	done
 else
 	echo "  note: not root: the jailed run is not tested here (test_jail.sh needs root too)"
 fi

@@ -163,15 +163,20 @@ int jail_cgroup_setup(const struct jail_config *cfg, struct jail_state *st)
 	}
 	if ((r = enable_controllers(st, dir)) < 0)
 		return r;
-	if (mkdir(st->cgroup_leaf, 0755) < 0) {
-		if (errno == EEXIST)
-			return err_set(
-			    EEXIST,
-			    "cgroup %s already exists (ids must be unique: remove it with "
-			    "rmdir or pick another --id)",
-			    st->cgroup_leaf);
-		return err_set(errno, "creating cgroup %s: %s", st->cgroup_leaf, strerror(errno));
+	/* The leaf of a previous run of this --id is reused once its process
+	 * has exited (an empty cgroup: rmdir succeeds); with a process still in
+	 * it, the id is in use. */
+	r = mkdir(st->cgroup_leaf, 0755) < 0 ? -errno : 0;
+	if (r == -EEXIST) {
+		if (rmdir(st->cgroup_leaf) < 0)
+			return err_set(errno == EBUSY ? EEXIST : errno,
+				       "cgroup %s is in use (%s): an instance with this --id "
+				       "is running",
+				       st->cgroup_leaf, strerror(errno));
+		r = mkdir(st->cgroup_leaf, 0755) < 0 ? -errno : 0;
 	}
+	if (r < 0)
+		return err_set(-r, "creating cgroup %s: %s", st->cgroup_leaf, strerror(-r));
 	st->created_cgroup_leaf = true;
 	for (size_t i = 0; i < cfg->n_cgroups; i++) {
 		const struct jail_cgroup_kv *kv = &cfg->cgroups[i];

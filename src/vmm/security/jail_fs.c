@@ -209,6 +209,13 @@ static int copy_into(const struct jail_state *st, int rootfd, int src_fd, const 
 	} else if ((dirfd = dup(rootfd)) < 0) {
 		return err_set(errno, "dup: %s", strerror(errno));
 	}
+	/* A previous run's file (or whatever a jailed process left under that
+	 * name: unlinkat never follows a symlink) is replaced. */
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT && errno != EISDIR) {
+		r = err_set(errno, "replacing %s: %s", shown, strerror(errno));
+		close(dirfd);
+		return r;
+	}
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0) {
 		r = err_set(errno, "creating %s: %s", shown, strerror(errno));
@@ -296,6 +303,8 @@ static int copy_libs(const struct jail_state *st, int rootfd)
 static int make_dev(int devfd, const char *name, unsigned maj, unsigned min,
 		    const struct jail_config *cfg, const char *shown)
 {
+	if (unlinkat(devfd, name, 0) < 0 && errno != ENOENT)
+		return err_set(errno, "replacing %s/%s: %s", shown, name, strerror(errno));
 	if (mknodat(devfd, name, S_IFCHR | 0600, makedev(maj, min)) < 0)
 		return err_set(errno, "mknod %s/%s (%u,%u): %s", shown, name, maj, min,
 			       strerror(errno));
@@ -374,17 +383,18 @@ int jail_fs_prepare(const struct jail_config *cfg, struct jail_state *st)
 	execdir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (execdir < 0)
 		return err_set(errno, "opening %s: %s", path, strerror(errno));
-	if (mkdirat(execdir, cfg->id, 0755) < 0) {
-		r = errno == EEXIST
-			? err_set(EEXIST,
-				  "jail directory %s already exists (ids must be "
-				  "unique: remove it or pick another --id)",
-				  st->jail_dir)
-			: err_set(errno, "creating %s: %s", st->jail_dir, strerror(errno));
+	/* An existing jail directory is used as it is, as Firecracker's jailer
+	 * does: Kata creates <base>/firecracker/<id>/root and bind-mounts the
+	 * guest's files there before it runs the jailer, and the same --id runs
+	 * again after the previous process exited. What ember puts there
+	 * replaces what was there; nothing else in it is touched. */
+	if (mkdirat(execdir, cfg->id, 0755) == 0) {
+		st->created_jail_dir = true;
+	} else if (errno != EEXIST) {
+		r = err_set(errno, "creating %s: %s", st->jail_dir, strerror(errno));
 		close(execdir);
 		return r;
 	}
-	st->created_jail_dir = true;
 	jailfd = openat(execdir, cfg->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	close(execdir);
 	if (jailfd < 0)
@@ -396,7 +406,7 @@ int jail_fs_prepare(const struct jail_config *cfg, struct jail_state *st)
 			    st->jail_dir, (vfs.f_flag & ST_NODEV) ? "nodev" : "noexec");
 		goto out;
 	}
-	if (mkdirat(jailfd, "root", 0755) < 0) {
+	if (mkdirat(jailfd, "root", 0755) < 0 && errno != EEXIST) {
 		r = err_set(errno, "creating %s: %s", st->root, strerror(errno));
 		goto out;
 	}
