@@ -54,6 +54,7 @@ help:
 	@echo "make device     guest-less device harness tests"
 	@echo "make e2e        boot the test guest under KVM"
 	@echo "make e2e-linux  boot Linux guests and check what the kernel prints"
+	@echo "make nested     Linux user space under ember under QEMU's emulated KVM (tests/nested)"
 	@echo "make check-asan the same tests in an ASan+UBSan build (build-asan/)"
 	@echo "make bench      benchmarks (boot time, RSS, device throughput, API latency)"
 	@echo "make fuzz       libFuzzer targets (FUZZ_SECONDS=N each)"
@@ -137,6 +138,12 @@ e2e-linux: $(EMBER)
 e2e-linux-short: $(EMBER)
 	$(Q)BUILD=$(BUILD) tests/e2e/linux.sh short
 
+# Real Linux (L2) under ember under kvm-amd in an L1 that QEMU emulates (TCG):
+# NESTED_ONLY=main,elf,uki,jail picks runs; tests/nested/README.md
+.PHONY: nested
+nested: setup $(EMBER)
+	$(Q)BUILD=$(BUILD) tools/nested/run.sh
+
 test: setup
 	$(Q)$(MAKE) --no-print-directory check-layers
 	$(Q)$(MAKE) --no-print-directory all
@@ -144,6 +151,7 @@ test: setup
 	$(Q)$(MAKE) --no-print-directory device
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory e2e-linux-short
+	$(Q)$(MAKE) --no-print-directory nested
 	@echo "make test: all passed"
 
 check-asan: setup

@@ -8,6 +8,32 @@ BUILD=${BUILD:-build}
 EMBER=${EMBER:-$EMBER_ROOT/$BUILD/ember}
 [ -x "$EMBER" ] || die "$EMBER not built (make)"
 
+# Where this host's KVM cannot run Linux user space, run the same demo one
+# level down, in the nested test layer (tests/nested/README.md).
+why=""
+if [ ! -e /dev/kvm ]; then
+	why="this host has no /dev/kvm"
+elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	why="/dev/kvm is not accessible to $(id -un)"
+elif [ -d /sys/module/kvm_pvm ]; then
+	why="this host's KVM is kvm_pvm, a software nested hypervisor that stops Linux at its int3 self-test"
+fi
+if [ -n "$why" ] && [ -z "${EMBER_RUN_DIRECT:-}" ]; then
+	cat <<EOF2
+== ember: make run, NESTED ================================================
+Why    : $why.
+So     : QEMU emulates an AMD CPU with SVM (L1, Debian cloud kernel, kvm-amd);
+         ember runs inside L1 and boots Debian's kernel + busybox (L2) with
+         virtio-blk, -net, -vsock and -balloon. Software emulation is slow:
+         about a minute to the L2 shell prompt. The L1 disk/net/vsock backends
+         live in L1's RAM (/tmp/disk.img, tap0 172.16.0.1).
+Quit   : 'exit' in the L2 shell ends L2, ember and L1; Ctrl-A x quits QEMU.
+         (EMBER_RUN_DIRECT=1 make run boots on this host's KVM instead.)
+===========================================================================
+EOF2
+	exec "$EMBER_ROOT/tools/nested/run.sh" --shell
+fi
+
 kdir=$("$EMBER_ROOT/tools/fetch-debian-kernel.sh")
 initrd=$("$EMBER_ROOT/tools/mkinitramfs.sh" "$kdir")
 # earlyprintk: under emulation the real console only starts after about two minutes.

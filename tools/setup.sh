@@ -10,6 +10,7 @@ PKGS=(
   python3 python3-yaml python3-jsonschema curl socat iproute2 valgrind
   bc flex bison libelf-dev xz-utils
   systemd-boot-efi binutils
+  qemu-system-x86 lz4
 )
 missing=()
 for p in "${PKGS[@]}"; do

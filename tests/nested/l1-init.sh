@@ -1,0 +1,326 @@
+#!/bin/sh
+# /init of L1 (the nested test layer, tests/nested/README.md): a Debian cloud
+# kernel under QEMU's software emulation with SVM+NPT, so kvm-amd gives a real
+# /dev/kvm. Runs ember on it with the L2 guests in /l2 and prints
+#   NT-STEP <step>                          before each step (the runner names the
+#                                           last one when a result is missing)
+#   NT-RESULT PASS|FAIL <check>: <detail>   one per check (L2's are re-printed here)
+#   NT-DONE                                 at the end, then powers L1 off
+# Every wait has a timeout. The scenario comes from nt.mode= (test, shell).
+export PATH=/usr/sbin:/usr/bin:/bin:/sbin # e2fsprogs before busybox's applets
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs -o size=90% tmpfs /tmp
+mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+hostname ember-l1
+
+mode=$(sed -n 's/.*nt\.mode=\([^ ]*\).*/\1/p' /proc/cmdline)
+only=$(sed -n 's/.*nt\.only=\([^ ]*\).*/\1/p' /proc/cmdline)
+# i8042.nopnp: ember's DSDT has no PNP0303, and without it an ACPI kernel leaves
+# the i8042 alone (no keyboard: SendCtrlAltDel would go nowhere); the other three
+# skip probes a microVM does not need (the set Firecracker documents).
+L2_ARGS="console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+
+up() { cut -d' ' -f1 /proc/uptime; }
+step() { echo "NT-STEP $1 at $(up)s"; }
+R() { echo "NT-RESULT $1 $2: $3"; }
+# wait_until SECONDS CMD...: until CMD succeeds, rechecked every 0.1 s (CMD's
+# arguments are expanded once: live values go in a function)
+wait_until() {
+	n=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		usleep 100000
+	done
+}
+finish() {
+	echo "NT-DONE at $(up)s of L1 uptime"
+	sync
+	poweroff -f
+}
+echo "NT-L1: up at $(up)s, kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs, mode '${mode:-test}'"
+
+step l1-kvm
+for m in $(cat /lib/modules/modules.load); do
+	insmod "/lib/modules/$m.ko" || echo "NT-L1: insmod $m failed"
+done
+if [ -c /dev/kvm ]; then
+	R PASS l1-kvm "/dev/kvm from kvm-amd, cpu flags: $(grep -o -w 'svm\|npt' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+else
+	R FAIL l1-kvm "no /dev/kvm after insmod kvm-amd (svm: $(grep -c -w svm /proc/cpuinfo))"
+	finish
+fi
+
+step l1-net
+tunctl -t tap0 >/dev/null && ip addr add 172.16.0.1/24 dev tap0 && ip link set tap0 up ||
+	echo "NT-L1: tap0 setup failed"
+ip link set lo up
+
+# The console of a running ember, streamed to ours with a prefix.
+show_console() {
+	# (busybox sed would buffer its output: a shell loop writes line by line)
+	tail -f "$1" 2>/dev/null | while IFS= read -r l; do echo "L2| $l"; done &
+}
+hide_console() {
+	for p in $(pidof tail); do kill "$p"; done
+}
+# results_from CONSOLE: L2's results, re-printed whole
+results_from() {
+	tr -d '\r' <"$1" | grep -a '^NT-RESULT ' || true
+}
+# exit_ok NAME RC CONSOLE KERNEL_LINE: the lifecycle check of one run
+exit_ok() {
+	if [ "$2" = 0 ] && grep -aq "$4" "$3"; then
+		R PASS "$1" "ember exited 0 after '$4'"
+	else
+		R FAIL "$1" "ember exit status $2$([ "$2" = 143 ] || [ "$2" = 137 ] && echo ' (timed out)'), '$4' $(grep -aq "$4" "$3" && echo seen || echo 'not seen')"
+	fi
+}
+
+# ======== main: API mode, bzImage, 2 vCPUs, all four devices, default seccomp ========
+run_main() {
+	step main-images
+	truncate -s 256M /tmp/disk.img && mke2fs -q -t ext4 -F /tmp/disk.img ||
+		echo "NT-L1: mke2fs failed"
+	nt gen 5 8M >/tmp/ro.img
+	con=/tmp/main.con api=/tmp/api.sock
+	: >$con
+	mkfifo /tmp/main.in
+	exec 7<>/tmp/main.in
+	cat >/tmp/main.json <<-EOF
+	{
+	  "boot-source": {"kernel_image_path": "/l2/vmlinuz", "initrd_path": "/l2/initrd",
+	                  "boot_args": "$L2_ARGS nt.run=main"},
+	  "machine-config": {"vcpu_count": 2, "mem_size_mib": 512},
+	  "drives": [
+	    {"drive_id": "data", "path_on_host": "/tmp/disk.img", "is_root_device": false, "is_read_only": false},
+	    {"drive_id": "ro", "path_on_host": "/tmp/ro.img", "is_root_device": false, "is_read_only": true}
+	  ],
+	  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:ac:10:00:02"}],
+	  "vsock": {"guest_cid": 3, "uds_path": "/tmp/v.sock"},
+	  "balloon": {"amount_mib": 0, "deflate_on_oom": false, "stats_polling_interval_s": 1}
+	}
+	EOF
+	step main-boot
+	t0=$(up)
+	timeout 1500 ember --api-sock $api --config-file /tmp/main.json <&7 >$con 2>/tmp/main.err &
+	epid=$!
+	show_console $con
+	# sync NAME [SECONDS]: wait for L2's NT-SYNC NAME
+	sync_l2() {
+		step "main-$1"
+		nt wait $con "NT-SYNC $1" "${2:-600}" >/dev/null
+	}
+	go() { echo "GO $1" >&7; }
+	api() { nt http $api "$@"; }
+	main_steps && {
+		step main-ctrl-alt-del
+		api PUT /actions '{"action_type": "SendCtrlAltDel"}' >/dev/null
+	}
+	step main-exit
+	wait $epid
+	rc=$?
+	hide_console
+	exec 7>&-
+	echo "NT-L1: main run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
+	tail -n 5 /tmp/main.err | sed 's/^/ember| /'
+	results_from $con
+	exit_ok lifecycle-ctrl-alt-del $rc $con "reboot: Restarting system"
+	grep -aq 'NT-L2: cad-timeout' $con && R FAIL lifecycle-ctrl-alt-del "L2 never saw Ctrl-Alt-Del"
+
+	step blk-e2fsck
+	if out=$(e2fsck -fn /tmp/disk.img 2>&1); then
+		R PASS blk-e2fsck "e2fsck -fn of the image after ember exited: $(echo "$out" | tail -n 1)"
+	else
+		R FAIL blk-e2fsck "$(echo "$out" | tail -n 3 | tr '\n' ' ')"
+	fi
+	want=$(nt gen 7 64M | sha256sum | cut -d' ' -f1)
+	debugfs -R "dump /data /tmp/data.out" /tmp/disk.img 2>/dev/null
+	got=$(sha256sum </tmp/data.out | cut -d' ' -f1)
+	rm -f /tmp/data.out
+	if [ "$got" = "$want" ]; then
+		R PASS blk-l1-checksum "the 64 MiB file read on L1 from the image matches"
+	else
+		R FAIL blk-l1-checksum "sha256 $got, want $want"
+	fi
+}
+
+# The L1 halves of the main run's steps; returns non-zero when L2 stops answering.
+main_steps() {
+	sync_l2 net-ping 900 || return 1
+	t=$(echo "$(up) - $t0" | bc)
+	R PASS l2-userspace-to-net "L2 reached its network step $t s after ember started"
+	if out=$(ping -c 3 -W 10 172.16.0.2 2>&1); then
+		R PASS net-ping-in "$(echo "$out" | grep -o '[0-9]* packets received')"
+	else
+		R FAIL net-ping-in "$(echo "$out" | tail -n 2 | tr '\n' ' ')"
+	fi
+	mkfifo /tmp/nf
+	(nc -l -p 5001 0<>/tmp/nf | sha256sum | cut -d' ' -f1 >/tmp/out.sum) &
+	lpid=$!
+	go net-ping
+	sync_l2 net-out-done || return 1
+	wait $lpid
+	want=$(nt gen 11 64M | sha256sum | cut -d' ' -f1)
+	if [ "$(cat /tmp/out.sum)" = "$want" ]; then
+		R PASS net-tcp-out "64 MiB from L2 over TCP (busybox nc), sha256 matches"
+	else
+		R FAIL net-tcp-out "sha256 $(cat /tmp/out.sum), want $want"
+	fi
+	i=0 ts=$(up)
+	until nt gen 12 64M | nc 172.16.0.2 5002 2>/tmp/nc.err; do
+		i=$((i + 1))
+		[ $i -lt 100 ] && grep -q "can't connect\|refused" /tmp/nc.err || break
+		usleep 100000
+	done
+	echo "NT-L1: sent 64 MiB to L2 in $(echo "$(up) - $ts" | bc) s"
+	go net-out-done
+
+	sync_l2 vsock-start || return 1
+	nt uds-serve /tmp/v.sock_6000 34 16M >/tmp/us.log 2>&1 &
+	us=$!
+	nt uds-serve /tmp/v.sock_6001 1 16M >/tmp/us1.log 2>&1 &
+	us1=$!
+	if out=$(nt uds-connect /tmp/v.sock 5000 1 16M); then
+		R PASS vsock-host-to-guest "$(echo "$out" | head -n 1 | sed 's/^uds-connect: //')"
+	else
+		R FAIL vsock-host-to-guest "$(echo "$out" | tr '\n' ' ')"
+	fi
+	if out=$(nt uds-connect /tmp/v.sock 5000 32 256K); then
+		R PASS vsock-host-to-guest-32 "$(echo "$out" | tail -n 1 | sed 's/^uds-connect: //')"
+	else
+		R FAIL vsock-host-to-guest-32 "$(echo "$out" | grep -v ': ok' | head -n 3 | tr '\n' ' ')"
+	fi
+	wait_until 30 [ -S /tmp/v.sock_6000 -a -S /tmp/v.sock_6001 ]
+	go vsock-start
+	sync_l2 vsock-done || return 1
+	if wait $us; then
+		R PASS vsock-l1-listener "$(tail -n 1 /tmp/us.log)"
+	else
+		R FAIL vsock-l1-listener "$(grep -v ': ok' /tmp/us.log | head -n 3 | tr '\n' ' ')"
+	fi
+	wait $us1
+	if grep -q 'received 2097152 of 4194304 bytes' /tmp/us1.log && kill -0 $epid; then
+		R PASS vsock-close-mid "host side saw the guest close after 2 MiB of 4; ember carries on"
+	else
+		R FAIL vsock-close-mid "$(head -n 2 /tmp/us1.log | tr '\n' ' ')"
+	fi
+	go vsock-done
+
+	sync_l2 balloon-inflate || return 1
+	epid_rss() {
+		v=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$epid/status 2>/dev/null)
+		echo "${v:-0}"
+	}
+	rss0=$(epid_rss)
+	api PATCH /balloon '{"amount_mib": 256}' >/dev/null || R FAIL balloon-api "PATCH /balloon 256 refused"
+	go balloon-inflate
+	sync_l2 balloon-deflate || return 1
+	rss_at_most() { [ "$(epid_rss)" -le "$1" ]; }
+	if wait_until 60 rss_at_most $((rss0 - 160 * 1024)); then
+		R PASS balloon-rss "ember VmRSS $((rss0 / 1024)) -> $(($(epid_rss) / 1024)) MiB after a 256 MiB inflate"
+	else
+		R FAIL balloon-rss "ember VmRSS $((rss0 / 1024)) -> $(($(epid_rss) / 1024)) MiB after a 256 MiB inflate"
+	fi
+	b=$(api GET /balloon)
+	case $b in
+	*'"amount_mib":256'*) R PASS balloon-api "GET /balloon: $b" ;;
+	*) R FAIL balloon-api "GET /balloon: $b" ;;
+	esac
+	has_stats() {
+		s=$(api GET /balloon/statistics)
+		for f in actual_mib total_memory free_memory available_memory major_faults minor_faults; do
+			case $s in *"\"$f\""*) ;; *) return 1 ;; esac
+		done
+	}
+	if wait_until 30 has_stats; then
+		R PASS balloon-stats "GET /balloon/statistics: $(echo "$s" | cut -c1-300)"
+	else
+		R FAIL balloon-stats "GET /balloon/statistics: $s"
+	fi
+	api PATCH /balloon '{"amount_mib": 0}' >/dev/null || R FAIL balloon-api "PATCH /balloon 0 refused"
+	go balloon-deflate
+
+	sync_l2 pause || return 1
+	if api PATCH /vm '{"state": "Paused"}' >/dev/null && api GET / | grep -q '"Paused"'; then
+		s0=$(stat -c %s $con)
+		sleep 2 # the window in which a paused guest must print nothing
+		s1=$(stat -c %s $con)
+		api PATCH /vm '{"state": "Resumed"}' >/dev/null
+		if [ "$s0" = "$s1" ] && nt wait $con "NT-TICK" 30 "$s1" >/dev/null; then
+			R PASS pause-resume "no console output for 2 s while Paused, ticks again after Resumed"
+		else
+			R FAIL pause-resume "console $s0 -> $s1 bytes while Paused, or no tick after Resumed"
+		fi
+	else
+		R FAIL pause-resume "PATCH /vm Paused or GET / state"
+	fi
+	go pause
+	sync_l2 ctrl-alt-del || return 1
+}
+
+# ======== CLI runs ========
+# run_cli NAME SECONDS EMBER-RUN-ARGS...: one `ember run`, console in /tmp/NAME.con
+run_cli() {
+	name=$1 secs=$2
+	shift 2
+	step "$name"
+	con=/tmp/$name.con
+	: >$con
+	t0=$(up)
+	show_console $con
+	timeout "$secs" ember run --console "file:$con" "$@" </dev/null 2>/tmp/$name.err
+	rc=$?
+	hide_console
+	echo "NT-L1: $name run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
+	tail -n 5 /tmp/$name.err | sed 's/^/ember| /'
+	results_from $con
+}
+
+want() { [ -z "$only" ] || echo ",$only," | grep -q ",$1,"; }
+
+if [ "$mode" = shell ]; then
+	step shell
+	echo "NT-L1: ember runs L2 with a busybox shell; 'exit' in L2 ends it and powers L1 off"
+	truncate -s 64M /tmp/disk.img && mke2fs -q -t ext4 -F /tmp/disk.img
+	ember run --kernel /l2/vmlinuz --initrd /l2/initrd --mem 256M --cpus 2 \
+		--disk /tmp/disk.img --net tap0 --vsock 3:/tmp/v.sock --balloon 0 \
+		--cmdline "console=ttyS0 reboot=k panic=1 quiet nt.run=shell"
+	finish
+fi
+
+want main && run_main
+if want elf; then
+	run_cli elf 600 --kernel /l2/vmlinux --initrd /l2/initrd --mem 256M --cpus 1 \
+		--cmdline "$L2_ARGS nt.run=elf"
+	exit_ok lifecycle-reboot $rc $con "reboot: Restarting system"
+fi
+if want uki; then
+	run_cli uki 600 --kernel /l2/uki.efi --mem 3584M --cpus 4
+	exit_ok lifecycle-poweroff $rc $con "reboot: Power down"
+fi
+if want jail; then
+	step jail-setup
+	truncate -s 256M /tmp/jail.img && mke2fs -q -t ext4 -F /tmp/jail.img
+	chown 1000:1000 /tmp/jail.img
+	con=/tmp/jail.con
+	: >$con
+	step jail
+	t0=$(up)
+	show_console $con
+	timeout 600 ember jail --id nt-jail --exec-file /bin/ember --uid 1000 --gid 1000 \
+		--chroot-base-dir /tmp/jailer --copy-in /l2/vmlinuz --copy-in /l2/initrd \
+		--copy-in /tmp/jail.img -- run --kernel /vmlinuz --initrd /initrd --disk /jail.img \
+		--mem 256M --cpus 2 --cmdline "$L2_ARGS nt.run=jail" </dev/null >$con 2>/tmp/jail.err
+	rc=$?
+	hide_console
+	echo "NT-L1: jail run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
+	tail -n 5 /tmp/jail.err | sed 's/^/ember| /'
+	results_from $con
+	exit_ok jail-exit $rc $con "reboot: Restarting system"
+fi
+finish

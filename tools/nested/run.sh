@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs the nested test layer (tests/nested/README.md): QEMU in software
+# emulation (TCG, -cpu EPYC: SVM with nested paging) boots L1, whose kvm-amd
+# runs ember, which boots L2 Linux. The serial console is streamed to
+# $BUILD/nested/serial.log; NT-RESULT lines become the results of the checks in
+# tests/nested/checks.list, and a check without a result fails, naming the last
+# NT-STEP L1 printed. QEMU has a wall-clock limit (NESTED_TIMEOUT, seconds).
+#   tools/nested/run.sh [--only RUN,RUN] [--shell]
+#     --only   main, elf, uki, jail (default: all; also NESTED_ONLY)
+#     --shell  interactive: L2 busybox shell on this terminal (make run fallback)
+set -euo pipefail
+. "$(dirname "$0")/../common.sh"
+
+BUILD=${BUILD:-build}
+only=${NESTED_ONLY:-} shell=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--only) only=$2; shift ;;
+	--shell) shell=1 ;;
+	*) die "unknown argument $1" ;;
+	esac
+	shift
+done
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (make setup)"
+
+out=$("$EMBER_ROOT/tools/nested/build.sh")
+qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC -smp 2 -m 4608 -no-reboot
+      -kernel "$out/l1-vmlinuz" -initrd "$out/l1-initrd.cpio")
+l1_args="console=ttyS0 panic=-1 quiet"
+
+if [ $shell -eq 1 ]; then
+	exec "${qemu[@]}" -nographic -append "$l1_args nt.mode=shell"
+fi
+
+log=$out/serial.log
+limit=${NESTED_TIMEOUT:-1500}
+t0=$(now_ms)
+: >"$log"
+timeout --kill-after=10 "$limit" "${qemu[@]}" -display none -monitor none -serial "file:$log" \
+	-append "$l1_args nt.mode=test${only:+ nt.only=$only}" </dev/null 2>"$out/qemu.err" &
+qpid=$!
+# Progress: results and steps as they come.
+tail -n +1 -f --pid=$qpid "$log" 2>/dev/null |
+	sed -un 's/\r$//; s/^NT-RESULT \(PASS\|FAIL\) /  \1 /p; s/^NT-STEP \(.*\)/  .. \1/p' &
+tpid=$!
+rc=0
+wait $qpid || rc=$?
+wait $tpid 2>/dev/null || true
+wall=$(( ($(now_ms) - t0) / 1000 ))
+[ $rc -eq 0 ] || log "QEMU exit status $rc$([ $rc -eq 124 ] && echo " (wall-clock limit of $limit s)")"
+grep -v 'warning: TCG doesn.t support' "$out/qemu.err" | sed 's/^/qemu: /' >&2 || true
+
+# ---- results ----
+clean=$(tr -d '\r' <"$log")
+laststep=$(grep -a '^NT-STEP ' <<<"$clean" | tail -n 1 | cut -d' ' -f2-)
+pass=0 fail=0 failed=""
+while read -r run check what; do
+	case $run in ''|'#'*) continue ;; esac
+	[ -z "$only" ] || [ "$run" = l1 ] || [[ ",$only," == *",$run,"* ]] || continue
+	lines=$(grep -a "^NT-RESULT [A-Z]* $check: " <<<"$clean" || true)
+	if [ -z "$lines" ]; then
+		fail=$((fail + 1)) failed="$failed $check"
+		echo "FAIL $check: no result (last L1 step: ${laststep:-none}) -- $what"
+	elif grep -q '^NT-RESULT FAIL' <<<"$lines" || [ "$(wc -l <<<"$lines")" -ne 1 ]; then
+		fail=$((fail + 1)) failed="$failed $check"
+		echo "FAIL $check: $(grep -v '^NT-RESULT PASS' <<<"$lines" | head -n 1 | sed 's/^NT-RESULT [A-Z]* [^ ]* //') -- $what"
+	else
+		pass=$((pass + 1))
+	fi
+done <"$EMBER_ROOT/tests/nested/checks.list"
+# Checks the list does not know about are a mistake in the list.
+for c in $(grep -a '^NT-RESULT ' <<<"$clean" | cut -d' ' -f3 | tr -d ':' | sort -u); do
+	grep -qE "^[a-z0-9]+ +$c " "$EMBER_ROOT/tests/nested/checks.list" ||
+		{ fail=$((fail + 1)); echo "FAIL $c: not in tests/nested/checks.list"; }
+done
+ups=$(grep -ao 'NT-L2: user space up at [0-9.]*s' <<<"$clean" | grep -o '[0-9.]*s$' | tr '\n' ' ')
+echo "nested: $pass passed, $fail failed in ${wall} s wall (L2 user space at: ${ups:-none} of L2 uptime; log $log)"
+grep -aq '^NT-DONE' <<<"$clean" || { echo "nested: L1 did not finish (last step: ${laststep:-none})"; fail=$((fail + 1)); }
+[ $fail -eq 0 ]
