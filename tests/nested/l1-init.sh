@@ -7,7 +7,19 @@
 #   NT-RESULT PASS|FAIL <check>: <detail>   one per check (L2's are re-printed here)
 #   NT-DONE                                 at the end, then powers L1 off
 # Every wait has a timeout. The scenario comes from nt.mode= (test, shell).
-export PATH=/usr/sbin:/usr/bin:/bin:/sbin # e2fsprogs before busybox's applets
+export PATH=/bin:/sbin
+# busybox-static runs its own applets first: e2fsprogs by full path
+E2=/usr/sbin
+# First move from the initramfs (rootfs) to a tmpfs: pivot_root, which `ember
+# jail` uses, refuses to work on rootfs.
+if [ ! -e /.nt-root ]; then
+	mkdir -p /newroot && mount -t tmpfs -o size=90%,mode=755 tmpfs /newroot
+	for f in /* /.[!.]*; do
+		[ -e "$f" ] && [ "$f" != /newroot ] && cp -a "$f" /newroot/
+	done
+	touch /newroot/.nt-root
+	exec switch_root /newroot /init
+fi
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
@@ -37,6 +49,8 @@ wait_until() {
 		usleep 100000
 	done
 }
+# gone PID: the process has exited (a zombie counts)
+gone() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 finish() {
 	echo "NT-DONE at $(up)s of L1 uptime"
 	sync
@@ -84,9 +98,11 @@ exit_ok() {
 # ======== main: API mode, bzImage, 2 vCPUs, all four devices, default seccomp ========
 run_main() {
 	step main-images
-	truncate -s 256M /tmp/disk.img && mke2fs -q -t ext4 -F /tmp/disk.img ||
+	truncate -s 256M /tmp/disk.img && $E2/mke2fs -q -t ext4 -F /tmp/disk.img ||
 		echo "NT-L1: mke2fs failed"
 	nt gen 5 8M >/tmp/ro.img
+	nt gen 13 4M >/tmp/swapA.img
+	nt gen 14 12M >/tmp/swapB.img
 	con=/tmp/main.con api=/tmp/api.sock
 	: >$con
 	mkfifo /tmp/main.in
@@ -98,7 +114,8 @@ run_main() {
 	  "machine-config": {"vcpu_count": 2, "mem_size_mib": 512},
 	  "drives": [
 	    {"drive_id": "data", "path_on_host": "/tmp/disk.img", "is_root_device": false, "is_read_only": false},
-	    {"drive_id": "ro", "path_on_host": "/tmp/ro.img", "is_root_device": false, "is_read_only": true}
+	    {"drive_id": "ro", "path_on_host": "/tmp/ro.img", "is_root_device": false, "is_read_only": true},
+	    {"drive_id": "swap", "path_on_host": "/tmp/swapA.img", "is_root_device": false, "is_read_only": true}
 	  ],
 	  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:ac:10:00:02"}],
 	  "vsock": {"guest_cid": 3, "uds_path": "/tmp/v.sock"},
@@ -113,15 +130,25 @@ run_main() {
 	# sync NAME [SECONDS]: wait for L2's NT-SYNC NAME
 	sync_l2() {
 		step "main-$1"
-		nt wait $con "NT-SYNC $1" "${2:-600}" >/dev/null
+		nt wait $con "NT-SYNC $1" "${2:-300}" >/dev/null
 	}
 	go() { echo "GO $1" >&7; }
 	api() { nt http $api "$@"; }
-	main_steps && {
-		step main-ctrl-alt-del
-		api PUT /actions '{"action_type": "SendCtrlAltDel"}' >/dev/null
-	}
+	cad=""
+	if main_steps; then
+		api PUT /actions '{"action_type": "SendCtrlAltDel"}' ||
+			echo "NT-L1: PUT /actions SendCtrlAltDel refused"
+		# L2 resets within seconds; if not, L2 ends itself with reboot -f
+		if ! wait_until 30 gone $epid; then
+			cad="L2 did not reset within 30 s of SendCtrlAltDel"
+			go ctrl-alt-del
+		fi
+	fi
 	step main-exit
+	if ! wait_until 120 gone $epid; then
+		echo "NT-L1: ember still running 120 s after the last step: stopping it"
+		kill $epid
+	fi
 	wait $epid
 	rc=$?
 	hide_console
@@ -129,17 +156,20 @@ run_main() {
 	echo "NT-L1: main run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
 	tail -n 5 /tmp/main.err | sed 's/^/ember| /'
 	results_from $con
-	exit_ok lifecycle-ctrl-alt-del $rc $con "reboot: Restarting system"
-	grep -aq 'NT-L2: cad-timeout' $con && R FAIL lifecycle-ctrl-alt-del "L2 never saw Ctrl-Alt-Del"
+	if [ -n "$cad" ]; then
+		R FAIL lifecycle-ctrl-alt-del "$cad; L2: $(tr -d '\r' <$con | grep -a 'dmesg:.*\] i8042:' | sed 's/.*\] //' | tr '\n' ' ')"
+	else
+		exit_ok lifecycle-ctrl-alt-del $rc $con "reboot: Restarting system"
+	fi
 
 	step blk-e2fsck
-	if out=$(e2fsck -fn /tmp/disk.img 2>&1); then
+	if out=$($E2/e2fsck -fn /tmp/disk.img 2>&1); then
 		R PASS blk-e2fsck "e2fsck -fn of the image after ember exited: $(echo "$out" | tail -n 1)"
 	else
 		R FAIL blk-e2fsck "$(echo "$out" | tail -n 3 | tr '\n' ' ')"
 	fi
 	want=$(nt gen 7 64M | sha256sum | cut -d' ' -f1)
-	debugfs -R "dump /data /tmp/data.out" /tmp/disk.img 2>/dev/null
+	$E2/debugfs -R "dump /data /tmp/data.out" /tmp/disk.img 2>/dev/null
 	got=$(sha256sum </tmp/data.out | cut -d' ' -f1)
 	rm -f /tmp/data.out
 	if [ "$got" = "$want" ]; then
@@ -151,9 +181,13 @@ run_main() {
 
 # The L1 halves of the main run's steps; returns non-zero when L2 stops answering.
 main_steps() {
-	sync_l2 net-ping 900 || return 1
+	sync_l2 drive-swap 600 || return 1
 	t=$(echo "$(up) - $t0" | bc)
-	R PASS l2-userspace-to-net "L2 reached its network step $t s after ember started"
+	R PASS l2-ready "L2 went through boot, drivers and the ext4 write to its first handshake $t s after ember started"
+	api PATCH /drives/swap '{"drive_id": "swap", "path_on_host": "/tmp/swapB.img"}' >/dev/null ||
+		echo "NT-L1: PATCH /drives/swap refused"
+	go drive-swap
+	sync_l2 net-ping || return 1
 	if out=$(ping -c 3 -W 10 172.16.0.2 2>&1); then
 		R PASS net-ping-in "$(echo "$out" | grep -o '[0-9]* packets received')"
 	else
@@ -286,7 +320,7 @@ want() { [ -z "$only" ] || echo ",$only," | grep -q ",$1,"; }
 if [ "$mode" = shell ]; then
 	step shell
 	echo "NT-L1: ember runs L2 with a busybox shell; 'exit' in L2 ends it and powers L1 off"
-	truncate -s 64M /tmp/disk.img && mke2fs -q -t ext4 -F /tmp/disk.img
+	truncate -s 64M /tmp/disk.img && $E2/mke2fs -q -t ext4 -F /tmp/disk.img
 	ember run --kernel /l2/vmlinuz --initrd /l2/initrd --mem 256M --cpus 2 \
 		--disk /tmp/disk.img --net tap0 --vsock 3:/tmp/v.sock --balloon 0 \
 		--cmdline "console=ttyS0 reboot=k panic=1 quiet nt.run=shell"
@@ -296,16 +330,21 @@ fi
 want main && run_main
 if want elf; then
 	run_cli elf 600 --kernel /l2/vmlinux --initrd /l2/initrd --mem 256M --cpus 1 \
-		--cmdline "$L2_ARGS nt.run=elf"
+		--cmdline "console=ttyS0 reboot=k panic=1 quiet i8042.nopnp nt.run=elf"
 	exit_ok lifecycle-reboot $rc $con "reboot: Restarting system"
 fi
 if want uki; then
 	run_cli uki 600 --kernel /l2/uki.efi --mem 3584M --cpus 4
 	exit_ok lifecycle-poweroff $rc $con "reboot: Power down"
 fi
+if want panic; then
+	run_cli panic 300 --kernel /l2/vmlinuz --initrd /l2/initrd --mem 128M --cpus 1 \
+		--cmdline "console=ttyS0 reboot=k panic=1 quiet nt.run=panic"
+	exit_ok lifecycle-panic $rc $con "Rebooting in 1 seconds"
+fi
 if want jail; then
 	step jail-setup
-	truncate -s 256M /tmp/jail.img && mke2fs -q -t ext4 -F /tmp/jail.img
+	truncate -s 256M /tmp/jail.img && $E2/mke2fs -q -t ext4 -F /tmp/jail.img
 	chown 1000:1000 /tmp/jail.img
 	con=/tmp/jail.con
 	: >$con

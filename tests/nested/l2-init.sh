@@ -122,6 +122,27 @@ blk_ro() {
 	fi
 }
 
+# PATCH /drives/swap (4 MiB -> 12 MiB file) while L2 runs: the device signals a
+# config change and Linux re-reads the capacity; the new file's content shows.
+size_is() { [ "$(cat "/sys/block/$1/size")" = "$2" ]; }
+blk_swap() {
+	dev=$(disk_by_sectors 8192) || { fail blk-patch-swap "no 4 MiB disk"; return; }
+	old=$(sha256sum <"$dev" | cut -d' ' -f1)
+	[ "$old" = "$(nt gen 13 4M | sha256sum | cut -d' ' -f1)" ] || fail blk-patch-swap "4 MiB content wrong before the swap"
+	sync_l1 drive-swap || return
+	if ! wait_until 60 size_is "${dev#/dev/}" 24576; then
+		fail blk-patch-swap "$dev still $(cat "/sys/block/${dev#/dev/}/size") sectors 60 s after PATCH /drives"
+		return
+	fi
+	echo 3 >/proc/sys/vm/drop_caches
+	got=$(sha256sum <"$dev" | cut -d' ' -f1)
+	if [ "$got" = "$(nt gen 14 12M | sha256sum | cut -d' ' -f1)" ]; then
+		pass blk-patch-swap "$dev 8192 -> 24576 sectors after PATCH /drives, new file's content read"
+	else
+		fail blk-patch-swap "$dev resized but content sha256 $got is not the new file's"
+	fi
+}
+
 # ---- virtio-net over L1's tap0 (172.16.0.1) ----
 # nc_send HOST PORT SEED SIZE: busybox nc cannot retry a refused connection
 nc_send() {
@@ -231,22 +252,28 @@ pause() {
 case $run in
 main)
 	pass boot-bzimage "user space at ${up}s of L2 uptime"
-	drivers "blk blk net vsock balloon"
+	drivers "blk blk blk net vsock balloon"
 	vcpus 2
 	blk_ext4
 	blk_ro
+	blk_swap
 	net
 	vsock
 	balloon
 	pause
+	# What SendCtrlAltDel needs: the i8042 bound and an AT keyboard on it.
+	echo "NT-L2: input: $(sed -n 's/^N: Name=//p' /proc/bus/input/devices | tr '\n' ' ')" \
+		"irq: $(grep i8042 /proc/interrupts | tr -s ' ' | tr '\n' ' ')"
+	dmesg | grep -i 'i8042\|serio\|atkbd\|keyboard' | sed 's/^/NT-L2: dmesg: /'
 	echo "NT-L2: done; waiting for SendCtrlAltDel"
 	sync_l1 ctrl-alt-del 900
-	echo "NT-L2: cad-timeout"
-	poweroff -f
+	echo "NT-L2: no Ctrl-Alt-Del arrived: reboot -f"
+	reboot -f
 	;;
 elf)
 	pass boot-elf "ELF vmlinux: user space at ${up}s of L2 uptime"
 	vcpus 1
+	dmesg | grep -i 'i8042\|serio\|atkbd' | sed 's/^/NT-L2: dmesg: /'
 	echo "NT-L2: reboot -f"
 	reboot -f
 	;;
@@ -263,6 +290,11 @@ uki)
 	fi
 	echo "NT-L2: poweroff -f"
 	poweroff -f
+	;;
+panic)
+	pass boot-panic "user space at ${up}s of L2 uptime; crashing the kernel (sysrq c)"
+	echo 1 >/proc/sys/kernel/sysrq
+	echo c >/proc/sysrq-trigger
 	;;
 jail)
 	pass jail-userspace "user space at ${up}s of L2 uptime under ember jail"

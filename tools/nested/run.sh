@@ -6,7 +6,7 @@
 # tests/nested/checks.list, and a check without a result fails, naming the last
 # NT-STEP L1 printed. QEMU has a wall-clock limit (NESTED_TIMEOUT, seconds).
 #   tools/nested/run.sh [--only RUN,RUN] [--shell]
-#     --only   main, elf, uki, jail (default: all; also NESTED_ONLY)
+#     --only   main, elf, uki, panic, jail (default: all; also NESTED_ONLY)
 #     --shell  interactive: L2 busybox shell on this terminal (make run fallback)
 set -euo pipefail
 . "$(dirname "$0")/../common.sh"
@@ -53,20 +53,26 @@ grep -v 'warning: TCG doesn.t support' "$out/qemu.err" | sed 's/^/qemu: /' >&2 |
 # ---- results ----
 clean=$(tr -d '\r' <"$log")
 laststep=$(grep -a '^NT-STEP ' <<<"$clean" | tail -n 1 | cut -d' ' -f2-)
-pass=0 fail=0 failed=""
+# A check whose description starts with "xfail(REASON)" is a known ember bug:
+# its failure is printed as XFAIL and does not fail the run; a pass prints XPASS.
+pass=0 fail=0 xfail=0
 while read -r run check what; do
 	case $run in ''|'#'*) continue ;; esac
 	[ -z "$only" ] || [ "$run" = l1 ] || [[ ",$only," == *",$run,"* ]] || continue
 	lines=$(grep -a "^NT-RESULT [A-Z]* $check: " <<<"$clean" || true)
+	why=""
 	if [ -z "$lines" ]; then
-		fail=$((fail + 1)) failed="$failed $check"
-		echo "FAIL $check: no result (last L1 step: ${laststep:-none}) -- $what"
+		why="no result (last L1 step: ${laststep:-none})"
 	elif grep -q '^NT-RESULT FAIL' <<<"$lines" || [ "$(wc -l <<<"$lines")" -ne 1 ]; then
-		fail=$((fail + 1)) failed="$failed $check"
-		echo "FAIL $check: $(grep -v '^NT-RESULT PASS' <<<"$lines" | head -n 1 | sed 's/^NT-RESULT [A-Z]* [^ ]* //') -- $what"
-	else
-		pass=$((pass + 1))
+		why=$(grep -v '^NT-RESULT PASS' <<<"$lines" | head -n 1 | sed 's/^NT-RESULT [A-Z]* [^ ]* //')
+		[ -n "$why" ] || why="$(wc -l <<<"$lines") results"
 	fi
+	case "$why:$what" in
+	:xfail*) pass=$((pass + 1)); echo "XPASS $check: passes now: remove its xfail( ) in tests/nested/checks.list" ;;
+	:*) pass=$((pass + 1)) ;;
+	*:xfail*) xfail=$((xfail + 1)); echo "XFAIL $check: $why -- $what" ;;
+	*) fail=$((fail + 1)); echo "FAIL $check: $why -- $what" ;;
+	esac
 done <"$EMBER_ROOT/tests/nested/checks.list"
 # Checks the list does not know about are a mistake in the list.
 for c in $(grep -a '^NT-RESULT ' <<<"$clean" | cut -d' ' -f3 | tr -d ':' | sort -u); do
@@ -74,6 +80,6 @@ for c in $(grep -a '^NT-RESULT ' <<<"$clean" | cut -d' ' -f3 | tr -d ':' | sort 
 		{ fail=$((fail + 1)); echo "FAIL $c: not in tests/nested/checks.list"; }
 done
 ups=$(grep -ao 'NT-L2: user space up at [0-9.]*s' <<<"$clean" | grep -o '[0-9.]*s$' | tr '\n' ' ')
-echo "nested: $pass passed, $fail failed in ${wall} s wall (L2 user space at: ${ups:-none} of L2 uptime; log $log)"
+echo "nested: $pass passed, $fail failed, $xfail known failures in ${wall} s wall (L2 user space at: ${ups:-none} of L2 uptime; log $log)"
 grep -aq '^NT-DONE' <<<"$clean" || { echo "nested: L1 did not finish (last step: ${laststep:-none})"; fail=$((fail + 1)); }
 [ $fail -eq 0 ]
