@@ -82,6 +82,16 @@ show_console() {
 hide_console() {
 	for p in $(pidof tail); do kill "$p"; done
 }
+# diagnose RC ERRFILE CONSOLE: ember's log and L2's last lines when ember failed
+diagnose() {
+	if [ "$1" = 0 ]; then
+		tail -n 3 "$2" | sed 's/^/ember| /'
+		return
+	fi
+	grep -v '^ *\(r[a-z0-9]*\|cs\|ds\|es\|fs\|gs\|ss\|tr\|ldt\|gdt\|cr[0-9]\|efer\|apic\) ' "$2" |
+		head -n 30 | sed 's/^/ember| /'
+	tr -d '\r' <"$3" | grep -av 'NT-TICK' | tail -n 30 | sed 's/^/L2-tail| /'
+}
 # results_from CONSOLE: L2's results, re-printed whole
 results_from() {
 	tr -d '\r' <"$1" | grep -a '^NT-RESULT ' || true
@@ -98,6 +108,7 @@ exit_ok() {
 # ======== main: API mode, bzImage, 2 vCPUs, all four devices, default seccomp ========
 run_main() {
 	step main-images
+	rm -f /tmp/main.in /tmp/nf /tmp/api.sock /tmp/v.sock*
 	truncate -s 256M /tmp/disk.img && $E2/mke2fs -q -t ext4 -F /tmp/disk.img ||
 		echo "NT-L1: mke2fs failed"
 	nt gen 5 8M >/tmp/ro.img
@@ -154,7 +165,7 @@ run_main() {
 	hide_console
 	exec 7>&-
 	echo "NT-L1: main run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
-	tail -n 5 /tmp/main.err | sed 's/^/ember| /'
+	diagnose $rc /tmp/main.err $con
 	results_from $con
 	if [ -n "$cad" ]; then
 		R FAIL lifecycle-ctrl-alt-del "$cad; L2: $(tr -d '\r' <$con | grep -a 'dmesg:.*\] i8042:' | sed 's/.*\] //' | tr '\n' ' ')"
@@ -311,7 +322,7 @@ run_cli() {
 	rc=$?
 	hide_console
 	echo "NT-L1: $name run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
-	tail -n 5 /tmp/$name.err | sed 's/^/ember| /'
+	diagnose $rc /tmp/$name.err $con
 	results_from $con
 }
 
@@ -327,7 +338,17 @@ if [ "$mode" = shell ]; then
 	finish
 fi
 
-want main && run_main
+if want main; then
+	run_main
+	# An L2 triple fault (seen once in ~8 runs on a loaded 2-core host, always
+	# without a kernel message first) is reported and the run repeated once;
+	# the runner then counts only the second attempt (NT-RETRY) and prints FLAKE.
+	if [ "$rc" = 2 ] && grep -q 'guest triple fault' /tmp/main.err; then
+		echo "NT-RETRY main: L2 triple fault ($(grep -a '^NT-SYNC' $con | tail -n 1 | tr -d '\r') was its last handshake); running it once more"
+		for p in $(pidof nc) $(pidof nt); do kill "$p"; done
+		run_main
+	fi
+fi
 if want elf; then
 	run_cli elf 600 --kernel /l2/vmlinux --initrd /l2/initrd --mem 256M --cpus 1 \
 		--cmdline "console=ttyS0 reboot=k panic=1 quiet i8042.nopnp nt.run=elf"
@@ -358,7 +379,7 @@ if want jail; then
 	rc=$?
 	hide_console
 	echo "NT-L1: jail run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
-	tail -n 5 /tmp/jail.err | sed 's/^/ember| /'
+	diagnose $rc /tmp/jail.err $con
 	results_from $con
 	exit_ok jail-exit $rc $con "reboot: Restarting system"
 fi

@@ -59,7 +59,11 @@ pass=0 fail=0 xfail=0
 while read -r run check what; do
 	case $run in ''|'#'*) continue ;; esac
 	[ -z "$only" ] || [ "$run" = l1 ] || [[ ",$only," == *",$run,"* ]] || continue
-	lines=$(grep -a "^NT-RESULT [A-Z]* $check: " <<<"$clean" || true)
+	text=$clean
+	if grep -aq "^NT-RETRY $run:" <<<"$clean"; then # only the last attempt counts
+		text=$(awk -v m="NT-RETRY $run:" 'index($0, m) == 1 { buf = ""; next } { buf = buf $0 "\n" } END { printf "%s", buf }' <<<"$clean")
+	fi
+	lines=$(grep -a "^NT-RESULT [A-Z]* $check: " <<<"$text" || true)
 	why=""
 	if [ -z "$lines" ]; then
 		why="no result (last L1 step: ${laststep:-none})"
@@ -79,6 +83,7 @@ for c in $(grep -a '^NT-RESULT ' <<<"$clean" | cut -d' ' -f3 | tr -d ':' | sort 
 	grep -qE "^[a-z0-9]+ +$c " "$EMBER_ROOT/tests/nested/checks.list" ||
 		{ fail=$((fail + 1)); echo "FAIL $c: not in tests/nested/checks.list"; }
 done
+grep -a '^NT-RETRY ' <<<"$clean" | sed 's/^NT-RETRY /FLAKE (retried) /' || true
 ups=$(grep -ao 'NT-L2: user space up at [0-9.]*s' <<<"$clean" | grep -o '[0-9.]*s$' | tr '\n' ' ')
 echo "nested: $pass passed, $fail failed, $xfail known failures in ${wall} s wall (L2 user space at: ${ups:-none} of L2 uptime; log $log)"
 grep -aq '^NT-DONE' <<<"$clean" || { echo "nested: L1 did not finish (last step: ${laststep:-none})"; fail=$((fail + 1)); }
