@@ -195,6 +195,14 @@ main_steps() {
 	sync_l2 drive-swap 600 || return 1
 	t=$(echo "$(up) - $t0" | bc)
 	R PASS l2-ready "L2 went through boot, drivers and the ext4 write to its first handshake $t s after ember started"
+	# ember's default seccomp filters: every thread in filter mode (Seccomp: 2)
+	modes=$(for t in /proc/$epid/task/*; do sed -n 's/^Seccomp:[[:space:]]*//p' "$t/status"; done)
+	n=$(echo "$modes" | grep -c .) other=$(echo "$modes" | grep -vc '^2$')
+	if [ "$n" -gt 0 ] && [ "$other" = 0 ]; then
+		R PASS seccomp-default "all $n ember threads run with seccomp filters (mode 2) while L2 works"
+	else
+		R FAIL seccomp-default "ember threads' seccomp modes: $(echo $modes)"
+	fi
 	api PATCH /drives/swap '{"drive_id": "swap", "path_on_host": "/tmp/swapB.img"}' >/dev/null ||
 		echo "NT-L1: PATCH /drives/swap refused"
 	go drive-swap
@@ -224,6 +232,28 @@ main_steps() {
 	done
 	echo "NT-L1: sent 64 MiB to L2 in $(echo "$(up) - $ts" | bc) s"
 	go net-out-done
+
+	# rx rate limiter: 512 KiB per second (bucket starts full), 4 MiB to L2
+	sync_l2 net-rl || return 1
+	if api PATCH /network-interfaces/eth0 '{"iface_id": "eth0", "rx_rate_limiter": {"bandwidth": {"size": 524288, "refill_time": 1000}}}' >/dev/null; then
+		i=0 ts=$(up)
+		until nt gen 15 4M | nc 172.16.0.2 5003 2>/tmp/nc.err; do
+			i=$((i + 1))
+			[ $i -lt 100 ] && grep -q "can't connect\|refused" /tmp/nc.err || break
+			usleep 100000
+		done
+		dt=$(echo "$(up) - $ts" | bc)
+		# bytes past the initial bucket over the time taken, in KiB/s
+		rate=$(echo "(4194304 - 524288) / 1024 / $dt" | bc)
+		if [ "$rate" -ge 409 ] && [ "$rate" -le 614 ]; then
+			R PASS net-rate-limit "rx limited to 512 KiB/s: 4 MiB in $dt s = $rate KiB/s past the 512 KiB burst (+-20%)"
+		else
+			R FAIL net-rate-limit "rx limited to 512 KiB/s: 4 MiB in $dt s = $rate KiB/s past the 512 KiB burst"
+		fi
+	else
+		R FAIL net-rate-limit "PATCH /network-interfaces/eth0 refused"
+	fi
+	go net-rl
 
 	sync_l2 vsock-start || return 1
 	nt uds-serve /tmp/v.sock_6000 34 16M >/tmp/us.log 2>&1 &

@@ -182,6 +182,12 @@ net() {
 	else
 		fail net-tcp-in "sha256 $(cat /tmp/in.sum), want $want"
 	fi
+	# rx rate limiter set by L1 through PATCH /network-interfaces: L1 times it
+	(nc -l -p 5003 0<>/tmp/nf | wc -c >/tmp/rl.count) &
+	lpid=$!
+	sync_l1 net-rl || return
+	wait $lpid
+	echo "NT-L2: received $(cat /tmp/rl.count) bytes under the rate limiter"
 }
 
 # ---- virtio-vsock (L1 side: nt uds-serve / uds-connect) ----
