@@ -30,10 +30,7 @@ hostname ember-l1
 
 mode=$(sed -n 's/.*nt\.mode=\([^ ]*\).*/\1/p' /proc/cmdline)
 only=$(sed -n 's/.*nt\.only=\([^ ]*\).*/\1/p' /proc/cmdline)
-# i8042.nopnp: ember's DSDT has no PNP0303, and without it an ACPI kernel leaves
-# the i8042 alone (no keyboard: SendCtrlAltDel would go nowhere); the other three
-# skip probes a microVM does not need (the set Firecracker documents).
-L2_ARGS="console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+L2_ARGS="console=ttyS0 reboot=k panic=1 quiet"
 
 up() { cut -d' ' -f1 /proc/uptime; }
 step() { echo "NT-STEP $1 at $(up)s"; }
@@ -370,18 +367,21 @@ fi
 
 if want main; then
 	run_main
-	# An L2 triple fault (seen once in ~8 runs on a loaded 2-core host, always
-	# without a kernel message first) is reported and the run repeated once;
-	# the runner then counts only the second attempt (NT-RETRY) and prints FLAKE.
-	if [ "$rc" = 2 ] && grep -q 'guest triple fault' /tmp/main.err; then
-		echo "NT-RETRY main: L2 triple fault ($(grep -a '^NT-SYNC' $con | tail -n 1 | tr -d '\r') was its last handshake); running it once more"
+	# An L2 triple fault (2 of ~8 runs on a loaded 2-core host, both during the
+	# 64 MiB L2 -> L1 TCP transfer, no kernel message first: an open bug, see
+	# tests/nested/README.md) is reported and the run repeated, at most twice;
+	# the runner counts only the last attempt (NT-RETRY) and prints FLAKE.
+	tries=1
+	while [ $tries -le 2 ] && [ "$rc" = 2 ] && grep -q 'guest triple fault' /tmp/main.err; do
+		echo "NT-RETRY main: L2 triple fault ($(grep -a '^NT-SYNC' $con | tail -n 1 | tr -d '\r') was its last handshake); attempt $((tries + 1))"
 		for p in $(pidof nc) $(pidof nt); do kill "$p"; done
 		run_main
-	fi
+		tries=$((tries + 1))
+	done
 fi
 if want elf; then
 	run_cli elf 600 --kernel /l2/vmlinux --initrd /l2/initrd --mem 256M --cpus 1 \
-		--cmdline "console=ttyS0 reboot=k panic=1 quiet i8042.nopnp nt.run=elf"
+		--cmdline "$L2_ARGS nt.run=elf"
 	exit_ok lifecycle-reboot $rc $con "reboot: Restarting system"
 fi
 if want uki; then

@@ -153,7 +153,7 @@ cp "$cache/vmlinux" "$l1/l2/vmlinux"
 cp "$out/l2-initrd.cpio.gz" "$l1/l2/initrd"
 # The UKI carries its own command line; l1-init.sh boots it as given.
 "$EMBER_ROOT/tools/mkuki.sh" -o "$l1/l2/uki.efi" -k "$kdir/vmlinuz" -i "$out/l2-initrd.cpio.gz" \
-	-c "console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd nt.run=uki" >/dev/null
+	-c "console=ttyS0 reboot=k panic=1 quiet nt.run=uki" >/dev/null
 cp "$EMBER_ROOT/tests/nested/checks.list" "$l1/etc/nt-checks.list"
 echo "$release" >"$l1/etc/nt-kernel"
 pack "$l1" "$out/l1-initrd.cpio"
