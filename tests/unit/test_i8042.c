@@ -27,6 +27,7 @@ struct fx {
 	struct bus bus;
 	int resets;
 	int irq_calls, level;
+	int rising_edges;
 };
 
 static void reset_cb(void *opaque)
@@ -39,6 +40,8 @@ static void irq_cb(void *opaque, int level)
 	struct fx *f = opaque;
 
 	f->irq_calls++;
+	if (level && !f->level)
+		f->rising_edges++;
 	f->level = level;
 }
 
@@ -285,6 +288,25 @@ static void test_ctrl_alt_del_full(void **state)
 	assert_memory_equal(b + 12, "\x1d\x38\xe0\x53", 4);
 }
 
+/* One interrupt per byte (ISA IRQ 1 is edge-triggered): the keyboard's
+ * 3-byte identify answer gives three rising edges as the guest reads it,
+ * and the line is low once the buffer is empty. */
+static void test_irq_edge_per_byte(void **state)
+{
+	struct fx *f = *state;
+	uint8_t got[3];
+
+	outb(f, DATA, 0xf2); /* identify */
+	assert_int_equal(f->rising_edges, 1);
+	for (int i = 0; i < 3; i++)
+		got[i] = inb(f, DATA);
+	assert_int_equal(got[0], 0xfa);
+	assert_int_equal(got[1], 0xab);
+	assert_int_equal(got[2], 0x83);
+	assert_int_equal(f->rising_edges, 3);
+	assert_int_equal(f->level, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +318,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ctrl_alt_del_translated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctrl_alt_del_set2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctrl_alt_del_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_irq_edge_per_byte, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -193,8 +193,16 @@ static void i8042_read(void *opaque, uint64_t off, void *data, uint32_t len)
 		v = k->status;
 	memset(data, 0, len);
 	*(uint8_t *)data = v;
-	if (off == OFF_DATA)
+	if (off == OFF_DATA) {
+		/* The controller hands out one byte at a time and interrupts
+		 * for each: drop the line, then raise it again for the next
+		 * byte. ISA IRQ 1 is edge-triggered; Linux's handler reads
+		 * one byte per interrupt (a keyboard's 3-byte ID answer, the
+		 * 4 bytes of Ctrl-Alt-Del). */
+		if (k->irq)
+			k->irq(k->irq_opaque, 0);
 		update_irq(k);
+	}
 }
 
 static void i8042_write(void *opaque, uint64_t off, const void *data, uint32_t len)
