@@ -126,8 +126,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Installed as `firecracker` and `jailer` (symlinks made by make
 	 * install), ember is those programs, with their command lines. */
-	if (strcmp(prog, "jailer") == 0)
+	if (strcmp(prog, "jailer") == 0) {
+		if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+			/* Firecracker's jailer prints "Jailer vX.Y.Z" */
+			printf("Jailer v%s\nember v%s (%s)\n", EMBER_FC_API_VERSION, EMBER_VERSION,
+			       EMBER_GIT_REV);
+			return 0;
+		}
 		return jail_main(argc, argv);
+	}
 	if (strcmp(prog, "firecracker") == 0) {
 		if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 			ember_print_version();

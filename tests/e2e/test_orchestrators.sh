@@ -54,6 +54,9 @@ wait "$vpid"
 rc=$?
 [ "$rc" -eq 143 ] && pass "firecracker: SIGTERM -> killed by SIGTERM after clean-up (wait: 143)" ||
 	fail "firecracker: exit $rc after SIGTERM, expected 143"
+out=$("$BIN/jailer" --version 2>&1)
+[ "$(sed -n 1p <<<"$out")" = "Jailer v1.17.0" ] && pass "jailer --version: $(echo $out)" ||
+	fail "jailer --version: $out"
 # jailer: Firecracker's jailer command line, option names exactly
 out=$("$BIN/jailer" --id x --exec-file "$BIN/firecracker" --uid 0 --gid 0 --frobnicate 2>&1)
 rc=$?
