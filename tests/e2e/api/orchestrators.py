@@ -161,6 +161,29 @@ def vsock_echo(uds, name, port=5000):
            "reply %r, %d of %d bytes" % (line, len(got), len(msg)))
 
 
+def vsock_refused(uds, name, port):
+    """CONNECT to a guest port nobody listens on: the guest resets the
+    request and the host connection is closed then, without "OK" -- not
+    when ember's 2 s request timeout (VSOCK_REQUEST_TIMEOUT_MS) fires."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(TIMEOUT / 2)
+    t0 = time.monotonic()
+    try:
+        s.connect(uds)
+        s.sendall(b"CONNECT %d\n" % port)
+        got = s.recv(64)
+    except OSError as e:
+        got = repr(e).encode()
+    finally:
+        s.close()
+    dt = time.monotonic() - t0
+    expect(got == b"" and dt < 1.0,
+           "%s: vsock CONNECT %d (nobody listens): closed without OK after the guest's reset "
+           "(%.0f ms, before the 2 s request timeout)" % (name, port, dt * 1000),
+           "got %r after %.0f ms" % (got, dt * 1000))
+
+
 def console_wait(path, needle, proc, timeout=TIMEOUT):
     """Until the console file holds needle (the guest's report) or the
     timeout passes: the file is followed as it grows (tail -F, inotify)."""
@@ -388,6 +411,7 @@ def kata():
         th = vcpu_threads(p.pid)
         expect(sorted(th) == [0, 1], name + ": GetThreadIDs finds fc_vcpu 0 and 1", str(th))
         if console_wait(console, "ok vsock0.listen", p):
+            vsock_refused(os.path.join(TMP, "kata.hvsock"), name, 1024)  # agent not up yet
             vsock_echo(os.path.join(TMP, "kata.hvsock"), name)  # the agent's channel
         if expect(console_wait(console, "TESTGUEST WAITING", p),
                   name + ": the guest ran its checks"):
