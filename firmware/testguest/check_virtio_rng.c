@@ -49,7 +49,7 @@ static void test_rng(struct tg_vdev *d)
 	memset(b, 0, RNG_LEN);
 	bool rs = tg_vq_run(d, &q, split, 2, indirect, &ws);
 	tg_expect(rs && ws == 128 && !all_zero(a, 100) && all_zero(a + 100, RNG_LEN - 100) &&
-			  all_zero(b + 28, RNG_LEN - 28),
+		      all_zero(b + 28, RNG_LEN - 28),
 		  "rng.split", "100 + 28 bytes%s: used.len %u, nothing written past the buffers",
 		  indirect ? " (indirect)" : "", ws);
 	tg_virtio_reset(d);

@@ -177,6 +177,23 @@ struct virtqueue *virtio_dev_queue(struct virtio_dev *vd, unsigned q);
 /* Interrupt the driver for used buffers on queue q if vq_needs_interrupt()
  * says so (EVENT_IDX / NO_INTERRUPT aware). */
 void virtio_dev_notify(struct virtio_dev *vd, unsigned q);
+/* What a device's chain handler did with a well-formed chain. */
+enum virtio_chain_verdict {
+	VIRTIO_CHAIN_USED,	/* returned to the driver (vq_push) */
+	VIRTIO_CHAIN_HELD,	/* kept by the device for later (balloon statistics) */
+	VIRTIO_CHAIN_THROTTLED, /* not touched: put back, draining stops (rate limiter) */
+};
+/* The request-queue loop every device shares: pops each available chain of
+ * queue q into *c (with driver notifications off, re-checked before
+ * returning) and hands it to handle(). A malformed chain is returned empty
+ * (len 0) after malformed(opaque, false); a broken ring (vq_pop's -EIO)
+ * calls malformed(opaque, true) and sets NEEDS_RESET. The driver is
+ * interrupted once if anything was used. Returns -EAGAIN when a chain was
+ * throttled, else 0. malformed may be NULL. */
+int virtio_dev_drain(struct virtio_dev *vd, unsigned q, struct vq_chain *c,
+		     enum virtio_chain_verdict (*handle)(void *opaque, struct virtqueue *vq,
+							 const struct vq_chain *c),
+		     void (*malformed)(void *opaque, bool ring_broken), void *opaque);
 /* The device config changed: ConfigGeneration++, config interrupt. */
 void virtio_dev_config_changed(struct virtio_dev *vd);
 /* Protocol violation or unrecoverable device error: DEVICE_NEEDS_RESET +

@@ -28,10 +28,10 @@ struct rng_cfg {
 /* Firecracker's "entropy" metrics group. */
 struct virtio_rng_counters {
 	uint64_t activate_fails;
-	uint64_t entropy_event_fails;  /* malformed requests */
-	uint64_t entropy_event_count;  /* queue notifications */
-	uint64_t entropy_bytes;	       /* bytes handed to the guest */
-	uint64_t host_rng_fails;       /* getrandom() failures */
+	uint64_t entropy_event_fails; /* malformed requests */
+	uint64_t entropy_event_count; /* queue notifications */
+	uint64_t entropy_bytes;	      /* bytes handed to the guest */
+	uint64_t host_rng_fails;      /* getrandom() failures */
 	uint64_t entropy_rate_limiter_throttled;
 	uint64_t rate_limiter_event_count;
 };
@@ -45,8 +45,8 @@ struct virtio_rng {
 	struct vq_chain chain;		      /* scratch for the request being handled */
 };
 
-int virtio_rng_create(const struct rng_cfg *cfg, const struct guest_mem *gm,
-		      struct event_loop *el, struct virtio_rng **out);
+int virtio_rng_create(const struct rng_cfg *cfg, const struct guest_mem *gm, struct event_loop *el,
+		      struct virtio_rng **out);
 void virtio_rng_destroy(struct virtio_rng *rng);
 void virtio_rng_get_counters(struct virtio_rng *rng, struct virtio_rng_counters *out);
 

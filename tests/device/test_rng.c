@@ -32,8 +32,9 @@ static struct fix *fix_new(const struct rng_cfg *cfg)
 	assert_int_equal(vdrv_init(&f->d, MEM), 0);
 	assert_int_equal(virtio_rng_create(cfg, &f->d.gm, &f->d.el, &f->rng), 0);
 	assert_int_equal(vdrv_attach(&f->d, &f->rng->vdev), 0);
-	assert_int_equal(vdrv_setup(&f->d, VIRTIO_FEATURE(VIRTIO_F_VERSION_1) |
-					       VIRTIO_FEATURE(VIRTIO_RING_F_INDIRECT_DESC),
+	assert_int_equal(vdrv_setup(&f->d,
+				    VIRTIO_FEATURE(VIRTIO_F_VERSION_1) |
+					VIRTIO_FEATURE(VIRTIO_RING_F_INDIRECT_DESC),
 				    1, QSIZE),
 			 0);
 	return f;
@@ -193,8 +194,8 @@ static void test_reset(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fill),	 cmocka_unit_test(test_cap),
-	    cmocka_unit_test(test_hostile),	 cmocka_unit_test(test_rate_limited),
+	    cmocka_unit_test(test_fill),    cmocka_unit_test(test_cap),
+	    cmocka_unit_test(test_hostile), cmocka_unit_test(test_rate_limited),
 	    cmocka_unit_test(test_reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,6 +81,32 @@ seccomp_report_check() {
 	: >"$f"
 }
 
+# wait_api SOCK: until ember accepts on the API socket SOCK (10 s at most).
+wait_api() {
+	python3 -c "import sys; sys.path.insert(0, '$(dirname "${BASH_SOURCE[0]}")/api'); import fcapi; \
+sys.exit(0 if fcapi.wait_for_socket(sys.argv[1]) else 1)" "$1"
+}
+
+# api_call SOCK METHOD PATH [JSON]: one request (10 s at most); sets CODE and
+# BODY.
+api_call() {
+	local f=$E2E_TMP/api_call.json
+	rm -f "$f"
+	CODE=$(curl -sS --max-time 10 --unix-socket "$1" -X "$2" ${4+-d "$4"} \
+		-o "$f" -w '%{http_code}' "http://localhost$3")
+	BODY=$(cat "$f" 2>/dev/null)
+}
+
+# expect_http NAME STATUS [ERE]: the last api_call answered STATUS (and its
+# body matches ERE).
+expect_http() {
+	if [ "$CODE" = "$2" ] && { [ $# -lt 3 ] || grep -qE "$3" <<<"$BODY"; }; then
+		pass "$1: $CODE $BODY"
+	else
+		fail "$1: HTTP $CODE $BODY (expected $2${3+ matching /$3/})"
+	fi
+}
+
 # wait_line FILE ERE SECONDS: until a line of FILE matches ERE (the file is
 # followed as it grows: tail -F, inotify), at most SECONDS. 0 when it did.
 wait_line() {

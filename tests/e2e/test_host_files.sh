@@ -13,7 +13,6 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 require "$EMBER" "$TESTGUEST"
-API_PY=$(dirname "$0")/api
 SOCK=$E2E_TMP/api.sock
 FIFO=$E2E_TMP/fifo
 DISK=$E2E_TMP/disk.img
@@ -21,30 +20,14 @@ mkfifo "$FIFO"
 truncate -s 1M "$DISK"
 python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$E2E_TMP/unix.sock"
 
-wait_sock() {
-	python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; \
-sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)"
-}
-
-# api METHOD PATH [JSON]: sets CODE and BODY (curl bounded at 10 s).
-api() {
-	local f=$E2E_TMP/resp.json
-	rm -f "$f"
-	CODE=$(curl -sS --max-time 10 --unix-socket "$SOCK" -X "$1" ${3+-d "$3"} \
-		-o "$f" -w '%{http_code}' "http://localhost$2")
-	BODY=$(cat "$f" 2>/dev/null)
-}
+api() { api_call "$SOCK" "$@"; }
 
 # refused NAME EXPECTED_REASON_ERE METHOD PATH JSON: 400 with the reason.
 refused() {
 	local name=$1 want=$2
 	shift 2
 	api "$@"
-	if [ "$CODE" = 400 ] && grep -qE "$want" <<<"$BODY"; then
-		pass "$name: 400 $BODY"
-	else
-		fail "$name: HTTP $CODE $BODY (expected 400 matching /$want/)"
-	fi
+	expect_http "$name" 400 "$want"
 }
 
 # ---- API: wrong file types refused before boot ----
@@ -52,7 +35,7 @@ e2e_cases=$((e2e_cases + 1))
 timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" --id host_files \
 	</dev/null >"$E2E_TMP/api.out" 2>"$E2E_TMP/api.err" &
 PID=$!
-if ! wait_sock; then
+if ! wait_api "$SOCK"; then
 	fail "the API socket never accepted"
 	show_file "$E2E_TMP/api.err"
 	kill "$PID" 2>/dev/null

@@ -8,24 +8,11 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 require "$EMBER" "$TESTGUEST"
-API_PY=$(dirname "$0")/api
 SOCK=$E2E_TMP/api.sock
 cmdline="console=ttyS0 tg.mem=128 tg.cpus=1"
 
-api() { # METHOD PATH [JSON]: sets CODE and BODY
-	local f=$E2E_TMP/resp.json
-	rm -f "$f"
-	CODE=$(curl -sS --max-time 10 --unix-socket "$SOCK" -X "$1" ${3+-d "$3"} \
-		-o "$f" -w '%{http_code}' "http://localhost$2")
-	BODY=$(cat "$f" 2>/dev/null)
-}
-expect() { # NAME CODE [ERE]
-	if [ "$CODE" = "$2" ] && { [ $# -lt 3 ] || grep -qE "$3" <<<"$BODY"; }; then
-		pass "$1: $CODE $BODY"
-	else
-		fail "$1: HTTP $CODE $BODY (expected $2${3+ matching /$3/})"
-	fi
-}
+api() { api_call "$SOCK" "$@"; }
+expect() { expect_http "$@"; }
 
 # boot NAME SERIAL_JSON [EXTRA_BOOT_ARGS]: ember with the API, PUT /serial,
 # metrics, boot the test guest and wait for ember to end (the guest resets
@@ -38,8 +25,7 @@ boot() {
 	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" --id "$name" </dev/null \
 		>"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &
 	PID=$!
-	if ! python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; \
-sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)"; then
+	if ! wait_api "$SOCK"; then
 		fail "$name: the API socket never accepted"
 		kill "$PID" 2>/dev/null
 		RC=1
@@ -123,8 +109,7 @@ rm -f "$SOCK"
 timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" --id bad </dev/null \
 	>"$E2E_TMP/bad.out" 2>"$E2E_TMP/bad.err" &
 PID=$!
-if python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; \
-sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)"; then
+if wait_api "$SOCK"; then
 	api PUT /serial '{"serial_out_path": 5}'
 	expect "serial_out_path not a string" 400 "serial_out_path"
 	api PUT /serial '{"serial_out_path": "/tmp/x", "speed": 9600}'

@@ -8,7 +8,6 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 require "$EMBER" "$TESTGUEST"
-API_PY=$(dirname "$0")/api
 SOCK=$E2E_TMP/api.sock
 RESULTS="rng.init rng.read rng.fresh rng.split rng.count"
 
@@ -51,28 +50,15 @@ else
 fi
 
 # ---- the API ----
-api() { # METHOD PATH [JSON]: sets CODE and BODY
-	local f=$E2E_TMP/resp.json
-	rm -f "$f"
-	CODE=$(curl -sS --max-time 10 --unix-socket "$SOCK" -X "$1" ${3+-d "$3"} \
-		-o "$f" -w '%{http_code}' "http://localhost$2")
-	BODY=$(cat "$f" 2>/dev/null)
-}
-expect() { # NAME CODE [ERE]
-	if [ "$CODE" = "$2" ] && { [ $# -lt 3 ] || grep -qE "$3" <<<"$BODY"; }; then
-		pass "$1: $CODE $BODY"
-	else
-		fail "$1: HTTP $CODE $BODY (expected $2${3+ matching /$3/})"
-	fi
-}
+api() { api_call "$SOCK" "$@"; }
+expect() { expect_http "$@"; }
 metrics=$E2E_TMP/metrics.json
 : >"$metrics"
 e2e_cases=$((e2e_cases + 1))
 timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" --id rng </dev/null \
 	>"$E2E_TMP/api.out" 2>"$E2E_TMP/api.err" &
 PID=$!
-if python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; \
-sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)"; then
+if wait_api "$SOCK"; then
 	api PUT /entropy '{"rate_limiter": {"bandwidth": {"size": 0}}}'
 	expect "PUT /entropy, bucket without refill_time" 400 "refill_time"
 	api PUT /entropy '{"rate": 5}'

@@ -231,41 +231,33 @@ static void handle_report(struct virtio_balloon *b, const struct vq_chain *c)
 
 /* ---- queues ---- */
 
+static enum virtio_chain_verdict balloon_chain(void *opaque, struct virtqueue *vq,
+					       const struct vq_chain *c)
+{
+	struct virtio_balloon *b = opaque;
+	unsigned q = (unsigned)(vq - b->vdev.queues);
+
+	if (q == Q_INFLATE || q == Q_DEFLATE) {
+		handle_pfns(b, c, q == Q_INFLATE);
+	} else if ((int)q == b->q_stats) {
+		handle_stats(b, c);
+		return VIRTIO_CHAIN_HELD; /* returned when the statistics are due */
+	} else {
+		handle_report(b, c);
+	}
+	vq_push(vq, c->head, 0);
+	return VIRTIO_CHAIN_USED;
+}
+
+static void balloon_malformed(void *opaque, bool ring_broken)
+{
+	(void)ring_broken;
+	((struct virtio_balloon *)opaque)->cnt.event_fails++;
+}
+
 static void process_queue(struct virtio_balloon *b, unsigned q)
 {
-	struct virtio_dev *vd = &b->vdev;
-	struct virtqueue *vq = &vd->queues[q];
-	bool pushed = false;
-	int r;
-
-	do {
-		vq_disable_notification(vq);
-		while ((r = vq_pop(vq, &b->chain)) != 0) {
-			if (r == -EIO) {
-				b->cnt.event_fails++;
-				virtio_dev_set_needs_reset(vd);
-				return;
-			}
-			if (r < 0) {
-				b->cnt.event_fails++;
-				vq_push(vq, b->chain.head, 0);
-				pushed = true;
-				continue;
-			}
-			if (q == Q_INFLATE || q == Q_DEFLATE) {
-				handle_pfns(b, &b->chain, q == Q_INFLATE);
-			} else if ((int)q == b->q_stats) {
-				handle_stats(b, &b->chain);
-				continue; /* held, not returned */
-			} else {
-				handle_report(b, &b->chain);
-			}
-			vq_push(vq, b->chain.head, 0);
-			pushed = true;
-		}
-	} while (vq_enable_notification(vq));
-	if (pushed)
-		virtio_dev_notify(vd, q);
+	virtio_dev_drain(&b->vdev, q, &b->chain, balloon_chain, balloon_malformed, b);
 }
 
 static void balloon_queue_notify(struct virtio_dev *vd, unsigned q)

@@ -261,42 +261,27 @@ done:
 	return 0;
 }
 
+static enum virtio_chain_verdict blk_chain(void *opaque, struct virtqueue *vq,
+					   const struct vq_chain *c)
+{
+	return handle_request(opaque, vq, c) == -EAGAIN ? VIRTIO_CHAIN_THROTTLED
+							: VIRTIO_CHAIN_USED;
+}
+
+static void blk_malformed(void *opaque, bool ring_broken)
+{
+	if (!ring_broken)
+		((struct virtio_blk *)opaque)->stats.invalid_reqs_count++;
+}
+
 static void process_queue(struct virtio_blk *blk)
 {
 	struct virtio_dev *vd = &blk->vdev;
-	struct virtqueue *vq = &vd->queues[0];
-	bool pushed = false;
-	int r;
 
-	if (!virtio_dev_live(vd) || !vq->active || blk->throttled)
+	if (!virtio_dev_live(vd) || !vd->queues[0].active || blk->throttled)
 		return;
-	do {
-		vq_disable_notification(vq);
-		while ((r = vq_pop(vq, &blk->chain)) != 0) {
-			if (r == -EIO) {
-				/* Ring-level violation: nothing more can be trusted. */
-				virtio_dev_set_needs_reset(vd);
-				goto out;
-			}
-			if (r < 0) {
-				blk->stats.invalid_reqs_count++;
-				vq_push(vq, blk->chain.head, 0);
-				pushed = true;
-				continue;
-			}
-			if (handle_request(blk, vq, &blk->chain) == -EAGAIN) {
-				/* Resume on the rate limiter's timer; the driver
-				 * need not kick meanwhile. */
-				vq_unpop(vq);
-				blk->throttled = true;
-				goto out;
-			}
-			pushed = true;
-		}
-	} while (vq_enable_notification(vq));
-out:
-	if (pushed)
-		virtio_dev_notify(vd, 0);
+	if (virtio_dev_drain(vd, 0, &blk->chain, blk_chain, blk_malformed, blk) == -EAGAIN)
+		blk->throttled = true; /* resumed by the rate limiter's timer */
 }
 
 static void blk_queue_notify(struct virtio_dev *vd, unsigned q)

@@ -67,40 +67,27 @@ static int handle_request(struct virtio_rng *rng, struct virtqueue *vq, const st
 	return 0;
 }
 
+static enum virtio_chain_verdict rng_chain(void *opaque, struct virtqueue *vq,
+					   const struct vq_chain *c)
+{
+	return handle_request(opaque, vq, c) == -EAGAIN ? VIRTIO_CHAIN_THROTTLED
+							: VIRTIO_CHAIN_USED;
+}
+
+static void rng_malformed(void *opaque, bool ring_broken)
+{
+	if (!ring_broken)
+		((struct virtio_rng *)opaque)->stats.entropy_event_fails++;
+}
+
 static void process_queue(struct virtio_rng *rng)
 {
 	struct virtio_dev *vd = &rng->vdev;
-	struct virtqueue *vq = &vd->queues[0];
-	bool pushed = false;
-	int r;
 
-	if (!virtio_dev_live(vd) || !vq->active || rng->throttled)
+	if (!virtio_dev_live(vd) || !vd->queues[0].active || rng->throttled)
 		return;
-	do {
-		vq_disable_notification(vq);
-		while ((r = vq_pop(vq, &rng->chain)) != 0) {
-			if (r == -EIO) {
-				virtio_dev_set_needs_reset(vd);
-				goto out;
-			}
-			if (r < 0) {
-				rng->stats.entropy_event_fails++;
-				vq_push(vq, rng->chain.head, 0);
-				pushed = true;
-				continue;
-			}
-			if (handle_request(rng, vq, &rng->chain) == -EAGAIN) {
-				/* Resume on the rate limiter's timer. */
-				vq_unpop(vq);
-				rng->throttled = true;
-				goto out;
-			}
-			pushed = true;
-		}
-	} while (vq_enable_notification(vq));
-out:
-	if (pushed)
-		virtio_dev_notify(vd, 0);
+	if (virtio_dev_drain(vd, 0, &rng->chain, rng_chain, rng_malformed, rng) == -EAGAIN)
+		rng->throttled = true; /* resumed by the rate limiter's timer */
 }
 
 static void rng_queue_notify(struct virtio_dev *vd, unsigned q)
@@ -196,8 +183,8 @@ static const struct virtio_dev_ops rng_ops = {
     .restore = rng_restore,
 };
 
-int virtio_rng_create(const struct rng_cfg *cfg, const struct guest_mem *gm,
-		      struct event_loop *el, struct virtio_rng **out)
+int virtio_rng_create(const struct rng_cfg *cfg, const struct guest_mem *gm, struct event_loop *el,
+		      struct virtio_rng **out)
 {
 	struct virtio_rng *rng;
 	int r;

@@ -45,6 +45,51 @@ void virtio_dev_notify(struct virtio_dev *vd, unsigned q)
 		signal_irq(vd, VIRTIO_MMIO_INT_VRING);
 }
 
+int virtio_dev_drain(struct virtio_dev *vd, unsigned q, struct vq_chain *c,
+		     enum virtio_chain_verdict (*handle)(void *opaque, struct virtqueue *vq,
+							 const struct vq_chain *c),
+		     void (*malformed)(void *opaque, bool ring_broken), void *opaque)
+{
+	struct virtqueue *vq = &vd->queues[q];
+	bool pushed = false;
+	int r, ret = 0;
+
+	do {
+		vq_disable_notification(vq);
+		while ((r = vq_pop(vq, c)) != 0) {
+			if (r < 0 && malformed)
+				malformed(opaque, r == -EIO);
+			if (r == -EIO) {
+				/* Ring-level violation: nothing more can be trusted. */
+				virtio_dev_set_needs_reset(vd);
+				goto out;
+			}
+			if (r < 0) {
+				vq_push(vq, c->head, 0);
+				pushed = true;
+				continue;
+			}
+			switch (handle(opaque, vq, c)) {
+			case VIRTIO_CHAIN_THROTTLED:
+				/* Resumed by the device (its rate limiter's timer);
+				 * the driver need not kick meanwhile. */
+				vq_unpop(vq);
+				ret = -EAGAIN;
+				goto out;
+			case VIRTIO_CHAIN_USED:
+				pushed = true;
+				break;
+			case VIRTIO_CHAIN_HELD:
+				break;
+			}
+		}
+	} while (vq_enable_notification(vq));
+out:
+	if (pushed)
+		virtio_dev_notify(vd, q);
+	return ret;
+}
+
 void virtio_dev_config_changed(struct virtio_dev *vd)
 {
 	vd->config_generation++;
