@@ -139,7 +139,7 @@ e2e-linux-short: $(EMBER)
 	$(Q)BUILD=$(BUILD) tests/e2e/linux.sh short
 
 # Real Linux (L2) under ember under kvm-amd in an L1 that QEMU emulates (TCG):
-# NESTED_ONLY=main,elf,uki,panic,jail picks runs; tests/nested/README.md
+# NESTED_ONLY=main,elf,uki,fpr,panic,jail picks runs; tests/nested/README.md
 .PHONY: nested
 nested: setup $(EMBER)
 	$(Q)BUILD=$(BUILD) tools/nested/run.sh

@@ -25,7 +25,7 @@ Why    : $why.
 So     : QEMU emulates an AMD CPU with SVM (L1, Debian cloud kernel, kvm-amd);
          ember runs inside L1 and boots Debian's kernel + busybox (L2) with
          virtio-blk, -net, -vsock and -balloon. Software emulation is slow:
-         about a minute to the L2 shell prompt. The L1 disk/net/vsock backends
+         15-60 s to the L2 shell prompt (measured 16 s on a quiet 2-core host). The L1 disk/net/vsock backends
          live in L1's RAM (/tmp/disk.img, tap0 172.16.0.1).
 Quit   : 'exit' in the L2 shell ends L2, ember and L1; Ctrl-A x quits QEMU.
          (EMBER_RUN_DIRECT=1 make run boots on this host's KVM instead.)

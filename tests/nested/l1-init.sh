@@ -388,6 +388,47 @@ if want uki; then
 	run_cli uki 600 --kernel /l2/uki.efi --mem 3584M --cpus 4
 	exit_ok lifecycle-poweroff $rc $con "reboot: Power down"
 fi
+# ember's resident and peak resident set, KiB
+vm_kib() { v=$(sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" /proc/$1/status 2>/dev/null); echo "${v:-0}"; }
+rss_below() { [ "$(vm_kib "$1" VmRSS)" -le "$2" ]; }
+if want fpr; then
+	# virtio-balloon free page reporting: pages L2 frees go back to L1
+	step fpr
+	con=/tmp/fpr.con
+	: >$con
+	rm -f /tmp/fpr.sock /tmp/fpr.in
+	mkfifo /tmp/fpr.in
+	exec 8<>/tmp/fpr.in
+	cat >/tmp/fpr.json <<-EOF
+	{
+	  "boot-source": {"kernel_image_path": "/l2/vmlinuz", "initrd_path": "/l2/initrd",
+	                  "boot_args": "$L2_ARGS nt.run=fpr"},
+	  "machine-config": {"vcpu_count": 1, "mem_size_mib": 384},
+	  "balloon": {"amount_mib": 0, "deflate_on_oom": false, "free_page_reporting": true}
+	}
+	EOF
+	t0=$(up)
+	show_console $con
+	timeout 400 ember --api-sock /tmp/fpr.sock --config-file /tmp/fpr.json <&8 >$con 2>/tmp/fpr.err &
+	epid=$!
+	if nt wait $con "NT-SYNC fpr" 300 >/dev/null; then
+		hwm=$(vm_kib $epid VmHWM)
+		if wait_until 60 rss_below $epid $((hwm - 96 * 1024)); then
+			R PASS balloon-free-page-reporting "L2 freed 160 MiB: ember VmRSS $(($(vm_kib $epid VmRSS) / 1024)) MiB, peak $((hwm / 1024)) MiB, no inflate"
+		else
+			R FAIL balloon-free-page-reporting "ember VmRSS still $(($(vm_kib $epid VmRSS) / 1024)) MiB 60 s after L2 freed 160 MiB (peak $((hwm / 1024)) MiB)"
+		fi
+		echo "GO fpr" >&8
+	fi
+	wait_until 120 gone $epid || kill $epid
+	wait $epid
+	rc=$?
+	hide_console
+	exec 8>&-
+	echo "NT-L1: fpr run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
+	diagnose $rc /tmp/fpr.err $con
+	results_from $con
+fi
 if want panic; then
 	run_cli panic 300 --kernel /l2/vmlinuz --initrd /l2/initrd --mem 128M --cpus 1 \
 		--cmdline "console=ttyS0 reboot=k panic=1 quiet nt.run=panic"

@@ -297,6 +297,14 @@ uki)
 	echo "NT-L2: poweroff -f"
 	poweroff -f
 	;;
+fpr)
+	# free page reporting: touch then free 160 MiB; L1 watches ember's RSS fall
+	pass boot-fpr "user space at ${up}s of L2 uptime"
+	drivers "balloon" fpr-drivers
+	nt hog 160
+	sync_l1 fpr 300
+	reboot -f
+	;;
 panic)
 	pass boot-panic "user space at ${up}s of L2 uptime; crashing the kernel (sysrq c)"
 	echo 1 >/proc/sys/kernel/sysrq
@@ -313,6 +321,7 @@ jail)
 shell)
 	drivers "blk net vsock balloon"
 	echo "NT-L2: busybox shell (exit or Ctrl-D reboots L2 and ends ember)"
+	stty echo 2>/dev/null
 	setsid cttyhack sh -l
 	reboot -f
 	;;

@@ -6,7 +6,7 @@
 # tests/nested/checks.list, and a check without a result fails, naming the last
 # NT-STEP L1 printed. QEMU has a wall-clock limit (NESTED_TIMEOUT, seconds).
 #   tools/nested/run.sh [--only RUN,RUN] [--shell]
-#     --only   main, elf, uki, panic, jail (default: all; also NESTED_ONLY)
+#     --only   main, elf, uki, fpr, panic, jail (default: all; also NESTED_ONLY)
 #     --shell  interactive: L2 busybox shell on this terminal (make run fallback)
 set -euo pipefail
 . "$(dirname "$0")/../common.sh"
