@@ -143,7 +143,7 @@ run_main() {
 	}
 	go() { echo "GO $1" >&7; }
 	api() { nt http $api "$@"; }
-	cad=""
+	cad="" stalled=0
 	if main_steps; then
 		api PUT /actions '{"action_type": "SendCtrlAltDel"}' ||
 			echo "NT-L1: PUT /actions SendCtrlAltDel refused"
@@ -154,8 +154,9 @@ run_main() {
 		fi
 	fi
 	step main-exit
-	if ! wait_until 120 gone $epid; then
-		echo "NT-L1: ember still running 120 s after the last step: stopping it"
+	if ! wait_until 60 gone $epid; then
+		echo "NT-L1: ember still running 60 s after the last step: stopping it (L2 stalled)"
+		stalled=1
 		kill $epid
 	fi
 	wait $epid
@@ -214,7 +215,7 @@ main_steps() {
 	(nc -l -p 5001 0<>/tmp/nf | sha256sum | cut -d' ' -f1 >/tmp/out.sum) &
 	lpid=$!
 	go net-ping
-	sync_l2 net-out-done || return 1
+	sync_l2 net-out-done 240 || return 1
 	wait $lpid
 	want=$(nt gen 11 64M | sha256sum | cut -d' ' -f1)
 	if [ "$(cat /tmp/out.sum)" = "$want" ]; then
@@ -378,8 +379,16 @@ retrying() {
 	shift
 	"$@"
 	tries=1
-	while [ $tries -le 2 ] && [ "$rc" = 2 ] && grep -q 'guest triple fault' "$errf"; do
-		echo "NT-RETRY $run: L2 triple fault ($(grep -a '^NT-SYNC' $con | tail -n 1 | tr -d '\r') was its last handshake); attempt $((tries + 1))"
+	while [ $tries -le 2 ]; do
+		if [ "$rc" = 2 ] && grep -q 'guest triple fault' "$errf"; then
+			why="L2 triple fault"
+		elif [ "${stalled:-0}" = 1 ]; then
+			why="L2 stopped answering"
+		else
+			break
+		fi
+		stalled=0
+		echo "NT-RETRY $run: $why ($(grep -a '^NT-SYNC' $con | tail -n 1 | tr -d '\r') was its last handshake); attempt $((tries + 1))"
 		for p in $(pidof nc) $(pidof nt); do kill "$p"; done
 		"$@"
 		tries=$((tries + 1))
