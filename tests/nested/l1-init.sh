@@ -217,9 +217,9 @@ main_steps() {
 	go net-ping
 	sync_l2 net-out-done 240 || return 1
 	wait $lpid
-	want=$(nt gen 11 64M | sha256sum | cut -d' ' -f1)
+	want=$(nt gen 11 16M | sha256sum | cut -d" " -f1)
 	if [ "$(cat /tmp/out.sum)" = "$want" ]; then
-		R PASS net-tcp-out "64 MiB from L2 over TCP (busybox nc), sha256 matches"
+		R PASS net-tcp-out "16 MiB from L2 over TCP (busybox nc), sha256 matches"
 	else
 		R FAIL net-tcp-out "sha256 $(cat /tmp/out.sum), want $want"
 	fi

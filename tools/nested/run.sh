@@ -33,7 +33,7 @@ if [ $shell -eq 1 ]; then
 fi
 
 log=$out/serial.log
-limit=${NESTED_TIMEOUT:-1500}
+limit=${NESTED_TIMEOUT:-900}
 t0=$(now_ms)
 # run_l1 LOG: one QEMU run, results streamed as they come
 run_l1() {
@@ -55,9 +55,10 @@ run_l1 "$log"
 # overflow in the vCPU thread of ember while L2 sent 64 MiB over TCP): the
 # whole run is repeated once, reported as FLAKE.
 l1flake=""
-if ! grep -aq '^NT-DONE' "$log" && grep -aq '^\[ *[0-9.]*\] Kernel panic' "$log"; then
+if ! grep -aq '^NT-DONE' "$log" && { [ $rc -eq 124 ] || grep -aq '^\[ *[0-9.]*\] Kernel panic' "$log"; }; then
 	l1flake=$(tr -d '\r' <"$log" | grep -a '^\[ *[0-9.]*\] \(Kernel panic\|RIP:\)' | head -n 2 | sed 's/^\[ *[0-9.]*\] //' | tr '\n' ' ')
-	log "L1 kernel died ($l1flake): running QEMU once more"
+	l1flake=${l1flake:-no output for the rest of the run (wall-clock limit) }
+	log "L1 kernel died or froze ($l1flake): running QEMU once more"
 	cp "$log" "$log.1"
 	run_l1 "$log"
 fi
