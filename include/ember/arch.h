@@ -66,11 +66,20 @@ struct cpu_template {
  * the bad field. */
 int cpu_template_parse(const char *json, struct cpu_template *out);
 void cpu_template_free(struct cpu_template *t);
+/* The static templates (machine-config "cpu_template": C3, T2, T2S, T2CL
+ * Intel; T2A AMD) as Firecracker defines them (cpu_static.c): the vendor a
+ * template is for (enum cpu_vendor) or -EINVAL for another name; whether
+ * Firecracker lists the CPU model (leaf 1 EAX) for it; the template itself. */
+int cpu_template_static_vendor(const char *name);
+bool cpu_template_static_model_listed(const char *name, uint32_t leaf1_eax);
+int cpu_template_static(const char *name, struct cpu_template *out);
 /* Supported CPUID from KVM (malloc'd). */
 int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out);
 /* The host CPU's vendor, from CPUID leaf 0. */
 enum cpu_vendor { CPU_VENDOR_OTHER = 0, CPU_VENDOR_INTEL, CPU_VENDOR_AMD };
 enum cpu_vendor cpuid_host_vendor(void);
+/* The host's CPUID leaf 1 EAX (family, model, stepping). */
+uint32_t cpuid_host_signature(void);
 /* Per-vCPU adjustments: APIC id, topology (leaves 1, 4, 0xb, 0x1f,
  * 0x8000001e; smt: two threads per core as Firecracker gives them),
  * hypervisor bit, then the template. cpuid is modified in place. */

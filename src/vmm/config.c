@@ -129,27 +129,23 @@ int config_check_machine_host(const struct machine_cfg *m)
 
 	if (t && strcmp(t, "None") != 0) {
 		enum cpu_vendor v = cpuid_host_vendor();
-		bool amd_tpl = strcmp(t, "T2A") == 0;
+		int want = cpu_template_static_vendor(t);
 
 		if (strcmp(t, "V1N1") == 0)
 			return err_set(
 			    EINVAL,
 			    "cpu_template: V1N1 is an aarch64 template; this host is x86_64");
-		if (v != (amd_tpl ? CPU_VENDOR_AMD : CPU_VENDOR_INTEL))
+		if (want < 0)
+			return err_set(EINVAL, "cpu_template: unknown template %s", t);
+		if ((int)v != want)
 			return err_set(
 			    EINVAL,
 			    "cpu_template: %s is a template for %s CPUs; this host's CPU is "
 			    "%s",
-			    t, amd_tpl ? "AMD" : "Intel",
+			    t, want == CPU_VENDOR_AMD ? "AMD" : "Intel",
 			    v == CPU_VENDOR_INTEL ? "Intel"
 			    : v == CPU_VENDOR_AMD ? "AMD"
 						  : "neither Intel nor AMD");
-		return err_set(
-		    EINVAL,
-		    "cpu_template: static CPU template %s is not implemented by ember "
-		    "(Firecracker deprecated them); give the CPUID/MSR masks as a custom "
-		    "template with PUT /cpu-config",
-		    t);
 	}
 	if (m->huge_pages) {
 		long nfree = read_sys_long(HUGEPAGES_2M_SYSFS "free_hugepages");

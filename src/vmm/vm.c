@@ -212,8 +212,19 @@ static int setup_vcpus(struct vm *vm, const struct vm_config *cfg, bool configur
 {
 	int r;
 
+	const char *st = cfg->machine.cpu_template_name;
+
 	if (cfg->cpu_template_json && (r = cpu_template_parse(cfg->cpu_template_json, &vm->tmpl)) < 0)
 		return r;
+	if (!cfg->cpu_template_json && st && strcmp(st, "None") != 0) {
+		if ((r = config_check_machine_host(&cfg->machine)) < 0 ||
+		    (r = cpu_template_static(st, &vm->tmpl)) < 0)
+			return r;
+		if (!cpu_template_static_model_listed(st, cpuid_host_signature()))
+			log_warn("cpu_template %s: Firecracker lists other CPU models for it (this "
+				 "host's CPUID signature is %#x); applied all the same",
+				 st, cpuid_host_signature());
+	}
 	for (int i = 0; i < vm->tmpl.nkvm_caps; i++)
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, vm->tmpl.kvm_caps[i]) <= 0)
 			return err_set(ENOTSUP,

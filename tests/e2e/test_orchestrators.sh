@@ -93,7 +93,7 @@ else
 fi
 
 # ---- the orchestrators' request sequences ----
-for s in gosdk kata flint e2b; do
+for s in gosdk containerd kata flint e2b; do
 	e2e_cases=$((e2e_cases + 1))
 	python3 "$API_PY/orchestrators.py" "$BIN" "$TESTGUEST" "$E2E_TMP" "$s" ||
 		e2e_failures=$((e2e_failures + 1))

@@ -60,7 +60,7 @@ static void test_refused_fields(void **state)
 						 "\"free_page_hinting\": false}"),
 					       &b),
 			 0);
-	/* static templates: the other vendor's, aarch64's, or not implemented */
+	/* static templates: the other vendor's and aarch64's are refused */
 	assert_int_equal(config_check_machine_host(&m), 0);
 	m.cpu_template_name = "V1N1";
 	expect_err(config_check_machine_host(&m), "V1N1 is an aarch64 template");
@@ -68,8 +68,21 @@ static void test_refused_fields(void **state)
 	expect_err(config_check_machine_host(&m), cpuid_host_vendor() == CPU_VENDOR_AMD
 						      ? "T2 is a template for Intel CPUs"
 						      : "T2A is a template for AMD CPUs");
-	m.cpu_template_name = cpuid_host_vendor() == CPU_VENDOR_AMD ? "T2A" : "T2";
-	expect_err(config_check_machine_host(&m), "is not implemented by ember");
+	static const char *const intel[] = {"T2", "T2S", "T2CL", "C3"};
+	for (size_t i = 0; i < sizeof(intel) / sizeof(intel[0]); i++) {
+		m.cpu_template_name = (char *)intel[i];
+		if (cpuid_host_vendor() == CPU_VENDOR_INTEL)
+			assert_int_equal(config_check_machine_host(&m), 0);
+		else
+			expect_err(config_check_machine_host(&m), "a template for Intel CPUs");
+	}
+	m.cpu_template_name = "T2A";
+	if (cpuid_host_vendor() == CPU_VENDOR_AMD)
+		assert_int_equal(config_check_machine_host(&m), 0);
+	else
+		expect_err(config_check_machine_host(&m), "T2A is a template for AMD CPUs");
+	m.cpu_template_name = "T3";
+	expect_err(config_check_machine_host(&m), "unknown template T3");
 	m.cpu_template_name = "None";
 	assert_int_equal(config_check_machine_host(&m), 0);
 	/* 2M huge pages: refused unless the host has them reserved */
@@ -611,8 +624,9 @@ static void test_config_validate(void **state)
 	free(c.boot.kernel_path);
 	c.boot.kernel_path = strdup(path);
 	assert_int_equal(config_validate(&c), 0);
-	/* a static template would be ignored at boot: refused instead */
-	c.machine.cpu_template_name = strdup("T2");
+	/* a static template for the other CPU vendor is refused */
+	c.machine.cpu_template_name =
+	    strdup(cpuid_host_vendor() == CPU_VENDOR_INTEL ? "T2A" : "T2");
 	assert_int_equal(config_validate(&c), -EINVAL);
 	assert_non_null(strstr(err_msg(), "cpu_template: "));
 	assert_non_null(strstr(err_msg(), "T2"));

@@ -710,6 +710,131 @@ static void test_template_absent_leaf(void **state)
 	}
 }
 
+/* ------------------------------------------------- static CPU templates */
+
+static uint32_t reg_val(const struct kvm_cpuid_entry2 *e, int reg)
+{
+	return reg == 0 ? e->eax : reg == 1 ? e->ebx : reg == 2 ? e->ecx : e->edx;
+}
+
+/* Every static template applies to an Intel-like KVM CPUID: the bits it
+ * names take its value, all others stay as without a template. */
+static void test_static_apply(void **state)
+{
+	static const char *const names[] = {"C3", "T2", "T2S", "T2CL", "T2A"};
+
+	(void)state;
+	for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+		struct cpu_template t;
+		struct kvm_cpuid2 *c = make_cpuid(), *plain = make_cpuid();
+
+		assert_int_equal(cpu_template_static(names[n], &t), 0);
+		assert_true(t.ncpuid >= 10);
+		assert_int_equal(cpuid_setup_vcpu(c, 0, 2, false, &t), 0);
+		assert_int_equal(cpuid_setup_vcpu(plain, 0, 2, false, NULL), 0);
+		for (int m = 0; m < t.ncpuid; m++) {
+			const struct cpuid_modifier *mod = &t.cpuid[m];
+			uint32_t got = reg_val(find(c, mod->leaf, mod->subleaf), mod->reg);
+			uint32_t was = reg_val(find(plain, mod->leaf, mod->subleaf), mod->reg);
+
+			assert_int_equal(mod->or_mask & mod->and_mask, 0);
+			assert_int_equal(got, (was & mod->and_mask) | mod->or_mask);
+		}
+		/* a subleaf-specific row does not touch the other subleaf */
+		assert_int_equal(find(c, 0xd, 0)->ebx, find(plain, 0xd, 0)->ebx);
+		/* the hypervisor bit and the APIC id survive every template */
+		assert_true(find(c, 1, 0)->ecx & (1U << 31));
+		assert_int_equal(find(c, 1, 0)->ebx >> 24, 0);
+		cpu_template_free(&t);
+		free(c);
+		free(plain);
+	}
+}
+
+/* What the guest sees, feature by feature (facts from Firecracker's
+ * template documentation, checked without the tables). */
+static void test_static_features(void **state)
+{
+	struct cpu_template t;
+	struct kvm_cpuid2 *c;
+
+	(void)state;
+	/* T2: Haswell-like signature (family 6, model 0x3f, stepping 2); no VMX,
+	 * no AVX-512F, no SHA; AVX2 and CX16 stay; ERMS is set */
+	c = make_cpuid();
+	assert_int_equal(cpu_template_static("T2", &t), 0);
+	assert_int_equal(cpuid_setup_vcpu(c, 0, 1, false, &t), 0);
+	assert_int_equal(find(c, 1, 0)->eax & 0x0fff3fff, 0x000306f2);
+	assert_false(find(c, 1, 0)->ecx & (1U << 5));		/* VMX */
+	assert_true(find(c, 1, 0)->ecx & (1U << 13));		/* CX16 */
+	assert_true(find(c, 1, 0)->ecx & (1U << 22));		/* MOVBE */
+	assert_false(find(c, 7, 0)->ebx & (1U << 16));		/* AVX512F */
+	assert_false(find(c, 7, 0)->ebx & (1U << 29));		/* SHA */
+	assert_true(find(c, 7, 0)->ebx & (1U << 5));		/* AVX2 */
+	assert_true(find(c, 7, 0)->ebx & (1U << 9));		/* ERMS */
+	assert_false(find(c, 0x80000001, 0)->edx & (1U << 26)); /* 1 GiB pages */
+	assert_int_equal(t.nmsrs, 0);
+	cpu_template_free(&t);
+	free(c);
+	/* C3: Ivy Bridge-like signature 0x306e4, no MOVBE, no AVX2 */
+	c = make_cpuid();
+	assert_int_equal(cpu_template_static("C3", &t), 0);
+	assert_int_equal(cpuid_setup_vcpu(c, 0, 1, false, &t), 0);
+	assert_int_equal(find(c, 1, 0)->eax & 0x0fff3fff, 0x000306e4);
+	assert_false(find(c, 1, 0)->ecx & (1U << 22)); /* MOVBE */
+	assert_false(find(c, 7, 0)->ebx & (1U << 5));  /* AVX2 */
+	cpu_template_free(&t);
+	free(c);
+	/* T2S: IA32_ARCH_CAPABILITIES is one fixed value */
+	assert_int_equal(cpu_template_static("T2S", &t), 0);
+	assert_int_equal(t.nmsrs, 1);
+	assert_int_equal(t.msrs[0].addr, 0x10a);
+	assert_int_equal(t.msrs[0].and_mask, 0);
+	assert_int_equal(t.msrs[0].or_mask, 0x0c0a0c4c);
+	cpu_template_free(&t);
+	/* T2CL: IA32_ARCH_CAPABILITIES keeps only some host bits, sets none */
+	assert_int_equal(cpu_template_static("T2CL", &t), 0);
+	assert_int_equal(t.nmsrs, 1);
+	assert_int_equal(t.msrs[0].addr, 0x10a);
+	assert_int_equal(t.msrs[0].or_mask, 0);
+	assert_true(t.msrs[0].and_mask & 1);		 /* RDCL_NO kept */
+	assert_false(t.msrs[0].and_mask & (1ULL << 32)); /* high bits read 0 */
+	cpu_template_free(&t);
+	/* T2A: the speculation-control bits of 0x80000008 EBX are fixed */
+	c = make_cpuid();
+	assert_int_equal(cpu_template_static("T2A", &t), 0);
+	assert_int_equal(cpuid_setup_vcpu(c, 0, 1, false, &t), 0);
+	assert_int_equal(find(c, 0x80000008, 0)->ebx & 0x001c0205, 0x001c0004);
+	cpu_template_free(&t);
+	free(c);
+}
+
+static void test_static_names(void **state)
+{
+	struct cpu_template t;
+
+	(void)state;
+	assert_int_equal(cpu_template_static_vendor("T2"), CPU_VENDOR_INTEL);
+	assert_int_equal(cpu_template_static_vendor("T2S"), CPU_VENDOR_INTEL);
+	assert_int_equal(cpu_template_static_vendor("T2CL"), CPU_VENDOR_INTEL);
+	assert_int_equal(cpu_template_static_vendor("C3"), CPU_VENDOR_INTEL);
+	assert_int_equal(cpu_template_static_vendor("T2A"), CPU_VENDOR_AMD);
+	assert_int_equal(cpu_template_static_vendor("V1N1"), -EINVAL);
+	assert_int_equal(cpu_template_static_vendor("None"), -EINVAL);
+	assert_int_equal(cpu_template_static_vendor(NULL), -EINVAL);
+	memset(&t, 0x5a, sizeof(t));
+	assert_int_equal(cpu_template_static("t2", &t), -EINVAL);
+	assert_null(t.cpuid);
+	assert_int_equal(t.ncpuid, 0);
+	/* the CPU models Firecracker lists (leaf 1 EAX, reserved bits ignored) */
+	assert_true(cpu_template_static_model_listed("T2", 0x00050654));
+	assert_true(cpu_template_static_model_listed("T2CL", 0xf00606a6));
+	assert_false(cpu_template_static_model_listed("T2CL", 0x00050654));
+	assert_true(cpu_template_static_model_listed("T2A", 0x00a00f11));
+	assert_false(cpu_template_static_model_listed("T2", 0x000a0671));
+	assert_false(cpu_template_static_model_listed("V1N1", 0x00050654));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +857,9 @@ int main(void)
 	    cmocka_unit_test(test_template_registers_and_subleaves),
 	    cmocka_unit_test(test_template_overrides_topology),
 	    cmocka_unit_test(test_template_absent_leaf),
+	    cmocka_unit_test(test_static_apply),
+	    cmocka_unit_test(test_static_features),
+	    cmocka_unit_test(test_static_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,6 +43,13 @@ enum cpu_vendor cpuid_host_vendor(void)
 	return CPU_VENDOR_OTHER;
 }
 
+uint32_t cpuid_host_signature(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) ? a : 0;
+}
+
 static int order_of(uint32_t n)
 {
 	int s = 0;
