@@ -139,7 +139,7 @@ e2e-linux-short: $(EMBER)
 	$(Q)BUILD=$(BUILD) tests/e2e/linux.sh short
 
 # Real Linux (L2) under ember under kvm-amd in an L1 that QEMU emulates (TCG):
-# NESTED_ONLY=main,elf,uki,fpr,panic,jail picks runs; tests/nested/README.md
+# NESTED_ONLY=RUN,RUN picks runs (tests/nested/runs/RUN.sh); tests/nested/README.md
 # make test runs the scenarios that have been stable: the heavy `main` run
 # (TCP, vsock, balloon under load) sometimes kills the emulated L1 kernel
 # itself (corrupted kernel stack under TCG's nested SVM; see

@@ -3,10 +3,12 @@
 #   L1: Debian's cloud kernel (the same .deb tools/fetch-debian-kernel.sh caches)
 #       with its kvm, kvm-amd, irqbypass, tun and loop modules, and an initramfs
 #       holding busybox-static, ember with the shared objects ldd lists, e2fsprogs,
-#       the static helper tests/nested/nt.c, the L2 images and tests/nested/l1-init.sh.
+#       the static helper tests/nested/nt.c, the L2 images, tests/nested/l1-init.sh
+#       and the runs' L1 parts tests/nested/runs/*.sh (in /nt/runs).
 #   L2: the same kernel as bzImage, as ELF vmlinux (unpacked from the bzImage's
 #       LZ4 payload) and as a UKI (tools/mkuki.sh); an initramfs with busybox, the
-#       virtio modules, nt and tests/nested/l2-init.sh.
+#       virtio modules, nt, tests/nested/l2-init.sh and the runs' L2 parts
+#       tests/nested/l2/*.sh (in /nt/runs).
 # Debian-derived pieces are cached in $EMBER_CACHE/nested/<kernel package_version>;
 # the pieces that follow the work tree (ember, scripts, nt) are rebuilt into
 # $BUILD/nested each time (a second or two).
@@ -130,6 +132,17 @@ cp "$nt" "$l2/bin/nt"
 cp "$EMBER_ROOT/tests/nested/l2-init.sh" "$l2/init"
 chmod 755 "$l2/init"
 "$busybox" sh -n "$l2/init"
+# stage_runs FROM DIR: the runs' parts (sourced by the init scripts) into DIR/nt/runs
+stage_runs() {
+	local f
+	mkdir -p "$2/nt/runs"
+	for f in "$1"/*.sh; do
+		[ -e "$f" ] || continue
+		"$busybox" sh -n "$f" || die "syntax error in $f"
+		cp "$f" "$2/nt/runs/"
+	done
+}
+stage_runs "$EMBER_ROOT/tests/nested/l2" "$l2"
 echo ember-l2 >"$l2/etc/hostname"
 pack "$l2" "$out/l2-initrd.cpio.gz" gzip
 
@@ -147,6 +160,7 @@ cp "$nt" "$l1/bin/nt"
 cp "$EMBER_ROOT/tests/nested/l1-init.sh" "$l1/init"
 chmod 755 "$l1/init"
 "$busybox" sh -n "$l1/init"
+stage_runs "$EMBER_ROOT/tests/nested/runs" "$l1"
 mkdir -p "$l1/l2"
 cp "$kdir/vmlinuz" "$l1/l2/vmlinuz"
 cp "$cache/vmlinux" "$l1/l2/vmlinux"

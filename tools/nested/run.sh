@@ -6,7 +6,8 @@
 # tests/nested/checks.list, and a check without a result fails, naming the last
 # NT-STEP L1 printed. QEMU has a wall-clock limit (NESTED_TIMEOUT, seconds).
 #   tools/nested/run.sh [--only RUN,RUN] [--shell]
-#     --only   main, elf, uki, fpr, panic, jail (default: all; also NESTED_ONLY)
+#     --only   runs by name (tests/nested/runs/NAME.sh; default: every run in
+#              tests/nested/checks.list; also NESTED_ONLY)
 #     --shell  interactive: L2 busybox shell on this terminal (make run fallback)
 set -euo pipefail
 . "$(dirname "$0")/../common.sh"
@@ -22,6 +23,15 @@ while [ $# -gt 0 ]; do
 	shift
 done
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (make setup)"
+# Every run has its L1 part and checks; a name in --only must be a run.
+for f in "$EMBER_ROOT"/tests/nested/runs/*.sh; do
+	r=$(basename "$f" .sh)
+	grep -qE "^$r +" "$EMBER_ROOT/tests/nested/checks.list" ||
+		die "tests/nested/runs/$r.sh has no checks in tests/nested/checks.list"
+done
+for r in ${only//,/ }; do
+	[ -f "$EMBER_ROOT/tests/nested/runs/$r.sh" ] || die "no run '$r' (tests/nested/runs/$r.sh)"
+done
 
 out=$("$EMBER_ROOT/tools/nested/build.sh")
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC -smp 2 -m 4608 -no-reboot
