@@ -37,7 +37,7 @@ declare -A HEADERS=(
 	[rate_limiter]=devices [net_tap]=devices [virtio]=devices
 	[virtqueue]=devices [virtio_blk]=devices [virtio_net]=devices
 	[virtio_vsock]=devices [virtio_balloon]=devices [vsock_conn]=devices
-	[vsock_uds]=devices [virtio_rng]=devices
+	[vsock_uds]=devices [virtio_rng]=devices [virtio_pmem]=devices [virtio_mem]=devices
 	# the VM: configuration, lifecycle, controller, security
 	[config]=vmm [config_json]=vmm [vm]=vmm [controller]=vmm
 	[snapshot]=vmm [snapshot_file]=vmm
@@ -92,7 +92,7 @@ if [ "${1:-}" = --graph ]; then
 	# Works on any revision of the tree, so before/after can be compared.
 	declare -A IMPL=([api_routes]=routes [api_server]=server [virtio]=mmio
 		[virtqueue]=queue [virtio_blk]=blk [virtio_net]=net [virtio_vsock]=vsock
-		[virtio_balloon]=balloon [virtio_rng]=rng [arch]=boot_params [layout]=boot_params)
+		[virtio_balloon]=balloon [virtio_rng]=rng [virtio_pmem]=pmem [virtio_mem]=mem [arch]=boot_params [layout]=boot_params)
 	folder() { # top folder of a src path: src/base, src/vmm, src/arch, ...
 		local f=$1
 		f=${f#src/}

@@ -10,7 +10,9 @@
 #include "ember/util.h"
 #include "ember/virtio_balloon.h"
 #include "ember/virtio_blk.h"
+#include "ember/virtio_mem.h"
 #include "ember/virtio_net.h"
+#include "ember/virtio_pmem.h"
 #include "ember/virtio_rng.h"
 #include "ember/virtio_vsock.h"
 
@@ -19,6 +21,7 @@
 #define CFG_MAX_MEM_MIB (1024ULL * 1024) /* 1 TiB; the host decides below that */
 #define CFG_MAX_DRIVES 9 /* Kata: root + a pool of 8 */
 #define CFG_MAX_NETS 4
+#define CFG_MAX_PMEM 4
 
 struct boot_source_cfg {
 	char *kernel_path;
@@ -80,6 +83,10 @@ struct vm_config {
 	struct vsock_cfg vsock;
 	struct balloon_cfg balloon;
 	struct rng_cfg entropy; /* PUT /entropy: a virtio-rng device */
+	/* PUT /pmem/{id}, in the order configured: /dev/pmemN */
+	struct pmem_cfg pmems[CFG_MAX_PMEM];
+	int npmems;
+	struct memhp_cfg memory_hotplug; /* PUT /hotplug/memory: virtio-mem */
 	struct console_cfg console;
 	char *cpu_template_json; /* custom CPU template (Firecracker format), text */
 	char *log_path;
@@ -113,6 +120,9 @@ int config_check_drive(const struct drive_cfg *d);
 int config_check_net(const struct net_cfg *n);
 int config_check_vsock(const struct vsock_cfg *v);
 int config_check_balloon(const struct balloon_cfg *b, const struct machine_cfg *m);
+int config_check_pmem(const struct pmem_cfg *p);
+/* The virtio devices the config asks for fit the virtio-mmio slots. */
+int config_check_device_count(const struct vm_config *c);
 /* Path checks done when a PUT names a file (Firecracker opens it then):
  * readable, writable when want_write, and of the expected type. The open is
  * non-blocking (a FIFO never hangs the caller); a FIFO, socket, character
@@ -127,6 +137,7 @@ int config_check_file(const char *path, bool want_write, enum host_file_kind kin
 /* Deep copies / frees of single sections (strings are owned). */
 void drive_cfg_free(struct drive_cfg *d);
 void net_cfg_free(struct net_cfg *n);
+void pmem_cfg_free(struct pmem_cfg *p);
 void vsock_cfg_free(struct vsock_cfg *v);
 void boot_source_cfg_free(struct boot_source_cfg *b);
 void logger_cfg_free(struct logger_cfg *l);

@@ -47,6 +47,19 @@ struct net_update {
 	struct rate_limiter_cfg rx, tx;
 };
 
+/* PATCH /pmem/{id} (PartialPmem) */
+struct pmem_update {
+	char id[CFG_ID_MAX + 1];
+	bool has_rate_limiter;
+	struct rate_limiter_cfg rate_limiter;
+};
+
+/* GET /hotplug/memory (MemoryHotplugStatus), MiB. */
+struct memhp_status {
+	uint64_t total_size_mib, slot_size_mib, block_size_mib, plugged_size_mib,
+	    requested_size_mib;
+};
+
 enum fc_action { FC_ACTION_INSTANCE_START, FC_ACTION_SEND_CTRL_ALT_DEL, FC_ACTION_FLUSH_METRICS };
 
 /* The whole configuration document. cfg must be config_init()ed; on error
@@ -77,6 +90,15 @@ int cfgjson_parse_balloon(const char *body, size_t len, struct balloon_cfg *out)
 int cfgjson_parse_serial(const char *body, size_t len, struct console_cfg *out);
 /* PUT /entropy: {"rate_limiter": {...}} (optional). */
 int cfgjson_parse_entropy(const char *body, size_t len, struct rng_cfg *out);
+/* PUT /pmem/{id} (Pmem), PATCH /pmem/{id} (PartialPmem). */
+int cfgjson_parse_pmem(const char *body, size_t len, struct pmem_cfg *out);
+int cfgjson_parse_pmem_update(const char *body, size_t len, struct pmem_update *out);
+/* PUT /hotplug/memory (MemoryHotplugConfig: total_size_mib required,
+ * block_size_mib 2 and slot_size_mib 128 by default, checked),
+ * PATCH /hotplug/memory (MemoryHotplugSizeUpdate), GET's answer. */
+int cfgjson_parse_memhp(const char *body, size_t len, struct memhp_cfg *out);
+int cfgjson_parse_memhp_update(const char *body, size_t len, uint64_t *requested_size_mib);
+char *cfgjson_emit_memhp_status(const struct memhp_status *st);
 int cfgjson_parse_balloon_update(const char *body, size_t len, uint32_t *amount_mib);
 int cfgjson_parse_balloon_stats_update(const char *body, size_t len, uint32_t *interval_s);
 char *cfgjson_emit_balloon(const struct balloon_cfg *b);

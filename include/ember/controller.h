@@ -27,6 +27,11 @@ enum api_op {
 	API_PATCH_NET,
 	API_PUT_VSOCK,
 	API_PUT_ENTROPY,
+	API_PUT_PMEM,
+	API_PATCH_PMEM,
+	API_PUT_MEMORY_HOTPLUG,
+	API_PATCH_MEMORY_HOTPLUG,
+	API_GET_MEMORY_HOTPLUG,
 	API_PUT_SERIAL,
 	API_GET_BALLOON,
 	API_PUT_BALLOON,
@@ -57,6 +62,10 @@ struct api_request {
 		struct net_update net_update;
 		struct vsock_cfg vsock;
 		struct rng_cfg entropy;
+		struct pmem_cfg pmem;
+		struct pmem_update pmem_update;
+		struct memhp_cfg memhp;
+		uint64_t requested_size_mib;
 		struct console_cfg serial;
 		struct balloon_cfg balloon;
 		uint32_t balloon_amount_mib;

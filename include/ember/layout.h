@@ -22,12 +22,18 @@
 #define LAYOUT_MMIO_GAP_END 0x100000000ULL
 #define LAYOUT_VIRTIO_MMIO_BASE 0xd0000000ULL
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ULL
-#define LAYOUT_VIRTIO_MAX_DEVICES 16
+#define LAYOUT_VIRTIO_MAX_DEVICES 19 /* IRQs 5..23: the IOAPIC has 24 pins */
 #define LAYOUT_VIRTIO_IRQ_BASE 5
 #define LAYOUT_IOAPIC_ADDR 0xfec00000ULL
 #define LAYOUT_LAPIC_ADDR 0xfee00000ULL
 #define LAYOUT_KVM_IDENTITY_MAP 0xfeffc000ULL
 #define LAYOUT_KVM_TSS 0xfeffd000ULL
+
+/* Device memory (virtio-mem's hotplug region, then each virtio-pmem file)
+ * lies above RAM and above 4 GiB, from the next 1 GiB boundary; it is never
+ * in the e820 map or ACPI tables: the devices describe it themselves. */
+#define LAYOUT_DEVMEM_ALIGN 0x40000000ULL
+#define LAYOUT_PMEM_ALIGN 0x200000ULL /* 2 MiB: Linux maps pmem in 2 MiB sections */
 
 #define LAYOUT_COM1_PORT 0x3f8
 #define LAYOUT_COM1_IRQ 4

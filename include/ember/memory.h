@@ -25,6 +25,18 @@ struct gm_region {
 enum gm_pages { GM_PAGES_4K = 0, GM_PAGES_2M, GM_PAGES_THP };
 #define GM_HUGE_2M (2ULL << 20)
 
+/* Hotpluggable device memory (virtio-mem): its own memfd and mapping above
+ * RAM, never in the e820 map. It is divided into slots; a slot is reachable
+ * (by gm_slice and, through the VMM's KVM memory slot, by the guest) only
+ * while it is mapped, and its pages are PROT_NONE otherwise. */
+struct gm_hotplug {
+	uint64_t gpa, size, slot_size; /* size: a multiple of slot_size */
+	uint8_t *hva;		       /* NULL: no hotplug memory */
+	int fd;
+	unsigned nslots;
+	uint64_t *mapped; /* one bit per slot; read with atomic loads */
+};
+
 struct guest_mem {
 	struct gm_region regions[GM_MAX_REGIONS];
 	int nregions;
@@ -38,6 +50,7 @@ struct guest_mem {
 	 * tracked. KVM logs the guest's own writes (Diff snapshots). */
 	uint64_t *dirty;
 	enum gm_pages pages;
+	struct gm_hotplug hotplug;
 };
 
 /* Allocate SIZE bytes of RAM starting at gpa 0; RAM that would overlap
@@ -59,8 +72,21 @@ int gm_track_dirty(struct guest_mem *gm);
 /* Record [hva, hva+len) as written (no-op when not tracking or outside). */
 void gm_mark_dirty(const struct guest_mem *gm, const void *hva, uint64_t len);
 
+/* Reserve hotpluggable memory of `size` bytes at gpa (after gm_init*),
+ * every slot unmapped. size and gpa multiples of slot_size, slot_size of
+ * 4 KiB. 0 or -errno. */
+int gm_hotplug_init(struct guest_mem *gm, uint64_t gpa, uint64_t size, uint64_t slot_size);
+/* Make slot `slot` reachable (read-write) or not (PROT_NONE). The caller
+ * adds/removes the KVM memory slot around it. 0 or -errno. */
+int gm_hotplug_map_slot(struct guest_mem *gm, unsigned slot, bool mapped);
+bool gm_hotplug_slot_mapped(const struct guest_mem *gm, unsigned slot);
+/* Release the host pages behind [gpa, gpa+len) of hotplug memory (a hole
+ * punched in its memfd: RSS falls). 4 KiB-aligned; -EFAULT outside. */
+int gm_hotplug_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
 /* Host pointer for [gpa, gpa+len), or NULL if any byte is outside RAM, the
- * range crosses a region boundary, or gpa+len overflows. len 0 is allowed
+ * range crosses a region boundary, or gpa+len overflows. Hotplug memory
+ * counts as RAM where its slots are mapped. len 0 is allowed
  * (returns the pointer if gpa is inside RAM or exactly at a region end). */
 void *gm_slice(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Copy helpers built on gm_slice: 0 or -EFAULT. */

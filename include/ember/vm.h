@@ -60,6 +60,10 @@ struct virtio_blk *vm_get_blk(struct vm *vm, int i);
 struct virtio_net *vm_get_net(struct vm *vm, int i);
 struct virtio_vsock *vm_get_vsock(struct vm *vm);
 struct virtio_balloon *vm_get_balloon(struct vm *vm);
+/* PATCH /pmem/{id}: the flush rate limiter. 0 or -ENOENT (err_set). */
+int vm_update_pmem(struct vm *vm, const char *id, const struct rate_limiter_cfg *rl);
+/* The virtio-mem device (NULL without memory hotplug). */
+struct virtio_mem *vm_get_virtio_mem(struct vm *vm);
 /* Every device adds what its counters gained since the previous call to
  * the metrics registry (virtio_dev_ops.publish_metrics). VMM thread. */
 void vm_publish_metrics(struct vm *vm);

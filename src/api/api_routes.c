@@ -174,10 +174,13 @@ static int route_get(struct route_ctx *c)
 		METRIC_INC(metrics.get_api_requests.mmds_count);
 		return unsupported(c, "MMDS");
 	}
-	if (strcmp(t0, "hotplug") == 0)
-		return unsupported(c, "memory hotplug");
+	if (strcmp(t0, "hotplug") == 0 && c->ntok == 2 && strcmp(c->tok[1], "memory") == 0)
+		return ok(c, API_GET_MEMORY_HOTPLUG);
 	return invalid_path(c);
 }
+
+/* Counters for the endpoints Firecracker's metrics have no group for. */
+static uint64_t pmem_requests, pmem_fails;
 
 static int route_put(struct route_ctx *c)
 {
@@ -283,15 +286,26 @@ static int route_put(struct route_ctx *c)
 			return bad_body(c, r, NULL);
 		return ok(c, API_PUT_ENTROPY);
 	}
-	if (strcmp(t0, "pmem") == 0)
-		return unsupported(c, "virtio-pmem");
+	if (strcmp(t0, "pmem") == 0) {
+		if ((r = path_id(c, &id, &pmem_requests, &pmem_fails)))
+			return r;
+		if ((r = cfgjson_parse_pmem(c->body, c->body_len, &q->u.pmem)))
+			return bad_body(c, r, NULL);
+		q->op = API_PUT_PMEM; /* so api_request_free() frees it */
+		if (strcmp(id, q->u.pmem.id) != 0)
+			return id_mismatch(c, &pmem_fails);
+		return 0;
+	}
 	if (strcmp(t0, "serial") == 0 && c->ntok == 1) {
 		if ((r = cfgjson_parse_serial(c->body, c->body_len, &q->u.serial)))
 			return bad_body(c, r, NULL);
 		return ok(c, API_PUT_SERIAL);
 	}
-	if (strcmp(t0, "hotplug") == 0)
-		return unsupported(c, "memory hotplug");
+	if (strcmp(t0, "hotplug") == 0 && c->ntok == 2 && strcmp(c->tok[1], "memory") == 0) {
+		if ((r = cfgjson_parse_memhp(c->body, c->body_len, &q->u.memhp)))
+			return bad_body(c, r, NULL);
+		return ok(c, API_PUT_MEMORY_HOTPLUG);
+	}
 	return invalid_path(c);
 }
 
@@ -360,8 +374,22 @@ static int route_patch(struct route_ctx *c)
 		METRIC_INC(m->mmds_count);
 		return unsupported(c, "MMDS");
 	}
-	if (strcmp(t0, "hotplug") == 0)
-		return unsupported(c, "memory hotplug");
+	if (strcmp(t0, "pmem") == 0) {
+		if ((r = path_id(c, &id, &pmem_requests, &pmem_fails)))
+			return r;
+		if ((r = cfgjson_parse_pmem_update(c->body, c->body_len, &q->u.pmem_update)))
+			return bad_body(c, r, NULL);
+		q->op = API_PATCH_PMEM;
+		if (strcmp(id, q->u.pmem_update.id) != 0)
+			return id_mismatch(c, &pmem_fails);
+		return 0;
+	}
+	if (strcmp(t0, "hotplug") == 0 && c->ntok == 2 && strcmp(c->tok[1], "memory") == 0) {
+		if ((r = cfgjson_parse_memhp_update(c->body, c->body_len,
+						    &q->u.requested_size_mib)))
+			return bad_body(c, r, NULL);
+		return ok(c, API_PATCH_MEMORY_HOTPLUG);
+	}
 	return invalid_path(c);
 }
 

@@ -156,12 +156,38 @@ void gm_mark_dirty(const struct guest_mem *gm, const void *hva, uint64_t len)
 void gm_destroy(struct guest_mem *gm)
 {
 	free(gm->dirty);
+	if (gm->hotplug.hva)
+		munmap(gm->hotplug.hva, gm->hotplug.size);
+	if (gm->hotplug.hva && gm->hotplug.fd >= 0)
+		close(gm->hotplug.fd);
+	free(gm->hotplug.mapped);
 	if (gm->base)
 		munmap(gm->base, gm->total);
 	if (gm->memfd >= 0)
 		close(gm->memfd);
 	memset(gm, 0, sizeof(*gm));
 	gm->memfd = -1;
+}
+
+/* [gpa, gpa+len) inside hotplug memory with every slot it touches mapped:
+ * its host address, else NULL. */
+static void *hotplug_slice(const struct gm_hotplug *h, uint64_t gpa, uint64_t len)
+{
+	uint64_t off, first, last;
+
+	if (!h->hva || gpa < h->gpa)
+		return NULL;
+	off = gpa - h->gpa;
+	if (off > h->size || len > h->size - off)
+		return NULL;
+	first = off / h->slot_size;
+	last = (len ? off + len - 1 : off) / h->slot_size;
+	if (off == h->size) /* len 0 at the very end */
+		last = first = h->nslots - 1;
+	for (uint64_t s = first; s <= last; s++)
+		if (!(__atomic_load_n(&h->mapped[s / 64], __ATOMIC_ACQUIRE) & (1ULL << (s % 64))))
+			return NULL;
+	return h->hva + off;
 }
 
 void *gm_slice(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
@@ -177,7 +203,94 @@ void *gm_slice(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 			continue;
 		return r->hva + off;
 	}
-	return NULL;
+	return hotplug_slice(&gm->hotplug, gpa, len);
+}
+
+int gm_hotplug_init(struct guest_mem *gm, uint64_t gpa, uint64_t size, uint64_t slot_size)
+{
+	struct gm_hotplug *h = &gm->hotplug;
+	void *p;
+	int fd;
+
+	if (h->hva)
+		return err_set(EEXIST, "hotplug memory: already set up");
+	if (!slot_size || (slot_size & 0xfff) || !size || size % slot_size || gpa % slot_size ||
+	    gpa + size < gpa)
+		return err_set(EINVAL, "hotplug memory: %#llx bytes at %#llx in slots of %#llx",
+			       (unsigned long long)size, (unsigned long long)gpa,
+			       (unsigned long long)slot_size);
+	fd = memfd_create("ember-hotplug-mem", MFD_CLOEXEC);
+	if (fd < 0)
+		return err_set(errno, "hotplug memory: memfd_create: %s", strerror(errno));
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int e = errno;
+		close(fd);
+		return err_set(e, "hotplug memory of %llu MiB: %s",
+			       (unsigned long long)(size >> 20), strerror(e));
+	}
+	p = mmap(NULL, size, PROT_NONE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+		close(fd);
+		return err_set(e, "mapping %llu MiB of hotplug memory: %s",
+			       (unsigned long long)(size >> 20), strerror(e));
+	}
+	h->nslots = (unsigned)(size / slot_size);
+	h->mapped = calloc((h->nslots + 63) / 64, sizeof(uint64_t));
+	if (!h->mapped) {
+		munmap(p, size);
+		close(fd);
+		return err_set(ENOMEM, "hotplug memory: out of memory");
+	}
+	if (gm->pages == GM_PAGES_THP)
+		(void)madvise(p, size, MADV_HUGEPAGE); /* a hint, as for RAM */
+	h->gpa = gpa;
+	h->size = size;
+	h->slot_size = slot_size;
+	h->fd = fd;
+	h->hva = p;
+	return 0;
+}
+
+int gm_hotplug_map_slot(struct guest_mem *gm, unsigned slot, bool mapped)
+{
+	struct gm_hotplug *h = &gm->hotplug;
+	uint64_t bit = 1ULL << (slot % 64);
+
+	if (!h->hva || slot >= h->nslots)
+		return -EINVAL;
+	if (!mapped) /* unreachable for the device code before the pages go */
+		__atomic_fetch_and(&h->mapped[slot / 64], ~bit, __ATOMIC_RELEASE);
+	if (mprotect(h->hva + (uint64_t)slot * h->slot_size, h->slot_size,
+		     mapped ? PROT_READ | PROT_WRITE : PROT_NONE) < 0)
+		return -errno;
+	if (mapped)
+		__atomic_fetch_or(&h->mapped[slot / 64], bit, __ATOMIC_RELEASE);
+	return 0;
+}
+
+bool gm_hotplug_slot_mapped(const struct guest_mem *gm, unsigned slot)
+{
+	const struct gm_hotplug *h = &gm->hotplug;
+
+	return h->hva && slot < h->nslots &&
+	       (__atomic_load_n(&h->mapped[slot / 64], __ATOMIC_ACQUIRE) & (1ULL << (slot % 64)));
+}
+
+int gm_hotplug_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	const struct gm_hotplug *h = &gm->hotplug;
+	uint64_t off;
+
+	if (!h->hva || gpa < h->gpa || (gpa & 0xfff) || (len & 0xfff))
+		return -EFAULT;
+	off = gpa - h->gpa;
+	if (off > h->size || len > h->size - off)
+		return -EFAULT;
+	if (fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) <
+	    0)
+		return -errno;
+	return 0;
 }
 
 bool gm_valid(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
@@ -303,6 +416,8 @@ int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 
 	if (!p || (gpa & 0xfff) || (len & 0xfff))
 		return -EFAULT;
+	if (gm->hotplug.hva && p >= gm->hotplug.hva && p < gm->hotplug.hva + gm->hotplug.size)
+		return gm_hotplug_discard(gm, gpa, len);
 	return discard_range(gm, p, (uint64_t)(p - gm->base), len);
 }
 
@@ -311,6 +426,16 @@ int gm_discard_host(const struct guest_mem *gm, const void *hva, uint64_t len)
 	uintptr_t a = (uintptr_t)hva, base = (uintptr_t)gm->base;
 	uint64_t off;
 
+	const struct gm_hotplug *h = &gm->hotplug;
+
+	if (h->hva && a >= (uintptr_t)h->hva && a - (uintptr_t)h->hva < h->size) {
+		/* a validated chain's buffer: its slots are mapped */
+		uint64_t hoff = a - (uintptr_t)h->hva;
+
+		if (len > h->size - hoff)
+			return -EFAULT;
+		return gm_hotplug_discard(gm, h->gpa + hoff, len);
+	}
 	if (!gm->base || a < base || a - base > gm->total || len > gm->total - (a - base))
 		return -EFAULT;
 	off = a - base;

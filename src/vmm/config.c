@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ember/arch.h"
+#include "ember/layout.h"
 #include "ember/error.h"
 #include "ember/log.h"
 
@@ -71,6 +72,8 @@ void config_free(struct vm_config *c)
 		drive_cfg_free(&c->drives[i]);
 	for (int i = 0; i < c->nnets && i < CFG_MAX_NETS; i++)
 		net_cfg_free(&c->nets[i]);
+	for (int i = 0; i < c->npmems && i < CFG_MAX_PMEM; i++)
+		pmem_cfg_free(&c->pmems[i]);
 	vsock_cfg_free(&c->vsock);
 	free(c->console.path);
 	free(c->cpu_template_json);
@@ -350,6 +353,69 @@ static int validate_drives(const struct vm_config *c)
 	return 0;
 }
 
+void pmem_cfg_free(struct pmem_cfg *p)
+{
+	free(p->path);
+	p->path = NULL;
+}
+
+int config_check_pmem(const struct pmem_cfg *p)
+{
+	int r;
+
+	if ((r = config_check_id(p->id)) < 0)
+		return err_wrap(-r, "pmem id");
+	if (!p->path || !*p->path)
+		return err_set(EINVAL, "pmem %s: path_on_host is empty", p->id);
+	return config_check_rate_limiter(&p->rate_limiter, "rate_limiter");
+}
+
+int config_check_device_count(const struct vm_config *c)
+{
+	int n = c->ndrives + c->nnets + c->npmems + (c->vsock.present ? 1 : 0) +
+		(c->balloon.present ? 1 : 0) + (c->entropy.present ? 1 : 0) +
+		(c->memory_hotplug.present ? 1 : 0);
+
+	if (n > LAYOUT_VIRTIO_MAX_DEVICES)
+		return err_set(
+		    EINVAL,
+		    "%d virtio devices (drives, network interfaces, pmem, vsock, balloon, "
+		    "entropy, memory hotplug) configured; at most %d fit",
+		    n, LAYOUT_VIRTIO_MAX_DEVICES);
+	return 0;
+}
+
+static int validate_pmems(const struct vm_config *c)
+{
+	int r;
+
+	if (c->npmems < 0 || c->npmems > CFG_MAX_PMEM)
+		return err_set(EINVAL, "too many pmem devices (at most %d)", CFG_MAX_PMEM);
+	for (int i = 0; i < c->npmems; i++) {
+		const struct pmem_cfg *p = &c->pmems[i];
+
+		if ((r = config_check_pmem(p)) < 0)
+			return r;
+		for (int j = 0; j < i; j++)
+			if (strcmp(c->pmems[j].id, p->id) == 0)
+				return err_set(EINVAL, "pmem id %s is used twice", p->id);
+		for (int j = 0; j < c->ndrives && p->root_device; j++)
+			if (c->drives[j].is_root)
+				return err_set(EINVAL,
+					       "pmem %s: a root device already exists (drive %s)",
+					       p->id, c->drives[j].id);
+		for (int j = 0; j < i && p->root_device; j++)
+			if (c->pmems[j].root_device)
+				return err_set(EINVAL,
+					       "pmem %s: a root device already exists (pmem %s)",
+					       p->id, c->pmems[j].id);
+		if ((r = config_check_file(p->path, !p->read_only, HOST_FILE_REGULAR,
+					   "path_on_host")) < 0)
+			return err_wrap(-r, "pmem %s", p->id);
+	}
+	return 0;
+}
+
 static int validate_nets(const struct vm_config *c)
 {
 	int r;
@@ -396,8 +462,11 @@ int config_validate(const struct vm_config *c)
 		return r;
 	if (c->boot.initrd_path && c->machine.huge_pages)
 		return err_set(EINVAL, "huge pages support is incompatible with initrds");
-	if ((r = validate_drives(c)) < 0 || (r = validate_nets(c)) < 0)
+	if ((r = validate_drives(c)) < 0 || (r = validate_nets(c)) < 0 ||
+	    (r = validate_pmems(c)) < 0 || (r = config_check_device_count(c)) < 0)
 		return r;
+	if (c->memory_hotplug.present && (r = virtio_mem_check_cfg(&c->memory_hotplug)) < 0)
+		return err_wrap(-r, "memory-hotplug");
 	if ((r = config_check_vsock(&c->vsock)) < 0)
 		return r;
 	if ((r = config_check_balloon(&c->balloon, &c->machine)) < 0)

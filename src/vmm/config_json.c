@@ -872,6 +872,137 @@ static cJSON *entropy_obj(const struct rng_cfg *e)
 	return o;
 }
 
+/* ---- pmem ---- */
+
+static int pmem_from_obj(const cJSON *o, const char *where, struct pmem_cfg *out)
+{
+	static const char *const f[] = {"id",	     "path_on_host", "root_device",
+					"read_only", "rate_limiter", NULL};
+	struct pmem_cfg p = {0};
+	int r;
+
+	if ((r = check_object(o, where, f)) || (r = get_id(o, where, "id", p.id)) ||
+	    (r = get_string(o, where, "path_on_host", true, true, MAX_PATH_LEN, &p.path)) ||
+	    (r = get_bool(o, where, "root_device", false, &p.root_device, NULL)) ||
+	    (r = get_bool(o, where, "read_only", false, &p.read_only, NULL)) ||
+	    (r = opt_rate_limiter(o, where, "rate_limiter", &p.rate_limiter, NULL))) {
+		pmem_cfg_free(&p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
+int cfgjson_parse_pmem(const char *body, size_t len, struct pmem_cfg *out)
+{
+	cJSON *o;
+	int r = parse_body(body, len, MAX_DOC_LEN, &o);
+
+	if (r)
+		return r;
+	r = pmem_from_obj(o, "", out);
+	cJSON_Delete(o);
+	return r;
+}
+
+int cfgjson_parse_pmem_update(const char *body, size_t len, struct pmem_update *out)
+{
+	static const char *const f[] = {"id", "rate_limiter", NULL};
+	struct pmem_update u = {0};
+	cJSON *o;
+	int r = parse_body(body, len, MAX_DOC_LEN, &o);
+
+	if (r)
+		return r;
+	if (!(r = check_object(o, "", f)) && !(r = get_id(o, "", "id", u.id)) &&
+	    !(r = opt_rate_limiter(o, "", "rate_limiter", &u.rate_limiter, &u.has_rate_limiter)))
+		*out = u;
+	cJSON_Delete(o);
+	return r;
+}
+
+static cJSON *pmem_obj(const struct pmem_cfg *p)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "id", p->id);
+	cJSON_AddStringToObject(o, "path_on_host", p->path ? p->path : "");
+	cJSON_AddBoolToObject(o, "root_device", p->root_device);
+	cJSON_AddBoolToObject(o, "read_only", p->read_only);
+	emit_rate_limiter(o, "rate_limiter", &p->rate_limiter);
+	return o;
+}
+
+/* ---- memory hotplug ---- */
+
+static int memhp_from_obj(const cJSON *o, const char *where, struct memhp_cfg *out)
+{
+	static const char *const f[] = {"total_size_mib", "slot_size_mib", "block_size_mib", NULL};
+	struct memhp_cfg m = {.present = true,
+			      .block_size_mib = VIRTIO_MEM_DEFAULT_BLOCK_MIB,
+			      .slot_size_mib = VIRTIO_MEM_DEFAULT_SLOT_MIB};
+	int r;
+
+	if ((r = check_object(o, where, f)) ||
+	    (r = get_uint(o, where, "total_size_mib", true, UINT32_MAX, &m.total_size_mib, NULL)) ||
+	    (r = get_uint(o, where, "slot_size_mib", false, UINT32_MAX, &m.slot_size_mib, NULL)) ||
+	    (r = get_uint(o, where, "block_size_mib", false, UINT32_MAX, &m.block_size_mib, NULL)))
+		return r;
+	if ((r = virtio_mem_check_cfg(&m)))
+		return where && *where ? err_wrap(EINVAL, "%s", where) : r;
+	*out = m;
+	return 0;
+}
+
+int cfgjson_parse_memhp(const char *body, size_t len, struct memhp_cfg *out)
+{
+	cJSON *o;
+	int r = parse_body(body, len, MAX_DOC_LEN, &o);
+
+	if (r)
+		return r;
+	r = memhp_from_obj(o, "", out);
+	cJSON_Delete(o);
+	return r;
+}
+
+int cfgjson_parse_memhp_update(const char *body, size_t len, uint64_t *requested_size_mib)
+{
+	static const char *const f[] = {"requested_size_mib", NULL};
+	cJSON *o;
+	int r = parse_body(body, len, MAX_DOC_LEN, &o);
+
+	if (r)
+		return r;
+	if (!(r = check_object(o, "", f)))
+		r = get_uint(o, "", "requested_size_mib", true, UINT32_MAX, requested_size_mib,
+			     NULL);
+	cJSON_Delete(o);
+	return r;
+}
+
+static cJSON *memhp_obj(const struct memhp_cfg *m)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "total_size_mib", (double)m->total_size_mib);
+	cJSON_AddNumberToObject(o, "slot_size_mib", (double)m->slot_size_mib);
+	cJSON_AddNumberToObject(o, "block_size_mib", (double)m->block_size_mib);
+	return o;
+}
+
+char *cfgjson_emit_memhp_status(const struct memhp_status *st)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "total_size_mib", (double)st->total_size_mib);
+	cJSON_AddNumberToObject(o, "slot_size_mib", (double)st->slot_size_mib);
+	cJSON_AddNumberToObject(o, "block_size_mib", (double)st->block_size_mib);
+	cJSON_AddNumberToObject(o, "plugged_size_mib", (double)st->plugged_size_mib);
+	cJSON_AddNumberToObject(o, "requested_size_mib", (double)st->requested_size_mib);
+	return print(o);
+}
+
 /* ---- serial ---- */
 
 static int serial_from_obj(const cJSON *o, const char *where, struct console_cfg *out)
@@ -1455,6 +1586,37 @@ static int doc_nets(const cJSON *doc, struct vm_config *cfg)
 	return 0;
 }
 
+static int doc_pmems(const cJSON *doc, struct vm_config *cfg)
+{
+	const cJSON *a;
+	int i = 0, r = doc_array(doc, "pmem", &a);
+
+	if (r || !a)
+		return r;
+	for (const cJSON *c = a->child; c; c = c->next, i++) {
+		struct pmem_cfg p;
+		char w[32];
+
+		snprintf(w, sizeof(w), "pmem[%d]", i);
+		if (i >= CFG_MAX_PMEM)
+			return err_set(EINVAL, "pmem: at most %d devices", CFG_MAX_PMEM);
+		if ((r = pmem_from_obj(c, w, &p)))
+			return r;
+		for (int j = 0; j < cfg->npmems; j++) {
+			if (strcmp(cfg->pmems[j].id, p.id) == 0 ||
+			    (p.root_device && cfg->pmems[j].root_device)) {
+				r = strcmp(cfg->pmems[j].id, p.id) == 0
+					? err_set(EINVAL, "%s.id: %s is used twice", w, p.id)
+					: err_set(EINVAL, "%s: a root device already exists", w);
+				pmem_cfg_free(&p);
+				return r;
+			}
+		}
+		cfg->pmems[cfg->npmems++] = p;
+	}
+	return 0;
+}
+
 static int doc_unsupported(const cJSON *doc, const char *name)
 {
 	const cJSON *v = member(doc, name);
@@ -1478,9 +1640,7 @@ int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 
 	if (r)
 		return r;
-	if ((r = check_object(doc, "", f)) || (r = doc_unsupported(doc, "mmds-config")) ||
-	    (r = doc_unsupported(doc, "pmem")) ||
-	    (r = doc_unsupported(doc, "memory-hotplug")))
+	if ((r = check_object(doc, "", f)) || (r = doc_unsupported(doc, "mmds-config")))
 		goto out;
 	if ((v = member(doc, "boot-source"))) {
 		struct boot_source_cfg b;
@@ -1505,7 +1665,10 @@ int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 		free(cfg->machine.cpu_template_name);
 		cfg->machine = m;
 	}
-	if ((r = doc_drives(doc, cfg)) || (r = doc_nets(doc, cfg)))
+	if ((r = doc_drives(doc, cfg)) || (r = doc_nets(doc, cfg)) || (r = doc_pmems(doc, cfg)))
+		goto out;
+	if ((v = member(doc, "memory-hotplug")) &&
+	    (r = memhp_from_obj(v, "memory-hotplug", &cfg->memory_hotplug)))
 		goto out;
 	if ((v = member(doc, "vsock"))) {
 		struct vsock_cfg vs;
@@ -1640,12 +1803,17 @@ char *cfgjson_emit_vm_config(const struct vm_config *cfg)
 	} else {
 		cJSON_AddNullToObject(doc, "metrics");
 	}
-	cJSON_AddNullToObject(doc, "memory-hotplug"); /* not implemented: refused */
-	cJSON_AddNullToObject(doc, "mmds-config");    /* not implemented: refused */
+	if (cfg->memory_hotplug.present)
+		cJSON_AddItemToObject(doc, "memory-hotplug", memhp_obj(&cfg->memory_hotplug));
+	else
+		cJSON_AddNullToObject(doc, "memory-hotplug");
+	cJSON_AddNullToObject(doc, "mmds-config"); /* not implemented: refused */
 	a = cJSON_AddArrayToObject(doc, "network-interfaces");
 	for (int i = 0; a && i < cfg->nnets; i++)
 		cJSON_AddItemToArray(a, net_obj(&cfg->nets[i]));
-	cJSON_AddArrayToObject(doc, "pmem"); /* not implemented: refused */
+	a = cJSON_AddArrayToObject(doc, "pmem");
+	for (int i = 0; a && i < cfg->npmems; i++)
+		cJSON_AddItemToArray(a, pmem_obj(&cfg->pmems[i]));
 	if (cfg->vsock.present)
 		cJSON_AddItemToObject(doc, "vsock", vsock_obj(&cfg->vsock));
 	else

@@ -92,6 +92,9 @@ void api_request_free(struct api_request *req)
 	case API_PUT_NET:
 		net_cfg_free(&req->u.net);
 		break;
+	case API_PUT_PMEM:
+		pmem_cfg_free(&req->u.pmem);
+		break;
 	case API_PUT_VSOCK:
 		vsock_cfg_free(&req->u.vsock);
 		break;
@@ -290,6 +293,143 @@ static void put_drive(struct controller *c, struct api_request *q, struct ctl_re
 	cfg->ndrives++;
 	memset(d, 0, sizeof(*d));
 	ok204(resp);
+}
+
+static void put_pmem(struct controller *c, struct api_request *q, struct ctl_reply *resp)
+{
+	struct pmem_cfg *p = &q->u.pmem;
+	struct vm_config *cfg = &c->cfg;
+	int idx = -1;
+
+	for (int i = 0; i < cfg->npmems; i++)
+		if (strcmp(cfg->pmems[i].id, p->id) == 0)
+			idx = i;
+	if (config_check_pmem(p) < 0 ||
+	    config_check_file(p->path, !p->read_only, HOST_FILE_REGULAR, "path_on_host") < 0) {
+		ctl_refuse(resp, "Pmem config error: %s", err_msg());
+		return;
+	}
+	if (p->root_device) {
+		for (int i = 0; i < cfg->ndrives; i++) {
+			if (cfg->drives[i].is_root) {
+				ctl_refuse(resp,
+					   "Pmem config error: a root device already exists "
+					   "(drive %s).",
+					   cfg->drives[i].id);
+				return;
+			}
+		}
+		for (int i = 0; i < cfg->npmems; i++) {
+			if (i != idx && cfg->pmems[i].root_device) {
+				ctl_refuse(resp,
+					   "Pmem config error: a root device already exists "
+					   "(pmem %s).",
+					   cfg->pmems[i].id);
+				return;
+			}
+		}
+	}
+	if (idx < 0 && cfg->npmems >= CFG_MAX_PMEM) {
+		ctl_refuse(resp, "Pmem config error: too many pmem devices (at most %d).",
+			   CFG_MAX_PMEM);
+		return;
+	}
+	if (idx >= 0) { /* an update keeps its place (its /dev/pmemN) */
+		pmem_cfg_free(&cfg->pmems[idx]);
+		cfg->pmems[idx] = *p;
+	} else {
+		cfg->pmems[cfg->npmems++] = *p;
+		if (config_check_device_count(cfg) < 0) {
+			cfg->npmems--;
+			ctl_refuse(resp, "Pmem config error: %s", err_msg());
+			return; /* p still owns its path */
+		}
+	}
+	memset(p, 0, sizeof(*p));
+	ok204(resp);
+}
+
+static void patch_pmem(struct controller *c, struct api_request *q, struct ctl_reply *resp)
+{
+	struct pmem_update *u = &q->u.pmem_update;
+	struct pmem_cfg *p = NULL;
+	struct rate_limiter_cfg rl;
+
+	for (int i = 0; i < c->cfg.npmems; i++)
+		if (strcmp(c->cfg.pmems[i].id, u->id) == 0)
+			p = &c->cfg.pmems[i];
+	if (!p) {
+		ctl_refuse(resp, "Pmem config error: Invalid pmem device ID: %s", u->id);
+		return;
+	}
+	rl = p->rate_limiter;
+	if (u->has_rate_limiter) {
+		/* Buckets the PATCH does not name keep their configuration. */
+		if (u->rate_limiter.bandwidth.present)
+			rl.bandwidth = u->rate_limiter.bandwidth;
+		if (u->rate_limiter.ops.present)
+			rl.ops = u->rate_limiter.ops;
+	}
+	if (vm_update_pmem(c->vm, u->id, &rl) < 0) {
+		ctl_refuse(resp, "Pmem config error: %s", err_msg());
+		return;
+	}
+	p->rate_limiter = rl;
+	ok204(resp);
+}
+
+static void memory_hotplug(struct controller *c, struct api_request *q, struct ctl_reply *resp)
+{
+	const struct memhp_cfg *m = &c->cfg.memory_hotplug;
+	struct virtio_mem *dev = c->vm ? vm_get_virtio_mem(c->vm) : NULL;
+	struct memhp_status st = {0};
+	struct virtio_mem_status ds;
+
+	switch (q->op) {
+	case API_PUT_MEMORY_HOTPLUG:
+		c->cfg.memory_hotplug = q->u.memhp;
+		if (config_check_device_count(&c->cfg) < 0) {
+			c->cfg.memory_hotplug.present = false;
+			ctl_refuse(resp, "Memory hotplug config error: %s", err_msg());
+			return;
+		}
+		ok204(resp);
+		return;
+	case API_PATCH_MEMORY_HOTPLUG:
+		if (!dev) {
+			ctl_refuse(resp, "Memory hotplug update error: no hotpluggable memory "
+					 "configured.");
+			return;
+		}
+		if (q->u.requested_size_mib > m->total_size_mib ||
+		    virtio_mem_set_requested(dev, q->u.requested_size_mib << 20) < 0) {
+			ctl_refuse(resp,
+				   "Memory hotplug update error: requested_size_mib %llu must be a "
+				   "multiple of block_size_mib (%llu) up to total_size_mib (%llu).",
+				   (unsigned long long)q->u.requested_size_mib,
+				   (unsigned long long)m->block_size_mib,
+				   (unsigned long long)m->total_size_mib);
+			return;
+		}
+		ok204(resp);
+		return;
+	default: /* API_GET_MEMORY_HOTPLUG */
+		if (!m->present) {
+			ctl_refuse(resp,
+				   "Memory hotplug error: no hotpluggable memory configured.");
+			return;
+		}
+		st.total_size_mib = m->total_size_mib;
+		st.slot_size_mib = m->slot_size_mib;
+		st.block_size_mib = m->block_size_mib;
+		if (dev) {
+			virtio_mem_get_status(dev, &ds);
+			st.plugged_size_mib = ds.plugged_size >> 20;
+			st.requested_size_mib = ds.requested_size >> 20;
+		}
+		ok200(resp, cfgjson_emit_memhp_status(&st));
+		return;
+	}
 }
 
 static void put_net(struct controller *c, struct api_request *q, struct ctl_reply *resp)
@@ -664,6 +804,8 @@ static bool pre_boot_only(enum api_op op)
 	case API_PUT_NET:
 	case API_PUT_VSOCK:
 	case API_PUT_ENTROPY:
+	case API_PUT_PMEM:
+	case API_PUT_MEMORY_HOTPLUG:
 	case API_PUT_SERIAL:
 	case API_PUT_BALLOON:
 	case API_PUT_CPU_CONFIG:
@@ -682,6 +824,8 @@ static bool post_boot_only(enum api_op op)
 	switch (op) {
 	case API_PATCH_DRIVE:
 	case API_PATCH_NET:
+	case API_PATCH_PMEM:
+	case API_PATCH_MEMORY_HOTPLUG:
 	case API_PATCH_BALLOON:
 	case API_GET_BALLOON_STATS:
 	case API_PATCH_BALLOON_STATS:
@@ -707,6 +851,8 @@ static bool configures_vm(enum api_op op)
 	case API_PUT_NET:
 	case API_PUT_VSOCK:
 	case API_PUT_ENTROPY:
+	case API_PUT_PMEM:
+	case API_PUT_MEMORY_HOTPLUG:
 	case API_PUT_SERIAL:
 	case API_PUT_BALLOON:
 	case API_PUT_CPU_CONFIG:
@@ -800,6 +946,17 @@ void controller_handle(struct controller *c, struct api_request *q, struct ctl_r
 	case API_PUT_ENTROPY:
 		c->cfg.entropy = q->u.entropy;
 		ok204(resp);
+		break;
+	case API_PUT_PMEM:
+		put_pmem(c, q, resp);
+		break;
+	case API_PATCH_PMEM:
+		patch_pmem(c, q, resp);
+		break;
+	case API_PUT_MEMORY_HOTPLUG:
+	case API_PATCH_MEMORY_HOTPLUG:
+	case API_GET_MEMORY_HOTPLUG:
+		memory_hotplug(c, q, resp);
 		break;
 	case API_PUT_SERIAL:
 		free(c->cfg.console.path);

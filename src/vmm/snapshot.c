@@ -267,6 +267,11 @@ int snapshot_create(struct vm *vm, const struct vm_config *cfg,
 
 	if (vm_get_state(vm) != VM_STATE_PAUSED)
 		return err_set(EINVAL, "the microVM must be paused");
+	if (cfg->npmems || cfg->memory_hotplug.present)
+		return err_set(ENOTSUP,
+			       "snapshots of a microVM with %s are not supported by "
+			       "ember yet",
+			       cfg->npmems ? "pmem devices" : "hotpluggable memory");
 	if (req->type == SNAP_FULL && vm->mem.file_ino && stat(req->mem_file_path, &st) == 0 &&
 	    (uint64_t)st.st_dev == vm->mem.file_dev && (uint64_t)st.st_ino == vm->mem.file_ino)
 		return err_set(EINVAL, "mem_file_path is the memory file this microVM was loaded "

@@ -285,7 +285,7 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 		goto fail;
 	if ((r = setup_legacy_devices(vm, cfg)) < 0)
 		goto fail;
-	if ((r = vm_setup_virtio_devices(vm, cfg)) < 0)
+	if ((r = vm_setup_device_memory(vm, cfg)) < 0 || (r = vm_setup_virtio_devices(vm, cfg)) < 0)
 		goto fail;
 	if (boot && (r = vm_load_guest(vm, cfg, &bs)) < 0)
 		goto fail;

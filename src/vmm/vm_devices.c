@@ -13,15 +13,21 @@
 #include "ember/log.h"
 #include "ember/virtio.h"
 #include "ember/virtio_balloon.h"
+#include "ember/virtio_mem.h"
+#include "ember/virtio_pmem.h"
 #include "ember/virtio_rng.h"
 #include "ember/virtio_blk.h"
 #include "ember/virtio_net.h"
 #include "ember/virtio_vsock.h"
 #include "vm_priv.h"
 
-/* Every configured device gets a slot: drives, nets, vsock, balloon, rng. */
+/* Every configured device gets a slot: drives, nets, vsock, balloon, rng
+ * always fit; pmem and virtio-mem are counted at validation
+ * (config_check_device_count). */
 _Static_assert(CFG_MAX_DRIVES + CFG_MAX_NETS + 3 <= LAYOUT_VIRTIO_MAX_DEVICES,
 	       "more virtio devices configurable than virtio-mmio slots");
+_Static_assert(LAYOUT_VIRTIO_IRQ(LAYOUT_VIRTIO_MAX_DEVICES - 1) < 24,
+	       "virtio IRQs past the IOAPIC's 24 pins");
 
 static int wire_slot(struct vm *vm, int slot, struct virtio_dev *vd)
 {
@@ -66,9 +72,81 @@ static int add_vdev(struct vm *vm, struct virtio_dev *vd, void *dev, const char 
 	return wire_slot(vm, slot, vd);
 }
 
+/* KVM memory slots: RAM 0..GM_MAX_REGIONS-1, then the pmem files, then the
+ * hotplug area's slots. */
+#define KVM_SLOT_PMEM(i) (GM_MAX_REGIONS + (i))
+#define KVM_SLOT_HOTPLUG(s) (GM_MAX_REGIONS + CFG_MAX_PMEM + (s))
+
+static int set_kvm_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva,
+			bool read_only)
+{
+	struct kvm_userspace_memory_region reg = {
+	    .slot = slot,
+	    .flags = read_only ? KVM_MEM_READONLY : 0,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uint64_t)(uintptr_t)hva,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0)
+		return err_set(errno, "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB at %#llx): %s",
+			       slot, (unsigned long long)(size >> 20), (unsigned long long)gpa,
+			       strerror(errno));
+	return 0;
+}
+
+/* Where device memory starts: above RAM and 4 GiB, on a 1 GiB boundary. */
+uint64_t vm_devmem_start(const struct guest_mem *gm)
+{
+	uint64_t top = LAYOUT_MMIO_GAP_END;
+
+	for (int i = 0; i < gm->nregions; i++)
+		top = MAX(top, gm->regions[i].gpa + gm->regions[i].size);
+	return ALIGN_UP(top, LAYOUT_DEVMEM_ALIGN);
+}
+
+/* virtio-mem's host side: a device slot gets or loses its KVM slot. */
+static int hotplug_map_slot(void *opaque, unsigned s, bool map)
+{
+	struct vm *vm = opaque;
+	const struct gm_hotplug *h = &vm->mem.hotplug;
+	uint64_t off = (uint64_t)s * h->slot_size;
+
+	return set_kvm_slot(vm, KVM_SLOT_HOTPLUG(s), h->gpa + off, map ? h->slot_size : 0,
+			    h->hva + off, false);
+}
+
+int vm_setup_device_memory(struct vm *vm, const struct vm_config *cfg)
+{
+	const struct memhp_cfg *m = &cfg->memory_hotplug;
+	uint64_t total, slot;
+	int max_slots, r;
+
+	if (!m->present)
+		return 0;
+	total = m->total_size_mib << 20;
+	slot = m->slot_size_mib << 20;
+	max_slots = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	if (max_slots > 0 && KVM_SLOT_HOTPLUG(total / slot) > (uint64_t)max_slots)
+		return err_set(
+		    EINVAL,
+		    "memory-hotplug: %llu slots of %llu MiB are more than KVM's %d memory "
+		    "slots allow (raise slot_size_mib)",
+		    (unsigned long long)(total / slot), (unsigned long long)m->slot_size_mib,
+		    max_slots);
+	if ((r = gm_hotplug_init(&vm->mem, ALIGN_UP(vm_devmem_start(&vm->mem), slot), total,
+				 slot)) < 0)
+		return err_wrap(-r, "memory-hotplug");
+	return 0;
+}
+
 int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 {
+	uint64_t pmem_gpa = vm_devmem_start(&vm->mem);
 	int r;
+
+	if (vm->mem.hotplug.hva)
+		pmem_gpa = vm->mem.hotplug.gpa + vm->mem.hotplug.size;
 
 	for (int i = 0; i < cfg->ndrives; i++) {
 		struct virtio_blk *blk;
@@ -108,6 +186,28 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 		if ((r = virtio_rng_create(&cfg->entropy, &vm->mem, vm->el, &rng)) < 0)
 			return err_wrap(-r, "entropy");
 		if ((r = add_vdev(vm, &rng->vdev, rng, "entropy")) < 0)
+			return r;
+	}
+	for (int i = 0; i < cfg->npmems; i++) {
+		struct virtio_pmem *pm;
+
+		pmem_gpa = ALIGN_UP(pmem_gpa, LAYOUT_PMEM_ALIGN);
+		if ((r = virtio_pmem_create(&cfg->pmems[i], pmem_gpa, &vm->mem, vm->el, &pm)) < 0)
+			return err_wrap(-r, "pmem %s", cfg->pmems[i].id);
+		if ((r = add_vdev(vm, &pm->vdev, pm, cfg->pmems[i].id)) < 0)
+			return r;
+		if ((r = set_kvm_slot(vm, KVM_SLOT_PMEM(i), pm->gpa, pm->size, pm->hva,
+				      pm->read_only)) < 0)
+			return err_wrap(-r, "pmem %s", cfg->pmems[i].id);
+		pmem_gpa += pm->size;
+	}
+	if (cfg->memory_hotplug.present) {
+		struct virtio_mem_host host = {.map_slot = hotplug_map_slot, .opaque = vm};
+		struct virtio_mem *m;
+
+		if ((r = virtio_mem_create(&cfg->memory_hotplug, &vm->mem, &host, vm->el, &m)) < 0)
+			return err_wrap(-r, "memory-hotplug");
+		if ((r = add_vdev(vm, &m->vdev, m, "memory-hotplug")) < 0)
 			return r;
 	}
 	return 0;
@@ -156,6 +256,14 @@ int vm_virtio_cmdline(const struct vm *vm, const struct vm_config *cfg, const ch
 		len += (size_t)snprintf(s + len, cap - len, " virtio_mmio.device=4K@%#llx:%d",
 					(unsigned long long)LAYOUT_VIRTIO_ADDR(i),
 					LAYOUT_VIRTIO_IRQ(i));
+	/* Like Firecracker: a root pmem device becomes root=/dev/pmemN. */
+	for (int i = 0; i < cfg->npmems && !strstr(base, "root="); i++) {
+		if (!cfg->pmems[i].root_device)
+			continue;
+		len += (size_t)snprintf(s + len, cap - len, " root=/dev/pmem%d %s", i,
+					cfg->pmems[i].read_only ? "ro" : "rw");
+		break;
+	}
 	/* Like Firecracker: the root drive becomes root= unless the user chose. */
 	if (!strstr(base, "root=")) {
 		int vd_index = 0;
@@ -243,4 +351,19 @@ struct virtio_vsock *vm_get_vsock(struct vm *vm)
 struct virtio_balloon *vm_get_balloon(struct vm *vm)
 {
 	return find_vdev(vm, VIRTIO_ID_BALLOON, NULL);
+}
+
+int vm_update_pmem(struct vm *vm, const char *id, const struct rate_limiter_cfg *rl)
+{
+	struct virtio_pmem *pm = find_vdev(vm, VIRTIO_ID_PMEM, id);
+
+	if (!pm)
+		return err_set(ENOENT, "no pmem device with id '%s'", id);
+	virtio_pmem_update_rate_limiter(pm, rl);
+	return 0;
+}
+
+struct virtio_mem *vm_get_virtio_mem(struct vm *vm)
+{
+	return find_vdev(vm, VIRTIO_ID_MEM, NULL);
 }

@@ -102,6 +102,10 @@ void vcpu_destroy(struct vcpu *v);
 void vcpu_signals_init(void);
 
 /* vm_devices.c: virtio devices from the config, wired to KVM */
+/* Device memory (above RAM, never in e820) starts here. */
+uint64_t vm_devmem_start(const struct guest_mem *gm);
+/* The hotplug area of guest memory, when memory-hotplug is configured. */
+int vm_setup_device_memory(struct vm *vm, const struct vm_config *cfg);
 int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg);
 void vm_destroy_virtio_devices(struct vm *vm);
 /* " virtio_mmio.device=4K@0x...:IRQ" tokens (+ root=) appended to cmdline. */

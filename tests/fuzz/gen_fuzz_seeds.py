@@ -82,6 +82,38 @@ w('fuzz_virtio_rng', 'throttled', bytes([0x81]) + prog([chain(0, [(200, True, b'
                                                        chain(0, [(200, True, b'')]), kick(0),
                                                        bytes([POLL])])[1:])
 
+# ---- virtio-pmem (queue 0: 4-byte type, 4-byte answer) ----
+w('fuzz_virtio_pmem', 'flush', prog([chain(0, [(4, False, struct.pack('<I', 0)), (4, True, b'')]),
+                                     kick(0)]))
+w('fuzz_virtio_pmem', 'bad-type-short', prog([chain(0, [(4, False, struct.pack('<I', 9)),
+                                                        (4, True, b'')]),
+                                              chain(0, [(2, False, b'\0\0'), (4, True, b'')]),
+                                              kick(0)]))
+w('fuzz_virtio_pmem', 'throttled', prog([host(1, 0), chain(0, [(4, False, b''), (4, True, b'')]),
+                                         chain(0, [(4, False, b''), (4, True, b'')]), kick(0),
+                                         bytes([POLL])]))
+w('fuzz_virtio_pmem', 'config', prog([bytes([CONFIG_READ, 0, 16]),
+                                      bytes([MMIO_WRITE]) + struct.pack('<H', 0x100) + b'\4' +
+                                      struct.pack('<Q', 7)]))
+
+
+# ---- virtio-mem (queue 0: 24-byte request, 10-byte answer; region at 128 MiB) ----
+def mem_req(t, addr, nb):
+    return chain(0, [(24, False, struct.pack('<H6xQH6x', t, addr, nb)), (10, True, b'')])
+
+
+MEM_HP = 128 << 20
+w('fuzz_virtio_mem', 'plug-unplug', prog([host(8), mem_req(0, MEM_HP, 2), kick(0),
+                                          mem_req(3, MEM_HP, 4), mem_req(1, MEM_HP, 1), kick(0),
+                                          mem_req(2, 0, 0), kick(0)]))
+w('fuzz_virtio_mem', 'second-slot', prog([host(16), mem_req(0, MEM_HP + (128 << 20), 3),
+                                          kick(0), mem_req(1, MEM_HP + (128 << 20), 3),
+                                          kick(0)]))
+w('fuzz_virtio_mem', 'hostile', prog([host(255), mem_req(0, MEM_HP + 4096, 1),
+                                      mem_req(0, (1 << 64) - (2 << 20), 2),
+                                      mem_req(0, MEM_HP, 0xffff), mem_req(9, MEM_HP, 1),
+                                      kick(0), bytes([CONFIG_READ, 0, 56])]))
+
 pfns = struct.pack('<4I', 0x300, 0x301, 0x302, 0x7ff)
 stats = b''.join(struct.pack('<HQ', tag, 1000 + tag) for tag in range(0, 10))
 # first byte: bit 0 set-up, bits 1-2 queue size, 3-4 amount, 0x20 deflate_on_oom,

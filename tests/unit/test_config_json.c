@@ -685,9 +685,158 @@ static void test_metrics_line(void **state)
 	free(line);
 }
 
+/* Pmem and memory hotplug: PUT/PATCH bodies, the document's sections
+ * (round trip through GET /vm/config), and what validation refuses. */
+static void test_pmem_memory_hotplug(void **state)
+{
+	struct pmem_cfg p;
+	struct pmem_update u;
+	struct memhp_cfg m;
+	struct memhp_status st = {1024, 128, 2, 64, 128};
+	uint64_t req = 0;
+	struct vm_config c, d;
+	char *j, *k, path[] = "/tmp/ember-cfgpmem-XXXXXX";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	close(fd);
+	assert_int_equal(cfgjson_parse_pmem(S("{\"id\": \"pm0\", \"path_on_host\": \"/p\", "
+					      "\"root_device\": true, \"read_only\": true, "
+					      "\"rate_limiter\": {\"ops\": {\"size\": 5, "
+					      "\"refill_time\": 100}}}"),
+					    &p),
+			 0);
+	assert_string_equal(p.id, "pm0");
+	assert_string_equal(p.path, "/p");
+	assert_true(p.root_device && p.read_only && p.rate_limiter.ops.present);
+	pmem_cfg_free(&p);
+	assert_int_equal(cfgjson_parse_pmem(S("{\"id\": \"pm0\", \"path_on_host\": \"/p\"}"), &p),
+			 0);
+	assert_false(p.root_device || p.read_only);
+	pmem_cfg_free(&p);
+	expect_err(cfgjson_parse_pmem(S("{\"id\": \"pm0\"}"), &p), "missing field `path_on_host`");
+	expect_err(
+	    cfgjson_parse_pmem(S("{\"id\": \"pm0\", \"path_on_host\": \"/p\", \"dax\": 1}"), &p),
+	    "unknown field `dax`");
+	expect_err(cfgjson_parse_pmem(S("{\"id\": \"p m\", \"path_on_host\": \"/p\"}"), &p), "id");
+	assert_int_equal(
+	    cfgjson_parse_pmem_update(S("{\"id\": \"pm0\", \"rate_limiter\": {\"ops\": "
+					"{\"size\": 1, \"refill_time\": 10}}}"),
+				      &u),
+	    0);
+	assert_true(u.has_rate_limiter && u.rate_limiter.ops.size == 1);
+	expect_err(cfgjson_parse_pmem_update(S("{\"id\": \"pm0\", \"path_on_host\": \"/q\"}"), &u),
+		   "unknown field `path_on_host`");
+
+	assert_int_equal(cfgjson_parse_memhp(S("{\"total_size_mib\": 1024}"), &m), 0);
+	assert_true(m.present);
+	assert_int_equal(m.block_size_mib, 2);
+	assert_int_equal(m.slot_size_mib, 128);
+	expect_err(cfgjson_parse_memhp(S("{}"), &m), "missing field `total_size_mib`");
+	expect_err(cfgjson_parse_memhp(S("{\"total_size_mib\": 1000}"), &m), "total_size_mib");
+	expect_err(cfgjson_parse_memhp(S("{\"total_size_mib\": 1024, \"block_size_mib\": 3}"), &m),
+		   "block_size_mib");
+	expect_err(cfgjson_parse_memhp(S("{\"total_size_mib\": 1024, \"slot_size_mib\": 64}"), &m),
+		   "slot_size_mib");
+	assert_int_equal(cfgjson_parse_memhp_update(S("{\"requested_size_mib\": 512}"), &req), 0);
+	assert_int_equal(req, 512);
+	expect_err(cfgjson_parse_memhp_update(S("{\"requested_size_mib\": -1}"), &req),
+		   "requested_size_mib");
+	j = cfgjson_emit_memhp_status(&st);
+	assert_string_equal(j,
+			    "{\"total_size_mib\":1024,\"slot_size_mib\":128,\"block_size_mib\":2,"
+			    "\"plugged_size_mib\":64,\"requested_size_mib\":128}");
+	free(j);
+
+	/* The document: both sections read, written by GET /vm/config, read back. */
+	config_init(&c);
+	assert_int_equal(
+	    cfgjson_parse_vm_config(
+		S("{\"pmem\": [{\"id\": \"a\", \"path_on_host\": \"/a\", "
+		  "\"root_device\": true}, {\"id\": \"b\", \"path_on_host\": \"/b\", "
+		  "\"read_only\": true}], \"memory-hotplug\": {\"total_size_mib\": 512, "
+		  "\"block_size_mib\": 4, \"slot_size_mib\": 256}}"),
+		&c),
+	    0);
+	assert_int_equal(c.npmems, 2);
+	assert_true(c.pmems[0].root_device && c.pmems[1].read_only);
+	assert_int_equal(c.memory_hotplug.total_size_mib, 512);
+	j = cfgjson_emit_vm_config(&c);
+	assert_non_null(strstr(j,
+			       "\"memory-hotplug\":{\"total_size_mib\":512,\"slot_size_mib\":256,"
+			       "\"block_size_mib\":4}"));
+	assert_non_null(strstr(j, "\"pmem\":[{\"id\":\"a\",\"path_on_host\":\"/a\","
+				  "\"root_device\":true,\"read_only\":false}"));
+	config_init(&d);
+	assert_int_equal(cfgjson_parse_vm_config(S(j), &d), 0);
+	k = cfgjson_emit_vm_config(&d);
+	assert_string_equal(j, k);
+	free(j);
+	free(k);
+	config_free(&d);
+	config_free(&c);
+	config_init(&c);
+	expect_err(
+	    cfgjson_parse_vm_config(S("{\"pmem\": [{\"id\": \"a\", \"path_on_host\": \"/a\"},"
+				      " {\"id\": \"a\", \"path_on_host\": \"/b\"}]}"),
+				    &c),
+	    "used twice");
+	config_free(&c);
+	config_init(&c);
+	expect_err(
+	    cfgjson_parse_vm_config(S("{\"memory-hotplug\": {\"total_size_mib\": 100}}"), &c),
+	    "memory-hotplug");
+	config_free(&c);
+
+	/* Validation: files checked, one root device among drives and pmem,
+	 * the virtio-mmio slots counted. */
+	config_init(&c);
+	c.boot.kernel_path = strdup(path);
+	snprintf(c.pmems[0].id, sizeof(c.pmems[0].id), "pm0");
+	c.pmems[0].path = strdup("/nonexistent/pmem");
+	c.npmems = 1;
+	assert_int_equal(config_validate(&c), -ENOENT);
+	assert_non_null(strstr(err_msg(), "pmem pm0"));
+	free(c.pmems[0].path);
+	c.pmems[0].path = strdup(path);
+	assert_int_equal(config_validate(&c), 0);
+	c.pmems[0].root_device = true;
+	snprintf(c.drives[0].id, sizeof(c.drives[0].id), "root");
+	c.drives[0].path = strdup(path);
+	c.drives[0].is_root = true;
+	c.ndrives = 1;
+	assert_int_equal(config_validate(&c), -EINVAL);
+	assert_non_null(strstr(err_msg(), "root device already exists"));
+	c.pmems[0].root_device = false;
+	assert_int_equal(config_validate(&c), 0);
+	for (int i = 1; i < CFG_MAX_DRIVES; i++) {
+		snprintf(c.drives[i].id, sizeof(c.drives[i].id), "d%d", i);
+		c.drives[i].path = strdup(path);
+		c.ndrives++;
+	}
+	for (int i = 1; i < CFG_MAX_PMEM; i++) {
+		snprintf(c.pmems[i].id, sizeof(c.pmems[i].id), "pm%d", i);
+		c.pmems[i].path = strdup(path);
+		c.npmems++;
+	}
+	c.entropy.present = c.vsock.present = c.balloon.present = true;
+	c.vsock.guest_cid = 3;
+	c.vsock.uds_path = strdup("/tmp/v.sock");
+	c.memory_hotplug = (struct memhp_cfg){true, 1024, 2, 128};
+	assert_int_equal(config_check_device_count(&c), 0); /* 9 + 4 + 4 = 17 */
+	c.nnets = 3;					    /* counted only: 20 */
+	assert_int_equal(config_check_device_count(&c), -EINVAL);
+	assert_non_null(strstr(err_msg(), "at most 19"));
+	config_free(&c);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pmem_memory_hotplug),
 	    cmocka_unit_test(test_machine_put_and_patch),
 	    cmocka_unit_test(test_machine_bad),
 	    cmocka_unit_test(test_body_hygiene),

@@ -86,7 +86,8 @@
 
 /* The VMM thread with a running guest: the event loop and the devices'
  * host side (blk file, TAP, vsock Unix sockets, balloon, rate-limiter and
- * metrics timers, console, the entropy device's host RNG), post-boot API requests (drive swap, pause with
+ * metrics timers, console, the entropy device's host RNG, pmem flushes,
+ * virtio-mem's slots), post-boot API requests (drive swap, pause with
  * vCPU kicks, Ctrl-Alt-Del, metrics flush), and tear-down (vCPU joins,
  * API and vsock socket files removed, the terminal restored, exit). */
 #define RULES_VMM                                                                             \
@@ -105,7 +106,8 @@
 	ARG_EQ(tgkill, 2, SIGTERM, "SIGTERM: re-raised after clean-up"),                      \
 	ARG_EQ(tgkill, 2, SIGINT, "SIGINT: re-raised after clean-up"),                        \
 	IOCTL(KVM_IRQ_LINE), IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS), IOCTL(TUNSETOFFLOAD), \
-	IOCTL(TCGETS), IOCTL(TCSETS), RULES_SNAPSHOT
+	IOCTL(TCGETS), IOCTL(TCSETS), RULES_SNAPSHOT,                                        \
+	IOCTL(KVM_SET_USER_MEMORY_REGION) /* virtio-mem maps and unmaps its slots */
 
 /* PUT /snapshot/create on the paused VM: the KVM state of the VM and every
  * vCPU, the memory file (sparse: ftruncate, pwrite of non-zero runs). */
@@ -139,7 +141,7 @@
 	IOCTL(KVM_GET_API_VERSION), IOCTL(KVM_CHECK_EXTENSION), IOCTL(KVM_CREATE_VM),         \
 	IOCTL(KVM_GET_VCPU_MMAP_SIZE), IOCTL(KVM_GET_SUPPORTED_CPUID), IOCTL(KVM_SET_TSS_ADDR), \
 	IOCTL(KVM_SET_IDENTITY_MAP_ADDR), IOCTL(KVM_CREATE_IRQCHIP), IOCTL(KVM_CREATE_PIT2),  \
-	IOCTL(KVM_SET_GSI_ROUTING), IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_IOEVENTFD),  \
+	IOCTL(KVM_SET_GSI_ROUTING), IOCTL(KVM_IOEVENTFD),                                      \
 	IOCTL(KVM_IRQFD), IOCTL(KVM_CREATE_VCPU), IOCTL(KVM_SET_CPUID2), IOCTL(KVM_SET_MSRS),  \
 	IOCTL(KVM_GET_MSRS), IOCTL(KVM_SET_REGS), IOCTL(KVM_SET_SREGS), IOCTL(KVM_SET_FPU),   \
 	IOCTL(KVM_GET_LAPIC), IOCTL(KVM_SET_LAPIC), IOCTL(TUNSETIFF), IOCTL(TUNSETVNETHDRSZ), \

@@ -220,10 +220,34 @@ def semantics(kernel):
                     ("PUT", "/mmds/config", '{"network_interfaces": []}'),
                     ("PUT", "/snapshot/create",
                                                 '{"mem_file_path": "m", "snapshot_path": "s"}'),
-                    ("PUT", "/pmem/p0", '{"id": "p0", "path_on_host": "/x"}'),
-                    ("PUT", "/hotplug/memory", '{"total_size_mib": 1024}'),
                     ("PATCH", "/balloon/hinting/start", "{}")):
         case("unsupported: %s %s" % (m, p), m, p, b, needle="not supported")
+    # pmem and memory hotplug (virtio-pmem, virtio-mem)
+    case("file: pmem backing file missing", "PUT", "/pmem/p0",
+         '{"id": "p0", "path_on_host": "/nonexistent/pmem.img"}', needle="Pmem config error")
+    case("id: pmem path and body differ", "PUT", "/pmem/p0",
+         '{"id": "p1", "path_on_host": "/etc/hostname"}', needle="does not match")
+    case("shape: pmem unknown field", "PUT", "/pmem/p0",
+         '{"id": "p0", "path_on_host": "/etc/hostname", "dax": true}', needle="dax")
+    good("good: read-only pmem", "PUT", "/pmem/p0",
+         '{"id": "p0", "path_on_host": "/etc/hostname", "read_only": true}')
+    case("state: PATCH /pmem before boot", "PATCH", "/pmem/p0",
+         '{"id": "p0", "rate_limiter": {"ops": {"size": 1, "refill_time": 10}}}',
+         needle="before starting")
+    case("value: hotplug total not a multiple of the slot", "PUT", "/hotplug/memory",
+         '{"total_size_mib": 1000}', needle="total_size_mib")
+    case("value: hotplug block size not a power of two", "PUT", "/hotplug/memory",
+         '{"total_size_mib": 1024, "block_size_mib": 6}', needle="block_size_mib")
+    case("value: hotplug slot size below 128", "PUT", "/hotplug/memory",
+         '{"total_size_mib": 1024, "slot_size_mib": 64}', needle="slot_size_mib")
+    case("state: GET /hotplug/memory unconfigured", "GET", "/hotplug/memory", None,
+         needle="no hotpluggable memory")
+    good("good: memory hotplug", "PUT", "/hotplug/memory", '{"total_size_mib": 1024}')
+    body = good("good: GET /hotplug/memory", "GET", "/hotplug/memory", None, want=200)
+    report(b'"total_size_mib":1024' in body and b'"plugged_size_mib":0' in body,
+           "good: hotplug status reads back", repr(body))
+    case("state: PATCH /hotplug/memory before boot", "PATCH", "/hotplug/memory",
+         '{"requested_size_mib": 128}', needle="before starting")
     case("format: snapshot load without a memory source", "PUT", "/snapshot/load",
          '{"snapshot_path": "s"}', needle="mem_backend")
     case("state: snapshot load after configuration", "PUT", "/snapshot/load",
