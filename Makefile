@@ -28,7 +28,8 @@ LDLIBS   := -Wl,-Bstatic -lseccomp -lcap-ng -lfdt -lcrypto -lz -llzma -llz4 -lzs
             -Wl,-Bdynamic -lcjson -lpthread
 
 LIB_SRCS := $(filter-out src/api/main.c,$(shell find src -name '*.c' | sort))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# + the built-in seccomp filters, compiled to BPF at build time (seccomp.h)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/seccomp_bpf.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 DEV_SRCS := $(sort $(wildcard tests/device/test_*.c))
@@ -76,6 +77,23 @@ $(BUILD)/%.o: %.c | $(SETUP_STAMP)
 
 $(BUILD)/libember.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The built-in seccomp filters: tools/seccomp_gen compiles the tables of
+# seccomp_filters.c with libseccomp into C (a build product, not committed);
+# at run time ember only installs them. Same flags as ember (sanitizer extras).
+SECCOMP_GEN_OBJS := $(BUILD)/src/vmm/security/seccomp_filters.o $(BUILD)/src/base/error.o
+$(BUILD)/tools/seccomp_gen: tools/seccomp_gen.c $(SECCOMP_GEN_OBJS) | $(SETUP_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(SECCOMP_GEN_OBJS) \
+		-Wl,-Bstatic -lseccomp -Wl,-Bdynamic
+
+$(BUILD)/gen/seccomp_bpf.c: $(BUILD)/tools/seccomp_gen
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$< >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/seccomp_bpf.o: $(BUILD)/gen/seccomp_bpf.c
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # Reference page-fault handler for snapshot loads with the Uffd backend.
 $(UFFD_HANDLER): tools/uffd_handler.c | $(SETUP_STAMP)

@@ -7,8 +7,9 @@
  *
  *   1. seccomp_setup() on the main thread before any other thread exists:
  *      the policy is chosen (built-in, --seccomp-filter FILE, --no-seccomp),
- *      every filter is compiled to BPF up front and no_new_privs is set (all
- *      later threads inherit it). No filter is installed yet.
+ *      every filter is ready as BPF up front (the built-in ones were compiled
+ *      when ember was built, a FILE is compiled now) and no_new_privs is set
+ *      (all later threads inherit it). No filter is installed yet.
  *   2. API thread (Firecracker process mode): created by the main thread
  *      while it has no filter; installs the "api" filter first thing
  *      (api_server_opts.thread_init), before it accepts a client. It only
@@ -67,6 +68,7 @@
 #ifndef EMBER_SECCOMP_H
 #define EMBER_SECCOMP_H
 
+#include <linux/filter.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -146,7 +148,11 @@ char *seccomp_json_emit_default(void);
 /* Reads and parses FILE (at most 1 MiB); err_msg() starts with the path. */
 int seccomp_json_load(const char *path, struct seccomp_policy *out);
 
-/* ---- seccomp.c ---- */
+/* glibc's SIGRTMIN, the vCPU kick signal (vcpu.c): the filters allow tgkill
+ * with it by number; seccomp_setup() checks that it is. */
+#define SECCOMP_KICK_SIGNAL_NR 34
+
+/* ---- seccomp_filters.c: the built-in tables, compilation (libseccomp) ---- */
 
 /* The built-in filter of a kind (SECCOMP_THREAD_VMM_BOOT included), without
  * sanitizer extras; rules point at static tables (do not free). */
@@ -154,6 +160,26 @@ void seccomp_default_filter(enum seccomp_thread kind, struct seccomp_filter *out
 /* Checks that libseccomp accepts f and compiles it to BPF: *prog_out and
  * *len_out (number of struct sock_filter), malloc'ed; either may be NULL. */
 int seccomp_compile(const struct seccomp_filter *f, void **prog_out, size_t *len_out);
+
+/* ---- the built-in filters, compiled at build time ----
+ * tools/seccomp_gen.c runs seccomp_compile() on every built-in filter when
+ * ember is built and writes the programs into $(BUILD)/gen/seccomp_bpf.c:
+ * variant 0 as the tables say (kill-process), variant 1 with SCMP_ACT_TRAP
+ * as the default action (report mode). seccomp_builtin_insns holds them
+ * all; an entry gives a program's first instruction and length. At run time
+ * the built-in policy only installs them (no libseccomp call). */
+enum { SECCOMP_BUILTIN_KILL = 0, SECCOMP_BUILTIN_REPORT, SECCOMP_BUILTIN_VARIANTS };
+struct seccomp_builtin {
+	uint32_t start, len; /* in seccomp_builtin_insns */
+};
+extern const struct sock_filter seccomp_builtin_insns[];
+extern const struct seccomp_builtin seccomp_builtin_bpf[SECCOMP_THREAD_ALL]
+						       [SECCOMP_BUILTIN_VARIANTS];
+/* The built-in filter of kind in a variant as seccomp_compile() is given it
+ * (the generator and the unit tests use this). */
+void seccomp_builtin_filter(enum seccomp_thread kind, int variant, struct seccomp_filter *out);
+
+/* ---- seccomp.c: the process's policy ---- */
 
 /* Main thread, before any other thread: choose and compile the policy.
  * filter_file NULL and disabled false: the built-in filters. */

@@ -430,6 +430,37 @@ static void test_default_filters(void **state)
 		assert_int_not_equal(f.rules[i].nr, SCMP_SYS(ioctl));
 }
 
+/* The programs compiled at build time (tools/seccomp_gen) are, instruction
+ * for instruction, what libseccomp makes of the tables now, in both variants;
+ * report mode differs from kill-process only in its default action. */
+static void test_builtin_programs(void **state)
+{
+	(void)state;
+	for (int k = 0; k < SECCOMP_THREAD_ALL; k++)
+		for (int v = 0; v < SECCOMP_BUILTIN_VARIANTS; v++) {
+			const struct seccomp_builtin *b = &seccomp_builtin_bpf[k][v];
+			struct seccomp_filter f;
+			void *prog = NULL;
+			size_t len = 0;
+
+			seccomp_builtin_filter((enum seccomp_thread)k, v, &f);
+			assert_int_equal(f.default_action, v == SECCOMP_BUILTIN_KILL
+							       ? SCMP_ACT_KILL_PROCESS
+							       : SCMP_ACT_TRAP);
+			if (seccomp_compile(&f, &prog, &len) < 0)
+				fail_msg("%s: %s", seccomp_thread_name((enum seccomp_thread)k),
+					 err_msg());
+			if (b->len != len || memcmp(&seccomp_builtin_insns[b->start], prog,
+						    len * sizeof(struct sock_filter)))
+				fail_msg(
+				    "%s filter, variant %d: the built-in program (%u instructions) "
+				    "is "
+				    "not what libseccomp compiles from the tables (%zu): rebuild",
+				    seccomp_thread_name((enum seccomp_thread)k), v, b->len, len);
+			free(prog);
+		}
+}
+
 /* ---- real filters, in forked children ---- */
 
 /* Set: the child blocks every signal before it installs its filter, as the
@@ -712,12 +743,13 @@ static void test_report_mode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_minimal),   cmocka_unit_test(test_parse_actions),
-	    cmocka_unit_test(test_bad_documents),   cmocka_unit_test(test_bad_actions),
-	    cmocka_unit_test(test_bad_rules),	    cmocka_unit_test(test_default_round_trip),
-	    cmocka_unit_test(test_default_filters), cmocka_unit_test(test_install),
-	    cmocka_unit_test(test_install_file),    cmocka_unit_test(test_setup_errors),
-	    cmocka_unit_test(test_libc_paths),	    cmocka_unit_test(test_report_mode),
+	    cmocka_unit_test(test_parse_minimal),    cmocka_unit_test(test_parse_actions),
+	    cmocka_unit_test(test_bad_documents),    cmocka_unit_test(test_bad_actions),
+	    cmocka_unit_test(test_bad_rules),	     cmocka_unit_test(test_default_round_trip),
+	    cmocka_unit_test(test_default_filters),  cmocka_unit_test(test_install),
+	    cmocka_unit_test(test_install_file),     cmocka_unit_test(test_setup_errors),
+	    cmocka_unit_test(test_libc_paths),	     cmocka_unit_test(test_report_mode),
+	    cmocka_unit_test(test_builtin_programs),
 	};
 
 	/* the kill-process expectations need the real filters */
