@@ -24,7 +24,11 @@ endif
 # Linked statically where Debian ships an archive (all but cJSON): fewer
 # shared objects to map and relocate at start-up (measured: 2.2 -> 1.4 CPU ms
 # to API-ready) and fewer files for `ember jail` to copy into the chroot.
-LDLIBS   := -Wl,-Bstatic -lseccomp -lcap-ng -lfdt -lcrypto -lz -llzma -llz4 -lzstd \
+# Order: the archives whose code runs at every start (libcap-ng's and
+# libcrypto's constructors, SHA-256) right after ember's own code, so that
+# the start-up touches fewer 64 KiB fault-around windows of the binary
+# (measured: text+rodata resident at the first KVM_RUN 564 -> 448 KiB).
+LDLIBS   := -Wl,-Bstatic -lcap-ng -lcrypto -lseccomp -lfdt -lz -llzma -llz4 -lzstd \
             -Wl,-Bdynamic -lcjson -lpthread
 
 LIB_SRCS := $(filter-out src/api/main.c,$(shell find src -name '*.c' | sort))
@@ -81,7 +85,8 @@ $(BUILD)/libember.a: $(LIB_OBJS)
 # The built-in seccomp filters: tools/seccomp_gen compiles the tables of
 # seccomp_filters.c with libseccomp into C (a build product, not committed);
 # at run time ember only installs them. Same flags as ember (sanitizer extras).
-SECCOMP_GEN_OBJS := $(BUILD)/src/vmm/security/seccomp_filters.o $(BUILD)/src/base/error.o
+SECCOMP_GEN_OBJS := $(BUILD)/src/vmm/security/seccomp_tables.o $(BUILD)/src/vmm/security/seccomp_filters.o \
+		    $(BUILD)/src/base/error.o
 $(BUILD)/tools/seccomp_gen: tools/seccomp_gen.c $(SECCOMP_GEN_OBJS) | $(SETUP_STAMP)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(SECCOMP_GEN_OBJS) \

@@ -143,7 +143,9 @@ struct seccomp_policy {
  * `vcpu.filter[3].args[0].op: ...`). */
 int seccomp_json_parse(const char *text, size_t len, struct seccomp_policy *out);
 void seccomp_policy_free(struct seccomp_policy *p);
-/* The built-in vmm/api/vcpu filters in the file format (malloc'ed text). */
+/* vmm/api/vcpu filters in the file format (malloc'ed text); _default: the
+ * built-in ones (seccomp_tables.c). */
+char *seccomp_json_emit(const struct seccomp_filter filters[SECCOMP_THREAD_KINDS]);
 char *seccomp_json_emit_default(void);
 /* Reads and parses FILE (at most 1 MiB); err_msg() starts with the path. */
 int seccomp_json_load(const char *path, struct seccomp_policy *out);
@@ -152,11 +154,13 @@ int seccomp_json_load(const char *path, struct seccomp_policy *out);
  * with it by number; seccomp_setup() checks that it is. */
 #define SECCOMP_KICK_SIGNAL_NR 34
 
-/* ---- seccomp_filters.c: the built-in tables, compilation (libseccomp) ---- */
+/* ---- seccomp_tables.c: the built-in tables ---- */
 
 /* The built-in filter of a kind (SECCOMP_THREAD_VMM_BOOT included), without
  * sanitizer extras; rules point at static tables (do not free). */
 void seccomp_default_filter(enum seccomp_thread kind, struct seccomp_filter *out);
+/* ---- seccomp_filters.c: compilation (libseccomp) ---- */
+
 /* Checks that libseccomp accepts f and compiles it to BPF: *prog_out and
  * *len_out (number of struct sock_filter), malloc'ed; either may be NULL. */
 int seccomp_compile(const struct seccomp_filter *f, void **prog_out, size_t *len_out);

@@ -411,7 +411,7 @@ fail:
 	return NULL;
 }
 
-char *seccomp_json_emit_default(void)
+char *seccomp_json_emit(const struct seccomp_filter filters[SECCOMP_THREAD_KINDS])
 {
 	cJSON *root = cJSON_CreateObject();
 	char *s = NULL;
@@ -419,10 +419,9 @@ char *seccomp_json_emit_default(void)
 	if (!root)
 		return NULL;
 	for (int k = 0; k < SECCOMP_THREAD_KINDS; k++) {
-		struct seccomp_filter f;
+		const struct seccomp_filter f = filters[k];
 		cJSON *o = cJSON_AddObjectToObject(root, kind_names[k]), *list;
 
-		seccomp_default_filter((enum seccomp_thread)k, &f);
 		if (!o ||
 		    !cJSON_AddStringToObject(o, "default_action", action_name(f.default_action)) ||
 		    !cJSON_AddStringToObject(o, "filter_action", action_name(f.filter_action)) ||
