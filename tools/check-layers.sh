@@ -34,14 +34,14 @@ declare -A HEADERS=(
 	[arch]=arch [aml]=arch [layout]=arch [loader]=arch
 	# device models
 	[boot_timer]=devices [i8042]=devices [rtc]=devices [serial]=devices
-	[rate_limiter]=devices [net_tap]=devices [virtio]=devices
+	[rate_limiter]=devices [net_tap]=devices [net_stream]=devices [virtio]=devices
 	[virtqueue]=devices [virtio_blk]=devices [virtio_net]=devices
 	[virtio_vsock]=devices [virtio_balloon]=devices [vsock_conn]=devices
 	[vsock_uds]=devices [virtio_rng]=devices [virtio_pmem]=devices [virtio_mem]=devices
 	# the VM: configuration, lifecycle, controller, security
 	[config]=vmm [config_json]=vmm [vm]=vmm [controller]=vmm
 	[snapshot]=vmm [snapshot_file]=vmm
-	[seccomp]=vmm [jail]=vmm
+	[seccomp]=vmm [jail]=vmm [passt]=vmm
 	# HTTP API and the process front-ends
 	[http]=api [api_routes]=api [api_server]=api [cli]=api [fc_main]=api
 	[args]=api

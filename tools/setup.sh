@@ -11,6 +11,7 @@ PKGS=(
   bc flex bison libelf-dev xz-utils
   systemd-boot-efi binutils
   qemu-system-x86 lz4
+  passt
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,4 +1,4 @@
-/* virtio-net on a TAP interface.
+/* virtio-net on a TAP interface or a stream socket (passt).
  *
  * Queues: 0 = receive (host -> guest), 1 = transmit. Every frame carries a
  * 12-byte struct virtio_net_hdr_v1 (VERSION_1), which is also the TAP's
@@ -38,6 +38,15 @@
  * Counters: Firecracker's net metrics (struct metrics_net) kept per device;
  * publish_metrics adds their deltas to metrics_net_get(id) before a flush.
  *
+ * Stream backend (net_stream.h, virtio_net_create_stream): frames go to and
+ * from a Unix stream socket with a length prefix (passt). No offloads are
+ * offered (the peer takes no vnet header); rx frames get a zeroed header.
+ * tx is flow-controlled: when the socket is full, the rest of the frame is
+ * kept, the tx queue waits (chains stay available) and resumes on EPOLLOUT.
+ * A peer that dies or breaks the framing takes the link down: STATUS loses
+ * VIRTIO_NET_S_LINK_UP (config interrupt), receive stops, transmitted frames
+ * are dropped and counted in tx_fails; the device itself carries on.
+ *
  * Threads: everything runs on the VMM thread (event loop) under vdev.lock,
  * except the ops the transport calls on vCPU threads (also under the lock).
  * Wiring: see virtio.h (net->vdev is the struct virtio_dev). */
@@ -51,6 +60,7 @@
 #include <linux/virtio_net.h>
 
 #include "ember/metrics.h"
+#include "ember/net_stream.h"
 #include "ember/net_tap.h"
 #include "ember/rate_limiter.h"
 #include "ember/util.h"
@@ -68,6 +78,8 @@
 /* Chains sent per queue event before the event is re-armed (fairness). */
 #define VIRTIO_NET_TX_BUDGET 256
 
+#define NET_PASST_MAX_FWD 16
+
 /* One network interface (PUT /network-interfaces/{id}). */
 struct net_cfg {
 	char id[CFG_ID_MAX + 1];
@@ -77,13 +89,25 @@ struct net_cfg {
 	struct rate_limiter_cfg rx_rate_limiter;
 	struct rate_limiter_cfg tx_rate_limiter;
 	uint32_t mtu; /* 0: VIRTIO_NET_F_MTU not offered */
+	/* ember's extension, the stream backend instead of a TAP (the VMM
+	 * makes the socket; host_dev_name is then NULL): connect to a passt
+	 * the user started, or (ember run) start passt with these forwards. */
+	char *passt_socket;
+	bool passt;
+	int npasst_fwd;
+	struct {
+		uint16_t host, guest;
+	} passt_fwd[NET_PASST_MAX_FWD];
 };
 
 struct virtio_net {
 	struct virtio_dev vdev; /* first: the transport's view */
 	char id[CFG_ID_MAX + 1];
-	struct tap tap;
-	bool tap_dead; /* the TAP reported an error; removed from the loop */
+	struct tap tap;		  /* TAP backend (tap.fd -1 with a stream) */
+	struct net_stream stream; /* stream backend (stream.fd -1 with a TAP) */
+	bool is_stream;
+	bool tap_dead;	  /* the backend (TAP or stream) failed; removed from the loop */
+	bool tx_wait_out; /* stream: EPOLLOUT set, tx waits for the socket */
 	uint8_t mac[6];
 	uint16_t mtu; /* 0: VIRTIO_NET_F_MTU not offered */
 
@@ -122,6 +146,10 @@ struct virtio_net {
  * eventfds, TAP fd and limiter timerfds are added to el (VMM thread). */
 int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm, struct event_loop *el,
 		      struct virtio_net **out);
+/* The same on the stream backend: fd is a connected stream socket (taken:
+ * closed by the device, also on failure); cfg->host_dev_name is not used. */
+int virtio_net_create_stream(const struct net_cfg *cfg, int fd, const struct guest_mem *gm,
+			     struct event_loop *el, struct virtio_net **out);
 void virtio_net_destroy(struct virtio_net *net);
 
 /* PATCH /network-interfaces/{id}: rx/tx may be NULL (unchanged); present
@@ -130,6 +158,8 @@ void virtio_net_update_rate_limiters(struct virtio_net *net, const struct rate_l
 				     const struct rate_limiter_cfg *tx);
 /* Snapshot of the counters, taken under the lock. */
 void virtio_net_get_counters(struct virtio_net *net, struct metrics_net *out);
+/* The link as the guest sees it (false once a stream peer died). */
+bool virtio_net_link_up(struct virtio_net *net);
 /* The MAC the guest sees. */
 void virtio_net_get_mac(struct virtio_net *net, uint8_t mac[6]);
 

@@ -76,8 +76,16 @@ void cli_print_run_help(void)
 	       "                               virtio-blk drive (repeatable; first is vda;\n"
 	       "                               unsafe: no flush offered)\n"
 	       "  --net TAP[,mac=MAC]    virtio-net on an existing TAP device (repeatable)\n"
+	       "  --net passt[,mac=MAC][,forward=HOSTPORT:GUESTPORT]...\n"
+	       "                               virtio-net through a passt ember starts (no root\n"
+	       "                               needed; forward: host TCP port to the guest's)\n"
+	       "  --net passt-socket=PATH[,mac=MAC]   virtio-net through a running passt\n"
 	       "  --vsock CID:PATH       virtio-vsock with the Unix socket PATH\n"
 	       "  --balloon MIB[,deflate_on_oom][,stats=SECONDS]   virtio-balloon, target MIB\n"
+	    "  --net passt[,mac=MAC][,forward=HOSTPORT:GUESTPORT]...\n"
+	    "                               virtio-net through a passt ember starts (no root\n"
+	    "                               needed; forward: host TCP/UDP port to the guest)\n"
+	    "  --net passt-socket=PATH[,mac=MAC]   virtio-net through a running passt\n"
 	       "  --entropy[=BYTES]      virtio-rng from the host's getrandom(), at most BYTES/s\n"
 	       "  --log-level LEVEL      error, warn, info, debug\n"
 	       "  --boot-timer           log the time until the guest writes 123 to port 0x3f0\n"
@@ -143,6 +151,34 @@ int cli_parse_disk(const char *spec, struct drive_cfg *d)
 	return r;
 }
 
+/* forward=HOST:GUEST or forward=PORT (the same on both sides). */
+static int parse_forward(const char *spec, const char *v, struct net_cfg *nc)
+{
+	const char *colon = strchr(v, ':');
+	char host[8];
+	uint64_t h, g;
+
+	if (!nc->passt)
+		return err_set(EINVAL, "--net %s: forward= needs passt", spec);
+	if (nc->npasst_fwd >= NET_PASST_MAX_FWD)
+		return err_set(EINVAL, "--net %s: at most %d forwards", spec, NET_PASST_MAX_FWD);
+	if (colon && (size_t)(colon - v) < sizeof(host)) {
+		memcpy(host, v, (size_t)(colon - v));
+		host[colon - v] = '\0';
+	}
+	if ((colon && ((size_t)(colon - v) >= sizeof(host) || parse_u64(host, 1, 65535, &h) < 0 ||
+		       parse_u64(colon + 1, 1, 65535, &g) < 0)) ||
+	    (!colon && parse_u64(v, 1, 65535, &h) < 0))
+		return err_set(EINVAL,
+			       "--net %s: forward=%s: expected HOSTPORT:GUESTPORT (1..65535)", spec,
+			       v);
+	if (!colon)
+		g = h;
+	nc->passt_fwd[nc->npasst_fwd].host = (uint16_t)h;
+	nc->passt_fwd[nc->npasst_fwd++].guest = (uint16_t)g;
+	return 0;
+}
+
 int cli_parse_net(const char *spec, struct net_cfg *nc)
 {
 	char *copy = strdup(spec), *save = NULL, *tok;
@@ -154,7 +190,15 @@ int cli_parse_net(const char *spec, struct net_cfg *nc)
 		n = 1; /* no TAP name: strtok_r would take the first option for it */
 	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
 		if (n++ == 0) {
-			if (strlen(tok) >= 16)
+			if (strcmp(tok, "passt") == 0) {
+				nc->passt = true;
+			} else if (strncmp(tok, "passt-socket=", 13) == 0) {
+				if (!tok[13])
+					r = err_set(EINVAL, "--net %s: passt-socket= needs a path",
+						    spec);
+				else if (!(nc->passt_socket = strdup(tok + 13)))
+					r = err_set(ENOMEM, "out of memory");
+			} else if (strlen(tok) >= 16)
 				r = err_set(EINVAL, "--net %s: TAP name longer than 15 characters", spec);
 			else if (!(nc->host_dev_name = strdup(tok)))
 				r = err_set(ENOMEM, "out of memory");
@@ -164,13 +208,17 @@ int cli_parse_net(const char *spec, struct net_cfg *nc)
 			nc->has_mac = true;
 		} else if (strncmp(tok, "id=", 3) == 0) {
 			r = set_id(nc->id, tok + 3, "--net");
+		} else if (strncmp(tok, "forward=", 8) == 0) {
+			r = parse_forward(spec, tok + 8, nc);
 		} else {
-			r = err_set(EINVAL, "--net %s: unknown option '%s' (TAP[,mac=MAC][,id=NAME])",
+			r = err_set(EINVAL,
+				    "--net %s: unknown option '%s' (TAP|passt|passt-socket=PATH"
+				    "[,mac=MAC][,id=NAME][,forward=HOSTPORT:GUESTPORT (passt)])",
 				    spec, tok);
 		}
 	}
-	if (r == 0 && !nc->host_dev_name)
-		r = err_set(EINVAL, "--net needs a TAP device name");
+	if (r == 0 && !nc->host_dev_name && !nc->passt && !nc->passt_socket)
+		r = err_set(EINVAL, "--net needs a TAP device name, passt or passt-socket=PATH");
 	free(copy);
 	return r;
 }

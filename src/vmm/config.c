@@ -43,6 +43,7 @@ void drive_cfg_free(struct drive_cfg *d)
 void net_cfg_free(struct net_cfg *n)
 {
 	free(n->host_dev_name);
+	free(n->passt_socket);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -226,9 +227,24 @@ int config_check_net(const struct net_cfg *n)
 
 	if (r)
 		return err_wrap(EINVAL, "iface_id");
-	if (!n->host_dev_name || !*n->host_dev_name)
+	if (n->passt || n->passt_socket) {
+		if (n->host_dev_name || (n->passt && n->passt_socket))
+			return err_set(EINVAL,
+				       "network interface %s: one backend only (host_dev_name, "
+				       "passt or passt_socket)",
+				       n->id);
+		if (n->passt_socket &&
+		    (!*n->passt_socket ||
+		     strlen(n->passt_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)))
+			return err_set(
+			    EINVAL, "network interface %s: passt_socket must be 1..%zu characters",
+			    n->id, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		if (n->npasst_fwd < 0 || n->npasst_fwd > NET_PASST_MAX_FWD ||
+		    (n->npasst_fwd && !n->passt))
+			return err_set(EINVAL, "network interface %s: bad passt forwards", n->id);
+	} else if (!n->host_dev_name || !*n->host_dev_name) {
 		return err_set(EINVAL, "network interface %s: host_dev_name is required", n->id);
-	if (strlen(n->host_dev_name) >= IFNAMSIZ || strchr(n->host_dev_name, '/'))
+	} else if (strlen(n->host_dev_name) >= IFNAMSIZ || strchr(n->host_dev_name, '/'))
 		return err_set(EINVAL,
 			       "network interface %s: host_dev_name \"%s\" is not a valid "
 			       "interface name (at most %d characters, no '/')",
@@ -432,7 +448,8 @@ static int validate_nets(const struct vm_config *c)
 			if (strcmp(o->id, n->id) == 0)
 				return err_set(EINVAL, "network interface id %s is used twice",
 					       n->id);
-			if (strcmp(o->host_dev_name, n->host_dev_name) == 0)
+			if (o->host_dev_name && n->host_dev_name &&
+			    strcmp(o->host_dev_name, n->host_dev_name) == 0)
 				return err_set(EINVAL, "The host device name %s is already in use.",
 					       n->host_dev_name);
 			if (o->has_mac && n->has_mac && memcmp(o->mac, n->mac, 6) == 0)

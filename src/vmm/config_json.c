@@ -702,8 +702,8 @@ static cJSON *drive_obj(const struct drive_cfg *d)
 
 static int net_from_obj(const cJSON *o, const char *where, struct net_cfg *out)
 {
-	static const char *const f[] = {"iface_id",	   "host_dev_name",   "guest_mac", "mtu",
-					"rx_rate_limiter", "tx_rate_limiter", NULL};
+	static const char *const f[] = {"iface_id",	   "host_dev_name",   "guest_mac",    "mtu",
+					"rx_rate_limiter", "tx_rate_limiter", "passt_socket", NULL};
 	struct net_cfg n = {0};
 	char *mac = NULL;
 	struct jpath p;
@@ -711,7 +711,10 @@ static int net_from_obj(const cJSON *o, const char *where, struct net_cfg *out)
 
 	if ((r = check_object(o, where, f)) || (r = get_id(o, where, "iface_id", n.id)))
 		return r;
-	if ((r = get_string(o, where, "host_dev_name", true, true, 64, &n.host_dev_name)) ||
+	/* ember: passt_socket (a passt to connect to) instead of a TAP */
+	if ((r = get_string(o, where, "passt_socket", false, true, 107, &n.passt_socket)) ||
+	    (r = get_string(o, where, "host_dev_name", !n.passt_socket, true, 64,
+			    &n.host_dev_name)) ||
 	    (r = get_string(o, where, "guest_mac", false, false, 64, &mac)) ||
 	    (r = get_u32(o, where, "mtu", false, &n.mtu, NULL)) ||
 	    (r = opt_rate_limiter(o, where, "rx_rate_limiter", &n.rx_rate_limiter, NULL)) ||
@@ -778,7 +781,11 @@ static cJSON *net_obj(const struct net_cfg *n)
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "iface_id", n->id);
-	cJSON_AddStringToObject(o, "host_dev_name", n->host_dev_name ? n->host_dev_name : "");
+	if (n->passt_socket)
+		cJSON_AddStringToObject(o, "passt_socket", n->passt_socket);
+	else
+		cJSON_AddStringToObject(o, "host_dev_name",
+					n->host_dev_name ? n->host_dev_name : "");
 	if (n->has_mac) {
 		char mac[18];
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1],
@@ -1571,7 +1578,8 @@ static int doc_nets(const cJSON *doc, struct vm_config *cfg)
 		for (int j = 0; j < cfg->nnets; j++) {
 			const struct net_cfg *o = &cfg->nets[j];
 			if (strcmp(o->id, n.id) == 0 ||
-			    strcmp(o->host_dev_name, n.host_dev_name) == 0 ||
+			    (o->host_dev_name && n.host_dev_name &&
+			     strcmp(o->host_dev_name, n.host_dev_name) == 0) ||
 			    (o->has_mac && n.has_mac && memcmp(o->mac, n.mac, 6) == 0)) {
 				r = err_set(EINVAL,
 					    "%s: iface_id, host_dev_name and guest_mac must be "

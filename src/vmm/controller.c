@@ -443,7 +443,8 @@ static void put_net(struct controller *c, struct api_request *q, struct ctl_repl
 
 		if (i == idx)
 			continue;
-		if (strcmp(o->host_dev_name, n->host_dev_name) == 0) {
+		if (o->host_dev_name && n->host_dev_name &&
+		    strcmp(o->host_dev_name, n->host_dev_name) == 0) {
 			METRIC_INC(metrics.put_api_requests.network_fails);
 			ctl_refuse(resp,
 				   "Network config error: The host device name %s "

@@ -407,6 +407,10 @@ static int load_config(const struct snap_file *f, const struct snapshot_load_req
 				       "network override: the snapshot has no interface '%s'",
 				       req->net_overrides[i].iface_id);
 		free(n->nets[k].host_dev_name);
+		free(n->nets[k].passt_socket); /* the override picks a TAP */
+		n->nets[k].passt_socket = NULL;
+		n->nets[k].passt = false;
+		n->nets[k].npasst_fwd = 0;
 		n->nets[k].host_dev_name = strdup(req->net_overrides[i].host_dev_name);
 		if (!n->nets[k].host_dev_name)
 			return err_set(ENOMEM, "out of memory");

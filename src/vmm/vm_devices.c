@@ -11,6 +11,7 @@
 
 #include "ember/error.h"
 #include "ember/log.h"
+#include "ember/passt.h"
 #include "ember/virtio.h"
 #include "ember/virtio_balloon.h"
 #include "ember/virtio_mem.h"
@@ -140,6 +141,25 @@ int vm_setup_device_memory(struct vm *vm, const struct vm_config *cfg)
 	return 0;
 }
 
+/* A TAP, or the stream backend to passt (started here: ember run only, see
+ * passt.h; or a running one at passt_socket). */
+static int net_create(struct vm *vm, const struct net_cfg *nc, struct virtio_net **net)
+{
+	pid_t pid;
+	int fd, r;
+
+	if (!nc->passt && !nc->passt_socket)
+		return virtio_net_create(nc, &vm->mem, vm->el, net);
+	if (nc->passt) {
+		if ((r = passt_start(nc, &fd, &pid)) < 0)
+			return r;
+		log_info("network interface %s: passt started (pid %d)", nc->id, (int)pid);
+	} else if ((r = passt_connect(nc->passt_socket, &fd)) < 0) {
+		return r;
+	}
+	return virtio_net_create_stream(nc, fd, &vm->mem, vm->el, net);
+}
+
 int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 {
 	uint64_t pmem_gpa = vm_devmem_start(&vm->mem);
@@ -159,7 +179,7 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 	for (int i = 0; i < cfg->nnets; i++) {
 		struct virtio_net *net;
 
-		if ((r = virtio_net_create(&cfg->nets[i], &vm->mem, vm->el, &net)) < 0)
+		if ((r = net_create(vm, &cfg->nets[i], &net)) < 0)
 			return err_wrap(-r, "network interface %s", cfg->nets[i].id);
 		if ((r = add_vdev(vm, &net->vdev, net, cfg->nets[i].id)) < 0)
 			return r;

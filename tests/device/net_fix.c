@@ -137,7 +137,7 @@ int netfix_init(struct netfix *f, struct net_cfg *cfg, uint64_t want, uint16_t q
 	int r;
 
 	memset(f, 0, sizeof(*f));
-	f->pkt = f->pkt_vnet = -1;
+	f->pkt = f->pkt_vnet = f->peer = -1;
 	if (!cfg)
 		cfg = &def;
 	snprintf(cfg->id, sizeof(cfg->id), "%s", "net0");
@@ -167,6 +167,36 @@ fail:
 	return r;
 }
 
+int netfix_init_stream(struct netfix *f, struct net_cfg *cfg, uint64_t want, uint16_t qsize)
+{
+	struct net_cfg def = {0};
+	int sv[2], r;
+
+	memset(f, 0, sizeof(*f));
+	f->pkt = f->pkt_vnet = f->peer = -1;
+	if (!cfg)
+		cfg = &def;
+	snprintf(cfg->id, sizeof(cfg->id), "%s", "net0");
+	if ((r = vdrv_init(&f->d, NETFIX_RAM)) < 0)
+		return r;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	f->peer = sv[1];
+	if ((r = virtio_net_create_stream(cfg, sv[0], &f->d.gm, &f->d.el, &f->net)) < 0)
+		goto fail;
+	virtio_net_get_mac(f->net, f->mac);
+	if ((r = vdrv_attach(&f->d, &f->net->vdev)) < 0)
+		goto fail;
+	if (want && (r = vdrv_setup(&f->d, want, 2, qsize)) < 0)
+		goto fail;
+	return 0;
+fail:
+	netfix_fini(f);
+	return r;
+}
+
 void netfix_fini(struct netfix *f)
 {
 	virtio_net_destroy(f->net);
@@ -175,7 +205,9 @@ void netfix_fini(struct netfix *f)
 		close(f->pkt);
 	if (f->pkt_vnet >= 0)
 		close(f->pkt_vnet);
-	f->pkt = f->pkt_vnet = -1;
+	if (f->peer >= 0)
+		close(f->peer);
+	f->pkt = f->pkt_vnet = f->peer = -1;
 	vdrv_destroy(&f->d);
 }
 

@@ -29,6 +29,7 @@ struct netfix {
 	uint8_t mac[6];
 	int pkt;      /* AF_PACKET on the TAP (host side), outgoing ignored */
 	int pkt_vnet; /* the same with PACKET_VNET_HDR (GSO in and out) */
+	int peer;     /* stream backend: the test's end of the socket pair */
 	/* rx buffers posted by the driver, by head */
 	uint64_t rx_gpa[VQ_MAX_SIZE];
 	uint32_t rx_size[VQ_MAX_SIZE];
@@ -43,6 +44,9 @@ int netfix_netns_tap(void);
  * the caller in *cfg; host_dev_name/id are filled in), driver handshake
  * with want (none if 0) and two queues of qsize. */
 int netfix_init(struct netfix *f, struct net_cfg *cfg, uint64_t want, uint16_t qsize);
+/* The same on the stream backend: a socketpair, the device on one end,
+ * f->peer (blocking) the test's end playing passt. No namespace needed. */
+int netfix_init_stream(struct netfix *f, struct net_cfg *cfg, uint64_t want, uint16_t qsize);
 void netfix_fini(struct netfix *f);
 
 /* ---- guest side ---- */

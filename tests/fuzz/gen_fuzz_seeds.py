@@ -170,6 +170,34 @@ w('fuzz_virtio_net', 'rx-mrg', prog([chain(0, [(256, True, b''), (256, True, b''
                                      bytes([HOST]) + struct.pack('<H', 900) + frame * 20],
                                     mode_extra=0x80))
 
+# ---- virtio-net on the stream backend (passt): host op 0 raw bytes, 1 a
+# well-formed frame, 2 read what the guest sent, 3 the peer closes ----
+def sframe(f):
+    return struct.pack('>I', len(f)) + f
+
+
+def sraw(b):
+    return bytes([HOST, 0]) + struct.pack('<H', len(b)) + b
+
+
+rx2 = [chain(0, [(1526 + 12, True, b'')]), chain(0, [(1526 + 12, True, b'')]), kick(0)]
+w('fuzz_net_stream', 'rx', prog(rx2 + [bytes([HOST, 1]) + struct.pack('<H', len(frame) - 14) + frame,
+                                      bytes([POLL])]))
+w('fuzz_net_stream', 'rx-split', prog(rx2 + [sraw(sframe(frame)[:9]), bytes([POLL]),
+                                            sraw(sframe(frame)[9:]), bytes([POLL])]))
+w('fuzz_net_stream', 'rx-runt-then-frame', prog(rx2 + [sraw(sframe(b'abc') + sframe(frame)),
+                                                      bytes([POLL])]))
+w('fuzz_net_stream', 'rx-huge-prefix', prog(rx2 + [sraw(b'\xff\xff\xff\xff' + frame),
+                                                  bytes([POLL])]))
+w('fuzz_net_stream', 'rx-mrg', prog([chain(0, [(256, True, b''), (256, True, b'')]), kick(0),
+                                     sraw(sframe(frame * 20)), bytes([POLL])], mode_extra=0x80))
+w('fuzz_net_stream', 'tx', prog([chain(1, [(12, False, vnet), (len(frame), False, frame)]),
+                                 kick(1), host(2)]))
+w('fuzz_net_stream', 'close-mid-frame', prog(rx2 + [sraw(sframe(frame)[:30]), host(3),
+                                                   bytes([POLL]),
+                                                   chain(1, [(12 + len(frame), False,
+                                                              vnet + frame)]), kick(1)]))
+
 
 # ---- virtio-mmio: the handshake as register writes ----
 def reg(off, val, poll=False):

@@ -404,6 +404,28 @@ static void test_net(void **state)
 
 	BAD(0, "--net", "--kernel", "/k", "--net", "a", "--net", "b", "--net", "c", "--net", "d",
 	    "--net", "e");
+
+	/* passt: started by ember (forwards) or at a socket */
+	assert_int_equal(parse(&cfg, ARGS("--kernel", "/k", "--net",
+					  "passt,mac=02:FC:00:00:00:0a,forward=8022:22,forward=80",
+					  "--net", "passt-socket=/run/p.sock,id=up")),
+			 0);
+	assert_int_equal(cfg.nnets, 2);
+	assert_true(cfg.nets[0].passt);
+	assert_null(cfg.nets[0].host_dev_name);
+	assert_null(cfg.nets[0].passt_socket);
+	assert_true(cfg.nets[0].has_mac);
+	assert_int_equal(cfg.nets[0].npasst_fwd, 2);
+	assert_int_equal(cfg.nets[0].passt_fwd[0].host, 8022);
+	assert_int_equal(cfg.nets[0].passt_fwd[0].guest, 22);
+	assert_int_equal(cfg.nets[0].passt_fwd[1].host, 80);
+	assert_int_equal(cfg.nets[0].passt_fwd[1].guest, 80);
+	assert_false(cfg.nets[1].passt);
+	assert_string_equal(cfg.nets[1].passt_socket, "/run/p.sock");
+	assert_string_equal(cfg.nets[1].id, "up");
+	assert_int_equal(config_check_net(&cfg.nets[0]), 0);
+	assert_int_equal(config_check_net(&cfg.nets[1]), 0);
+	config_free(&cfg);
 }
 
 static void test_bad_net(void **state)
@@ -422,6 +444,13 @@ static void test_bad_net(void **state)
 	BAD(EINVAL, "--net", "--kernel", "/k", "--net", "tap0,mac= 1:02:03:04:05:06");
 	BAD(EINVAL, "--net", "--kernel", "/k", "--net", "tap0,mac=+1:02:03:04:05:06");
 	BAD(EINVAL, "--net", "--kernel", "/k", "--net", "tap0,mac=02:00:00:00:00:0g");
+	BAD(EINVAL, "forward= needs passt", "--kernel", "/k", "--net", "tap0,forward=1:2");
+	BAD(EINVAL, "forward=", "--kernel", "/k", "--net", "passt,forward=0:22");
+	BAD(EINVAL, "forward=", "--kernel", "/k", "--net", "passt,forward=65536:22");
+	BAD(EINVAL, "forward=", "--kernel", "/k", "--net", "passt,forward=22:");
+	BAD(EINVAL, "forward=", "--kernel", "/k", "--net", "passt,forward=1234567:2");
+	BAD(EINVAL, "forward=", "--kernel", "/k", "--net", "passt,forward=a:b");
+	BAD(EINVAL, "passt-socket= needs a path", "--kernel", "/k", "--net", "passt-socket=");
 	BAD(EINVAL, "--net", "--kernel", "/k", "--net", "tap0,speed=10G");
 	BAD(EINVAL, "--net", "--kernel", "/k", "--net", "tap0,id=");
 	BAD(EINVAL, "--net", "--kernel", "/k", "--net");

@@ -342,6 +342,21 @@ static void test_net_vsock_balloon(void **state)
 		   "host_dev_name");
 	expect_err(cfgjson_parse_net(S("{\"iface_id\": \"eth0\"}"), &n),
 		   "missing field `host_dev_name`");
+	/* ember's extension: a passt socket instead of a TAP */
+	assert_int_equal(cfgjson_parse_net(S("{\"iface_id\": \"eth0\", \"passt_socket\": "
+					     "\"/run/passt.sock\"}"),
+					   &n),
+			 0);
+	assert_string_equal(n.passt_socket, "/run/passt.sock");
+	assert_null(n.host_dev_name);
+	net_cfg_free(&n);
+	expect_err(cfgjson_parse_net(S("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+				       "\"passt_socket\": \"/run/passt.sock\"}"),
+				     &n),
+		   "one backend only");
+	expect_err(cfgjson_parse_net(S("{\"iface_id\": \"eth0\", \"passt_socket\": \"\"}"),
+				     &n),
+		   "passt_socket: must not be empty");
 	expect_err(cfgjson_parse_net(S("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
 				       "\"allow_mmds_requests\": true}"),
 				     &n),

@@ -1,4 +1,5 @@
-/* virtio-net: receive and transmit queues over a TAP (see virtio_net.h). */
+/* virtio-net: receive and transmit queues over a TAP or a stream socket
+ * (see virtio_net.h). */
 #include "ember/virtio_net.h"
 
 #include <endian.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -37,30 +39,81 @@ static bool has(const struct virtio_net *n, unsigned bit)
 	return virtio_dev_has_feature(&n->vdev, bit);
 }
 
-/* ---- receive: TAP -> guest ---- */
+_Static_assert(NET_STREAM_MAX_FRAME == VIRTIO_NET_MAX_FRAME, "stream and device frame limits");
 
-/* Watch the TAP for frames (only while the guest can take them). Only the
- * VMM thread touches the event loop. */
-static void rx_set_polling(struct virtio_net *n, bool on)
+/* The backend's descriptor. */
+static int backend_fd(const struct virtio_net *n)
 {
-	if (n->rx_polling == on || !n->vdev.el || n->tap_dead)
-		return;
-	if (el_modify(n->vdev.el, n->tap.fd, on ? EPOLLIN : 0) < 0) {
-		NET_INC(n, event_fails);
-		return;
-	}
-	n->rx_polling = on;
+	return n->is_stream ? n->stream.fd : n->tap.fd;
 }
 
-/* The TAP failed for good (interface gone): stop watching it. */
+/* ---- receive: backend -> guest ---- */
+
+/* The events the backend fd is watched for: EPOLLIN while the guest can
+ * take frames, EPOLLOUT while a stream's tx waits for room. Only the VMM
+ * thread touches the event loop. */
+static bool set_events(struct virtio_net *n, bool rx, bool out)
+{
+	if ((n->rx_polling == rx && n->tx_wait_out == out) || !n->vdev.el || n->tap_dead)
+		return false;
+	if (el_modify(n->vdev.el, backend_fd(n), (rx ? EPOLLIN : 0) | (out ? EPOLLOUT : 0)) < 0) {
+		NET_INC(n, event_fails);
+		return false;
+	}
+	n->rx_polling = rx;
+	n->tx_wait_out = out;
+	return true;
+}
+
+static void rx_set_polling(struct virtio_net *n, bool on)
+{
+	set_events(n, on, n->tx_wait_out);
+}
+
+/* The backend failed for good (TAP gone, stream peer dead or speaking
+ * nonsense): stop watching it. A stream's link goes down for the guest. */
 static void tap_failed(struct virtio_net *n, const char *what, int err)
 {
-	log_warn("virtio-net %s: tap %s: %s%s%s; receive stops", n->id, n->tap.name, what,
-		 err ? ": " : "", err ? strerror(err) : "");
+	if (n->tap_dead)
+		return;
+	if (n->is_stream)
+		log_warn("virtio-net %s: stream peer: %s%s%s; link down", n->id, what,
+			 err ? ": " : "", err ? strerror(err) : "");
+	else
+		log_warn("virtio-net %s: tap %s: %s%s%s; receive stops", n->id, n->tap.name, what,
+			 err ? ": " : "", err ? strerror(err) : "");
 	if (n->vdev.el)
-		el_remove(n->vdev.el, n->tap.fd);
+		el_remove(n->vdev.el, backend_fd(n));
 	n->tap_dead = true;
-	n->rx_polling = false;
+	n->rx_polling = n->tx_wait_out = false;
+	if (n->is_stream)
+		virtio_dev_config_changed(&n->vdev); /* STATUS: link down */
+}
+
+/* Stream: the next frame behind a zeroed header, as rx_read. */
+static int rx_read_stream(struct virtio_net *n)
+{
+	int r = net_stream_recv(&n->stream, n->rx_buf + VIRTIO_NET_HDR_LEN,
+				RX_BUF_SIZE - VIRTIO_NET_HDR_LEN);
+
+	if (r == -EAGAIN)
+		return r;
+	if (r < 0) {
+		NET_INC(n, tap_read_fails);
+		return r;
+	}
+	NET_INC(n, rx_count);
+	if (r == 0) {
+		NET_INC(n, rx_fails); /* runt */
+		return 0;
+	}
+	memset(n->rx_buf, 0, VIRTIO_NET_HDR_LEN);
+	n->rx_len = VIRTIO_NET_HDR_LEN + (size_t)r;
+	n->rx_pending = true;
+	n->rx_checked = n->rx_charged = false;
+	n->rx_nheld = 0;
+	n->rx_off = 0;
+	return 1;
 }
 
 /* Read one frame into rx_buf: 1 (rx_pending set), 0 (nothing usable was
@@ -69,6 +122,8 @@ static int rx_read(struct virtio_net *n)
 {
 	ssize_t r;
 
+	if (n->is_stream)
+		return rx_read_stream(n);
 	do
 		r = read(n->tap.fd, n->rx_buf, RX_BUF_SIZE);
 	while (r < 0 && errno == EINTR);
@@ -267,6 +322,17 @@ static int rx_deliver(struct virtio_net *n, struct virtqueue *vq, bool *pushed)
 	return 0;
 }
 
+/* Come back to the rx queue after the other fds (a queue notification). */
+static void rx_kick_self(struct virtio_net *n)
+{
+	uint64_t one = 1;
+
+	if (write(n->vdev.queue_evfd[VIRTIO_NET_RXQ], &one, sizeof(one)) < 0)
+		NET_INC(n, event_fails);
+}
+
+static void tx_process(struct virtio_net *n);
+
 static void rx_process(struct virtio_net *n)
 {
 	struct virtio_dev *vd = &n->vdev;
@@ -294,6 +360,8 @@ static void rx_process(struct virtio_net *n)
 			}
 			if (budget-- == 0) {
 				rx_set_polling(n, true); /* level-triggered: back soon */
+				if (n->is_stream && net_stream_rx_ready(&n->stream))
+					rx_kick_self(n); /* buffered: the fd may stay quiet */
 				break;
 			}
 			r = rx_read(n);
@@ -304,7 +372,11 @@ static void rx_process(struct virtio_net *n)
 				break;
 			}
 			if (r < 0) {
-				tap_failed(n, "read", -r);
+				tap_failed(n,
+					   r == -EPROTO	 ? "frame length out of range"
+					   : r == -EPIPE ? "closed"
+							 : "read",
+					   r == -EPROTO || r == -EPIPE ? 0 : -r);
 				break;
 			}
 		}
@@ -346,6 +418,41 @@ static void tap_event(void *opaque, int fd, uint32_t events)
 		NET_INC(n, rx_tap_event_count);
 		rx_process(n);
 	}
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+/* VMM thread: the stream socket has bytes, room, or its peer is gone. Bytes
+ * that came before a hang-up are still read (EPOLLIN with EPOLLHUP); the
+ * read then sees the end. */
+static void stream_event(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	bool was_dead;
+	int r;
+
+	pthread_mutex_lock(&n->vdev.lock);
+	was_dead = n->tap_dead;
+	if (!n->tap_dead && (events & EPOLLOUT)) {
+		r = net_stream_flush(&n->stream);
+		if (r == 0) {
+			set_events(n, n->rx_polling, false);
+			tx_process(n);
+		} else if (r != -EAGAIN) {
+			NET_INC(n, tap_write_fails);
+			tap_failed(n, "write", -r);
+		}
+	}
+	if (!n->tap_dead && (events & EPOLLIN)) {
+		NET_INC(n, rx_tap_event_count);
+		rx_process(n);
+	}
+	if (!n->tap_dead && (events & (EPOLLERR | EPOLLHUP))) {
+		/* Peer gone and nothing (more) to read for the guest now. */
+		NET_INC(n, event_fails);
+		tap_failed(n, events & EPOLLERR ? "socket error" : "hung up", 0);
+	}
+	if (!was_dead && n->tap_dead)
+		tx_process(n); /* chains that waited for room: dropped, returned */
 	pthread_mutex_unlock(&n->vdev.lock);
 }
 
@@ -392,8 +499,35 @@ static bool tx_header_valid(const struct virtio_net *n, const struct virtio_net_
 	return (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && gso_size > 0;
 }
 
+/* Stream: the frame without the vnet header (none was negotiated that
+ * would matter: no offloads are offered). 0 sent (or kept by the stream,
+ * or dropped and counted), -EBUSY the stream still sends an earlier frame. */
+static int tx_frame_stream(struct virtio_net *n, int cnt, size_t frame_len)
+{
+	int r;
+
+	if (n->tap_dead) {
+		NET_INC(n, tx_fails); /* link down: lost, as on a cable */
+		return 0;
+	}
+	r = net_stream_send(&n->stream, n->tx_iov, cnt + 1, frame_len);
+	if (r == -EAGAIN)
+		return -EBUSY;
+	if (r < 0) {
+		NET_INC(n, tap_write_fails);
+		NET_INC(n, tx_fails);
+		if (r != -EMSGSIZE)
+			tap_failed(n, "write", -r);
+		return 0;
+	}
+	NET_INC(n, tx_count);
+	NET_INC(n, tx_packets_count);
+	NET_ADD(n, tx_bytes_count, frame_len);
+	return 0;
+}
+
 /* One transmit chain: 0 done (sent, or dropped and counted), -EAGAIN
- * throttled (nothing consumed). */
+ * throttled, -EBUSY the stream is full (nothing consumed either way). */
 static int tx_frame(struct virtio_net *n, const struct vq_chain *c)
 {
 	struct virtio_net_hdr_v1 h;
@@ -414,6 +548,8 @@ static int tx_frame(struct virtio_net *n, const struct vq_chain *c)
 		NET_INC(n, tx_malformed_frames);
 		return 0;
 	}
+	if (n->is_stream && !n->tap_dead && net_stream_tx_blocked(&n->stream))
+		return -EBUSY; /* before the limiter: nothing is charged twice */
 	if (!rl_consume(&n->tx_rl, 1, frame_len)) {
 		NET_INC(n, tx_rate_limiter_throttled);
 		return -EAGAIN;
@@ -428,6 +564,8 @@ static int tx_frame(struct virtio_net *n, const struct vq_chain *c)
 		NET_INC(n, tx_malformed_frames);
 		return 0;
 	}
+	if (n->is_stream)
+		return tx_frame_stream(n, cnt, frame_len);
 	do
 		w = writev(n->tap.fd, n->tx_iov, cnt + 1);
 	while (w < 0 && errno == EINTR);
@@ -444,6 +582,14 @@ static int tx_frame(struct virtio_net *n, const struct vq_chain *c)
 	return 0;
 }
 
+static void tx_kick_self(struct virtio_net *n)
+{
+	uint64_t one = 1;
+
+	if (write(n->vdev.queue_evfd[VIRTIO_NET_TXQ], &one, sizeof(one)) < 0)
+		NET_INC(n, event_fails);
+}
+
 static void tx_process(struct virtio_net *n)
 {
 	struct virtio_dev *vd = &n->vdev;
@@ -452,7 +598,7 @@ static void tx_process(struct virtio_net *n)
 	bool pushed = false, any = false;
 	int r;
 
-	if (!virtio_dev_live(vd) || !vq->active || n->tx_throttled)
+	if (!virtio_dev_live(vd) || !vq->active || n->tx_throttled || n->tx_wait_out)
 		return;
 	do {
 		vq_disable_notification(vq);
@@ -476,10 +622,16 @@ static void tx_process(struct virtio_net *n)
 			}
 			if (r < 0) {
 				NET_INC(n, tx_malformed_frames);
-			} else if (tx_frame(n, &n->tx_chain) == -EAGAIN) {
+			} else if ((r = tx_frame(n, &n->tx_chain)) == -EAGAIN) {
 				/* Resume on the limiter's timer; no kick needed. */
 				vq_unpop(vq);
 				n->tx_throttled = true;
+				goto out;
+			} else if (r == -EBUSY) {
+				/* Resume when the stream socket has room. */
+				vq_unpop(vq);
+				if (!set_events(n, n->rx_polling, true))
+					tx_kick_self(n); /* cannot wait: poll again */
 				goto out;
 			}
 			vq_push(vq, n->tx_chain.head, 0);
@@ -545,7 +697,7 @@ static void net_config_read(struct virtio_dev *vd, uint32_t off, void *data, uin
 
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(cfg.mac, n->mac, sizeof(cfg.mac));
-	cfg.status = htole16(VIRTIO_NET_S_LINK_UP);
+	cfg.status = htole16(n->is_stream && n->tap_dead ? 0 : VIRTIO_NET_S_LINK_UP);
 	cfg.max_virtqueue_pairs = htole16(1);
 	cfg.mtu = htole16(n->mtu);
 	memcpy(data, (uint8_t *)&cfg + off, len);
@@ -579,7 +731,7 @@ static int net_activate(struct virtio_dev *vd)
 		off |= TUN_F_TSO6;
 	if (has(n, VIRTIO_NET_F_GUEST_UFO))
 		off |= TUN_F_UFO;
-	if (!n->tap_dead && tap_set_offloads(&n->tap, off) < 0) {
+	if (!n->is_stream && !n->tap_dead && tap_set_offloads(&n->tap, off) < 0) {
 		NET_INC(n, activate_fails);
 		log_warn("virtio-net %s: %s", n->id, err_msg());
 		return -EIO;
@@ -597,7 +749,7 @@ static void net_reset(struct virtio_dev *vd)
 	n->rx_pending = false;
 	n->rx_nheld = 0; /* the queues are reset: held buffers are gone */
 	n->rx_off = 0;
-	if (!n->tap_dead && n->tap.offloads)
+	if (!n->is_stream && !n->tap_dead && n->tap.offloads)
 		tap_set_offloads(&n->tap, 0);
 }
 
@@ -652,22 +804,33 @@ static uint64_t offload_features(unsigned tun)
 	return f;
 }
 
-int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm, struct event_loop *el,
-		      struct virtio_net **out)
+/* TAP (stream_fd < 0, opens cfg->host_dev_name) or stream (takes
+ * stream_fd). */
+static int net_create(const struct net_cfg *cfg, int stream_fd, const struct guest_mem *gm,
+		      struct event_loop *el, struct virtio_net **out)
 {
+	bool is_stream = stream_fd >= 0;
 	struct virtio_net *n;
 	int r;
 
 	*out = NULL;
-	if (!cfg->host_dev_name || !*cfg->host_dev_name)
+	if (!is_stream && (!cfg->host_dev_name || !*cfg->host_dev_name))
 		return err_set(EINVAL, "network interface %s: no host_dev_name", cfg->id);
-	if (cfg->mtu > UINT16_MAX)
+	if (cfg->mtu > UINT16_MAX) {
+		if (is_stream)
+			close(stream_fd);
 		return err_set(EINVAL, "network interface %s: mtu %u too large", cfg->id, cfg->mtu);
+	}
 	n = calloc(1, sizeof(*n));
-	if (!n)
+	if (!n) {
+		if (is_stream)
+			close(stream_fd);
 		return err_set(ENOMEM, "network interface %s: out of memory", cfg->id);
-	n->tap.fd = n->rx_rl.timer_fd = n->tx_rl.timer_fd = -1;
-	snprintf(n->id, sizeof(n->id), "%s", cfg->id[0] ? cfg->id : cfg->host_dev_name);
+	}
+	n->tap.fd = n->stream.fd = n->rx_rl.timer_fd = n->tx_rl.timer_fd = -1;
+	n->is_stream = is_stream;
+	snprintf(n->id, sizeof(n->id), "%s",
+		 cfg->id[0] || is_stream ? cfg->id : cfg->host_dev_name);
 	n->mtu = (uint16_t)cfg->mtu;
 	if (cfg->has_mac) {
 		memcpy(n->mac, cfg->mac, sizeof(n->mac));
@@ -681,8 +844,14 @@ int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm, str
 		r = err_set(ENOMEM, "network interface %s: out of memory", n->id);
 		goto fail;
 	}
-	if ((r = tap_open(&n->tap, cfg->host_dev_name)) < 0)
+	if (is_stream) {
+		r = net_stream_init(&n->stream, stream_fd);
+		stream_fd = -1; /* the stream owns it now, even on failure */
+		if (r < 0)
+			goto fail;
+	} else if ((r = tap_open(&n->tap, cfg->host_dev_name)) < 0) {
 		goto fail;
+	}
 	if ((r = rl_init(&n->rx_rl, &cfg->rx_rate_limiter)) < 0 ||
 	    (r = rl_init(&n->tx_rl, &cfg->tx_rate_limiter)) < 0)
 		goto fail;
@@ -692,7 +861,8 @@ int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm, str
 	if (n->mtu)
 		n->vdev.device_features |= F(MTU);
 	if (el) {
-		if ((r = el_add(el, n->tap.fd, 0, tap_event, n)) < 0 ||
+		if ((r = el_add(el, backend_fd(n), 0, is_stream ? stream_event : tap_event, n)) <
+			0 ||
 		    (r = el_add(el, rl_timer_fd(&n->rx_rl), EPOLLIN, rx_rl_event, n)) < 0 ||
 		    (r = el_add(el, rl_timer_fd(&n->tx_rl), EPOLLIN, tx_rl_event, n)) < 0) {
 			err_set(-r, "network interface %s: event loop: %s", n->id, strerror(-r));
@@ -703,8 +873,26 @@ int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm, str
 	*out = n;
 	return 0;
 fail:
+	if (stream_fd >= 0)
+		close(stream_fd);
 	virtio_net_destroy(n);
 	return r;
+}
+
+int virtio_net_create(const struct net_cfg *cfg, const struct guest_mem *gm, struct event_loop *el,
+		      struct virtio_net **out)
+{
+	return net_create(cfg, -1, gm, el, out);
+}
+
+int virtio_net_create_stream(const struct net_cfg *cfg, int fd, const struct guest_mem *gm,
+			     struct event_loop *el, struct virtio_net **out)
+{
+	if (fd < 0) {
+		*out = NULL;
+		return err_set(EBADF, "network interface %s: no stream socket", cfg->id);
+	}
+	return net_create(cfg, fd, gm, el, out);
 }
 
 void virtio_net_destroy(struct virtio_net *n)
@@ -715,8 +903,8 @@ void virtio_net_destroy(struct virtio_net *n)
 		return;
 	el = n->vdev.ops ? n->vdev.el : NULL;
 	if (el) {
-		if (n->tap.fd >= 0 && !n->tap_dead)
-			el_remove(el, n->tap.fd);
+		if (backend_fd(n) >= 0 && !n->tap_dead)
+			el_remove(el, backend_fd(n));
 		if (n->rx_rl.timer_fd >= 0)
 			el_remove(el, n->rx_rl.timer_fd);
 		if (n->tx_rl.timer_fd >= 0)
@@ -726,6 +914,8 @@ void virtio_net_destroy(struct virtio_net *n)
 	rl_destroy(&n->rx_rl);
 	rl_destroy(&n->tx_rl);
 	tap_close(&n->tap);
+	if (n->is_stream)
+		net_stream_close(&n->stream);
 	free(n->rx_buf);
 	free(n);
 }
@@ -757,6 +947,16 @@ void virtio_net_get_counters(struct virtio_net *n, struct metrics_net *out)
 	pthread_mutex_lock(&n->vdev.lock);
 	*out = n->stats;
 	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+bool virtio_net_link_up(struct virtio_net *n)
+{
+	bool up;
+
+	pthread_mutex_lock(&n->vdev.lock);
+	up = !(n->is_stream && n->tap_dead);
+	pthread_mutex_unlock(&n->vdev.lock);
+	return up;
 }
 
 void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6])
