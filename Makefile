@@ -79,7 +79,8 @@ $(BUILD)/%.o: %.c | $(SETUP_STAMP)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libember.a: $(LIB_OBJS)
+include firmware/oneshot-init/oneshot-init.mk
+$(BUILD)/libember.a: $(LIB_OBJS) $(OSI_BLOB)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # The built-in seccomp filters: tools/seccomp_gen compiles the tables of

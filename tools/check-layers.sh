@@ -29,7 +29,7 @@ declare -A HEADERS=(
 	# foundation: errors, helpers, logging, guest memory, bus, event loop,
 	# KVM wrappers, metrics registry, hashing, JSON helpers
 	[error]=base [util]=base [log]=base [memory]=base [bus]=base
-	[event_loop]=base [kvm]=base [metrics]=base [measure]=base [json]=base
+	[event_loop]=base [kvm]=base [metrics]=base [measure]=base [json]=base [cpio]=base [oneshot_abi]=base
 	# x86_64: boot protocol, tables, CPU set-up, kernel loaders
 	[arch]=arch [aml]=arch [layout]=arch [loader]=arch
 	# device models
@@ -41,7 +41,7 @@ declare -A HEADERS=(
 	# the VM: configuration, lifecycle, controller, security
 	[config]=vmm [config_json]=vmm [vm]=vmm [controller]=vmm
 	[snapshot]=vmm [snapshot_file]=vmm
-	[seccomp]=vmm [jail]=vmm [passt]=vmm
+	[seccomp]=vmm [jail]=vmm [passt]=vmm [elfdeps]=vmm [oneshot]=vmm
 	# HTTP API and the process front-ends
 	[http]=api [api_routes]=api [api_server]=api [cli]=api [fc_main]=api
 	[args]=api

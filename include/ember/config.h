@@ -73,6 +73,18 @@ struct metrics_cfg {
 	char *properties_json; /* {"key": "value", ...} or NULL */
 };
 
+/* ember run ... -- CMD [ARGS...]: a one-shot run (oneshot.h). Owned. */
+#define CFG_ONESHOT_MAX_COPY 64
+struct oneshot_cfg {
+	bool present;
+	int argc;
+	char **argv; /* CMD and its arguments, NULL-terminated */
+	int ncopy;
+	char *copy[CFG_ONESHOT_MAX_COPY]; /* --copy PATH */
+	char *modules_dir;		  /* --modules DIR */
+	char *keep_initrd;		  /* --keep-initrd PATH */
+};
+
 struct vm_config {
 	struct boot_source_cfg boot;
 	struct machine_cfg machine;
@@ -97,6 +109,7 @@ struct vm_config {
 	/* --seccomp-filter FILE (borrowed from argv, not freed) / --no-seccomp */
 	const char *seccomp_filter;
 	bool no_seccomp;
+	struct oneshot_cfg oneshot;
 };
 
 /* Defaults: 1 vCPU, 128 MiB, stdio console. */

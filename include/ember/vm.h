@@ -35,6 +35,9 @@ enum vm_state vm_get_state(const struct vm *vm);
 /* True once the guest reset/shut down or a vCPU failed; *code is the exit
  * code for the process. */
 bool vm_exited(const struct vm *vm, int *code);
+/* One-shot runs: the command's exit status the guest's init reported
+ * (oneshot_abi.h), or -1 if it did not. */
+int vm_oneshot_status(const struct vm *vm);
 /* Ask the VM to stop (e.g. SIGTERM); vm_exited() becomes true. */
 void vm_request_exit(struct vm *vm, int code);
 int vm_send_ctrl_alt_del(struct vm *vm);

@@ -33,6 +33,9 @@ enum {
 	OPT_SECCOMP_FILTER,
 	OPT_NO_SECCOMP,
 	OPT_MEASURED_BOOT,
+	OPT_COPY,
+	OPT_MODULES,
+	OPT_KEEP_INITRD,
 };
 
 static const struct option run_opts[] = {
@@ -55,6 +58,9 @@ static const struct option run_opts[] = {
 	{"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
 	{"seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER},
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
+	{"copy", required_argument, NULL, OPT_COPY},
+	{"modules", required_argument, NULL, OPT_MODULES},
+	{"keep-initrd", required_argument, NULL, OPT_KEEP_INITRD},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -62,6 +68,7 @@ static const struct option run_opts[] = {
 void cli_print_run_help(void)
 {
 	printf("usage: ember run --kernel PATH [options]\n"
+	       "       ember run --kernel PATH [options] -- CMD [ARGS...]   (one-shot run)\n"
 	       "  --kernel PATH          bzImage, ELF vmlinux or Unified Kernel Image\n"
 	       "  --initrd PATH          initial ramdisk\n"
 	       "  --cmdline STR          kernel command line (default: console=ttyS0 reboot=k panic=1)\n"
@@ -91,6 +98,13 @@ void cli_print_run_help(void)
 	       "  --boot-timer           log the time until the guest writes 123 to port 0x3f0\n"
 	       "  --seccomp-filter FILE  per-thread seccomp filters from FILE (Firecracker JSON)\n"
 	       "  --no-seccomp           no seccomp filters (debugging only)\n"
+	       "One-shot runs (a command after --): ember builds an initramfs of CMD, the\n"
+	       "shared objects it needs and the modules the devices need, runs CMD on the\n"
+	       "console and exits with its status.\n"
+	       "  --copy PATH            also put PATH (and what it needs) in (repeatable)\n"
+	       "  --modules DIR          kernel modules from DIR\n"
+	       "                               (default /lib/modules/$(uname -r))\n"
+	       "  --keep-initrd PATH     write the initramfs to PATH too\n"
 	       "Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
 	       CFG_MAX_VCPUS);
 }
@@ -446,6 +460,27 @@ static int device_opt(struct vm_config *cfg, int opt, const char *val)
 	return NOT_MINE;
 }
 
+/* One-shot runs: 0, -errno or NOT_MINE. */
+static int oneshot_opt(struct vm_config *cfg, int opt, const char *val)
+{
+	struct oneshot_cfg *o = &cfg->oneshot;
+
+	switch (opt) {
+	case OPT_COPY:
+		if (o->ncopy == CFG_ONESHOT_MAX_COPY)
+			return err_set(E2BIG, "--copy: at most %d", CFG_ONESHOT_MAX_COPY);
+		if (!(o->copy[o->ncopy] = strdup(val)))
+			return err_set(ENOMEM, "out of memory");
+		o->ncopy++;
+		return 0;
+	case OPT_MODULES:
+		return set_str(&o->modules_dir, val);
+	case OPT_KEEP_INITRD:
+		return set_str(&o->keep_initrd, val);
+	}
+	return NOT_MINE;
+}
+
 /* Logging and seccomp: 0, -errno or NOT_MINE. */
 static int process_opt(struct vm_config *cfg, int opt, const char *val)
 {
@@ -483,7 +518,8 @@ static int run_opt(void *ctx, int opt, const char *val, const char *arg)
 		return 1;
 	}
 	if ((r = machine_opt(cfg, opt, val)) == NOT_MINE &&
-	    (r = device_opt(cfg, opt, val)) == NOT_MINE)
+	    (r = device_opt(cfg, opt, val)) == NOT_MINE &&
+	    (r = oneshot_opt(cfg, opt, val)) == NOT_MINE)
 		r = process_opt(cfg, opt, val);
 	if (r == NOT_MINE) /* an option in the table that nobody takes */
 		return err_set(EINVAL, "unknown option '%s' (see 'ember run --help')", arg);
@@ -505,6 +541,46 @@ static int run_error(enum args_error e, const char *arg, int c)
 	return err_set(EINVAL, "unknown option '%s' (see 'ember run --help')", arg);
 }
 
+/* The index of the "--" that ends ember's options (not an option's value),
+ * or argc. */
+static int find_dashdash(int argc, char **argv)
+{
+	for (int k = 1; k < argc; k++) {
+		const char *a = argv[k];
+
+		if (strcmp(a, "--") == 0)
+			return k;
+		if (strncmp(a, "--", 2) != 0 || strchr(a, '='))
+			continue;
+		for (const struct option *o = run_opts; o->name; o++)
+			if (o->has_arg == required_argument &&
+			    strncmp(o->name, a + 2, strlen(a + 2)) == 0) {
+				k++; /* its value, whatever it looks like */
+				break;
+			}
+	}
+	return argc;
+}
+
+/* CMD [ARGS...] after "--": the one-shot command (owned copies). */
+static int set_oneshot(struct vm_config *cfg, int n, char **args)
+{
+	struct oneshot_cfg *o = &cfg->oneshot;
+
+	if (n < 1)
+		return 0; /* a trailing "--" only ends the options */
+	if (!args[0][0])
+		return err_set(EINVAL, "an empty command after -- (see 'ember run --help')");
+	o->argv = calloc((size_t)n + 1, sizeof(char *));
+	if (!o->argv)
+		return err_set(ENOMEM, "out of memory");
+	for (o->argc = 0; o->argc < n; o->argc++)
+		if (!(o->argv[o->argc] = strdup(args[o->argc])))
+			return err_set(ENOMEM, "out of memory");
+	o->present = true;
+	return 0;
+}
+
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 {
 	static const struct args_parser parser = {
@@ -512,12 +588,20 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	    .apply = run_opt,
 	    .error = run_error,
 	};
-	int r = args_parse(&parser, argc, argv, cfg);
+	int dd = find_dashdash(argc, argv);
+	int r = args_parse(&parser, dd, argv, cfg);
 
 	if (r != 0)
 		return r;
 	if (!cfg->boot.kernel_path)
 		return err_set(EINVAL, "--kernel is required (see 'ember run --help')");
+	if (dd < argc && (r = set_oneshot(cfg, argc - dd - 1, argv + dd + 1)) < 0)
+		return r;
+	if (!cfg->oneshot.present &&
+	    (cfg->oneshot.ncopy || cfg->oneshot.modules_dir || cfg->oneshot.keep_initrd))
+		return err_set(EINVAL,
+			       "--copy, --modules and --keep-initrd need a command after -- "
+			       "(see 'ember run --help')");
 	if (cfg->seccomp_filter && cfg->no_seccomp)
 		return err_set(EINVAL, "--seccomp-filter and --no-seccomp are mutually exclusive");
 	return 0;

@@ -16,6 +16,8 @@
 #include "ember/fc_main.h"
 #include "ember/jail.h"
 #include "ember/log.h"
+#include "ember/oneshot.h"
+#include "ember/oneshot_abi.h"
 #include "ember/seccomp.h"
 #include "ember/util.h"
 #include "ember/vm.h"
@@ -69,7 +71,7 @@ static int cmd_run(int argc, char **argv)
 		config_free(&cfg);
 		return r < 0 ? EMBER_EXIT_BAD_CONFIG : EMBER_EXIT_OK;
 	}
-	if ((r = config_validate(&cfg)) < 0 ||
+	if ((r = oneshot_prepare(&cfg)) < 0 || (r = config_validate(&cfg)) < 0 ||
 	    (r = seccomp_setup(cfg.seccomp_filter, cfg.no_seccomp)) < 0) {
 		fprintf(stderr, "ember: %s\n", err_msg());
 		config_free(&cfg);
@@ -101,6 +103,12 @@ static int cmd_run(int argc, char **argv)
 		if (el_run_once(&el, -1) < 0)
 			break;
 	vm_exited(vm, &code);
+	if (cfg.oneshot.present && code == EMBER_EXIT_OK && vm_oneshot_status(vm) < 0) {
+		/* reset or power-off without CMD's status: the init failed */
+		fprintf(stderr, "ember: the guest ended without reporting the command's exit "
+				"status\n");
+		code = ONESHOT_EXIT_NO_STATUS;
+	}
 	vm_destroy(vm);
 	if (sfd >= 0)
 		close(sfd);

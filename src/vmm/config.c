@@ -82,6 +82,13 @@ void config_free(struct vm_config *c)
 	free(c->metrics_path);
 	logger_cfg_free(&c->logger);
 	metrics_cfg_free(&c->metrics);
+	for (int i = 0; c->oneshot.argv && i < c->oneshot.argc; i++)
+		free(c->oneshot.argv[i]);
+	free(c->oneshot.argv);
+	for (int i = 0; i < c->oneshot.ncopy && i < CFG_ONESHOT_MAX_COPY; i++)
+		free(c->oneshot.copy[i]);
+	free(c->oneshot.modules_dir);
+	free(c->oneshot.keep_initrd);
 	config_init(c);
 }
 

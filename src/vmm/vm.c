@@ -14,6 +14,7 @@
 #include "ember/layout.h"
 #include "ember/log.h"
 #include "ember/measure.h"
+#include "ember/oneshot_abi.h"
 #include "ember/util.h"
 #include "vm_priv.h"
 
@@ -55,6 +56,22 @@ static void acpi_sleep_write(void *opaque, uint64_t off, const void *data, uint3
 }
 
 static const struct bus_ops acpi_sleep_ops = {.write = acpi_sleep_write};
+
+/* One-shot runs: the init writes CMD's exit status here (oneshot_abi.h). */
+static void oneshot_exit_write(void *opaque, uint64_t off, const void *data, uint32_t len)
+{
+	struct vm *vm = opaque;
+	int expected = -1, v = *(const uint8_t *)data;
+
+	(void)off;
+	(void)len;
+	if (atomic_compare_exchange_strong(&vm->oneshot_status, &expected, v)) {
+		log_info("one-shot: the command exited with status %d", v);
+		vm_request_exit(vm, v);
+	}
+}
+
+static const struct bus_ops oneshot_exit_ops = {.write = oneshot_exit_write};
 
 static void exit_event(void *opaque, int fd, uint32_t events)
 {
@@ -182,6 +199,10 @@ static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
 			      &vm->rtc.lock)) < 0 ||
 	    (r = bus_register(&vm->pio, LAYOUT_ACPI_SLEEP_CTL, 2, &acpi_sleep_ops, vm, NULL)) < 0)
 		return err_set(-r, "registering legacy devices: %s", strerror(-r));
+	atomic_init(&vm->oneshot_status, -1);
+	if (cfg->oneshot.present &&
+	    (r = bus_register(&vm->pio, ONESHOT_EXIT_PORT, 1, &oneshot_exit_ops, vm, NULL)) < 0)
+		return err_set(-r, "registering the one-shot exit port: %s", strerror(-r));
 	if (cfg->boot_timer) {
 		boot_timer_init(&vm->boot_timer);
 		pthread_mutex_init(&vm->boot_timer_lock, NULL);
@@ -389,6 +410,11 @@ bool vm_exited(const struct vm *vm, int *code)
 	if (code)
 		*code = c;
 	return true;
+}
+
+int vm_oneshot_status(const struct vm *vm)
+{
+	return atomic_load(&((struct vm *)vm)->oneshot_status);
 }
 
 void vm_request_exit(struct vm *vm, int code)

@@ -66,6 +66,7 @@ struct vm {
 	struct rtc rtc;
 	struct boot_timer boot_timer;
 	pthread_mutex_t boot_timer_lock;
+	atomic_int oneshot_status; /* one-shot: CMD's status from the exit port, or -1 */
 	struct console *console;
 	int serial_out_fd; /* file console: owned */
 

@@ -171,7 +171,28 @@ static void test_forms_and_repeats(void **state)
 	config_free(&cfg);
 	/* "--" ends the options */
 	assert_int_equal(parse(&cfg, ARGS("--kernel", "/k", "--")), 0);
+	assert_false(cfg.oneshot.present);
 	config_free(&cfg);
+	/* ... and what follows is a one-shot command, options and all */
+	assert_int_equal(parse(&cfg, ARGS("--kernel", "/k", "--copy", "/bin/ls", "--cmdline", "--",
+					  "--keep-initrd", "/tmp/i", "--", "sh", "-c", "--mem 1",
+					  "--")),
+			 0);
+	assert_true(cfg.oneshot.present);
+	assert_string_equal(cfg.boot.cmdline, "--");
+	assert_string_equal(cfg.oneshot.keep_initrd, "/tmp/i");
+	assert_int_equal(cfg.oneshot.ncopy, 1);
+	assert_string_equal(cfg.oneshot.copy[0], "/bin/ls");
+	assert_int_equal(cfg.oneshot.argc, 4);
+	assert_string_equal(cfg.oneshot.argv[0], "sh");
+	assert_string_equal(cfg.oneshot.argv[2], "--mem 1");
+	assert_string_equal(cfg.oneshot.argv[3], "--");
+	assert_null(cfg.oneshot.argv[4]);
+	assert_int_equal(cfg.machine.mem_size_mib, 128);
+	config_free(&cfg);
+	BAD(EINVAL, "need a command after --", "--kernel", "/k", "--copy", "/bin/ls");
+	BAD(EINVAL, "need a command after --", "--kernel", "/k", "--modules", "/m", "--");
+	BAD(EINVAL, "an empty command", "--kernel", "/k", "--", "");
 }
 
 static void test_help(void **state)
