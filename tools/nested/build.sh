@@ -153,6 +153,15 @@ cp "$cache/l1-modules/"* "$l1/lib/modules/"
 copy_with_libs "$l1" "$(readlink -f "$EMBER")" "$(readlink -f "$(command -v mke2fs)")" \
 	"$(readlink -f "$(command -v e2fsck)")" "$(readlink -f "$(command -v debugfs)")"
 mv "$l1$(readlink -f "$EMBER")" "$l1/bin/ember"
+# passt for the passt run (ember starts it: --net passt)
+passt=$(command -v passt) || die "passt not found (make setup installs it)"
+copy_with_libs "$l1" "$(readlink -f "$passt")"
+[ -e "$l1/usr/bin/passt" ] || { mkdir -p "$l1/usr/bin" && mv "$l1$(readlink -f "$passt")" "$l1/usr/bin/passt"; }
+# a dynamically linked program for the oneshot run (ember finds its libraries)
+gcc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$out/nt-dyn" "$EMBER_ROOT/tests/nested/nt-dyn.c"
+copy_with_libs "$l1" "$out/nt-dyn"
+mkdir -p "$l1/usr/local/bin"
+mv "$l1$out/nt-dyn" "$l1/usr/local/bin/nt-dyn"
 # e2fsprogs look for their config and mtab
 cp /etc/mke2fs.conf "$l1/etc/mke2fs.conf"
 ln -sf /proc/mounts "$l1/etc/mtab"
