@@ -9,7 +9,9 @@
 # CLOCK_PROCESS_CPUTIME_ID (all threads, from exec) at the first KVM_RUN,
 # before the guest's first instruction, and holds the VMM there while its
 # smaps is read: "VMM RSS" is every mapping except guest RAM (Firecracker's
-# method). Median [min..max] of STARTUP_BENCH_RUNS runs (default 11), and
+# method); "dirty" is the part of it the process wrote (heap, stacks,
+# relocated data: what each VMM costs beyond the clean page-cache pages of
+# its binary and libc, which every process running them shares). Median [min..max] of STARTUP_BENCH_RUNS runs (default 11), and
 # ember/kvmtool ratios of the medians. Also: start -> API socket accepting,
 # and `ember --version` / `--help`.
 #
@@ -147,9 +149,11 @@ if [ -n "$UKI" ]; then row "ember UKI (measured)" uki; else echo "  ember UKI   
 if [ -n "$LKVM" ] && [ -s "$TMP/kvmtool.txt" ]; then
 	kc=$(med "$TMP/kvmtool.txt" cpu_run_us)
 	kr=$(med "$TMP/kvmtool.txt" rss_run_kib)
+	kd=$(med "$TMP/kvmtool.txt" dirty_run_kib)
 	echo "ember / kvmtool (medians): CPU bzImage $(ratio "$(med "$TMP/bz.txt" cpu_run_us)" "$kc")," \
 		"measured $(ratio "$(med "$TMP/bz_measured.txt" cpu_run_us)" "$kc")," \
-		"UKI $(ratio "$(med "$TMP/uki.txt" cpu_run_us)" "$kc"); VMM RSS $(ratio "$(med "$TMP/bz.txt" rss_run_kib)" "$kr")"
+		"UKI $(ratio "$(med "$TMP/uki.txt" cpu_run_us)" "$kc"); VMM RSS $(ratio "$(med "$TMP/bz.txt" rss_run_kib)" "$kr")," \
+		"its dirty part $(ratio "$(med "$TMP/bz.txt" dirty_run_kib)" "$kd")"
 else
 	echo "kvmtool: not available (no mirror at $KVMTOOL_REPO): ember's figures alone"
 fi
