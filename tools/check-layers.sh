@@ -30,10 +30,13 @@ declare -A HEADERS=(
 	# KVM wrappers, metrics registry, hashing, JSON helpers
 	[error]=base [util]=base [log]=base [memory]=base [bus]=base
 	[event_loop]=base [kvm]=base [metrics]=base [measure]=base [json]=base [cpio]=base [oneshot_abi]=base
-	# x86_64: boot protocol, tables, CPU set-up, kernel loaders
-	[arch]=arch [aml]=arch [layout]=arch [loader]=arch
+	# a kernel image read into guest memory (every architecture's loaders)
+	[kimage]=base
+	# the machine boundary (arch.h); x86_64: boot protocol, tables, CPU set-up,
+	# kernel loaders
+	[arch]=arch [x86]=arch [aarch64]=arch [aml]=arch [layout]=arch [loader]=arch
 	# device models
-	[boot_timer]=devices [i8042]=devices [rtc]=devices [serial]=devices
+	[boot_timer]=devices [i8042]=devices [rtc]=devices [pl031]=devices [serial]=devices
 	[rate_limiter]=devices [net_tap]=devices [net_stream]=devices [virtio]=devices
 	[virtqueue]=devices [virtio_blk]=devices [virtio_net]=devices
 	[virtio_vsock]=devices [virtio_balloon]=devices [vsock_conn]=devices

@@ -1,116 +1,126 @@
-/* x86_64 architecture pieces: zero page/e820, boot page tables and
- * registers, CPUID (+ CPU templates), MSRs, ACPI, MP table. */
+/* The architecture boundary: everything the VMM asks of the machine code in
+ * src/arch/<ARCH> (x86_64 or aarch64; one is built, chosen by `make ARCH=`).
+ * The VMM places devices where arch_layout says, hands the loaded kernel,
+ * initrd and command line to arch_boot_tables, and lets the architecture
+ * set up KVM's interrupt controller and the vCPUs' registers. */
 #ifndef EMBER_ARCH_H
 #define EMBER_ARCH_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
-
-#include <asm/bootparam.h>
-#include <linux/kvm.h>
 
 #include "ember/loader.h"
 #include "ember/memory.h"
 
-/* ---- zero page (boot_params.c) ---- */
-struct boot_setup {
-	const struct kernel_image *kernel;
-	uint64_t cmdline_gpa;
-	uint32_t cmdline_len; /* excluding NUL */
-	uint64_t initrd_gpa;
-	uint64_t initrd_len;
-	uint64_t rsdp_gpa; /* 0: none */
+/* Most virtio-mmio slots any architecture has (vm.c's slot table), and
+ * the fewest (what every machine takes). */
+#define ARCH_VIRTIO_MAX_DEVICES 24
+#define ARCH_VIRTIO_MIN_DEVICES 19
+/* Device memory (virtio-pmem, virtio-mem) above RAM: its start on a 1 GiB
+ * boundary, each pmem region on 2 MiB (Linux maps pmem in 2 MiB sections). */
+#define ARCH_DEVMEM_ALIGN 0x40000000ULL
+#define ARCH_PMEM_ALIGN 0x200000ULL
+
+/* Where a device sits: port I/O (x86), MMIO, or not on this machine. */
+enum arch_bus { ARCH_BUS_NONE = 0, ARCH_BUS_PIO, ARCH_BUS_MMIO };
+struct arch_place {
+	enum arch_bus bus;
+	uint64_t addr;
+	uint64_t size;
+	uint32_t irq; /* the number arch_irq_line and KVM_IRQFD take (GSI / SPI) */
 };
 
-/* Fill at most max e820 entries describing gm (low RAM below the EBDA,
- * reserved EBDA/BIOS area, RAM from 1 MiB, RAM above 4 GiB). Returns count. */
-int boot_e820_build(const struct guest_mem *gm, struct boot_e820_entry *out, int max);
-/* Write the zero page at LAYOUT_ZERO_PAGE. */
-int boot_params_write(struct guest_mem *gm, const struct boot_setup *s);
-
-/* ---- long-mode entry (regs.c) ---- */
-/* GDT and identity page tables (first 4 GiB, 2 MiB pages) into guest RAM. */
-int regs_write_boot_tables(struct guest_mem *gm);
-/* BSP registers: long mode, CS=0x10, DS=0x18, RIP=entry, RSI=zero page. */
-int regs_setup_bsp(int vcpu_fd, uint64_t entry, uint64_t zero_page);
-/* x87/SSE control words (every vCPU). */
-int regs_setup_fpu(int vcpu_fd);
-/* LAPIC LINT0 = ExtINT, LINT1 = NMI (every vCPU). */
-int regs_setup_lapic(int vcpu_fd);
-/* Dump general, segment and control registers to stderr. */
-void regs_dump(int vcpu_fd, int vcpu_id);
-
-/* ---- CPUID + CPU templates (cpuid.c) ---- */
-struct cpuid_modifier {
-	uint32_t leaf, subleaf;
-	uint32_t flags; /* KVM_CPUID_FLAG_SIGNIFCANT_INDEX if subleaf matters */
-	int reg;        /* 0 eax, 1 ebx, 2 ecx, 3 edx */
-	uint32_t and_mask, or_mask; /* value = (value & and_mask) | or_mask */
-};
-struct msr_modifier {
-	uint32_t addr;
-	uint64_t and_mask, or_mask;
-};
-struct cpu_template {
-	struct cpuid_modifier *cpuid;
-	int ncpuid;
-	struct msr_modifier *msrs;
-	int nmsrs;
-	uint32_t *kvm_caps; /* kvm_capabilities the host must have */
-	int nkvm_caps;
-};
-/* Parse Firecracker's custom CPU template JSON (cpuid_modifiers,
- * msr_modifiers; bitmaps "0b" + 0/1/x; kvm_capabilities). The API runs it
- * at PUT /cpu-config time too, so what it accepts boots. err_set() names
- * the bad field. */
-int cpu_template_parse(const char *json, struct cpu_template *out);
-void cpu_template_free(struct cpu_template *t);
-/* The static templates (machine-config "cpu_template": C3, T2, T2S, T2CL
- * Intel; T2A AMD) as Firecracker defines them (cpu_static.c): the vendor a
- * template is for (enum cpu_vendor) or -EINVAL for another name; whether
- * Firecracker lists the CPU model (leaf 1 EAX) for it; the template itself. */
-int cpu_template_static_vendor(const char *name);
-bool cpu_template_static_model_listed(const char *name, uint32_t leaf1_eax);
-int cpu_template_static(const char *name, struct cpu_template *out);
-/* Supported CPUID from KVM (malloc'd). */
-int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out);
-/* The host CPU's vendor, from CPUID leaf 0. */
-enum cpu_vendor { CPU_VENDOR_OTHER = 0, CPU_VENDOR_INTEL, CPU_VENDOR_AMD };
-enum cpu_vendor cpuid_host_vendor(void);
-/* The host's CPUID leaf 1 EAX (family, model, stepping). */
-uint32_t cpuid_host_signature(void);
-/* Per-vCPU adjustments: APIC id, topology (leaves 1, 4, 0xb, 0x1f,
- * 0x8000001e; smt: two threads per core as Firecracker gives them),
- * hypervisor bit, then the template. cpuid is modified in place. */
-int cpuid_setup_vcpu(struct kvm_cpuid2 *cpuid, int vcpu_id, int ncpus, bool smt,
-		     const struct cpu_template *t);
-
-/* ---- MSRs (msr.c) ---- */
-/* Boot MSRs (SYSENTER/STAR/..., MISC_ENABLE fast strings, MTRR default WB),
- * then the template's msr_modifiers. */
-int msr_setup_vcpu(int kvm_fd, int vcpu_fd, const struct cpu_template *t);
-
-/* ---- ACPI (acpi.c) and MP table (mptable.c) ---- */
-struct acpi_mmio_dev {
+/* One virtio-mmio device as the firmware tables describe it. */
+struct arch_mmio_dev {
 	uint64_t addr;
 	uint64_t size;
 	uint32_t irq;
 };
-struct acpi_info {
-	int ncpus;
-	bool has_serial; /* COM1 in the DSDT */
-	const struct acpi_mmio_dev *virtio;
-	int nvirtio;
+
+/* The guest-physical map of the machine. RAM begins at ram_start; on x86
+ * RAM that would overlap [gap_start, gap_end) continues at gap_end. */
+struct arch_layout {
+	const char *name; /* "x86_64", "aarch64": GET / and --version say it */
+	uint64_t ram_start;
+	uint64_t gap_start, gap_end;
+	uint64_t ram_max; /* most bytes of RAM the map holds */
+	uint64_t devmem_floor; /* device memory starts above this and above RAM */
+	uint64_t virtio_base, virtio_size;
+	uint32_t virtio_irq_base;
+	int virtio_max;
+	struct arch_place serial;     /* 16550 */
+	struct arch_place i8042;      /* x86 keyboard controller (reset, Ctrl-Alt-Del) */
+	struct arch_place cmos;	      /* x86 CMOS RTC */
+	struct arch_place pl031;      /* ARM PrimeCell RTC */
+	struct arch_place acpi_sleep; /* x86 ACPI sleep control/status registers */
+	struct arch_place boot_timer; /* the guest writes 123 here: boot time logged */
+	struct arch_place oneshot_exit; /* x86 one-shot init's exit status port */
+	/* virtio-mmio devices also as virtio_mmio.device= tokens on the
+	 * command line (x86; the device tree describes them on aarch64) */
+	bool virtio_cmdline;
+	const char *default_cmdline;
 };
-/* Power off: the guest writes (ACPI_S5_SLP_TYP << 2) | ACPI_SLP_EN to
- * LAYOUT_ACPI_SLEEP_CTL (FADT sleep control register, DSDT \_S5). */
+extern const struct arch_layout arch_layout;
+
+/* x86 power off: the guest writes (ACPI_S5_SLP_TYP << 2) | ACPI_SLP_EN to
+ * the acpi_sleep register (FADT sleep control register, DSDT \_S5). */
 #define ACPI_S5_SLP_TYP 5
 #define ACPI_SLP_EN 0x20
-/* RSDP at LAYOUT_ACPI_RSDP, then XSDT, FADT (hardware-reduced), MADT,
- * DSDT in 0xe0000-0xfffff. Returns the RSDP gpa. */
-int acpi_build(struct guest_mem *gm, const struct acpi_info *info, uint64_t *rsdp_gpa);
-/* Intel MP 1.4 floating pointer + config table at LAYOUT_MPTABLE. */
-int mptable_build(struct guest_mem *gm, int ncpus, const struct acpi_mmio_dev *virtio, int nvirtio);
+
+static inline uint64_t arch_virtio_addr(int slot)
+{
+	return arch_layout.virtio_base + (uint64_t)slot * arch_layout.virtio_size;
+}
+static inline uint32_t arch_virtio_irq(int slot)
+{
+	return arch_layout.virtio_irq_base + (uint32_t)slot;
+}
+
+/* The architecture's part of a VM: interrupt controller, CPU set-up. */
+struct arch_vm;
+struct arch_vm_cfg {
+	int kvm_fd, vm_fd;
+	int ncpus;
+	bool smt;
+	const char *cpu_template_json; /* PUT /cpu-config document, or NULL */
+	const char *cpu_template_name; /* machine-config cpu_template, or NULL */
+};
+/* Right after KVM_CREATE_VM: the in-kernel interrupt controller (x86: PIC,
+ * IOAPIC, PIT and GSI routing; aarch64: the GICv3 device), CPU templates. */
+int arch_vm_create(const struct arch_vm_cfg *cfg, struct arch_vm **out);
+void arch_vm_destroy(struct arch_vm *a);
+/* After KVM_CREATE_VCPU, for every vCPU (a snapshot load too). */
+int arch_vcpu_init(struct arch_vm *a, int vcpu_fd, int id);
+/* After every vCPU had arch_vcpu_init (aarch64: the vGIC is initialised). */
+int arch_vcpus_created(struct arch_vm *a);
+
+/* What the VMM loaded; the firmware tables describe it to the kernel. */
+struct arch_boot {
+	const struct kernel_image *kernel;
+	const char *cmdline;  /* final, with the VMM's additions */
+	uint64_t cmdline_gpa; /* where the VMM wrote it (arch_cmdline_gpa) */
+	uint32_t cmdline_len; /* excluding NUL */
+	uint64_t initrd_gpa, initrd_len;
+	const struct arch_mmio_dev *virtio;
+	int nvirtio;
+};
+/* Where the command line goes in guest memory (0: nowhere, the tables
+ * carry it) and its longest length for the kernel (excluding NUL). */
+uint64_t arch_cmdline_gpa(void);
+uint32_t arch_cmdline_max(const struct kernel_image *k);
+/* Boot tables into guest memory (x86: page tables, MP table, ACPI, zero
+ * page; aarch64: the device tree). */
+int arch_boot_tables(struct arch_vm *a, struct guest_mem *gm, const struct arch_boot *b);
+/* Boot registers and CPU state of one vCPU (after arch_boot_tables). */
+int arch_vcpu_configure(struct arch_vm *a, int vcpu_fd, int id);
+/* Registers of a failed vCPU to the log. */
+void arch_vcpu_dump(int vcpu_fd, int id);
+/* Drive a level-triggered interrupt line (the serial's, the i8042's). */
+int arch_irq_line(int vm_fd, uint32_t irq, int level);
+
+/* machine-config cpu_template and PUT /cpu-config: 0 when this machine can
+ * honour them, else err_set() with the reason. */
+int arch_check_cpu_template(const char *name);
+int arch_check_cpu_config(const char *json);
 
 #endif

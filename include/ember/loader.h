@@ -1,5 +1,7 @@
 /* Kernel loaders: ELF vmlinux, bzImage (64-bit boot protocol), UKI (PE/COFF),
- * initrd placement. They write into guest memory only via memory.h.
+ * initrd placement on x86_64 (src/arch/x86_64/loader); the arm64 Image on
+ * aarch64 (src/arch/aarch64/image.c), where the x86 formats are refused.
+ * They write into guest memory only via memory.h.
  *
  * Every function validates the whole image before writing anything into guest
  * memory, returns 0 or -errno and records one line with err_set(). */
@@ -10,8 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__x86_64__)
 #include <asm/bootparam.h>
+#endif
 
+#include "ember/kimage.h"
 #include "ember/memory.h"
 
 /* Upper bound for a host-decompressed kernel (decompression-bomb guard). */
@@ -20,7 +25,7 @@
 #define LOADER_ELF_CMDLINE_MAX 2047
 #define LOADER_ELF_INITRD_ADDR_MAX 0x7fffffffULL
 
-enum kernel_kind { KERNEL_ELF = 1, KERNEL_BZIMAGE, KERNEL_UKI };
+enum kernel_kind { KERNEL_ELF = 1, KERNEL_BZIMAGE, KERNEL_UKI, KERNEL_ARM64_IMAGE };
 
 struct kernel_image {
 	enum kernel_kind kind;
@@ -28,43 +33,16 @@ struct kernel_image {
 	uint64_t load_start; /* lowest gpa written (bzImage: protected-mode load address) */
 	uint64_t load_end;   /* one past the highest gpa used (incl. init_size / bss) */
 	bool has_setup_header;
+#if defined(__x86_64__)
 	/* bzImage: its setup header (bytes past the header's own length are
 	 * zero), with code32_start = load address and type_of_loader = 0xff
 	 * already set. The zero-page writer copies it into boot_params.hdr and
 	 * fills cmd_line_ptr, ramdisk_image/size (+ ext_ fields). */
 	struct setup_header hdr;
+#endif
 	uint32_t cmdline_max;	  /* longest cmdline the kernel accepts (excl. NUL) */
 	uint64_t initrd_addr_max; /* highest byte address the initrd may occupy */
 };
-
-/* A kernel image to load: all in memory (buf), or an open file (fd) read
- * with pread, so that the bulk of it (a bzImage's protected-mode part, ELF
- * segments) goes from the page cache straight into guest memory, never
- * through a heap buffer. [off, off + len) is the image's window in the file.
- * Headers are read into small local copies and validated there; the image
- * may change under ember (a hostile file): what is loaded is what was read,
- * and a file that shrinks fails the load with EIO. */
-struct kimage {
-	const uint8_t *buf; /* the whole image, or NULL: read it from fd */
-	int fd;
-	uint64_t off;
-	size_t len;
-	const uint8_t *head; /* optional: image bytes [0, head_len) already read; */
-	size_t head_len;     /* reads inside them are served from there */
-};
-
-static inline struct kimage kimage_mem(const uint8_t *buf, size_t len)
-{
-	return (struct kimage){.buf = buf, .fd = -1, .off = 0, .len = len};
-}
-
-/* Copy [off, off + len) of the image to dst: 0 or -errno (EIO: outside the
- * image or the file shrank). */
-int kimage_read(const struct kimage *img, uint64_t off, void *dst, size_t len);
-/* The same into guest memory at gpa, faulted in first in one step
- * (gm_populate): 0, -EFAULT (not RAM) or -EIO. */
-int kimage_load(const struct kimage *img, struct guest_mem *gm, uint64_t gpa, uint64_t off,
-		size_t len);
 
 /* Detect the format (ELF, then bzImage, then PE/UKI, whose .linux is loaded
  * as a bzImage with kind KERNEL_UKI; a UKI must be in memory) and load. */
@@ -91,7 +69,13 @@ int loader_decompress(const uint8_t *buf, size_t len, size_t max_out, uint8_t **
 int loader_load_bzimage_decompressed(struct guest_mem *gm, const uint8_t *buf, size_t len,
 				     struct kernel_image *out);
 bool loader_is_bzimage(const uint8_t *buf, size_t len);
+/* A loaded bzImage's setup part and protected-mode part, in bytes (measured
+ * boot hashes them as loaded): 0, or -EINVAL for any other kernel. */
+int loader_bzimage_split(const struct kernel_image *k, size_t *setup, size_t *pm);
 bool loader_is_elf(const uint8_t *buf, size_t len);
+/* A UKI to unpack, from the file's first bytes: "MZ" that is not a kernel
+ * booted directly (an EFI-stub bzImage or arm64 Image is a PE file too). */
+bool loader_is_uki(const uint8_t *head, size_t len);
 /* "MZ" + "PE\0\0" (true for UKIs and for EFI-stub bzImages alike). */
 bool loader_is_pe(const uint8_t *buf, size_t len);
 

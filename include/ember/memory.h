@@ -55,7 +55,8 @@ struct guest_mem {
 
 /* Allocate SIZE bytes of RAM starting at gpa 0; RAM that would overlap
  * [gap_start, gap_end) continues at gap_end. Pass gap_start == gap_end for no
- * gap (the device harness does). */
+ * gap (the device harness does); gap_start 0 with gap_end > 0 puts all RAM
+ * at gap_end (aarch64: RAM from 2 GiB). */
 int gm_init(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end);
 /* The same with a choice of backing (gm_init is GM_PAGES_4K); GM_PAGES_2M
  * needs size and gap_start multiples of 2 MiB. */

@@ -182,6 +182,12 @@ extern const struct seccomp_builtin seccomp_builtin_bpf[SECCOMP_THREAD_ALL]
 /* The built-in filter of kind in a variant as seccomp_compile() is given it
  * (the generator and the unit tests use this). */
 void seccomp_builtin_filter(enum seccomp_thread kind, int variant, struct seccomp_filter *out);
+/* NULL when the programs were generated at build time; in a cross build
+ * (make ARCH=..., which cannot run the generator) seccomp_builtin_filter,
+ * and ember compiles the tables once at start-up
+ * (tools/seccomp_bpf_runtime.c stands in for the generated file). */
+extern void (*const seccomp_builtin_runtime)(enum seccomp_thread kind, int variant,
+					      struct seccomp_filter *out);
 
 /* ---- seccomp.c: the process's policy ---- */
 

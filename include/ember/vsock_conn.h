@@ -31,6 +31,7 @@
 #include <sys/uio.h>
 
 #include <linux/virtio_vsock.h>
+#include <sys/socket.h> /* before vm_sockets.h: sockaddr */
 #include <linux/vm_sockets.h>
 
 #define VSOCK_CONN_BUF_SIZE (256u * 1024) /* ember's buf_alloc per connection */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ember/api_server.h"
+#include "ember/arch.h"
 #include "ember/args.h"
 #include "ember/config.h"
 #include "ember/config_json.h"
@@ -306,8 +307,8 @@ static int parse_args(int argc, char **argv, struct fc_opts *o)
 
 void ember_print_version(void)
 {
-	printf("Firecracker v%s\nember v%s (%s)\n", EMBER_FC_API_VERSION, EMBER_VERSION,
-	       EMBER_GIT_REV);
+	printf("Firecracker v%s\nember v%s (%s) %s\n", EMBER_FC_API_VERSION, EMBER_VERSION,
+	       EMBER_GIT_REV, arch_layout.name);
 }
 
 static int setup_logging(const struct fc_opts *o)

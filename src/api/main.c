@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "ember/arch.h"
 #include "ember/boot_timer.h"
 #include "ember/cli.h"
 #include "ember/config.h"
@@ -137,8 +138,8 @@ int main(int argc, char **argv)
 	if (strcmp(prog, "jailer") == 0) {
 		if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 			/* Firecracker's jailer prints "Jailer vX.Y.Z" */
-			printf("Jailer v%s\nember v%s (%s)\n", EMBER_FC_API_VERSION, EMBER_VERSION,
-			       EMBER_GIT_REV);
+			printf("Jailer v%s\nember v%s (%s) %s\n", EMBER_FC_API_VERSION, EMBER_VERSION,
+			       EMBER_GIT_REV, arch_layout.name);
 			return 0;
 		}
 		return jail_main(argc, argv);

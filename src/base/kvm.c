@@ -16,19 +16,20 @@ static const struct {
 	const char *name;
 } required_caps[] = {
 	{KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
-	{KVM_CAP_HLT, "KVM_CAP_HLT"},
 	{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-	{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
-	{KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR"},
-	{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
 	{KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
 	{KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
-	{KVM_CAP_PIT2, "KVM_CAP_PIT2"},
 	{KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
 	{KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
 	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-	{KVM_CAP_GET_MSR_FEATURES, NULL}, /* optional */
-};
+}; /* the architecture's own: arch_vm_create (kvm_require_cap) */
+
+int kvm_require_cap(int kvm_fd, int cap, const char *name)
+{
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap) <= 0)
+		return err_set(ENOTSUP, "KVM lacks a capability ember needs: %s", name);
+	return 0;
+}
 
 int kvm_open(int *kvm_fd)
 {

@@ -115,7 +115,12 @@ static void split_regions(struct guest_mem *gm, uint64_t gap_start, uint64_t gap
 	uint64_t size = gm->total;
 	uint8_t *p = gm->base;
 
-	if (gap_start == gap_end || size <= gap_start) {
+	if (gap_start == 0 && gap_end > 0) {
+		/* RAM starts at gap_end (aarch64: at 2 GiB) */
+		gm->regions[0] =
+		    (struct gm_region){.gpa = gap_end, .size = size, .file_offset = 0, .hva = p};
+		gm->nregions = 1;
+	} else if (gap_start == gap_end || size <= gap_start) {
 		gm->regions[0] =
 		    (struct gm_region){.gpa = 0, .size = size, .file_offset = 0, .hva = p};
 		gm->nregions = 1;

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "ember/arch.h"
-#include "ember/layout.h"
 #include "ember/error.h"
 #include "ember/log.h"
 
@@ -136,28 +135,10 @@ static long read_sys_long(const char *path)
 
 int config_check_machine_host(const struct machine_cfg *m)
 {
-	const char *t = m->cpu_template_name;
+	int r;
 
-	if (t && strcmp(t, "None") != 0) {
-		enum cpu_vendor v = cpuid_host_vendor();
-		int want = cpu_template_static_vendor(t);
-
-		if (strcmp(t, "V1N1") == 0)
-			return err_set(
-			    EINVAL,
-			    "cpu_template: V1N1 is an aarch64 template; this host is x86_64");
-		if (want < 0)
-			return err_set(EINVAL, "cpu_template: unknown template %s", t);
-		if ((int)v != want)
-			return err_set(
-			    EINVAL,
-			    "cpu_template: %s is a template for %s CPUs; this host's CPU is "
-			    "%s",
-			    t, want == CPU_VENDOR_AMD ? "AMD" : "Intel",
-			    v == CPU_VENDOR_INTEL ? "Intel"
-			    : v == CPU_VENDOR_AMD ? "AMD"
-						  : "neither Intel nor AMD");
-	}
+	if ((r = arch_check_cpu_template(m->cpu_template_name)) < 0)
+		return r;
 	if (m->huge_pages) {
 		long nfree = read_sys_long(HUGEPAGES_2M_SYSFS "free_hugepages");
 		long resv = read_sys_long(HUGEPAGES_2M_SYSFS "resv_hugepages");
@@ -399,12 +380,12 @@ int config_check_device_count(const struct vm_config *c)
 		(c->balloon.present ? 1 : 0) + (c->entropy.present ? 1 : 0) +
 		(c->memory_hotplug.present ? 1 : 0);
 
-	if (n > LAYOUT_VIRTIO_MAX_DEVICES)
+	if (n > arch_layout.virtio_max)
 		return err_set(
 		    EINVAL,
 		    "%d virtio devices (drives, network interfaces, pmem, vsock, balloon, "
 		    "entropy, memory hotplug) configured; at most %d fit",
-		    n, LAYOUT_VIRTIO_MAX_DEVICES);
+		    n, arch_layout.virtio_max);
 	return 0;
 }
 

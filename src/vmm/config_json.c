@@ -1308,20 +1308,18 @@ static int cpu_config_check(const cJSON *o, const char *where)
 }
 
 /* What the API accepts is what boots: the template is also read by the
- * parser vm.c uses (arch's cpu_template_parse), at PUT time. */
+ * parser the VM uses (arch_check_cpu_config), at PUT time. */
 static int cpu_config_boot_check(const cJSON *o, const char *where)
 {
-	struct cpu_template t;
 	char *s = cJSON_PrintUnformatted(o);
 	int r;
 
 	if (!s)
 		return err_set(ENOMEM, "out of memory");
-	r = cpu_template_parse(s, &t);
+	r = arch_check_cpu_config(s);
 	free(s);
 	if (r < 0)
 		return *where ? err_wrap(-r, "%s", where) : r;
-	cpu_template_free(&t);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ember/arch.h"
 #include "ember/config_json.h"
 #include "ember/error.h"
 #include "ember/util.h"
@@ -872,6 +873,7 @@ static char *instance_info(const struct controller *c)
 	cJSON_AddStringToObject(o, "id", c->id);
 	cJSON_AddStringToObject(o, "state", state_name(c));
 	cJSON_AddStringToObject(o, "vmm_version", EMBER_VERSION);
+	cJSON_AddStringToObject(o, "arch", arch_layout.name); /* ember extension */
 	if (c->vm && vm_get_measurements(c->vm)) {
 		/* ember extension: measured direct boot (SHA-256, hex), when it was
 		 * asked for (boot-source measured_boot) or the kernel is a UKI */

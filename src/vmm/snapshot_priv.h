@@ -13,27 +13,6 @@
 #include "ember/virtio.h"
 #include "vm_priv.h"
 
-#define SNAP_VCPU_XSAVE 1u /* xsave + xcrs captured (else fpu) */
-
-struct snap_vcpu_state {
-	uint32_t flags, pad;
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	struct kvm_fpu fpu;
-	struct kvm_xsave xsave;
-	struct kvm_xcrs xcrs;
-	struct kvm_lapic_state lapic;
-	struct kvm_mp_state mp_state;
-	struct kvm_vcpu_events events;
-	struct kvm_debugregs debugregs;
-};
-
-struct snap_vm_state {
-	struct kvm_irqchip pic_master, pic_slave, ioapic;
-	struct kvm_pit_state2 pit;
-	struct kvm_clock_data clock;
-};
-
 struct snap_memory {
 	uint64_t total;
 	uint32_t nregions, ncpus;
@@ -54,7 +33,7 @@ struct snap_virtio_hdr {
 	uint32_t blob_len, pad;
 };
 
-/* snapshot_kvm.c: KVM state of the VM and its vCPUs (paused). */
+/* <arch>/snapshot_kvm.c: KVM state of the VM and its vCPUs (paused). */
 int snap_save_kvm(struct vm *vm, struct snap_writer *w);
 int snap_restore_kvm(struct vm *vm, const struct snap_file *f);
 int snap_collect_kvm_dirty(struct vm *vm, uint64_t *bitmap);

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "ember/error.h"
-#include "ember/layout.h"
 #include "ember/log.h"
 #include "ember/metrics.h"
 #include "ember/seccomp.h"
@@ -47,35 +46,12 @@ int vcpu_init(struct vm *vm, int id, struct vcpu *v)
 		v->run = NULL;
 		return err_set(errno, "mapping vCPU %d run area: %s", id, strerror(errno));
 	}
-	return 0;
+	return arch_vcpu_init(vm->arch, v->fd, id);
 }
 
 int vcpu_configure(struct vcpu *v)
 {
-	struct vm *vm = v->vm;
-	size_t sz = sizeof(struct kvm_cpuid2) + vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
-	struct kvm_cpuid2 *c = malloc(sz);
-	int r;
-
-	if (!c)
-		return err_set(ENOMEM, "out of memory");
-	memcpy(c, vm->cpuid, sz);
-	r = cpuid_setup_vcpu(c, v->id, vm->ncpus, vm->smt,
-			     vm->tmpl.ncpuid || vm->tmpl.nmsrs ? &vm->tmpl : NULL);
-	if (r == 0 && ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
-		r = err_set(errno, "KVM_SET_CPUID2 on vCPU %d: %s", v->id, strerror(errno));
-	free(c);
-	if (r < 0)
-		return r;
-	if ((r = msr_setup_vcpu(vm->kvm_fd, v->fd, &vm->tmpl)) < 0)
-		return r;
-	if ((r = regs_setup_fpu(v->fd)) < 0)
-		return r;
-	if ((r = regs_setup_lapic(v->fd)) < 0)
-		return r;
-	if (v->id == 0)
-		return regs_setup_bsp(v->fd, vm->entry, LAYOUT_ZERO_PAGE);
-	return 0;
+	return arch_vcpu_configure(v->vm->arch, v->fd, v->id);
 }
 
 static void vcpu_fail(struct vcpu *v, int code, const char *what)
@@ -86,7 +62,7 @@ static void vcpu_fail(struct vcpu *v, int code, const char *what)
 	else if (code == EMBER_EXIT_GUEST_CRASH)
 		METRIC_INC(metrics.vcpu.shutdown_exits);
 	log_error("vCPU %d: %s", v->id, what);
-	regs_dump(v->fd, v->id);
+	arch_vcpu_dump(v->fd, v->id);
 	vm_request_exit(v->vm, code);
 }
 

@@ -11,7 +11,6 @@
 
 #include "ember/error.h"
 #include "ember/kvm.h"
-#include "ember/layout.h"
 #include "ember/log.h"
 #include "ember/measure.h"
 #include "ember/oneshot_abi.h"
@@ -21,20 +20,20 @@
 
 static void set_irq_line(struct vm *vm, uint32_t irq, int level)
 {
-	struct kvm_irq_level l = {.irq = irq, .level = (uint32_t)level};
+	int r = arch_irq_line(vm->vm_fd, irq, level);
 
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
-		log_warn("KVM_IRQ_LINE %u: %s", irq, strerror(errno));
+	if (r < 0)
+		log_warn("KVM_IRQ_LINE %u: %s", irq, strerror(-r));
 }
 
 static void serial_irq(void *opaque, int level)
 {
-	set_irq_line(opaque, LAYOUT_COM1_IRQ, level);
+	set_irq_line(opaque, arch_layout.serial.irq, level);
 }
 
 static void i8042_irq(void *opaque, int level)
 {
-	set_irq_line(opaque, 1, level);
+	set_irq_line(opaque, arch_layout.i8042.irq, level);
 }
 
 static void i8042_reset(void *opaque)
@@ -86,58 +85,21 @@ static void exit_event(void *opaque, int fd, uint32_t events)
 		vm->state = VM_STATE_EXITED;
 }
 
-/* GSI routing matching the MADT/MP table: ISA IRQ n -> PIC pin n and IOAPIC
- * pin n, except IRQ0 (the PIT) -> IOAPIC pin 2 (the interrupt source
- * override); GSIs 16-23 -> IOAPIC only. */
-static int setup_gsi_routing(struct vm *vm)
+static int setup_kvm_vm(struct vm *vm, const struct vm_config *cfg)
 {
-	enum { NGSI = 24 };
-	struct {
-		struct kvm_irq_routing hdr;
-		struct kvm_irq_routing_entry e[NGSI * 2];
-	} rt;
-	uint32_t n = 0;
-
-	memset(&rt, 0, sizeof(rt));
-	for (uint32_t gsi = 0; gsi < NGSI; gsi++) {
-		if (gsi < 16 && gsi != 2) {
-			rt.e[n].gsi = gsi;
-			rt.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-			rt.e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
-			rt.e[n].u.irqchip.pin = gsi % 8;
-			n++;
-		}
-		rt.e[n].gsi = gsi;
-		rt.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		rt.e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		rt.e[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
-		n++;
-	}
-	rt.hdr.nr = n;
-	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &rt) < 0)
-		return err_set(errno, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
-	return 0;
-}
-
-static int setup_kvm_vm(struct vm *vm)
-{
-	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	struct arch_vm_cfg ac = {.ncpus = vm->ncpus,
+				 .smt = cfg->machine.smt,
+				 .cpu_template_json = cfg->cpu_template_json,
+				 .cpu_template_name = cfg->machine.cpu_template_name};
 	int r;
 
 	if ((r = kvm_open(&vm->kvm_fd)) < 0)
 		return r;
 	if ((r = kvm_create_vm(vm->kvm_fd, vm->ncpus, &vm->vm_fd)) < 0)
 		return r;
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) < 0)
-		return err_set(errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
-	uint64_t idmap = LAYOUT_KVM_IDENTITY_MAP;
-	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
-		return err_set(errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return err_set(errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return err_set(errno, "KVM_CREATE_PIT2: %s", strerror(errno));
-	return setup_gsi_routing(vm);
+	ac.kvm_fd = vm->kvm_fd;
+	ac.vm_fd = vm->vm_fd;
+	return arch_vm_create(&ac, &vm->arch);
 }
 
 /* track_dirty: KVM logs the pages the guest writes (Diff snapshots), and
@@ -150,10 +112,10 @@ static int setup_memory(struct vm *vm, const struct machine_cfg *m, int mem_fd)
 			      : m->huge_pages_transparent ? GM_PAGES_THP
 							  : GM_PAGES_4K;
 	int r = mem_fd != VM_MEM_BOOT
-			? gm_init_file(&vm->mem, bytes, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END,
+			? gm_init_file(&vm->mem, bytes, arch_layout.gap_start, arch_layout.gap_end,
 				       mem_fd >= 0 ? mem_fd : -1)
-			: gm_init_backed(&vm->mem, bytes, LAYOUT_MMIO_GAP_START,
-					 LAYOUT_MMIO_GAP_END, pages);
+			: gm_init_backed(&vm->mem, bytes, arch_layout.gap_start,
+					 arch_layout.gap_end, pages);
 
 	if (r < 0)
 		return r;
@@ -176,9 +138,19 @@ static int setup_memory(struct vm *vm, const struct machine_cfg *m, int mem_fd)
 	return 0;
 }
 
+static int place(struct vm *vm, const struct arch_place *p, const struct bus_ops *ops,
+		 void *opaque, pthread_mutex_t *lock)
+{
+	return bus_register(p->bus == ARCH_BUS_PIO ? &vm->pio : &vm->mmio, p->addr, p->size, ops,
+			    opaque, lock);
+}
+
+/* The legacy devices this machine has, where arch_layout puts them. */
 static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
 {
-	uint64_t below4g = MIN(vm->mem.total, LAYOUT_MMIO_GAP_START);
+	const struct arch_layout *l = &arch_layout;
+	uint64_t gap = l->gap_start > l->ram_start ? l->gap_start : UINT64_MAX;
+	uint64_t low = MIN(vm->mem.total, gap - l->ram_start);
 	int out_fd, r;
 
 	bus_init(&vm->pio);
@@ -190,81 +162,58 @@ static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
 	if (cfg->console.rate_limiter.present)
 		serial_set_out_limit(&vm->serial, &cfg->console.rate_limiter);
 	i8042_init(&vm->i8042, i8042_reset, vm, i8042_irq, vm);
-	rtc_init(&vm->rtc, below4g, vm->mem.total - below4g);
-	if ((r = bus_register(&vm->pio, LAYOUT_COM1_PORT, 8, &serial_bus_ops, &vm->serial,
-			      &vm->serial.lock)) < 0 ||
-	    (r = bus_register(&vm->pio, LAYOUT_I8042_DATA, 5, &i8042_bus_ops, &vm->i8042,
-			      &vm->i8042.lock)) < 0 ||
-	    (r = bus_register(&vm->pio, LAYOUT_RTC_PORT, 2, &rtc_bus_ops, &vm->rtc,
-			      &vm->rtc.lock)) < 0 ||
-	    (r = bus_register(&vm->pio, LAYOUT_ACPI_SLEEP_CTL, 2, &acpi_sleep_ops, vm, NULL)) < 0)
+	rtc_init(&vm->rtc, low, vm->mem.total - low);
+	pl031_init(&vm->pl031);
+	if ((r = place(vm, &l->serial, &serial_bus_ops, &vm->serial, &vm->serial.lock)) < 0 ||
+	    (l->i8042.bus &&
+	     (r = place(vm, &l->i8042, &i8042_bus_ops, &vm->i8042, &vm->i8042.lock)) < 0) ||
+	    (l->cmos.bus && (r = place(vm, &l->cmos, &rtc_bus_ops, &vm->rtc, &vm->rtc.lock)) < 0) ||
+	    (l->pl031.bus &&
+	     (r = place(vm, &l->pl031, &pl031_bus_ops, &vm->pl031, &vm->pl031.lock)) < 0) ||
+	    (l->acpi_sleep.bus && (r = place(vm, &l->acpi_sleep, &acpi_sleep_ops, vm, NULL)) < 0))
 		return err_set(-r, "registering legacy devices: %s", strerror(-r));
 	atomic_init(&vm->oneshot_status, -1);
+	if (cfg->oneshot.present && !l->oneshot_exit.bus)
+		return err_set(ENOTSUP, "one-shot runs are not implemented on %s", l->name);
 	if (cfg->oneshot.present &&
-	    (r = bus_register(&vm->pio, ONESHOT_EXIT_PORT, 1, &oneshot_exit_ops, vm, NULL)) < 0)
+	    (r = place(vm, &l->oneshot_exit, &oneshot_exit_ops, vm, NULL)) < 0)
 		return err_set(-r, "registering the one-shot exit port: %s", strerror(-r));
-	if (cfg->boot_timer) {
+	if (cfg->boot_timer && l->boot_timer.bus) {
 		boot_timer_init(&vm->boot_timer);
 		pthread_mutex_init(&vm->boot_timer_lock, NULL);
-		if ((r = bus_register(&vm->pio, LAYOUT_BOOT_TIMER_PORT, 1, &boot_timer_bus_ops,
-				      &vm->boot_timer, &vm->boot_timer_lock)) < 0)
+		if ((r = place(vm, &l->boot_timer, &boot_timer_bus_ops, &vm->boot_timer,
+			       &vm->boot_timer_lock)) < 0)
 			return err_set(-r, "registering the boot timer: %s", strerror(-r));
 	}
 	return 0;
 }
 
-static int setup_firmware_tables(struct vm *vm, struct boot_setup *bs)
+static int setup_firmware_tables(struct vm *vm, struct arch_boot *bs)
 {
-	struct acpi_mmio_dev virtio[LAYOUT_VIRTIO_MAX_DEVICES];
-	struct acpi_info ai = {.ncpus = vm->ncpus, .has_serial = true, .virtio = virtio};
-	int r;
+	struct arch_mmio_dev virtio[ARCH_VIRTIO_MAX_DEVICES];
 
-	ai.nvirtio = vm_virtio_describe(vm, virtio, LAYOUT_VIRTIO_MAX_DEVICES);
-	if ((r = regs_write_boot_tables(&vm->mem)) < 0)
-		return r;
-	if ((r = mptable_build(&vm->mem, vm->ncpus, virtio, ai.nvirtio)) < 0)
-		return err_wrap(-r, "MP table");
-	if ((r = acpi_build(&vm->mem, &ai, &bs->rsdp_gpa)) < 0)
-		return err_wrap(-r, "ACPI tables");
-	return boot_params_write(&vm->mem, bs);
+	bs->virtio = virtio;
+	bs->nvirtio = vm_virtio_describe(vm, virtio, ARCH_VIRTIO_MAX_DEVICES);
+	return arch_boot_tables(vm->arch, &vm->mem, bs);
 }
 
-static int setup_vcpus(struct vm *vm, const struct vm_config *cfg, bool configure)
+static int setup_vcpus(struct vm *vm, bool configure)
 {
 	int r;
 
-	const char *st = cfg->machine.cpu_template_name;
-
-	if (cfg->cpu_template_json && (r = cpu_template_parse(cfg->cpu_template_json, &vm->tmpl)) < 0)
-		return r;
-	if (!cfg->cpu_template_json && st && strcmp(st, "None") != 0) {
-		if ((r = config_check_machine_host(&cfg->machine)) < 0 ||
-		    (r = cpu_template_static(st, &vm->tmpl)) < 0)
-			return r;
-		if (!cpu_template_static_model_listed(st, cpuid_host_signature()))
-			log_warn("cpu_template %s: Firecracker lists other CPU models for it (this "
-				 "host's CPUID signature is %#x); applied all the same",
-				 st, cpuid_host_signature());
-	}
-	for (int i = 0; i < vm->tmpl.nkvm_caps; i++)
-		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, vm->tmpl.kvm_caps[i]) <= 0)
-			return err_set(ENOTSUP,
-				       "cpu-config: kvm_capabilities: this host's KVM lacks "
-				       "capability %u",
-				       vm->tmpl.kvm_caps[i]);
-	if ((r = cpuid_get_supported(vm->kvm_fd, &vm->cpuid)) < 0)
-		return r;
 	vm->vcpus = calloc((size_t)vm->ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return err_set(ENOMEM, "out of memory");
 	for (int i = 0; i < vm->ncpus; i++)
 		vm->vcpus[i].fd = -1;
-	for (int i = 0; i < vm->ncpus; i++) {
+	for (int i = 0; i < vm->ncpus; i++)
 		if ((r = vcpu_init(vm, i, &vm->vcpus[i])) < 0)
 			return r;
-		if (configure && (r = vcpu_configure(&vm->vcpus[i])) < 0)
+	if ((r = arch_vcpus_created(vm->arch)) < 0)
+		return r;
+	for (int i = 0; configure && i < vm->ncpus; i++)
+		if ((r = vcpu_configure(&vm->vcpus[i])) < 0)
 			return r;
-	}
 	return 0;
 }
 
@@ -280,7 +229,7 @@ int vm_create(const struct vm_config *cfg, struct event_loop *el, struct vm **ou
 int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, struct vm **out)
 {
 	bool boot = mem_fd == VM_MEM_BOOT;
-	struct boot_setup bs;
+	struct arch_boot bs;
 	struct vm *vm;
 	int r;
 
@@ -294,13 +243,12 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 	vm->mem.memfd = -1;
 	vm->el = el;
 	vm->ncpus = (int)cfg->machine.vcpu_count;
-	vm->smt = cfg->machine.smt;
 	atomic_init(&vm->exit_code, -1);
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	vcpu_signals_init();
 
-	if ((r = setup_kvm_vm(vm)) < 0)
+	if ((r = setup_kvm_vm(vm, cfg)) < 0)
 		goto fail;
 	if ((r = setup_memory(vm, &cfg->machine, mem_fd)) < 0)
 		goto fail;
@@ -312,7 +260,7 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 		goto fail;
 	if (boot && (r = setup_firmware_tables(vm, &bs)) < 0)
 		goto fail;
-	if ((r = setup_vcpus(vm, cfg, boot)) < 0)
+	if ((r = setup_vcpus(vm, boot)) < 0)
 		goto fail;
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0 || el_add(el, vm->exit_efd, EPOLLIN, exit_event, vm) < 0) {
@@ -320,7 +268,7 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 		goto fail;
 	}
 	log_info("VM created: %d vCPU(s), %llu MiB, kernel entry %#llx", vm->ncpus,
-		 (unsigned long long)cfg->machine.mem_size_mib, (unsigned long long)vm->entry);
+		 (unsigned long long)cfg->machine.mem_size_mib, (unsigned long long)vm->kernel.entry);
 	*out = vm;
 	return 0;
 fail:
@@ -435,7 +383,7 @@ void vm_dump_vcpus(struct vm *vm)
 	if (was_running && vm_pause(vm) < 0)
 		return;
 	for (int i = 0; i < vm->ncpus; i++)
-		regs_dump(vm->vcpus[i].fd, i);
+		arch_vcpu_dump(vm->vcpus[i].fd, i);
 	if (was_running)
 		vm_resume(vm);
 }
@@ -469,8 +417,8 @@ void vm_destroy(struct vm *vm)
 		close(vm->exit_efd);
 	}
 	serial_destroy(&vm->serial);
-	cpu_template_free(&vm->tmpl);
-	free(vm->cpuid);
+	arch_vm_destroy(vm->arch);
+	free(vm->cmdline);
 	gm_destroy(&vm->mem);
 	if (vm->uffd >= 0)
 		close(vm->uffd);

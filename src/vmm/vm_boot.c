@@ -23,7 +23,6 @@
 #include "vm_priv.h"
 
 #define KERNEL_MAX_BYTES (512ULL * MiB)
-#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
 #define BZ_HEAD_MAX (128 * 1024)
 
 /* What the guest boots with. */
@@ -109,9 +108,7 @@ static int open_kernel(struct boot_inputs *in, const struct vm_config *cfg)
 	n = MIN((size_t)size, sizeof(head));
 	if (kimage_read(&in->kimg, 0, head, n) < 0)
 		return err_set(EIO, "kernel %s: read failed", path);
-	/* An EFI-stub bzImage is a PE file too: it is booted as a bzImage. */
-	uki = !loader_is_elf(head, n) && !loader_is_bzimage(head, n) && n >= 2 && head[0] == 'M' &&
-	      head[1] == 'Z';
+	uki = loader_is_uki(head, n);
 	in->measure = cfg->boot.measured_boot || uki;
 	whole = uki || (cfg->boot.kernel_decompress && loader_is_bzimage(head, n)) ||
 		(in->measure && !loader_is_bzimage(head, n));
@@ -147,14 +144,14 @@ static int open_boot_inputs(struct boot_inputs *in, const struct vm_config *cfg,
 	    (r = open_regular_file(cfg->boot.initrd_path, mem_total, &in->ifd, &in->ifile_len)) < 0)
 		return err_wrap(-r, "initrd");
 	if (!in->cmdline)
-		in->cmdline = strdup(cfg->boot.cmdline ? cfg->boot.cmdline : DEFAULT_CMDLINE);
+		in->cmdline = strdup(cfg->boot.cmdline ? cfg->boot.cmdline : arch_layout.default_cmdline);
 	return in->cmdline ? 0 : err_set(ENOMEM, "out of memory");
 }
 
 /* The initrd is the UKI's .ucode and .initrd, then the --initrd file, in one
  * range placed by the loader and written there directly. */
 static int load_initrd(struct vm *vm, const struct vm_config *cfg, struct boot_inputs *in,
-		       struct boot_setup *bs)
+		       struct arch_boot *bs)
 {
 	const struct uki_image *u = &in->uki;
 	uint64_t len = (uint64_t)u->ucode_len + u->initrd_len + in->ifile_len, gpa;
@@ -183,16 +180,14 @@ static int load_initrd(struct vm *vm, const struct vm_config *cfg, struct boot_i
  * the file. */
 static int measure_bzimage(struct vm *vm, const struct boot_inputs *in, char hex[MEASURE_HEX_LEN])
 {
-	const struct setup_header *h = &vm->kernel.hdr;
-	size_t setup = ((size_t)(h->setup_sects ? h->setup_sects : 4) + 1) * 512;
-	size_t pm = (size_t)h->syssize * 16, len = in->kimg.len, off;
-	const uint8_t *loaded = gm_slice(&vm->mem, vm->kernel.load_start, pm);
+	size_t setup = 0, pm = 0, len = in->kimg.len, off;
+	bool split = loader_bzimage_split(&vm->kernel, &setup, &pm) == 0;
+	const uint8_t *loaded = split ? gm_slice(&vm->mem, vm->kernel.load_start, pm) : NULL;
 	struct measure_stream *s;
 	uint8_t buf[16384];
 	int r;
 
-	if (vm->kernel.kind != KERNEL_BZIMAGE || setup > in->kimg.head_len || !loaded ||
-	    pm > len - setup)
+	if (!split || setup > in->kimg.head_len || !loaded || setup > len || pm > len - setup)
 		return err_set(EINVAL, "measured boot: the kernel is not the bzImage it was");
 	if ((r = measure_begin(&s)) < 0)
 		return r;
@@ -217,7 +212,7 @@ fail:
 /* SHA-256 of what was loaded: the kernel image as given (the one in-memory
  * copy that was loaded, or measure_bzimage), the initrd as it is in guest
  * memory, the final command line. */
-static int measure(struct vm *vm, const struct boot_inputs *in, const struct boot_setup *bs,
+static int measure(struct vm *vm, const struct boot_inputs *in, const struct arch_boot *bs,
 		   const char *cmdline, size_t cmdlen)
 {
 	struct boot_measurements *m = &vm->measured;
@@ -253,7 +248,7 @@ static int load_kernel(struct vm *vm, const struct vm_config *cfg, const struct 
 	return r < 0 ? err_wrap(-r, "kernel %s", cfg->boot.kernel_path) : 0;
 }
 
-int vm_load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_setup *bs)
+int vm_load_guest(struct vm *vm, const struct vm_config *cfg, struct arch_boot *bs)
 {
 	struct boot_inputs in;
 	char *cmdline = NULL;
@@ -266,26 +261,28 @@ int vm_load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_setup 
 	if ((r = open_boot_inputs(&in, cfg, vm->mem.total)) < 0 ||
 	    (r = load_kernel(vm, cfg, &in)) < 0)
 		goto out;
-	vm->entry = vm->kernel.entry;
 	if ((r = load_initrd(vm, cfg, &in, bs)) < 0)
 		goto out;
 
 	if ((r = vm_virtio_cmdline(vm, cfg, in.cmdline, &cmdline)) < 0)
 		goto out;
 	cmdlen = strlen(cmdline);
-	if (cmdlen > vm->kernel.cmdline_max || cmdlen >= LAYOUT_CMDLINE_MAX) {
+	if (cmdlen > arch_cmdline_max(&vm->kernel)) {
 		r = err_set(E2BIG, "command line is %zu bytes, the kernel accepts at most %u",
-			    cmdlen, (unsigned)MIN(vm->kernel.cmdline_max, LAYOUT_CMDLINE_MAX - 1));
+			    cmdlen, arch_cmdline_max(&vm->kernel));
 		goto out;
 	}
-	if (gm_write(&vm->mem, LAYOUT_CMDLINE, cmdline, cmdlen + 1) < 0) {
+	bs->cmdline_gpa = arch_cmdline_gpa();
+	if (bs->cmdline_gpa && gm_write(&vm->mem, bs->cmdline_gpa, cmdline, cmdlen + 1) < 0) {
 		r = err_set(EFAULT, "command line outside guest RAM");
 		goto out;
 	}
-	bs->cmdline_gpa = LAYOUT_CMDLINE;
 	bs->cmdline_len = (uint32_t)cmdlen;
 	if (in.measure)
 		r = measure(vm, &in, bs, cmdline, cmdlen);
+	bs->cmdline = cmdline; /* the VM's until vm_build has used it */
+	vm->cmdline = cmdline;
+	cmdline = NULL;
 out:
 	free(cmdline);
 	boot_inputs_free(&in);

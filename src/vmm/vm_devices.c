@@ -25,21 +25,19 @@
 /* Every configured device gets a slot: drives, nets, vsock, balloon, rng
  * always fit; pmem and virtio-mem are counted at validation
  * (config_check_device_count). */
-_Static_assert(CFG_MAX_DRIVES + CFG_MAX_NETS + 3 <= LAYOUT_VIRTIO_MAX_DEVICES,
+_Static_assert(CFG_MAX_DRIVES + CFG_MAX_NETS + 3 <= ARCH_VIRTIO_MIN_DEVICES,
 	       "more virtio devices configurable than virtio-mmio slots");
-_Static_assert(LAYOUT_VIRTIO_IRQ(LAYOUT_VIRTIO_MAX_DEVICES - 1) < 24,
-	       "virtio IRQs past the IOAPIC's 24 pins");
 
 static int wire_slot(struct vm *vm, int slot, struct virtio_dev *vd)
 {
-	uint64_t base = LAYOUT_VIRTIO_ADDR(slot);
+	uint64_t base = arch_virtio_addr(slot);
 	struct kvm_irqfd irqfd = {
 		.fd = (uint32_t)virtio_mmio_irq_eventfd(vd),
-		.gsi = LAYOUT_VIRTIO_IRQ(slot),
+		.gsi = arch_virtio_irq(slot),
 	};
 	int r;
 
-	r = bus_register(&vm->mmio, base, LAYOUT_VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, vd,
+	r = bus_register(&vm->mmio, base, arch_layout.virtio_size, &virtio_mmio_bus_ops, vd,
 			 virtio_dev_lock(vd));
 	if (r < 0)
 		return err_set(-r, "virtio slot %d: MMIO bus: %s", slot, strerror(-r));
@@ -65,8 +63,8 @@ static int add_vdev(struct vm *vm, struct virtio_dev *vd, void *dev, const char 
 {
 	int slot = vm->nvdevs;
 
-	if (slot >= LAYOUT_VIRTIO_MAX_DEVICES)
-		return err_set(ENOSPC, "more than %d virtio devices", LAYOUT_VIRTIO_MAX_DEVICES);
+	if (slot >= arch_layout.virtio_max)
+		return err_set(ENOSPC, "more than %d virtio devices", arch_layout.virtio_max);
 	vm->vdevs[slot] = (struct vm_vdev){.vd = vd, .dev = dev};
 	snprintf(vm->vdevs[slot].id, sizeof(vm->vdevs[slot].id), "%s", id);
 	vm->nvdevs++; /* counted now so destroy frees it even if wiring fails */
@@ -99,11 +97,11 @@ static int set_kvm_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t siz
 /* Where device memory starts: above RAM and 4 GiB, on a 1 GiB boundary. */
 uint64_t vm_devmem_start(const struct guest_mem *gm)
 {
-	uint64_t top = LAYOUT_MMIO_GAP_END;
+	uint64_t top = arch_layout.devmem_floor;
 
 	for (int i = 0; i < gm->nregions; i++)
 		top = MAX(top, gm->regions[i].gpa + gm->regions[i].size);
-	return ALIGN_UP(top, LAYOUT_DEVMEM_ALIGN);
+	return ALIGN_UP(top, ARCH_DEVMEM_ALIGN);
 }
 
 /* virtio-mem's host side: a device slot gets or loses its KVM slot. */
@@ -211,7 +209,7 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 	for (int i = 0; i < cfg->npmems; i++) {
 		struct virtio_pmem *pm;
 
-		pmem_gpa = ALIGN_UP(pmem_gpa, LAYOUT_PMEM_ALIGN);
+		pmem_gpa = ALIGN_UP(pmem_gpa, ARCH_PMEM_ALIGN);
 		if ((r = virtio_pmem_create(&cfg->pmems[i], pmem_gpa, &vm->mem, vm->el, &pm)) < 0)
 			return err_wrap(-r, "pmem %s", cfg->pmems[i].id);
 		if ((r = add_vdev(vm, &pm->vdev, pm, cfg->pmems[i].id)) < 0)
@@ -252,14 +250,14 @@ void vm_publish_metrics(struct vm *vm)
 	}
 }
 
-int vm_virtio_describe(const struct vm *vm, struct acpi_mmio_dev *out, int max)
+int vm_virtio_describe(const struct vm *vm, struct arch_mmio_dev *out, int max)
 {
 	int n = 0;
 
 	for (int i = 0; i < vm->nvdevs && n < max; i++, n++)
-		out[n] = (struct acpi_mmio_dev){.addr = LAYOUT_VIRTIO_ADDR(i),
-						.size = LAYOUT_VIRTIO_MMIO_SIZE,
-						.irq = LAYOUT_VIRTIO_IRQ(i)};
+		out[n] = (struct arch_mmio_dev){.addr = arch_virtio_addr(i),
+						.size = arch_layout.virtio_size,
+						.irq = arch_virtio_irq(i)};
 	return n;
 }
 
@@ -272,10 +270,10 @@ int vm_virtio_cmdline(const struct vm *vm, const struct vm_config *cfg, const ch
 	if (!s)
 		return err_set(ENOMEM, "out of memory");
 	len = (size_t)snprintf(s, cap, "%s", base);
-	for (int i = 0; i < vm->nvdevs; i++)
-		len += (size_t)snprintf(s + len, cap - len, " virtio_mmio.device=4K@%#llx:%d",
-					(unsigned long long)LAYOUT_VIRTIO_ADDR(i),
-					LAYOUT_VIRTIO_IRQ(i));
+	for (int i = 0; arch_layout.virtio_cmdline && i < vm->nvdevs; i++)
+		len += (size_t)snprintf(s + len, cap - len, " virtio_mmio.device=4K@%#llx:%u",
+					(unsigned long long)arch_virtio_addr(i),
+					arch_virtio_irq(i));
 	/* Like Firecracker: a root pmem device becomes root=/dev/pmemN. */
 	for (int i = 0; i < cfg->npmems && !strstr(base, "root="); i++) {
 		if (!cfg->pmems[i].root_device)

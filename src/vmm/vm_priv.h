@@ -16,8 +16,8 @@
 #include "ember/config.h"
 #include "ember/event_loop.h"
 #include "ember/i8042.h"
-#include "ember/layout.h"
 #include "ember/measure.h"
+#include "ember/pl031.h"
 #include "ember/memory.h"
 #include "ember/rtc.h"
 #include "ember/serial.h"
@@ -39,7 +39,7 @@ struct vcpu {
 struct console;
 struct virtio_dev;
 
-/* One virtio-mmio slot: LAYOUT_VIRTIO_ADDR(slot), GSI LAYOUT_VIRTIO_IRQ(slot). */
+/* One virtio-mmio slot: arch_virtio_addr(slot), interrupt arch_virtio_irq(slot). */
 struct vm_vdev {
 	struct virtio_dev *vd; /* vd->ops: kind (device_id) and destroy */
 	void *dev; /* struct virtio_blk *, ... */
@@ -55,26 +55,25 @@ struct vm {
 	struct bus mmio;
 	struct event_loop *el;
 
+	struct arch_vm *arch; /* interrupt controller, CPU set-up (arch.h) */
 	int ncpus;
-	bool smt; /* machine-config smt: two threads per core */
 	struct vcpu *vcpus;
-	struct kvm_cpuid2 *cpuid; /* KVM's supported set, copied per vCPU */
-	struct cpu_template tmpl;
 
 	struct serial serial;
 	struct i8042 i8042;
 	struct rtc rtc;
+	struct pl031 pl031;
 	struct boot_timer boot_timer;
 	pthread_mutex_t boot_timer_lock;
 	atomic_int oneshot_status; /* one-shot: CMD's status from the exit port, or -1 */
 	struct console *console;
 	int serial_out_fd; /* file console: owned */
 
-	struct vm_vdev vdevs[LAYOUT_VIRTIO_MAX_DEVICES];
+	struct vm_vdev vdevs[ARCH_VIRTIO_MAX_DEVICES];
 	int nvdevs;
 
 	struct kernel_image kernel;
-	uint64_t entry;
+	char *cmdline; /* as booted (the aarch64 device tree carries it) */
 	struct boot_measurements measured;
 
 	/* lifecycle */
@@ -113,11 +112,11 @@ void vm_destroy_virtio_devices(struct vm *vm);
 int vm_virtio_cmdline(const struct vm *vm, const struct vm_config *cfg, const char *base,
 		      char **out);
 /* ACPI/MP table descriptions of the slots; returns the count. */
-int vm_virtio_describe(const struct vm *vm, struct acpi_mmio_dev *out, int max);
+int vm_virtio_describe(const struct vm *vm, struct arch_mmio_dev *out, int max);
 
 /* vm_boot.c: kernel, initrd and command line into guest memory; the
  * measured-boot hashes when configured (always for a UKI) */
-int vm_load_guest(struct vm *vm, const struct vm_config *cfg, struct boot_setup *bs);
+int vm_load_guest(struct vm *vm, const struct vm_config *cfg, struct arch_boot *bs);
 
 /* console.c: host side of the serial console */
 int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd);

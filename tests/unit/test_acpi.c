@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "ember/aml.h"
-#include "ember/arch.h"
+#include "ember/x86.h"
 #include "ember/layout.h"
 #include "ember/memory.h"
 
@@ -297,7 +297,7 @@ static int count_str(const char *hay, const char *needle)
 	return n;
 }
 
-static void make_virtio(struct acpi_mmio_dev *v, int n)
+static void make_virtio(struct arch_mmio_dev *v, int n)
 {
 	for (int i = 0; i < n; i++) {
 		v[i].addr = LAYOUT_VIRTIO_ADDR(i);
@@ -374,7 +374,7 @@ static void check_fadt(const uint8_t *fadt)
 
 static void build_and_verify(struct fx *f, int ncpus, int nvirtio, bool serial, bool roundtrip)
 {
-	struct acpi_mmio_dev *v = calloc((size_t)nvirtio + 1, sizeof(*v));
+	struct arch_mmio_dev *v = calloc((size_t)nvirtio + 1, sizeof(*v));
 	struct acpi_info info = {
 	    .ncpus = ncpus, .has_serial = serial, .virtio = v, .nvirtio = nvirtio};
 	struct tables t;
@@ -448,7 +448,7 @@ static void test_acpi_enospc(void **state)
 {
 	struct fx *f = *state;
 	int n = 3000;
-	struct acpi_mmio_dev *v = calloc((size_t)n, sizeof(*v));
+	struct arch_mmio_dev *v = calloc((size_t)n, sizeof(*v));
 	struct acpi_info info = {.ncpus = 2, .has_serial = true, .virtio = v, .nvirtio = n};
 	uint64_t rsdp = 0;
 	const uint8_t *area;
@@ -489,7 +489,7 @@ static void test_acpi_enospc(void **state)
 static void test_acpi_bad_input(void **state)
 {
 	struct fx *f = *state;
-	struct acpi_mmio_dev v[1] = {{.addr = LAYOUT_VIRTIO_ADDR(0), .size = 0x1000, .irq = 5}};
+	struct arch_mmio_dev v[1] = {{.addr = LAYOUT_VIRTIO_ADDR(0), .size = 0x1000, .irq = 5}};
 	struct acpi_info info = {.ncpus = 1, .has_serial = true, .virtio = v, .nvirtio = 1};
 	struct guest_mem small;
 	uint64_t rsdp;

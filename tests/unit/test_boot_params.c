@@ -12,7 +12,7 @@
 
 #include <asm/e820.h>
 
-#include "ember/arch.h"
+#include "ember/x86.h"
 #include "ember/layout.h"
 #include "ember/memory.h"
 #include "ember/util.h"

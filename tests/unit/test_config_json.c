@@ -17,7 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "ember/config.h"
-#include "ember/arch.h"
+#include "ember/x86.h"
 #include "ember/config_json.h"
 #include "ember/error.h"
 #include "ember/metrics.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ember/arch.h"
+#include "ember/x86.h"
 #include "ember/error.h"
 
 /* ---------------------------------------------------------------- parsing */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ember/arch.h"
+#include "ember/x86.h"
 #include "ember/layout.h"
 #include "ember/memory.h"
 
@@ -154,7 +154,7 @@ static void parse(const struct guest_mem *gm, int ncpus, struct counts *c)
 		assert_true(c->pin_users[pin] <= 1);
 }
 
-static void make_virtio(struct acpi_mmio_dev *v, int n, uint32_t irq0)
+static void make_virtio(struct arch_mmio_dev *v, int n, uint32_t irq0)
 {
 	for (int i = 0; i < n; i++) {
 		v[i].addr = LAYOUT_VIRTIO_ADDR(i);
@@ -166,7 +166,7 @@ static void make_virtio(struct acpi_mmio_dev *v, int n, uint32_t irq0)
 static void test_mptable_2cpus_3virtio(void **state)
 {
 	struct guest_mem *gm = *state;
-	struct acpi_mmio_dev v[3];
+	struct arch_mmio_dev v[3];
 	struct counts c;
 
 	make_virtio(v, 3, LAYOUT_VIRTIO_IRQ_BASE);
@@ -187,7 +187,7 @@ static void test_mptable_2cpus_3virtio(void **state)
 static void test_mptable_32cpus_16virtio(void **state)
 {
 	struct guest_mem *gm = *state;
-	struct acpi_mmio_dev v[LAYOUT_VIRTIO_MAX_DEVICES];
+	struct arch_mmio_dev v[LAYOUT_VIRTIO_MAX_DEVICES];
 	struct counts c;
 
 	make_virtio(v, LAYOUT_VIRTIO_MAX_DEVICES, LAYOUT_VIRTIO_IRQ_BASE);
@@ -219,7 +219,7 @@ static void test_mptable_max_cpus(void **state)
 static void test_mptable_bad_input(void **state)
 {
 	struct guest_mem *gm = *state, small;
-	struct acpi_mmio_dev v[1];
+	struct arch_mmio_dev v[1];
 
 	make_virtio(v, 1, 5);
 	assert_int_equal(mptable_build(gm, 0, v, 1), -EINVAL);

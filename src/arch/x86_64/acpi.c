@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 
 #include "ember/aml.h"
-#include "ember/arch.h"
+#include "ember/x86.h"
 #include "ember/error.h"
 #include "ember/layout.h"
 #include "ember/util.h"
@@ -248,7 +248,7 @@ static int check_info(const struct acpi_info *info)
 	    (info->nvirtio > 0 && !info->virtio))
 		return err_set(EINVAL, "ACPI: bad virtio-mmio device count %d", info->nvirtio);
 	for (int i = 0; i < info->nvirtio; i++) {
-		const struct acpi_mmio_dev *d = &info->virtio[i];
+		const struct arch_mmio_dev *d = &info->virtio[i];
 
 		if (d->size == 0 || d->addr > 0xffffffffULL || d->size > 0x100000000ULL - d->addr)
 			return err_set(
@@ -303,7 +303,7 @@ static long build_dsdt(struct area *ar, const struct acpi_info *info)
 	aml_rt_end(&a);
 	aml_end(&a);
 	for (int i = 0; i < info->nvirtio; i++) {
-		const struct acpi_mmio_dev *d = &info->virtio[i];
+		const struct arch_mmio_dev *d = &info->virtio[i];
 		static const char hex[] = "0123456789ABCDEF";
 		char name[5] = {'V', hex[(i >> 8) & 0xf], hex[(i >> 4) & 0xf], hex[i & 0xf], 0};
 

@@ -1,5 +1,5 @@
 /* The Linux zero page (struct boot_params) with its e820 map. */
-#include "ember/arch.h"
+#include "ember/x86.h"
 
 #include <errno.h>
 #include <string.h>

@@ -11,7 +11,7 @@
  * family/model/stepping of leaf 1 EAX are fixed (Haswell-like 0x306f2, or
  * Ivy Bridge-like 0x306e4 for C3) and the newer instruction set extensions
  * (AVX-512, SHA, PKU, VAES, ...) and other feature flags are hidden. */
-#include "ember/arch.h"
+#include "ember/x86.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Firecracker's custom CPU template JSON: cpuid_modifiers and msr_modifiers
  * with "0b" bitmaps of 0/1/x (x keeps the host/KVM value). */
-#include "ember/arch.h"
+#include "ember/x86.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* CPUID for each vCPU: KVM's supported set, with APIC ids and topology, the
  * hypervisor bit, and the user's CPU template on top. */
-#include "ember/arch.h"
+#include "ember/x86.h"
 
 #include <cpuid.h>
 #include <errno.h>

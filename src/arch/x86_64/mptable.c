@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ember/arch.h"
+#include "ember/x86.h"
 #include "ember/error.h"
 #include "ember/layout.h"
 #include "ember/util.h"
@@ -111,7 +111,7 @@ static int isa_pin(int irq)
 	return irq;
 }
 
-int mptable_build(struct guest_mem *gm, int ncpus, const struct acpi_mmio_dev *virtio, int nvirtio)
+int mptable_build(struct guest_mem *gm, int ncpus, const struct arch_mmio_dev *virtio, int nvirtio)
 {
 	bool extra[MP_IOAPIC_PINS] = {false};
 	int nextra = 0, nisa = 0, count = 0, ret;

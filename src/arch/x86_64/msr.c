@@ -1,5 +1,5 @@
 /* Boot-time MSRs for each vCPU, then the CPU template's msr_modifiers. */
-#include "ember/arch.h"
+#include "ember/x86.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Long-mode entry: GDT, identity page tables, and the BSP's registers as the
  * Linux 64-bit boot protocol wants them (no real-mode code ever runs). */
-#include "ember/arch.h"
+#include "ember/x86.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -119,16 +119,28 @@ static int compile_kind(const struct seccomp_filter *f, enum seccomp_thread k)
 	return 0;
 }
 
-/* The programs tools/seccomp_gen compiled from the built-in tables. */
-static void use_builtin(int variant)
+/* The programs tools/seccomp_gen compiled from the built-in tables (a
+ * cross build compiles the tables here instead: seccomp_builtin_runtime). */
+static int use_builtin(int variant)
 {
 	for (int k = 0; k < SECCOMP_THREAD_ALL; k++) {
 		const struct seccomp_builtin *b = &seccomp_builtin_bpf[k][variant];
+
+		if (seccomp_builtin_runtime) {
+			struct seccomp_filter f;
+			int r;
+
+			seccomp_builtin_runtime((enum seccomp_thread)k, variant, &f);
+			if ((r = compile_kind(&f, (enum seccomp_thread)k)) < 0)
+				return r;
+			continue;
+		}
 
 		sc.prog[k] = &seccomp_builtin_insns[b->start];
 		sc.len[k] = b->len;
 	}
 	sc.has_trap = variant == SECCOMP_BUILTIN_REPORT;
+	return 0;
 }
 
 /* What libseccomp's API level 3 stands for, asked of the kernel directly:
@@ -180,7 +192,7 @@ int seccomp_setup(const char *filter_file, bool disabled)
 			return r;
 		sc.reporting = r > 0;
 		r = 0;
-		use_builtin(sc.reporting ? SECCOMP_BUILTIN_REPORT : SECCOMP_BUILTIN_KILL);
+		r = use_builtin(sc.reporting ? SECCOMP_BUILTIN_REPORT : SECCOMP_BUILTIN_KILL);
 		sc.mode = SECCOMP_MODE_DEFAULT;
 	}
 	if (r < 0) {

@@ -108,6 +108,10 @@ void seccomp_report_trap(const char *kind, const siginfo_t *si, void *ucontext)
 	args[5] = (unsigned long long)uc->uc_mcontext.gregs[REG_R9];
 	/* the trapped call was not made; this is its return value */
 	uc->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+#elif defined(__aarch64__)
+	for (int i = 0; i < 6; i++)
+		args[i] = (unsigned long long)uc->uc_mcontext.regs[i];
+	uc->uc_mcontext.regs[0] = (unsigned long long)-ENOSYS; /* x0: the return value */
 #else
 #error "seccomp report mode: the syscall return register of this architecture"
 #endif

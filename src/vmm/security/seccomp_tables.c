@@ -23,6 +23,8 @@
 
 #include <linux/futex.h>
 
+#include "seccomp_arch.h"
+
 /* ---- rule helpers for the tables ---- */
 
 /* clang-format off */
@@ -69,8 +71,7 @@
  * virtio-net driver (re)starts, the boot timer's CPU clock, dump registers
  * when the vCPU fails). */
 #define RULES_VCPU                                                                            \
-	IOCTL(KVM_RUN), IOCTL(KVM_IRQ_LINE), IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS),      \
-	IOCTL(TUNSETOFFLOAD)
+	IOCTL(KVM_RUN), IOCTL(KVM_IRQ_LINE), RULES_ARCH_VCPU_REGS, IOCTL(TUNSETOFFLOAD)
 
 /* The VMM thread with a running guest: the event loop and the devices'
  * host side (blk file, TAP, vsock Unix sockets, balloon, rate-limiter and
@@ -79,9 +80,9 @@
  * vCPU kicks, Ctrl-Alt-Del, metrics flush), and tear-down (vCPU joins,
  * API and vsock socket files removed, the terminal restored, exit). */
 #define RULES_VMM                                                                             \
-	ALLOW(epoll_wait), ALLOW(epoll_ctl), ALLOW(read), ALLOW(readv), ALLOW(writev),       \
+	ALLOW(SYS_EPOLL_WAIT), ALLOW(epoll_ctl), ALLOW(read), ALLOW(readv), ALLOW(writev),       \
 	ALLOW(preadv), ALLOW(pwritev), ALLOW(fdatasync), ALLOW(lseek), ALLOW(close),         \
-	ALLOW(openat), ALLOW(newfstatat), ALLOW(unlink), ALLOW(timerfd_settime),             \
+	ALLOW(openat), ALLOW(newfstatat), ALLOW(SYS_UNLINK), ALLOW(timerfd_settime),             \
 	ALLOW(recvfrom), ALLOW(sendto), ALLOW(sendmsg), ALLOW(shutdown), ALLOW(connect),     \
 	ALLOW(exit_group), ARG_EQ(getrandom, 2, GRND_NONBLOCK, "entropy device: GRND_NONBLOCK"), \
 	ARG_EQ2(socket, 0, AF_UNIX, 1, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,            \
@@ -93,24 +94,19 @@
 	ARG_EQ(tgkill, 2, SECCOMP_KICK_SIGNAL_NR, "SIGRTMIN: vCPU kick"),                            \
 	ARG_EQ(tgkill, 2, SIGTERM, "SIGTERM: re-raised after clean-up"),                      \
 	ARG_EQ(tgkill, 2, SIGINT, "SIGINT: re-raised after clean-up"),                        \
-	IOCTL(KVM_IRQ_LINE), IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS), IOCTL(TUNSETOFFLOAD), \
+	IOCTL(KVM_IRQ_LINE), RULES_ARCH_VCPU_REGS, IOCTL(TUNSETOFFLOAD),                     \
 	IOCTL(TCGETS), IOCTL(TCSETS), RULES_SNAPSHOT,                                        \
 	IOCTL(KVM_SET_USER_MEMORY_REGION) /* virtio-mem maps and unmaps its slots */
 
 /* PUT /snapshot/create on the paused VM: the KVM state of the VM and every
  * vCPU, the memory file (sparse: ftruncate, pwrite of non-zero runs). */
 #define RULES_SNAPSHOT                                                                        \
-	ALLOW(ftruncate), ALLOW(pwrite64),                                                    \
-	IOCTL(KVM_GET_IRQCHIP), IOCTL(KVM_GET_PIT2), IOCTL(KVM_GET_CLOCK), IOCTL(KVM_GET_FPU), \
-	IOCTL(KVM_GET_LAPIC), IOCTL(KVM_GET_MP_STATE), IOCTL(KVM_GET_VCPU_EVENTS),            \
-	IOCTL(KVM_GET_DEBUGREGS), IOCTL(KVM_GET_XSAVE), IOCTL(KVM_GET_XCRS),                  \
-	IOCTL(KVM_GET_MSR_INDEX_LIST), IOCTL(KVM_GET_MSRS), IOCTL(KVM_GET_CPUID2),            \
-	IOCTL(KVM_GET_DIRTY_LOG)
+	ALLOW(ftruncate), ALLOW(pwrite64), RULES_ARCH_SNAPSHOT, IOCTL(KVM_GET_DIRTY_LOG)
 
 /* The API thread: poll, accept, HTTP over the Unix socket, the eventfd
  * mailbox to the VMM thread. */
 #define RULES_API                                                                             \
-	ALLOW(poll), ALLOW(read), ALLOW(recvfrom), ALLOW(sendto), ALLOW(close),              \
+	ALLOW(SYS_POLL), ALLOW(read), ALLOW(recvfrom), ALLOW(sendto), ALLOW(close),              \
 	ARG_EQ(accept4, 3, SOCK_CLOEXEC | SOCK_NONBLOCK, "SOCK_CLOEXEC|SOCK_NONBLOCK")
 
 /* API mode before InstanceStart, on top of VMM and vCPU: applying requests
@@ -127,15 +123,9 @@
 	ARG_EQ(prctl, 0, PR_SET_NAME, "PR_SET_NAME: thread names"),                          \
 	ARG_EQ(seccomp, 0, SECCOMP_SET_MODE_FILTER, "later threads add their own filter"),  \
 	IOCTL(KVM_GET_API_VERSION), IOCTL(KVM_CHECK_EXTENSION), IOCTL(KVM_CREATE_VM),         \
-	IOCTL(KVM_GET_VCPU_MMAP_SIZE), IOCTL(KVM_GET_SUPPORTED_CPUID), IOCTL(KVM_SET_TSS_ADDR), \
-	IOCTL(KVM_SET_IDENTITY_MAP_ADDR), IOCTL(KVM_CREATE_IRQCHIP), IOCTL(KVM_CREATE_PIT2),  \
-	IOCTL(KVM_SET_GSI_ROUTING), IOCTL(KVM_IOEVENTFD),                                      \
-	IOCTL(KVM_IRQFD), IOCTL(KVM_CREATE_VCPU), IOCTL(KVM_SET_CPUID2), IOCTL(KVM_SET_MSRS),  \
-	IOCTL(KVM_GET_MSRS), IOCTL(KVM_SET_REGS), IOCTL(KVM_SET_SREGS), IOCTL(KVM_SET_FPU),   \
-	IOCTL(KVM_GET_LAPIC), IOCTL(KVM_SET_LAPIC), IOCTL(TUNSETIFF), IOCTL(TUNSETVNETHDRSZ), \
-	ALLOW(fstat), IOCTL(KVM_SET_IRQCHIP), IOCTL(KVM_SET_PIT2), IOCTL(KVM_SET_CLOCK),     \
-	IOCTL(KVM_SET_XSAVE), IOCTL(KVM_SET_XCRS), IOCTL(KVM_SET_MP_STATE),                   \
-	IOCTL(KVM_SET_VCPU_EVENTS), IOCTL(KVM_SET_DEBUGREGS),                                 \
+	IOCTL(KVM_GET_VCPU_MMAP_SIZE), RULES_ARCH_VM_BOOT, IOCTL(KVM_IOEVENTFD),              \
+	IOCTL(KVM_IRQFD), IOCTL(KVM_CREATE_VCPU), IOCTL(TUNSETIFF), IOCTL(TUNSETVNETHDRSZ),   \
+	ALLOW(fstat),                                                                         \
 	ALLOW(userfaultfd), IOCTL(USERFAULTFD_IOC_NEW), IOCTL(UFFDIO_API), IOCTL(UFFDIO_REGISTER)
 
 static const struct seccomp_rule rules_vmm[] = {RULES_MEMORY, RULES_THREAD, RULES_VMM};

@@ -40,6 +40,7 @@ EMBER_EXTENSIONS = {
             },
             "additionalProperties": False,
         },
+        "arch": {"type": "string", "enum": ["x86_64", "aarch64"]},
     },
     "BootSource": {
         "kernel_decompress": {"type": "boolean"},

@@ -4,7 +4,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/uio.h>
 
 #include "ember/error.h"
 #include "ember/layout.h"
@@ -44,55 +43,6 @@ uint64_t loader_low_ram_end(const struct guest_mem *gm)
 		}
 	}
 	return LAYOUT_HIMEM; /* less than 1 MiB of RAM: nothing fits */
-}
-
-int kimage_read(const struct kimage *img, uint64_t off, void *dst, size_t len)
-{
-	uint8_t *p = dst;
-
-	if (off > img->len || len > img->len - off)
-		return -EIO;
-	if (img->buf || (img->head && off + len <= img->head_len)) {
-		memcpy(dst, (img->buf ? img->buf : img->head) + off, len);
-		return 0;
-	}
-	while (len > 0) {
-		/* preadv: the one positioned read every VMM filter allows */
-		struct iovec iov = {.iov_base = p, .iov_len = len};
-		ssize_t n = preadv(img->fd, &iov, 1, (off_t)(img->off + off));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -EIO; /* an error, or the file shrank */
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int kimage_load(const struct kimage *img, struct guest_mem *gm, uint64_t gpa, uint64_t off,
-		size_t len)
-{
-	uint8_t *dst = gm_slice(gm, gpa, len);
-	int r;
-
-	if (!dst)
-		return -EFAULT;
-	if (off > img->len || len > img->len - off)
-		return -EIO;
-	/* Through the memfd: the pages are never zeroed before they are filled
-	 * (the cost that dominates a copy into fresh guest RAM). */
-	r = img->buf ? gm_fill(gm, gpa, img->buf + off, len)
-		     : gm_fill_from_fd(gm, gpa, img->fd, img->off + off, len);
-	if (r != -EINVAL && r != -ENOSYS)
-		return r;
-	/* no sendfile into this memfd: fault the range in at once, then copy */
-	if ((r = gm_populate(gm, gpa, len)) < 0)
-		return r;
-	gm_mark_dirty(gm, dst, len);
-	return kimage_read(img, off, dst, len);
 }
 
 static int load_uki(struct guest_mem *gm, const struct kimage *img, struct kernel_image *out)
@@ -140,4 +90,22 @@ int loader_load_kernel(struct guest_mem *gm, const uint8_t *buf, size_t len,
 	struct kimage img = kimage_mem(buf, len);
 
 	return loader_load_image(gm, &img, out);
+}
+
+int loader_bzimage_split(const struct kernel_image *k, size_t *setup, size_t *pm)
+{
+	const struct setup_header *h = &k->hdr;
+
+	if (k->kind != KERNEL_BZIMAGE)
+		return -EINVAL;
+	*setup = ((size_t)(h->setup_sects ? h->setup_sects : 4) + 1) * 512;
+	*pm = (size_t)h->syssize * 16;
+	return 0;
+}
+
+bool loader_is_uki(const uint8_t *head, size_t len)
+{
+	/* An EFI-stub bzImage is a PE file too: it is booted as a bzImage. */
+	return !loader_is_elf(head, len) && !loader_is_bzimage(head, len) && len >= 2 &&
+	       head[0] == 'M' && head[1] == 'Z';
 }

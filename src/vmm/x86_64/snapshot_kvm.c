@@ -8,7 +8,28 @@
 
 #include "ember/error.h"
 #include "ember/log.h"
-#include "snapshot_priv.h"
+#include "../snapshot_priv.h"
+
+#define SNAP_VCPU_XSAVE 1u /* xsave + xcrs captured (else fpu) */
+
+struct snap_vcpu_state {
+	uint32_t flags, pad;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu;
+	struct kvm_xsave xsave;
+	struct kvm_xcrs xcrs;
+	struct kvm_lapic_state lapic;
+	struct kvm_mp_state mp_state;
+	struct kvm_vcpu_events events;
+	struct kvm_debugregs debugregs;
+};
+
+struct snap_vm_state {
+	struct kvm_irqchip pic_master, pic_slave, ioapic;
+	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock;
+};
 
 #define MAX_MSRS 1024
 #define MAX_CPUID 256

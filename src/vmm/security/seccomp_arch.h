@@ -1,0 +1,52 @@
+/* The KVM ioctls of the built-in seccomp tables that differ per
+ * architecture (seccomp.c's only #if; syscall names are resolved per
+ * architecture by libseccomp). Included by seccomp.c after its IOCTL(). */
+#ifndef EMBER_SECCOMP_ARCH_H
+#define EMBER_SECCOMP_ARCH_H
+
+#include <linux/kvm.h>
+
+/* clang-format off */
+#if defined(__x86_64__)
+
+/* A failed vCPU's registers to the log (vCPU and VMM threads). */
+#define RULES_ARCH_VCPU_REGS IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS)
+
+/* PUT /snapshot/create: the VM's and every vCPU's KVM state. */
+#define RULES_ARCH_SNAPSHOT                                                                   \
+	IOCTL(KVM_GET_IRQCHIP), IOCTL(KVM_GET_PIT2), IOCTL(KVM_GET_CLOCK), IOCTL(KVM_GET_FPU), \
+	IOCTL(KVM_GET_LAPIC), IOCTL(KVM_GET_MP_STATE), IOCTL(KVM_GET_VCPU_EVENTS),            \
+	IOCTL(KVM_GET_DEBUGREGS), IOCTL(KVM_GET_XSAVE), IOCTL(KVM_GET_XCRS),                  \
+	IOCTL(KVM_GET_MSR_INDEX_LIST), IOCTL(KVM_GET_MSRS), IOCTL(KVM_GET_CPUID2)
+
+/* Building the VM (irqchip, PIT, routing, CPUID, MSRs, registers) or
+ * putting a snapshot's state back. */
+#define RULES_ARCH_VM_BOOT                                                                    \
+	IOCTL(KVM_GET_SUPPORTED_CPUID), IOCTL(KVM_SET_TSS_ADDR),                              \
+	IOCTL(KVM_SET_IDENTITY_MAP_ADDR), IOCTL(KVM_CREATE_IRQCHIP), IOCTL(KVM_CREATE_PIT2),  \
+	IOCTL(KVM_SET_GSI_ROUTING), IOCTL(KVM_SET_CPUID2), IOCTL(KVM_SET_MSRS),               \
+	IOCTL(KVM_GET_MSRS), IOCTL(KVM_SET_REGS), IOCTL(KVM_SET_SREGS), IOCTL(KVM_SET_FPU),   \
+	IOCTL(KVM_GET_LAPIC), IOCTL(KVM_SET_LAPIC),                                           \
+	IOCTL(KVM_SET_IRQCHIP), IOCTL(KVM_SET_PIT2), IOCTL(KVM_SET_CLOCK),                    \
+	IOCTL(KVM_SET_XSAVE), IOCTL(KVM_SET_XCRS), IOCTL(KVM_SET_MP_STATE),                   \
+	IOCTL(KVM_SET_VCPU_EVENTS), IOCTL(KVM_SET_DEBUGREGS)
+
+#elif defined(__aarch64__)
+
+/* Registers are read one at a time (a failed vCPU's PC, PSTATE, ...). */
+#define RULES_ARCH_VCPU_REGS IOCTL(KVM_GET_ONE_REG)
+
+/* Snapshots are not implemented on aarch64: nothing beyond memory. */
+#define RULES_ARCH_SNAPSHOT IOCTL(KVM_GET_ONE_REG)
+
+/* The vGIC (a KVM device), vCPU init, boot registers. */
+#define RULES_ARCH_VM_BOOT                                                                    \
+	IOCTL(KVM_ARM_PREFERRED_TARGET), IOCTL(KVM_ARM_VCPU_INIT), IOCTL(KVM_SET_ONE_REG),    \
+	IOCTL(KVM_GET_ONE_REG), IOCTL(KVM_CREATE_DEVICE), IOCTL(KVM_SET_DEVICE_ATTR)
+
+#else
+#error "seccomp: the KVM ioctls of this architecture"
+#endif
+/* clang-format on */
+
+#endif
