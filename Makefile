@@ -76,7 +76,7 @@ SETUP_STAMP := $(BUILD)/.setup-done
 
 Q := $(if $(V),,@)
 
-.PHONY: all cross-aarch64 setup test check-layers unit device e2e e2e-linux check-asan run bench install install-files clean help fuzz format testguest
+.PHONY: all cross-aarch64 nested-aarch64 setup test check-layers unit device e2e e2e-linux check-asan run bench install install-files clean help fuzz format testguest
 
 ifeq ($(ARCH),x86_64)
 all: $(EMBER) testguest $(UFFD_HANDLER)
@@ -95,6 +95,7 @@ help:
 	@echo "make e2e        boot the test guest under KVM"
 	@echo "make e2e-linux  boot Linux guests and check what the kernel prints"
 	@echo "make nested     Linux user space under ember under QEMU's emulated KVM (tests/nested)"
+	@echo "make nested-aarch64  the same for ember-aarch64 under qemu-system-aarch64"
 	@echo "make check-asan the same tests in an ASan+UBSan build (build-asan/)"
 	@echo "make bench      benchmarks (boot time, RSS, device throughput, API latency)"
 	@echo "make fuzz       libFuzzer targets (FUZZ_SECONDS=N each)"
@@ -229,6 +230,11 @@ nested: setup $(EMBER)
 cross-aarch64:
 	$(Q)$(MAKE) --no-print-directory ARCH=aarch64 BUILD=build-aarch64 all
 
+# ember-aarch64 boots arm64 Linux inside qemu-system-aarch64 (TCG, EL2):
+# tests/nested/README.md, "aarch64".
+nested-aarch64: cross-aarch64
+	$(Q)BUILD_A64=build-aarch64 tools/nested/run-aarch64.sh
+
 test: setup
 	$(Q)$(MAKE) --no-print-directory check-layers
 	$(Q)$(MAKE) --no-print-directory all
@@ -238,6 +244,7 @@ test: setup
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory e2e-linux-short
 	$(Q)$(MAKE) --no-print-directory nested NESTED_ONLY=$(NESTED_TEST_RUNS)
+	$(Q)$(MAKE) --no-print-directory nested-aarch64
 	@echo "make test: all passed"
 
 check-asan: setup

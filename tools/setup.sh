@@ -4,7 +4,8 @@
 #   tools/setup.sh                    the host's build and tests
 #   tools/setup.sh --aarch64 SYSROOT  the arm64 cross build (make ARCH=aarch64):
 #     gcc-aarch64-linux-gnu and the arm64 -dev packages (multiarch); libfdt-dev
-#     is not multi-arch, so its arm64 archive is unpacked into SYSROOT instead.
+#     is not multi-arch, so its arm64 archive is unpacked into SYSROOT instead;
+#     qemu-system-arm for make nested-aarch64.
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -28,7 +29,7 @@ if [ "${1:-}" = "--aarch64" ]; then
 		$SUDO apt-get update -qq || true
 	fi
 	install_missing gcc-aarch64-linux-gnu libc6-dev-arm64-cross libseccomp-dev:arm64 \
-		libcjson-dev:arm64 libcap-ng-dev:arm64 libssl-dev:arm64 zlib1g-dev:arm64 libfdt-dev
+		libcjson-dev:arm64 libcap-ng-dev:arm64 libssl-dev:arm64 zlib1g-dev:arm64 libfdt-dev qemu-system-arm
 	if [ ! -f "$sysroot/usr/lib/aarch64-linux-gnu/libfdt.a" ]; then
 		. "$(dirname "$0")/common.sh"
 		debs=$EMBER_CACHE/debs

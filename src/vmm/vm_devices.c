@@ -31,10 +31,6 @@ _Static_assert(CFG_MAX_DRIVES + CFG_MAX_NETS + 3 <= ARCH_VIRTIO_MIN_DEVICES,
 static int wire_slot(struct vm *vm, int slot, struct virtio_dev *vd)
 {
 	uint64_t base = arch_virtio_addr(slot);
-	struct kvm_irqfd irqfd = {
-		.fd = (uint32_t)virtio_mmio_irq_eventfd(vd),
-		.gsi = arch_virtio_irq(slot),
-	};
 	int r;
 
 	r = bus_register(&vm->mmio, base, arch_layout.virtio_size, &virtio_mmio_bus_ops, vd,
@@ -53,9 +49,23 @@ static int wire_slot(struct vm *vm, int slot, struct virtio_dev *vd)
 			return err_set(errno, "virtio slot %d: KVM_IOEVENTFD queue %u: %s", slot, q,
 				       strerror(errno));
 	}
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
-		return err_set(errno, "virtio slot %d: KVM_IRQFD gsi %u: %s", slot, irqfd.gsi,
-			       strerror(errno));
+	return 0;
+}
+
+/* After the vCPUs and the interrupt controller are complete (aarch64: the
+ * vGIC takes irqfds only once it is initialised). */
+int vm_virtio_irqfds(struct vm *vm)
+{
+	for (int slot = 0; slot < vm->nvdevs; slot++) {
+		struct kvm_irqfd irqfd = {
+			.fd = (uint32_t)virtio_mmio_irq_eventfd(vm->vdevs[slot].vd),
+			.gsi = arch_virtio_irq(slot),
+		};
+
+		if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+			return err_set(errno, "virtio slot %d: KVM_IRQFD gsi %u: %s", slot,
+				       irqfd.gsi, strerror(errno));
+	}
 	return 0;
 }
 

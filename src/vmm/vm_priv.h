@@ -108,6 +108,8 @@ uint64_t vm_devmem_start(const struct guest_mem *gm);
 int vm_setup_device_memory(struct vm *vm, const struct vm_config *cfg);
 int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg);
 void vm_destroy_virtio_devices(struct vm *vm);
+/* Each slot's interrupt eventfd to KVM (KVM_IRQFD), once the vCPUs exist. */
+int vm_virtio_irqfds(struct vm *vm);
 /* " virtio_mmio.device=4K@0x...:IRQ" tokens (+ root=) appended to cmdline. */
 int vm_virtio_cmdline(const struct vm *vm, const struct vm_config *cfg, const char *base,
 		      char **out);

@@ -9,6 +9,11 @@
 /* clang-format off */
 #if defined(__x86_64__)
 
+/* glibc's epoll_wait(), poll() and unlink() */
+#define SYS_EPOLL_WAIT epoll_wait
+#define SYS_POLL poll
+#define SYS_UNLINK unlink
+
 /* A failed vCPU's registers to the log (vCPU and VMM threads). */
 #define RULES_ARCH_VCPU_REGS IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS)
 
@@ -32,6 +37,12 @@
 	IOCTL(KVM_SET_VCPU_EVENTS), IOCTL(KVM_SET_DEBUGREGS)
 
 #elif defined(__aarch64__)
+
+/* arm64 has only the newer calls: glibc's epoll_wait(), poll() and unlink()
+ * make these */
+#define SYS_EPOLL_WAIT epoll_pwait
+#define SYS_POLL ppoll
+#define SYS_UNLINK unlinkat
 
 /* Registers are read one at a time (a failed vCPU's PC, PSTATE, ...). */
 #define RULES_ARCH_VCPU_REGS IOCTL(KVM_GET_ONE_REG)

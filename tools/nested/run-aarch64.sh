@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The nested test layer for arm64 (tests/nested/README.md, "aarch64"):
+# qemu-system-aarch64 -M virt,virtualization=on -cpu max (software emulation,
+# EL2 for L1's built-in KVM) boots Debian's arm64 cloud kernel as L1, whose
+# /init (tests/nested/aarch64/l1-init.sh) runs the cross-built ember, which
+# boots the same kernel as L2 with busybox (l2-init.sh). NT-RESULT lines
+# become the results of tests/nested/aarch64/checks.list.
+#   tools/nested/run-aarch64.sh     (make nested-aarch64; BUILD_A64=build-aarch64)
+set -euo pipefail
+. "$(dirname "$0")/../common.sh"
+
+A64=${BUILD_A64:-build-aarch64}
+ember=$EMBER_ROOT/$A64/ember
+T=$EMBER_ROOT/tests/nested/aarch64
+[ -x "$ember" ] || die "$ember missing (make ARCH=aarch64)"
+command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 missing (tools/setup.sh --aarch64)"
+
+# ---- Debian's arm64 cloud kernel and busybox-static, cached ----
+meta=linux-image-cloud-arm64:arm64
+pkg=$(apt_show_field "$meta" Depends | tr ',' '\n' | grep -o 'linux-image-[0-9][^ :]*-cloud-arm64' | head -n1 || true)
+[ -n "$pkg" ] || die "cannot resolve $meta (dpkg --add-architecture arm64; apt-get update)"
+cache=$EMBER_CACHE/nested-aarch64/$pkg
+lock nested-aarch64
+if [ ! -f "$cache/.done" ]; then
+	log "fetching $pkg and busybox-static (arm64)"
+	rm -rf "$cache" && mkdir -p "$cache/dl"
+	dl=(apt-get download -q)
+	[ "$(id -u)" -ne 0 ] || dl+=(-o APT::Sandbox::User=root)
+	(cd "$cache/dl" && "${dl[@]}" "$pkg:arm64" busybox-static:arm64 >&2)
+	dpkg-deb -x "$cache"/dl/linux-image-*.deb "$cache/k"
+	dpkg-deb -x "$cache"/dl/busybox-static_*.deb "$cache/bb"
+	rm -rf "$cache/dl"
+	touch "$cache/.done"
+fi
+kdir=$(echo "$cache"/k/lib/modules/*/kernel)
+image=$(echo "$cache"/k/boot/vmlinuz-*)
+
+# ---- L2 and L1 initramfs ----
+out=$EMBER_ROOT/$A64/nested
+rm -rf "$out" && mkdir -p "$out"
+l2=$out/l2 l1=$out/l1
+mkdir -p "$l2"/{bin,proc,sys,dev,mnt,lib/modules} "$l1"/{bin,proc,sys,dev,tmp,l2,lib/modules,lib/aarch64-linux-gnu}
+cp "$cache/bb/bin/busybox" "$l2/bin/" && cp "$cache/bb/bin/busybox" "$l1/bin/"
+for m in virtio_ring virtio virtio_mmio virtio_blk failover net_failover virtio_net vsock \
+	vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport virtio_balloon; do
+	f=$(find "$kdir" -name "$m.ko" | head -n1)
+	[ -n "$f" ] || die "module $m not in $pkg"
+	cp "$f" "$l2/lib/modules/"
+done
+cp "$(find "$kdir" -name tun.ko | head -n1)" "$l1/lib/modules/"
+install -m 0755 "$T/l2-init.sh" "$l2/init"
+(cd "$l2" && find . | cpio -o -H newc --quiet) >"$l1/l2/initrd.cpio"
+cp "$image" "$l1/l2/Image"
+cp "$ember" "$l1/bin/ember"
+cp /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 "$l1/lib/"
+cp /usr/aarch64-linux-gnu/lib/libc.so.6 "$l1/lib/aarch64-linux-gnu/"
+cp -P /usr/lib/aarch64-linux-gnu/libcjson.so.1* "$l1/lib/aarch64-linux-gnu/"
+install -m 0755 "$T/l1-init.sh" "$l1/init"
+truncate -s 16M "$l1/disk.img" && mke2fs -q -t ext4 -F "$l1/disk.img"
+(cd "$l1" && find . | cpio -o -H newc --quiet) >"$out/l1.cpio"
+
+# ---- run ----
+log=$out/serial.log
+limit=${NESTED_TIMEOUT:-600}
+t0=$(now_ms)
+rc=0
+timeout --kill-after=10 "$limit" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 \
+	-cpu max -accel tcg,thread=multi -smp 2 -m 2048 -no-reboot -display none -monitor none \
+	-serial "file:$log" -kernel "$image" -initrd "$out/l1.cpio" \
+	-append "console=ttyAMA0 panic=-1 quiet nt.cpus=${NESTED_A64_CPUS:-2}" </dev/null \
+	2>"$out/qemu.err" || rc=$?
+wall=$(( ($(now_ms) - t0) / 1000 ))
+[ $rc -eq 0 ] || log "QEMU exit status $rc$([ $rc -eq 124 ] && echo " (wall-clock limit of $limit s)")"
+
+clean=$(tr -d '\r' <"$log")
+pass=0 fail=0
+while read -r check what; do
+	case $check in ''|'#'*) continue ;; esac
+	lines=$(grep -a "^NT-RESULT [A-Z]* $check: " <<<"$clean" || true)
+	if [ -z "$lines" ]; then
+		fail=$((fail + 1)); echo "FAIL $check: no result -- $what"
+	elif grep -q '^NT-RESULT FAIL' <<<"$lines"; then
+		fail=$((fail + 1)); echo "FAIL $check: $(head -n1 <<<"$lines" | cut -d' ' -f4-) -- $what"
+	else
+		pass=$((pass + 1)); echo "  PASS $check: $(head -n1 <<<"$lines" | cut -d' ' -f4-)"
+	fi
+done <"$T/checks.list"
+for c in $(grep -a '^NT-RESULT ' <<<"$clean" | cut -d' ' -f3 | tr -d ':' | sort -u); do
+	grep -qE "^$c " "$T/checks.list" || { fail=$((fail + 1)); echo "FAIL $c: not in checks.list"; }
+done
+up=$(grep -ao 'NT-L2-USERSPACE uptime=[0-9.]*' <<<"$clean" | cut -d= -f2 || true)
+echo "nested-aarch64: $pass passed, $fail failed in ${wall} s wall (L2 user space at ${up:-?} s of L2 uptime; log $log)"
+[ $fail -eq 0 ]
