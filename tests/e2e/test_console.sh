@@ -10,15 +10,20 @@ if ! command -v script >/dev/null; then
 	exit 0
 fi
 
-# in_pty NAME INPUT_DELAY INPUT CMD...: runs CMD in a pty; writes the tty
-# settings before and after, and CMD's exit code, to $E2E_TMP/NAME.*
+# in_pty NAME WAIT_FOR INPUT CMD...: runs CMD in a pty; types INPUT once
+# CMD's output has WAIT_FOR (at most 30 s); writes the tty settings before
+# and after, and CMD's exit code, to $E2E_TMP/NAME.*
 in_pty() {
-	local name=$1 delay=$2 input=$3
+	local name=$1 wait_for=$2 input=$3
 	shift 3
 	local d=$E2E_TMP/$name
 	e2e_cases=$((e2e_cases + 1))
+	rm -f "$d.out"
 	# keep script's stdin open until CMD has finished (bounded by the timeout)
-	( [ -n "$input" ] && sleep "$delay" && printf "$input"
+	( if [ -n "$input" ]; then
+		for _ in $(seq 300); do grep -qs "$wait_for" "$d.out" && break; sleep 0.1; done
+		printf "$input"
+	  fi
 	  for _ in $(seq 400); do [ -e "$d.rc" ] && break; sleep 0.1; done ) |
 		timeout -k 5 40 script -qec "stty -g > $d.before; $* > $d.out 2> $d.err; echo \$? > $d.rc; stty -g > $d.after" /dev/null >/dev/null 2>&1
 	RC=$(cat "$d.rc" 2>/dev/null || echo none)
@@ -37,18 +42,18 @@ check() {
 }
 
 tg="$EMBER run --kernel $TESTGUEST --mem 128M --console stdio"
-in_pty reset 0 "" "$tg --cmdline 'tg.mem=128 tg.cpus=1'"
+in_pty reset "" "" "$tg --cmdline 'tg.mem=128 tg.cpus=1'"
 check reset 0 "guest reset"
 grep -q "TESTGUEST DONE" "$E2E_TMP/reset.out" || fail "reset: guest output missing on stdout"
 
-in_pty ctrl_a_x 1 '\001x' "$tg --cmdline 'tg.mem=128 tg.cpus=1 tg.wait=cad'"
+in_pty ctrl_a_x "TESTGUEST WAITING" '\001x' "$tg --cmdline 'tg.mem=128 tg.cpus=1 tg.wait=cad'"
 check ctrl_a_x 0 "Ctrl-A x stops a waiting guest"
 grep -q "TESTGUEST WAITING" "$E2E_TMP/ctrl_a_x.out" || fail "ctrl_a_x: the guest never waited"
 
-in_pty sigterm 0 "" "timeout --foreground --preserve-status -s TERM 2 $tg --cmdline 'tg.mem=128 tg.cpus=1 tg.wait=cad'"
+in_pty sigterm "" "" "timeout --foreground --preserve-status -s TERM 2 $tg --cmdline 'tg.mem=128 tg.cpus=1 tg.wait=cad'"
 check sigterm 0 "SIGTERM"
 
-in_pty triple_fault 0 "" "$tg --cmdline 'tg.mem=128 tg.cpus=1 tg.end=triplefault'"
+in_pty triple_fault "" "" "$tg --cmdline 'tg.mem=128 tg.cpus=1 tg.end=triplefault'"
 check triple_fault 2 "guest triple fault"
 grep -q "registers" "$E2E_TMP/triple_fault.err" || fail "triple_fault: no register dump on stderr"
 finish
