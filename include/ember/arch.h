@@ -41,6 +41,7 @@ struct arch_mmio_dev {
  * RAM that would overlap [gap_start, gap_end) continues at gap_end. */
 struct arch_layout {
 	const char *name; /* "x86_64", "aarch64": GET / and --version say it */
+	uint16_t elf_machine; /* EM_X86_64, EM_AARCH64: what `ember jail` runs */
 	uint64_t ram_start;
 	uint64_t gap_start, gap_end;
 	uint64_t ram_max; /* most bytes of RAM the map holds */

@@ -392,6 +392,9 @@ int vm_send_ctrl_alt_del(struct vm *vm)
 {
 	if (vm->state != VM_STATE_RUNNING)
 		return err_set(EINVAL, "VM is not running");
+	if (!arch_layout.i8042.bus) /* as Firecracker on aarch64 */
+		return err_set(ENOTSUP, "SendCtrlAltDel needs an i8042, which the %s machine has not",
+			       arch_layout.name);
 	return i8042_send_ctrl_alt_del(&vm->i8042);
 }
 

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "ember/arch.h"
 #include "ember/error.h"
 #include "ember/jail.h"
 
@@ -400,7 +401,7 @@ static void make_elf(struct elf_img *img, const char *interp)
 	img->eh.e_ident[EI_DATA] = ELFDATA2LSB;
 	img->eh.e_ident[EI_VERSION] = EV_CURRENT;
 	img->eh.e_type = ET_EXEC;
-	img->eh.e_machine = EM_X86_64;
+	img->eh.e_machine = arch_layout.elf_machine;
 	img->eh.e_phoff = offsetof(struct elf_img, ph);
 	img->eh.e_phentsize = sizeof(Elf64_Phdr);
 	img->eh.e_phnum = 2;
@@ -437,10 +438,12 @@ static void test_elf_interp(void **state)
 	expect_err(jail_elf_interp(&img, 10, interp, sizeof(interp)), ENOEXEC, "not an ELF");
 	make_elf(&img, NULL);
 	img.eh.e_ident[EI_CLASS] = ELFCLASS32;
-	expect_err(jail_elf_interp(&img, sizeof(img), interp, sizeof(interp)), ENOEXEC, "x86-64");
+	expect_err(jail_elf_interp(&img, sizeof(img), interp, sizeof(interp)), ENOEXEC,
+		   arch_layout.name);
 	make_elf(&img, NULL);
-	img.eh.e_machine = EM_AARCH64;
-	expect_err(jail_elf_interp(&img, sizeof(img), interp, sizeof(interp)), ENOEXEC, "x86-64");
+	img.eh.e_machine = arch_layout.elf_machine == EM_X86_64 ? EM_AARCH64 : EM_X86_64;
+	expect_err(jail_elf_interp(&img, sizeof(img), interp, sizeof(interp)), ENOEXEC,
+		   arch_layout.name);
 	make_elf(&img, NULL);
 	img.eh.e_type = ET_REL;
 	expect_err(jail_elf_interp(&img, sizeof(img), interp, sizeof(interp)), ENOEXEC,

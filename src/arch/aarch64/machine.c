@@ -2,6 +2,7 @@
  * (KVM_CREATE_DEVICE: distributor + one redistributor per vCPU), vCPUs with
  * PSCI 0.2 (KVM handles CPU_ON; SYSTEM_OFF/RESET reach ember as a system
  * event), the device tree as the boot table, x0 = its address. */
+#include <elf.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 const struct arch_layout arch_layout = {
     .name = "aarch64",
+    .elf_machine = EM_AARCH64,
     .ram_start = A64_RAM_START,
     .gap_start = 0, /* all RAM at gap_end (memory.h) */
     .gap_end = A64_RAM_START,

@@ -2,6 +2,7 @@
  * PIC/IOAPIC/PIT with GSI routing that matches the MADT/MP table, the boot
  * tables (page tables, MP table, ACPI, zero page) and the vCPUs' CPUID,
  * MSRs and long-mode entry registers. */
+#include <elf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 const struct arch_layout arch_layout = {
     .name = "x86_64",
+    .elf_machine = EM_X86_64,
     .ram_start = 0,
     .gap_start = LAYOUT_MMIO_GAP_START,
     .gap_end = LAYOUT_MMIO_GAP_END,

@@ -1,5 +1,6 @@
 /* `ember jail` command line: parsing and validation with no side effects,
  * plus the pure helpers (paths, exec argv, ELF interpreter, mountinfo). */
+#include "ember/arch.h"
 #include "ember/jail.h"
 
 #include <ctype.h>
@@ -634,8 +635,8 @@ int jail_elf_interp(const void *image, size_t len, char *interp, size_t cap)
 	if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
 		return err_set(ENOEXEC, "not an ELF executable");
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
-	    eh->e_machine != EM_X86_64)
-		return err_set(ENOEXEC, "not an x86-64 ELF executable");
+	    eh->e_machine != arch_layout.elf_machine)
+		return err_set(ENOEXEC, "not an %s ELF executable", arch_layout.name);
 	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
 		return err_set(ENOEXEC, "ELF file is not an executable (e_type %u)", eh->e_type);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 || eh->e_phnum >= PN_XNUM)

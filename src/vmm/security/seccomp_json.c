@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ember/arch.h"
 #include "ember/error.h"
 #include "ember/json.h"
 #include "ember/seccomp.h"
@@ -198,8 +199,8 @@ static int parse_rule(const cJSON *o, const char *where, struct seccomp_rule *ou
 	out->nr = seccomp_syscall_resolve_name(name->valuestring);
 	/* negative: unknown, or a pseudo number for a syscall of another arch */
 	if (out->nr < 0)
-		return err_set(EINVAL, "%s.syscall: unknown system call `%.64s` on x86_64", where,
-			       name->valuestring);
+		return err_set(EINVAL, "%s.syscall: unknown system call `%.64s` on %s", where,
+			       name->valuestring, arch_layout.name);
 	args = cJSON_GetObjectItemCaseSensitive(o, "args");
 	if (!args)
 		return 0;

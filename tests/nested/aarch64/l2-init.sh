@@ -4,6 +4,7 @@
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+mkdir -p /tmp
 res() { echo "NT-RESULT $1 $2: ${3:-ok}"; }
 echo "NT-L2-USERSPACE uptime=$(cut -d' ' -f1 /proc/uptime)"
 res PASS a64-l2-userspace "$(cut -d' ' -f1 /proc/uptime) s of L2 uptime"
@@ -36,5 +37,29 @@ if ping -c 2 -W 5 172.31.0.1 >/dev/null 2>&1; then res PASS a64-net-ping; else r
 # RTC (PL031): a year after 2020
 y=$(cat /sys/class/rtc/rtc0/date 2>/dev/null | cut -c1-4)
 [ -n "$y" ] && [ "$y" -ge 2020 ] && res PASS a64-rtc "$y" || res FAIL a64-rtc "$y"
+if grep -q "nt.full=1" /proc/cmdline; then
+	# vsock both ways: L1 connects to our port 5001; we connect to L1's 5000
+	NT_TIMEOUT=200 nt vsock-serve 5001 1 1M >/tmp/vs.out 2>&1 &
+	vpid=$!
+	i=0
+	while ! grep -q listening /tmp/vs.out 2>/dev/null && [ $i -lt 100 ]; do i=$((i + 1)); usleep 100000; done
+	echo "NT-SYNC vsock"
+	# (L1 judges both: each end checks every byte it receives)
+	NT_TIMEOUT=120 nt vsock-connect 2 5000 1 1M >/tmp/vc.out 2>&1
+	echo "NT-INFO vsock-connect rc=$?: $(tail -n1 /tmp/vc.out)"
+	wait $vpid
+	echo "NT-INFO vsock-serve rc=$?: $(tail -n1 /tmp/vs.out)"
+	# balloon: L1 inflates by 64 MiB; MemTotal falls
+	m0=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)
+	echo "NT-SYNC balloon"
+	i=0 m=$m0
+	while [ $i -lt 240 ]; do
+		m=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)
+		[ $((m0 - m)) -ge 60000 ] && break
+		i=$((i + 1)); sleep 1
+	done
+	[ $((m0 - m)) -ge 60000 ] && res PASS a64-balloon "MemTotal $m0 -> $m kB" ||
+		res FAIL a64-balloon "MemTotal $m0 -> $m kB"
+fi
 echo "NT-L2-DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
