@@ -14,10 +14,18 @@ OSI_CFLAGS += -fno-tree-loop-distribute-patterns
 OSI_LDFLAGS += -no-pie
 endif
 
+ifeq ($(ARCH),x86_64)
 $(OSI_BIN): $(OSI_DIR)/init.c include/ember/oneshot_abi.h $(OSI_DIR)/oneshot-init.mk
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(OSI_CFLAGS) $(OSI_LDFLAGS) -o $@ $<
+else
+# x86_64 code (port I/O): other machines refuse one-shot runs (vm.c), and
+# the blob is empty there.
+$(OSI_BIN): $(OSI_DIR)/oneshot-init.mk
+	@mkdir -p $(dir $@)
+	$(Q): >$@
+endif
 
 $(OSI_BLOB): $(OSI_DIR)/blob.S $(OSI_BIN)
 	@mkdir -p $(dir $@)

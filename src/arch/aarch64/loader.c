@@ -101,3 +101,14 @@ int loader_place_initrd(struct guest_mem *gm, const struct kernel_image *k, cons
 	*gpa = addr;
 	return 0;
 }
+
+int loader_decompress(const uint8_t *buf, size_t len, size_t max_out, uint8_t **out,
+		      size_t *out_len)
+{
+	(void)buf;
+	(void)len;
+	(void)max_out;
+	*out = NULL;
+	*out_len = 0;
+	return err_set(ENOTSUP, "decompression is not built into ember on aarch64");
+}
