@@ -239,14 +239,21 @@ static void str_is(const void *f, const char *path, const char *name, const char
 	assert_string_equal(s, want);
 }
 
+/* Property values are only 4-byte aligned in the blob: copied out. */
 static uint32_t u32_at(const void *p, int i)
 {
-	return fdt32_to_cpu(((const fdt32_t *)p)[i]);
+	fdt32_t v;
+
+	memcpy(&v, (const char *)p + 4 * i, sizeof(v));
+	return fdt32_to_cpu(v);
 }
 
 static uint64_t u64_at(const void *p, int i)
 {
-	return fdt64_to_cpu(((const fdt64_t *)p)[i]);
+	fdt64_t v;
+
+	memcpy(&v, (const char *)p + 8 * i, sizeof(v));
+	return fdt64_to_cpu(v);
 }
 
 static void irq_is(const void *f, const char *path, uint32_t type, uint32_t num, uint32_t flags)
