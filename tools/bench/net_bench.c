@@ -17,8 +17,15 @@
  * kernel's TAP work too) is what a packet costs. The rx numbers include the
  * sender's send() in both paths.
  *
+ * The same workloads then run on the stream backend (passt's protocol) with a
+ * socketpair for a peer: tx = chains -> device -> sendmsg of prefix + frame,
+ * the peer reads them; rx = the peer writes B prefixed frames in one write,
+ * the device reads them with one read (a TAP needs a syscall per frame on
+ * both sides) and delivers them. Its ratio is to the TAP backend's numbers
+ * above.
+ *
  * Usage: net_bench [-s scale] — one line per path and workload, best of
- * ROUNDS alternating rounds, then the ember/raw ratio. */
+ * ROUNDS alternating rounds, then the ember/raw and stream/TAP ratios. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
@@ -191,7 +198,87 @@ static int tx_raw(struct raw_tap *t, const struct workload *w, const uint8_t *bu
 	return 0;
 }
 
+/* The stream peer reads exactly len bytes (the frames the device sent). */
+static int peer_drain(int fd, size_t len)
+{
+	static uint8_t buf[256 * 1024];
+
+	while (len) {
+		ssize_t r = recv(fd, buf, len < sizeof(buf) ? len : sizeof(buf), 0);
+
+		if (r <= 0)
+			return r < 0 ? -errno : -EPIPE;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static int tx_stream(struct netfix *f, const struct workload *w, uint64_t bufs, struct result *res)
+{
+	struct vdriver *d = &f->d;
+	double t0 = now_s(), c0 = cpu_s();
+
+	for (uint64_t i = 0; i < w->n; i += BATCH) {
+		uint16_t old = d->q[VIRTIO_NET_TXQ].avail_idx;
+		int batch = (int)(w->n - i < BATCH ? w->n - i : BATCH);
+
+		for (int j = 0; j < batch; j++) {
+			struct vd_buf b = {bufs + (uint64_t)j * RX_BUF_SIZE,
+					   (uint32_t)(VIRTIO_NET_HDR_LEN + w->len), false};
+
+			if (vdrv_add_chain(d, VIRTIO_NET_TXQ, &b, 1, false) < 0)
+				return -ENOSPC;
+		}
+		if (vdrv_kick_needed(d, VIRTIO_NET_TXQ, old))
+			vdrv_kick(d, VIRTIO_NET_TXQ);
+		for (int j = 0; j < batch; j++) {
+			uint32_t id, len;
+
+			if (vdrv_wait_used(d, VIRTIO_NET_TXQ, VDRV_WAIT_MS, &id, &len) < 0)
+				return -ETIMEDOUT;
+			vdrv_free_chain(d, VIRTIO_NET_TXQ, (uint16_t)id);
+		}
+		if (peer_drain(f->peer, (size_t)batch * (4 + w->len)) < 0)
+			return -EIO;
+	}
+	res->cpu_s = cpu_s() - c0;
+	res->wall_s = now_s() - t0;
+	vdrv_irqs(d);
+	return 0;
+}
+
 /* ---- rx ---- */
+
+static int rx_stream(struct netfix *f, const struct workload *w, const uint8_t *burst,
+		     struct result *res)
+{
+	struct vdriver *d = &f->d;
+	double t0 = now_s(), c0 = cpu_s();
+
+	for (uint64_t i = 0; i < w->n; i += BATCH) {
+		int batch = (int)(w->n - i < BATCH ? w->n - i : BATCH);
+		uint16_t old = d->q[VIRTIO_NET_RXQ].avail_idx;
+		size_t bytes = (size_t)batch * (4 + w->len);
+
+		if (write(f->peer, burst, bytes) != (ssize_t)bytes)
+			return -EIO;
+		for (int j = 0; j < batch; j++) {
+			uint16_t head;
+			uint32_t len;
+
+			if (netfix_rx_wait(f, VDRV_WAIT_MS, &head, &len, NULL) < 0)
+				return -ETIMEDOUT;
+			if (len != VIRTIO_NET_HDR_LEN + w->len || netfix_recycle_rx(f, head) < 0)
+				return -EIO;
+		}
+		if (vdrv_kick_needed(d, VIRTIO_NET_RXQ, old))
+			vdrv_kick(d, VIRTIO_NET_RXQ);
+	}
+	res->cpu_s = cpu_s() - c0;
+	res->wall_s = now_s() - t0;
+	vdrv_irqs(d);
+	return 0;
+}
 
 static int rx_ember(struct netfix *f, int inj, const struct workload *w, const uint8_t *frame,
 		    struct result *res)
@@ -267,6 +354,63 @@ static void keep_best(struct result *best, const struct result *r)
 		best->cpu_s = r->cpu_s;
 }
 
+/* The same workloads on the stream backend (passt's protocol), next to the
+ * TAP backend's best numbers. */
+static int stream_section(struct netfix *f, const struct workload *wl,
+			  const struct result *tap_best, size_t nwl)
+{
+	static uint8_t burst[BATCH * (4 + 1514)];
+	uint64_t bufs;
+	uint8_t *frames;
+	int rc = 0, r;
+
+	if ((r = netfix_init_stream(f, NULL, NETFIX_ALL_FEATURES, VIRTIO_NET_QUEUE_SIZE)) < 0 ||
+	    !(bufs = vdrv_alloc(&f->d, (uint64_t)BATCH * RX_BUF_SIZE, 4096)) ||
+	    netfix_add_rx(f, RX_BUFS, RX_BUF_SIZE, false) < 0) {
+		fprintf(stderr, "net_bench: stream set-up failed\n");
+		netfix_fini(f);
+		return 1;
+	}
+	vdrv_kick(&f->d, VIRTIO_NET_RXQ);
+	frames = vdrv_ptr(&f->d, bufs, (uint64_t)BATCH * RX_BUF_SIZE);
+	for (int j = 0; j < BATCH; j++) {
+		memset(frames + (size_t)j * RX_BUF_SIZE, 0, VIRTIO_NET_HDR_LEN);
+		netfix_frame(frames + (size_t)j * RX_BUF_SIZE + VIRTIO_NET_HDR_LEN, 1514, f->mac,
+			     (uint32_t)j);
+	}
+	printf("virtio-net on the stream backend (passt's length-prefixed frames) over a "
+	       "socketpair, vs the TAP backend above\n");
+	for (size_t k = 0; k < nwl && rc == 0; k++) {
+		const struct workload *w = &wl[k];
+		struct result bs = {1e9, 1e9}, res = {0, 0};
+		uint32_t be32 = htonl((uint32_t)w->len);
+
+		for (int j = 0; j < BATCH; j++) {
+			memcpy(burst + (size_t)j * (4 + w->len), &be32, 4);
+			memcpy(burst + (size_t)j * (4 + w->len) + 4, frames + VIRTIO_NET_HDR_LEN,
+			       w->len);
+		}
+		for (int round = 0; round < ROUNDS; round++) {
+			r = w->rx ? rx_stream(f, w, burst, &res) : tx_stream(f, w, bufs, &res);
+			if (r < 0) {
+				fprintf(stderr, "net_bench: %s: stream path failed: %s\n", w->name,
+					strerror(-r));
+				rc = 1;
+				break;
+			}
+			keep_best(&bs, &res);
+		}
+		if (rc)
+			break;
+		print_row(w, "stream", &bs);
+		printf(
+		    "  %-22s ratio stream/TAP: %.2f of the packets/s, %.2fx the CPU per packet\n",
+		    w->name, tap_best[k].wall_s / bs.wall_s, bs.cpu_s / tap_best[k].cpu_s);
+	}
+	netfix_fini(f);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct workload wl[] = {
@@ -275,6 +419,7 @@ int main(int argc, char **argv)
 	    {"rx 64 B frames", true, 64, 100000},
 	    {"rx 1514 B frames", true, 1514, 50000},
 	};
+	struct result tap_best[sizeof(wl) / sizeof(wl[0])];
 	double scale = 1.0;
 	struct netfix *f = calloc(1, sizeof(*f));
 	struct raw_tap raw = {-1, -1};
@@ -349,6 +494,7 @@ int main(int argc, char **argv)
 		}
 		if (rc)
 			break;
+		tap_best[k] = be;
 		print_row(w, "ember", &be);
 		print_row(w, "raw tap", &br);
 		printf("  %-22s ratio ember/raw: %.2f of the packets/s, %.2fx the CPU per packet\n",
@@ -368,6 +514,8 @@ int main(int argc, char **argv)
 	close(raw.inj);
 	close(raw.fd);
 	netfix_fini(f);
+	if (rc == 0)
+		rc = stream_section(f, wl, tap_best, sizeof(wl) / sizeof(wl[0]));
 	free(f);
 	return rc;
 }

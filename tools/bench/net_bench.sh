@@ -3,6 +3,8 @@
 # guest-less harness (tools/bench/net_bench.c: tx = driver chains -> device ->
 # writev to a TAP; rx = frames sent into a TAP -> device -> guest buffers),
 # each next to the raw TAP fd's write()/read() in the same run, as ratios.
+# Then the same workloads on the stream backend (passt's protocol, a socketpair
+# for the peer), as a ratio to the TAP backend.
 # Needs root (it makes a private network namespace). NET_BENCH_SCALE scales
 # the packet counts (default 1: 100k small / 50k large frames per round).
 set -u

@@ -24,8 +24,9 @@ else
 	gw=10.0.2.2
 fi
 # L2 -> L1's service (passt maps the gateway address to L1's loopback)
+t0=$(cut -d' ' -f1 /proc/uptime)
 if ! nc_send "$gw" 7001 21 16M; then
-	echo "NT-L2: nc to $gw:7001 failed: $(cat /tmp/nc.err)"
+	echo "NT-L2: nc to $gw:7001 failed after $(echo "$(cut -d' ' -f1 /proc/uptime) - $t0" | bc) s: $(cat /tmp/nc.err)"
 fi
 sync_l1 passt-out-done
 # L1:8022 -> passt -> our port 22
