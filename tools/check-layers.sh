@@ -41,6 +41,8 @@ declare -A HEADERS=(
 	[virtqueue]=devices [virtio_blk]=devices [virtio_net]=devices
 	[virtio_vsock]=devices [virtio_balloon]=devices [vsock_conn]=devices
 	[vsock_uds]=devices [virtio_rng]=devices [virtio_pmem]=devices [virtio_mem]=devices
+	# MMDS: data store, guest HTTP, the ARP/IPv4/TCP responder
+	[mmds]=devices [mmds_http]=devices [mmds_net]=devices
 	# the VM: configuration, lifecycle, controller, security
 	[config]=vmm [config_json]=vmm [vm]=vmm [controller]=vmm
 	[snapshot]=vmm [snapshot_file]=vmm

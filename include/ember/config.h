@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ember/mmds.h"
 #include "ember/rate_limiter.h"
 #include "ember/util.h"
 #include "ember/virtio_balloon.h"
@@ -95,6 +96,10 @@ struct vm_config {
 	struct vsock_cfg vsock;
 	struct balloon_cfg balloon;
 	struct rng_cfg entropy; /* PUT /entropy: a virtio-rng device */
+	struct mmds_cfg mmds;	/* PUT /mmds/config, "mmds-config" */
+	/* --mmds-size-limit (bytes; 0: MMDS_DEFAULT_SIZE_LIMIT), a process
+	 * setting like the two below */
+	size_t mmds_size_limit;
 	/* PUT /pmem/{id}, in the order configured: /dev/pmemN */
 	struct pmem_cfg pmems[CFG_MAX_PMEM];
 	int npmems;
@@ -133,6 +138,10 @@ int config_check_drive(const struct drive_cfg *d);
 int config_check_net(const struct net_cfg *n);
 int config_check_vsock(const struct vsock_cfg *v);
 int config_check_balloon(const struct balloon_cfg *b, const struct machine_cfg *m);
+/* mmds-config against the interfaces configured: a non-empty list of
+ * existing interface ids and a valid link-local address, with Firecracker's
+ * messages. */
+int config_check_mmds(const struct mmds_cfg *mc, const struct vm_config *c);
 int config_check_pmem(const struct pmem_cfg *p);
 /* The virtio devices the config asks for fit the virtio-mmio slots. */
 int config_check_device_count(const struct vm_config *c);

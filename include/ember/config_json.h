@@ -111,6 +111,12 @@ int cfgjson_parse_metrics(const char *body, size_t len, struct metrics_cfg *out,
 int cfgjson_parse_action(const char *body, size_t len, enum fc_action *out);
 int cfgjson_parse_vm_state(const char *body, size_t len, bool *paused);
 
+/* PUT /mmds/config: {"version", "network_interfaces", "ipv4_address",
+ * "imds_compat"} (types and syntax; config_check_mmds checks the rest). */
+int cfgjson_parse_mmds_config(const char *body, size_t len, struct mmds_cfg *out);
+/* PUT/PATCH /mmds: any JSON value (the body checks of every parser). */
+int cfgjson_check_mmds_data(const char *body, size_t len);
+
 /* {"fault_message": msg}, malloc'd. */
 char *cfgjson_fault(const char *msg);
 /* Firecracker's level names ("Error", "Warning", "Info", "Debug", "Off"). */

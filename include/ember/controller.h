@@ -48,6 +48,10 @@ enum api_op {
 	API_RESUME,
 	API_SNAPSHOT_CREATE,
 	API_SNAPSHOT_LOAD,
+	API_GET_MMDS,
+	API_PUT_MMDS, /* u.mmds_json */
+	API_PATCH_MMDS,
+	API_PUT_MMDS_CONFIG,
 };
 
 struct api_request {
@@ -74,6 +78,11 @@ struct api_request {
 		struct snapshot_load_req snap_load;
 		char *cpu_config_json;
 		struct {
+			const char *text; /* the request body (borrowed) */
+			size_t len;
+		} mmds_data;
+		struct mmds_cfg mmds_cfg;
+		struct {
 			struct logger_cfg cfg;
 			char *path;
 		} logger;
@@ -89,8 +98,9 @@ void api_request_free(struct api_request *req);
 
 /* The controller's answer: done, done with a JSON document, refused (the
  * request is invalid, or not in this state) or failed inside the VMM, each
- * with its Firecracker message. The API layer turns it into HTTP. */
-enum ctl_status { CTL_DONE, CTL_DONE_JSON, CTL_REFUSED, CTL_FAILED };
+ * with its Firecracker message (CTL_TOO_LARGE: refused for its size, 413).
+ * The API layer turns it into HTTP. */
+enum ctl_status { CTL_DONE, CTL_DONE_JSON, CTL_REFUSED, CTL_FAILED, CTL_TOO_LARGE };
 
 struct ctl_reply {
 	enum ctl_status status;
@@ -107,6 +117,9 @@ struct controller;
 int controller_create(struct event_loop *el, const char *instance_id, struct vm_config *cfg,
 		      struct controller **out);
 void controller_destroy(struct controller *c);
+/* --metadata FILE: the MMDS data store's first contents (JSON). 0, or -errno
+ * with err_msg() ("Populating MMDS from file failed: ..."). */
+int controller_load_metadata(struct controller *c, const char *path);
 /* Handle one request; always fills reply. */
 void controller_handle(struct controller *c, struct api_request *req, struct ctl_reply *reply);
 /* InstanceStart: validate, vm_create, vm_start. 0 or -errno with err_msg(). */

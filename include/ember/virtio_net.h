@@ -35,6 +35,12 @@
  * a limiter unlimited releases what waited at once; other updates apply from
  * the next frame (the armed timer still ends the current wait).
  *
+ * MMDS (virtio_net_enable_mmds): before a guest frame goes to the TAP, its
+ * first bytes are compared with the MMDS address (ARP target / IPv4
+ * destination); a match is copied out and handed to the responder instead.
+ * The responder's frames are taken in rx_process ahead of the TAP (not
+ * charged to the rx rate limiter); a timerfd drives its retransmissions.
+ *
  * Counters: Firecracker's net metrics (struct metrics_net) kept per device;
  * publish_metrics adds their deltas to metrics_net_get(id) before a flush.
  *
@@ -60,6 +66,7 @@
 #include <linux/virtio_net.h>
 
 #include "ember/metrics.h"
+#include "ember/mmds_net.h"
 #include "ember/net_stream.h"
 #include "ember/net_tap.h"
 #include "ember/rate_limiter.h"
@@ -136,6 +143,13 @@ struct virtio_net {
 	struct metrics_net published;
 	struct metrics_net *metrics; /* shared metrics group, or NULL */
 
+	/* MMDS on this interface (virtio_net_enable_mmds), else NULL. */
+	struct mmds_net *mmds;
+	uint8_t *mmds_buf;	/* a guest frame for the MMDS (VIRTIO_NET_MAX_FRAME) */
+	int mmds_timer_fd;	/* retransmissions (CLOCK_MONOTONIC) */
+	uint64_t mmds_timer_at; /* when it is armed for, 0: disarmed */
+	uint64_t mmds_frames_in, mmds_frames_out;
+
 	/* Scratch: chains being handled. */
 	struct vq_chain rx_chain, tx_chain;
 	struct iovec tx_iov[VQ_MAX_SIZE + 1];
@@ -156,6 +170,11 @@ void virtio_net_destroy(struct virtio_net *net);
  * buckets are replaced (VMM thread). */
 void virtio_net_update_rate_limiters(struct virtio_net *net, const struct rate_limiter_cfg *rx,
 				     const struct rate_limiter_cfg *tx);
+/* Answer the MMDS (store, at ipv4, host order) on this interface: frames
+ * the guest sends to ipv4 (ARP and IPv4) go to the responder (mmds_net.h),
+ * never to the TAP, and its answers are delivered before TAP frames. Call
+ * before the guest runs (VMM thread). */
+int virtio_net_enable_mmds(struct virtio_net *net, struct mmds *store, uint32_t ipv4);
 /* Snapshot of the counters, taken under the lock. */
 void virtio_net_get_counters(struct virtio_net *net, struct metrics_net *out);
 /* The link as the guest sees it (false once a stream peer died). */

@@ -16,7 +16,7 @@ enum vm_state { VM_STATE_CREATED = 0, VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STAT
 
 /* Exit codes of the process (ember run / --no-api). */
 enum {
-	EMBER_EXIT_OK = 0,          /* guest shutdown or reset */
+	EMBER_EXIT_OK = 0,	    /* guest shutdown or reset */
 	EMBER_EXIT_BAD_CONFIG = 1,  /* bad configuration, one clear line printed */
 	EMBER_EXIT_GUEST_CRASH = 2, /* triple fault (KVM_EXIT_SHUTDOWN) */
 	EMBER_EXIT_KVM_ERROR = 3,   /* KVM internal error, unexpected exit */
@@ -56,6 +56,10 @@ int vm_update_drive(struct vm *vm, const char *id, const char *path,
 /* PATCH /network-interfaces/{id}: rate limiters (NULL: unchanged). */
 int vm_update_net(struct vm *vm, const char *id, const struct rate_limiter_cfg *rx,
 		  const struct rate_limiter_cfg *tx);
+/* Answer the MMDS (store) on the interfaces mc names (before the guest
+ * runs; after a snapshot load, while it is paused). */
+struct mmds;
+int vm_enable_mmds(struct vm *vm, const struct mmds_cfg *mc, struct mmds *store);
 /* The devices, for metrics and post-boot API calls (balloon target and
  * statistics: see virtio_balloon.h); NULL when absent. Index i counts
  * devices of that kind in configuration order. */

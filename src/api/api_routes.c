@@ -53,6 +53,9 @@ void api_response_from_reply(struct api_response *resp, struct ctl_reply *reply)
 	case CTL_FAILED:
 		api_response_fault(resp, 500, "%s", reply->message);
 		break;
+	case CTL_TOO_LARGE:
+		api_response_fault(resp, 413, "%s", reply->message);
+		break;
 	}
 	ctl_reply_free(reply);
 }
@@ -138,6 +141,18 @@ static int id_mismatch(struct route_ctx *c, uint64_t *fails)
 	return bad(c, "The id from the path does not match the id from the body!");
 }
 
+/* PUT/PATCH /mmds: the body must be JSON; the store keeps it. */
+static int mmds_data(struct route_ctx *c, enum api_op op, uint64_t *fails)
+{
+	int r = cfgjson_check_mmds_data(c->body, c->body_len);
+
+	if (r)
+		return bad_body(c, r, fails);
+	c->req->u.mmds_data.text = c->body;
+	c->req->u.mmds_data.len = c->body_len;
+	return ok(c, op);
+}
+
 static int route_get(struct route_ctx *c)
 {
 	const char *t0 = c->ntok ? c->tok[0] : "";
@@ -170,9 +185,9 @@ static int route_get(struct route_ctx *c)
 		if (strcmp(c->tok[1], "hinting") == 0)
 			return unsupported(c, "balloon free page hinting");
 	}
-	if (strcmp(t0, "mmds") == 0) {
+	if (strcmp(t0, "mmds") == 0 && c->ntok == 1) {
 		METRIC_INC(metrics.get_api_requests.mmds_count);
-		return unsupported(c, "MMDS");
+		return ok(c, API_GET_MMDS);
 	}
 	if (strcmp(t0, "hotplug") == 0 && c->ntok == 2 && strcmp(c->tok[1], "memory") == 0)
 		return ok(c, API_GET_MEMORY_HOTPLUG);
@@ -267,9 +282,20 @@ static int route_put(struct route_ctx *c)
 			return bad_body(c, r, &m->metrics_fails);
 		return ok(c, API_PUT_METRICS);
 	}
+	if (strcmp(t0, "mmds") == 0 && c->ntok == 1) {
+		METRIC_INC(m->mmds_count);
+		return mmds_data(c, API_PUT_MMDS, &m->mmds_fails);
+	}
+	if (strcmp(t0, "mmds") == 0 && c->ntok == 2 && strcmp(c->tok[1], "config") == 0) {
+		METRIC_INC(m->mmds_count);
+		if ((r = cfgjson_parse_mmds_config(c->body, c->body_len, &q->u.mmds_cfg)))
+			return bad_body(c, r, &m->mmds_fails);
+		return ok(c, API_PUT_MMDS_CONFIG);
+	}
 	if (strcmp(t0, "mmds") == 0) {
 		METRIC_INC(m->mmds_count);
-		return unsupported(c, "MMDS");
+		METRIC_INC(m->mmds_fails);
+		return bad(c, "Unrecognized PUT request path `%s`.", c->ntok > 1 ? c->tok[1] : "");
 	}
 	if (strcmp(t0, "snapshot") == 0 && c->ntok == 2 && strcmp(c->tok[1], "create") == 0) {
 		if ((r = snapshot_parse_create(c->body, c->body_len, &q->u.snap_create)))
@@ -370,9 +396,9 @@ static int route_patch(struct route_ctx *c)
 			return bad_body(c, r, &m->vm_fails);
 		return ok(c, paused ? API_PAUSE : API_RESUME);
 	}
-	if (strcmp(t0, "mmds") == 0) {
+	if (strcmp(t0, "mmds") == 0 && c->ntok == 1) {
 		METRIC_INC(m->mmds_count);
-		return unsupported(c, "MMDS");
+		return mmds_data(c, API_PATCH_MMDS, &m->mmds_fails);
 	}
 	if (strcmp(t0, "pmem") == 0) {
 		if ((r = path_id(c, &id, &pmem_requests, &pmem_fails)))

@@ -50,6 +50,8 @@ struct fc_opts {
 	const char *seccomp_filter;
 	bool no_api, boot_timer, no_seccomp, show_level, show_log_origin, version, help;
 	uint64_t max_payload;
+	uint64_t mmds_limit;  /* 0: --http-api-max-payload-size's value */
+	const char *metadata; /* --metadata FILE */
 	uint64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
 	bool have_start_time, have_start_time_cpu;
 	bool log_to_file; /* --log-path or the config file's logger */
@@ -89,6 +91,9 @@ static void usage(FILE *f)
 		"  --seccomp-filter FILE        seccomp filters from FILE\n"
 		"  --no-seccomp                 no seccomp filters\n"
 		"  --http-api-max-payload-size N  largest API request body (default %d)\n"
+		"  --mmds-size-limit N          MMDS data store limit in bytes (default: the\n"
+		"                               API payload limit)\n"
+		"  --metadata FILE              MMDS data store contents (JSON) at start\n"
 		"  --version                    print the version\n",
 		HTTP_MAX_BODY);
 }
@@ -251,9 +256,15 @@ static int set_other_opt(struct fc_opts *o, int c, const char *val, const char *
 	case O_PARENT_CPU_US:
 		return set_time_opt(o, c, val, arg);
 	case O_MMDS_LIMIT:
-		return 0; /* no MMDS yet: the limit is moot */
+		if (parse_u64(val, 1, 1024 * 1024 * 1024, &o->mmds_limit) < 0)
+			return err_set(EINVAL,
+				       "--mmds-size-limit: expected a number of bytes "
+				       "(1..1073741824), got '%s'",
+				       val);
+		return 0;
 	case O_METADATA:
-		return err_set(ENOTSUP, "--metadata: MMDS is not supported by ember yet");
+		o->metadata = val;
+		return 0;
 	case O_PCI:
 		return err_set(ENOTSUP, "--enable-pci: PCI is not supported by ember");
 	case O_DESCRIBE:
@@ -481,6 +492,10 @@ static int configure(int argc, char **argv, struct fc_opts *o, struct vm_config 
 		return EMBER_EXIT_BAD_CONFIG;
 	}
 	cfg->boot_timer = o->boot_timer;
+	/* Firecracker: the API payload limit unless given */
+	cfg->mmds_size_limit = (size_t)(o->mmds_limit	 ? o->mmds_limit
+					: o->max_payload ? o->max_payload
+							 : MMDS_DEFAULT_SIZE_LIMIT);
 	o->log_to_file = o->log_path || cfg->log_path; /* cfg moves into the controller */
 	return -1;
 }
@@ -598,9 +613,15 @@ int fc_main(int argc, char **argv)
 	}
 	if (sfd >= 0)
 		el_add(&st.el, sfd, EPOLLIN, signal_event, &st);
+	if (o.metadata && controller_load_metadata(st.ctl, o.metadata) < 0) {
+		fprintf(stderr, "ember: %s\n", err_msg());
+		code = EMBER_EXIT_BAD_CONFIG;
+		goto out;
+	}
 
 	if ((code = start(&st, &o, t0_us, &api)) < 0)
 		code = serve(&st);
+out:
 	metrics_stop_timer(&st.el);
 	api_server_stop(api);
 	controller_destroy(st.ctl);

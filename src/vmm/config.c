@@ -448,6 +448,29 @@ static int validate_nets(const struct vm_config *c)
 	return 0;
 }
 
+_Static_assert(MMDS_MAX_IFACES == CFG_MAX_NETS, "every interface can serve the MMDS");
+
+int config_check_mmds(const struct mmds_cfg *mc, const struct vm_config *c)
+{
+	if (mc->has_ipv4 && !mmds_ipv4_valid(mc->ipv4))
+		return err_set(EINVAL, "The MMDS IPv4 address is not link local.");
+	if (mc->nifaces == 0)
+		return err_set(EINVAL, "The list of network interface IDs that allow forwarding "
+				       "MMDS requests is empty.");
+	for (int i = 0; i < mc->nifaces; i++) {
+		int k = 0;
+
+		while (k < c->nnets && strcmp(c->nets[k].id, mc->ifaces[i]) != 0)
+			k++;
+		if (k == c->nnets)
+			return err_set(EINVAL,
+				       "The list of network interface IDs provided contains at "
+				       "least one ID that does not correspond to any existing "
+				       "network interface.");
+	}
+	return 0;
+}
+
 int config_validate(const struct vm_config *c)
 {
 	int r;
@@ -478,5 +501,7 @@ int config_validate(const struct vm_config *c)
 		return r;
 	if (c->console.kind == CONSOLE_FILE && (!c->console.path || !*c->console.path))
 		return err_set(EINVAL, "console: a file console needs a path");
+	if (c->mmds.present && (r = config_check_mmds(&c->mmds, c)) < 0)
+		return err_wrap(-r, "mmds-config");
 	return 0;
 }

@@ -1010,6 +1010,109 @@ char *cfgjson_emit_memhp_status(const struct memhp_status *st)
 	return print(o);
 }
 
+/* ---- mmds ---- */
+
+static int mmds_from_obj(const cJSON *o, const char *where, struct mmds_cfg *out)
+{
+	static const char *const f[] = {"version", "network_interfaces", "ipv4_address",
+					"imds_compat", NULL};
+	static const char *const versions[] = {"V1", "V2", NULL};
+	struct mmds_cfg m = {.present = true, .version = MMDS_V1};
+	const cJSON *a, *e;
+	char *ip = NULL;
+	struct jpath p;
+	int v = MMDS_V1, r;
+
+	if ((r = check_object(o, where, f)) ||
+	    (r = get_enum(o, where, "version", false, versions, false, &v, NULL)) ||
+	    (r = get_bool(o, where, "imds_compat", false, &m.imds_compat, NULL)) ||
+	    (r = get_string(o, where, "ipv4_address", false, false, 64, &ip)))
+		goto out;
+	m.version = (enum mmds_version)v;
+	if (ip) {
+		m.has_ipv4 = true;
+		if (mmds_parse_ipv4(ip, &m.ipv4) < 0) {
+			r = err_set(EINVAL, "%s: invalid IPv4 address syntax",
+				    fname(&p, where, "ipv4_address"));
+			goto out;
+		}
+	}
+	if (!(a = member(o, "network_interfaces"))) {
+		r = missing(where, "network_interfaces");
+		goto out;
+	}
+	if (!cJSON_IsArray(a)) {
+		r = err_set(EINVAL, "%s: invalid type: %s, expected a sequence",
+			    fname(&p, where, "network_interfaces"), type_name(a));
+		goto out;
+	}
+	cJSON_ArrayForEach(e, a)
+	{
+		bool dup = false;
+
+		if (!cJSON_IsString(e)) {
+			r = err_set(EINVAL, "%s: invalid type: %s, expected a string",
+				    fname(&p, where, "network_interfaces"), type_name(e));
+			goto out;
+		}
+		for (int i = 0; i < m.nifaces; i++)
+			dup |= strcmp(m.ifaces[i], e->valuestring) == 0;
+		if (dup)
+			continue;
+		if (m.nifaces == MMDS_MAX_IFACES || strlen(e->valuestring) > CFG_ID_MAX) {
+			/* more than there can be interfaces: some id does not exist */
+			r = err_set(EINVAL, "The list of network interface IDs provided contains "
+					    "at least one ID that does not correspond to any "
+					    "existing network interface.");
+			goto out;
+		}
+		snprintf(m.ifaces[m.nifaces++], CFG_ID_MAX + 1, "%s", e->valuestring);
+	}
+	*out = m;
+out:
+	free(ip);
+	return r;
+}
+
+int cfgjson_parse_mmds_config(const char *body, size_t len, struct mmds_cfg *out)
+{
+	cJSON *o;
+	int r = parse_body(body, len, MAX_DOC_LEN, &o);
+
+	if (r)
+		return r;
+	r = mmds_from_obj(o, "", out);
+	cJSON_Delete(o);
+	return r;
+}
+
+static cJSON *mmds_obj(const struct mmds_cfg *m)
+{
+	cJSON *o = cJSON_CreateObject(), *a;
+	char ip[16];
+	uint32_t v = mmds_cfg_ipv4(m);
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "version", m->version == MMDS_V2 ? "V2" : "V1");
+	a = cJSON_AddArrayToObject(o, "network_interfaces");
+	for (int i = 0; a && i < m->nifaces; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(m->ifaces[i]));
+	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
+	cJSON_AddStringToObject(o, "ipv4_address", ip);
+	cJSON_AddBoolToObject(o, "imds_compat", m->imds_compat);
+	return o;
+}
+
+int cfgjson_check_mmds_data(const char *body, size_t len)
+{
+	cJSON *o;
+	int r = parse_body(body, len, MAX_DOC_LEN, &o);
+
+	cJSON_Delete(o);
+	return r;
+}
+
 /* ---- serial ---- */
 
 static int serial_from_obj(const cJSON *o, const char *where, struct console_cfg *out)
@@ -1623,16 +1726,6 @@ static int doc_pmems(const cJSON *doc, struct vm_config *cfg)
 	return 0;
 }
 
-static int doc_unsupported(const cJSON *doc, const char *name)
-{
-	const cJSON *v = member(doc, name);
-
-	/* null or [] (as GET /vm/config writes them) say "none" */
-	if (v && !(cJSON_IsArray(v) && !v->child))
-		return err_set(EINVAL, "%s: not supported by ember yet", name);
-	return 0;
-}
-
 int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 {
 	static const char *const f[] = {"boot-source",	      "machine-config", "drives",
@@ -1646,7 +1739,7 @@ int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 
 	if (r)
 		return r;
-	if ((r = check_object(doc, "", f)) || (r = doc_unsupported(doc, "mmds-config")))
+	if ((r = check_object(doc, "", f)))
 		goto out;
 	if ((v = member(doc, "boot-source"))) {
 		struct boot_source_cfg b;
@@ -1673,6 +1766,17 @@ int cfgjson_parse_vm_config(const char *text, size_t len, struct vm_config *cfg)
 	}
 	if ((r = doc_drives(doc, cfg)) || (r = doc_nets(doc, cfg)) || (r = doc_pmems(doc, cfg)))
 		goto out;
+	if ((v = member(doc, "mmds-config"))) {
+		struct mmds_cfg m;
+
+		if ((r = mmds_from_obj(v, "mmds-config", &m)) ||
+		    (r = config_check_mmds(&m, cfg))) {
+			if (r == -EINVAL && !strstr(err_msg(), "mmds-config"))
+				r = err_wrap(EINVAL, "mmds-config");
+			goto out;
+		}
+		cfg->mmds = m;
+	}
 	if ((v = member(doc, "memory-hotplug")) &&
 	    (r = memhp_from_obj(v, "memory-hotplug", &cfg->memory_hotplug)))
 		goto out;
@@ -1813,7 +1917,10 @@ char *cfgjson_emit_vm_config(const struct vm_config *cfg)
 		cJSON_AddItemToObject(doc, "memory-hotplug", memhp_obj(&cfg->memory_hotplug));
 	else
 		cJSON_AddNullToObject(doc, "memory-hotplug");
-	cJSON_AddNullToObject(doc, "mmds-config"); /* not implemented: refused */
+	if (cfg->mmds.present)
+		cJSON_AddItemToObject(doc, "mmds-config", mmds_obj(&cfg->mmds));
+	else
+		cJSON_AddNullToObject(doc, "mmds-config");
 	a = cJSON_AddArrayToObject(doc, "network-interfaces");
 	for (int i = 0; a && i < cfg->nnets; i++)
 		cJSON_AddItemToArray(a, net_obj(&cfg->nets[i]));

@@ -17,6 +17,7 @@
 #include "ember/util.h"
 #include "ember/log.h"
 #include "ember/metrics.h"
+#include "ember/mmds.h"
 #include "ember/virtio_balloon.h"
 #include "ember/vm.h"
 
@@ -29,6 +30,7 @@
 
 struct controller {
 	struct event_loop *el;
+	struct mmds *mmds; /* the data store, from the start (PUT /mmds pre-boot) */
 	struct vm_config cfg;
 	struct vm *vm;
 	bool configured; /* a VM resource was configured: no snapshot load */
@@ -55,6 +57,17 @@ static void ctl_refuse(struct ctl_reply *resp, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	reply_message(resp, CTL_REFUSED, fmt, ap);
+	va_end(ap);
+}
+
+static void reply_message_s(struct ctl_reply *resp, enum ctl_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reply_message_s(struct ctl_reply *resp, enum ctl_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_message(resp, st, fmt, ap);
 	va_end(ap);
 }
 
@@ -563,6 +576,65 @@ static void put_metrics(struct controller *c, struct api_request *q, struct ctl_
 	ok204(resp);
 }
 
+/* ---- MMDS ---- */
+
+static void mmds_data(struct controller *c, struct api_request *q, struct ctl_reply *resp)
+{
+	bool patch = q->op == API_PATCH_MMDS;
+	uint64_t *fails =
+	    patch ? &metrics.patch_api_requests.mmds_fails : &metrics.put_api_requests.mmds_fails;
+	int r = patch ? mmds_patch(c->mmds, q->u.mmds_data.text, q->u.mmds_data.len)
+		      : mmds_put(c->mmds, q->u.mmds_data.text, q->u.mmds_data.len);
+
+	if (r == 0) {
+		ok204(resp);
+		return;
+	}
+	METRIC_INC(*fails);
+	if (r == -EFBIG) {
+		reply_message_s(resp, CTL_TOO_LARGE, "MMDS limit exceeded error: %s", err_msg());
+		return;
+	}
+	ctl_refuse(resp, "MMDS error: %s", err_msg());
+}
+
+static void put_mmds_config(struct controller *c, struct api_request *q, struct ctl_reply *resp)
+{
+	const struct mmds_cfg *m = &q->u.mmds_cfg;
+
+	if (config_check_mmds(m, &c->cfg) < 0) {
+		METRIC_INC(metrics.put_api_requests.mmds_fails);
+		/* Firecracker's own spelling of the prefix, for clients that match it */
+		ctl_refuse(resp, "MMMDS config error: %s", err_msg());
+		return;
+	}
+	c->cfg.mmds = *m;
+	mmds_set_mode(c->mmds, m->version, m->imds_compat);
+	if (m->version == MMDS_V1)
+		log_warn("PUT /mmds/config: V1 is deprecated. Use V2 instead.");
+	ok204(resp);
+}
+
+int controller_load_metadata(struct controller *c, const char *path)
+{
+	uint8_t *buf;
+	size_t n;
+	int r = read_whole_file(path, 64 * MiB, &buf, &n);
+
+	if (r == 0) {
+		r = mmds_put(c->mmds, (const char *)buf, n);
+		free(buf);
+	}
+	return r ? err_wrap(-r, "Populating MMDS from file failed") : 0;
+}
+
+/* The MMDS responder on the interfaces mmds-config names. */
+static int start_mmds(struct controller *c)
+{
+	mmds_set_mode(c->mmds, c->cfg.mmds.version, c->cfg.mmds.imds_compat);
+	return c->cfg.mmds.present ? vm_enable_mmds(c->vm, &c->cfg.mmds, c->mmds) : 0;
+}
+
 /* ---- the running VM ---- */
 
 int controller_start(struct controller *c)
@@ -574,6 +646,11 @@ int controller_start(struct controller *c)
 	if ((r = config_validate(&c->cfg)) < 0)
 		return r;
 	if ((r = vm_create(&c->cfg, c->el, &c->vm)) < 0) {
+		c->vm = NULL;
+		return r;
+	}
+	if ((r = start_mmds(c)) < 0) {
+		vm_destroy(c->vm);
 		c->vm = NULL;
 		return r;
 	}
@@ -787,6 +864,10 @@ static void snapshot_load_req(struct controller *c, struct api_request *q, struc
 		ctl_refuse(resp, "Load snapshot error: %s", err_msg());
 		return;
 	}
+	if (start_mmds(c) < 0) {
+		ctl_refuse(resp, "Load snapshot error: %s", err_msg());
+		return;
+	}
 	METRIC_STORE(metrics.latencies_us.vmm_load_snapshot, now_us() - t0);
 	if (q->u.snap_load.resume_vm && vm_resume(c->vm) < 0) {
 		ctl_refuse(resp, "Load snapshot error: resuming the microVM: %s", err_msg());
@@ -815,6 +896,7 @@ static bool pre_boot_only(enum api_op op)
 	case API_PUT_METRICS:
 	case API_INSTANCE_START:
 	case API_SNAPSHOT_LOAD:
+	case API_PUT_MMDS_CONFIG:
 		return true;
 	default:
 		return false;
@@ -1021,6 +1103,16 @@ void controller_handle(struct controller *c, struct api_request *q, struct ctl_r
 	case API_SNAPSHOT_LOAD:
 		snapshot_load_req(c, q, resp);
 		break;
+	case API_GET_MMDS:
+		ok200(resp, mmds_get_json(c->mmds));
+		break;
+	case API_PUT_MMDS:
+	case API_PATCH_MMDS:
+		mmds_data(c, q, resp);
+		break;
+	case API_PUT_MMDS_CONFIG:
+		put_mmds_config(c, q, resp);
+		break;
 	default:
 		ctl_refuse(resp, "Invalid request.");
 		break;
@@ -1044,6 +1136,12 @@ int controller_create(struct event_loop *el, const char *instance_id, struct vm_
 	} else {
 		config_init(&c->cfg);
 	}
+	if (mmds_create(c->cfg.mmds_size_limit ? c->cfg.mmds_size_limit : MMDS_DEFAULT_SIZE_LIMIT,
+			&c->mmds) < 0) {
+		config_free(&c->cfg);
+		free(c);
+		return -ENOMEM;
+	}
 	metrics_set_collector(collect_metrics, c);
 	*out = c;
 	return 0;
@@ -1056,6 +1154,7 @@ void controller_destroy(struct controller *c)
 	metrics_set_collector(NULL, NULL);
 	vm_destroy(c->vm);
 	config_free(&c->cfg);
+	mmds_destroy(c->mmds);
 	free(c);
 }
 

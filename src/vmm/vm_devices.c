@@ -395,3 +395,18 @@ struct virtio_mem *vm_get_virtio_mem(struct vm *vm)
 {
 	return find_vdev(vm, VIRTIO_ID_MEM, NULL);
 }
+
+int vm_enable_mmds(struct vm *vm, const struct mmds_cfg *mc, struct mmds *store)
+{
+	for (int i = 0; i < mc->nifaces; i++) {
+		struct virtio_net *net = find_vdev(vm, VIRTIO_ID_NET, mc->ifaces[i]);
+		int r;
+
+		if (!net)
+			return err_set(ENOENT, "mmds-config: no network interface with id '%s'",
+				       mc->ifaces[i]);
+		if ((r = virtio_net_enable_mmds(net, store, mmds_cfg_ipv4(mc))) < 0)
+			return r;
+	}
+	return 0;
+}

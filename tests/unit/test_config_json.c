@@ -504,8 +504,9 @@ static void test_cpu_config(void **state)
 			S("{\"kvm_capabilities\": [\"!56\", \"121\"], \"cpuid_modifiers\": "
 			  "[{\"leaf\": \"010\", \"subleaf\": \"0\", \"flags\": 0, \"modifiers\": "
 			  "[]}], \"msr_modifiers\": [{\"addr\": \"010\", \"bitmap\": "
-			  "\"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1\"}]}"),
-		    &out),
+			  "\"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1\"}]"
+			  "}"),
+			&out),
 		    0);
 		assert_int_equal(cpu_template_parse(out, &t), 0);
 		assert_int_equal(t.msrs[0].addr, 10);
@@ -514,11 +515,12 @@ static void test_cpu_config(void **state)
 		cpu_template_free(&t);
 		free(out);
 	}
-	assert_int_equal(cfgjson_parse_cpu_config(
-			     S("{\"msr_modifiers\": [{\"addr\": \"0B1\", \"bitmap\": "
-			       "\"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1\"}]}"),
-			     &out),
-			 -EINVAL);
+	assert_int_equal(
+	    cfgjson_parse_cpu_config(
+		S("{\"msr_modifiers\": [{\"addr\": \"0B1\", \"bitmap\": "
+		  "\"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1\"}]}"),
+		&out),
+	    -EINVAL);
 	assert_non_null(strstr(err_msg(), "addr"));
 }
 
@@ -538,7 +540,8 @@ static const char full_doc[] =
     "\"stats_polling_interval_s\": 1},"
     " \"logger\": {\"level\": \"Debug\", \"log_path\": \"/tmp/log\", \"show_level\": true},"
     " \"metrics\": {\"metrics_path\": \"/tmp/metrics\"},"
-    " \"mmds-config\": null, \"entropy\": null}";
+    " \"mmds-config\": {\"version\": \"V2\", \"network_interfaces\": [\"eth0\"], "
+    "\"ipv4_address\": \"169.254.170.2\"}, \"entropy\": null}";
 
 static void test_document_round_trip(void **state)
 {
@@ -564,6 +567,11 @@ static void test_document_round_trip(void **state)
 	assert_true(b.drives[1].rate_limiter.ops.present);
 	assert_false(b.drives[1].rate_limiter.bandwidth.present);
 	assert_string_equal(b.machine.cpu_template_name, "T2");
+	assert_true(b.mmds.present && b.mmds.version == MMDS_V2 && b.mmds.nifaces == 1);
+	assert_int_equal(b.mmds.ipv4, 0xa9feaa02);
+	assert_non_null(
+	    strstr(jb, "\"mmds-config\":{\"version\":\"V2\",\"network_interfaces\":"
+		       "[\"eth0\"],\"ipv4_address\":\"169.254.170.2\",\"imds_compat\":false}"));
 	free(ja);
 	free(jb);
 	config_free(&a);
@@ -594,7 +602,19 @@ static void test_document_bad(void **state)
 		const char *needle;
 	} cases[] = {
 	    {"{\"boot_source\": {}}", "unknown field `boot_source`"},
-	    {"{\"mmds-config\": {\"network_interfaces\": []}}", "mmds-config: not supported"},
+	    {"{\"mmds-config\": {\"network_interfaces\": []}}",
+	     "mmds-config: The list of network "
+	     "interface IDs that allow forwarding MMDS requests is empty."},
+	    {"{\"mmds-config\": {\"network_interfaces\": [\"eth0\"]}}",
+	     "does not correspond to any existing network interface"},
+	    {"{\"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"t\"}], "
+	     "\"mmds-config\": {\"network_interfaces\": [\"eth0\"], \"ipv4_address\": "
+	     "\"10.0.0.1\"}}",
+	     "mmds-config: The MMDS IPv4 address is not link local."},
+	    {"{\"mmds-config\": {\"version\": \"V9\", \"network_interfaces\": []}}",
+	     "mmds-config.version: unknown variant `V9`"},
+	    {"{\"mmds-config\": {\"network_interfaces\": [1]}}",
+	     "mmds-config.network_interfaces: invalid type: number"},
 	    {"{\"drives\": {}}", "drives: invalid type"},
 	    {"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": "
 	     "true}, {\"drive_id\": \"a\", \"path_on_host\": \"/b\", \"is_root_device\": false}]}",

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -144,6 +146,48 @@ static int rx_read(struct virtio_net *n)
 	n->rx_nheld = 0;
 	n->rx_off = 0;
 	return 1;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The MMDS responder's next frame into rx_buf: 1 (rx_pending set) or 0. */
+static int rx_from_mmds(struct virtio_net *n)
+{
+	size_t len = mmds_net_output(n->mmds, n->rx_buf + VIRTIO_NET_HDR_LEN,
+				     RX_BUF_SIZE - VIRTIO_NET_HDR_LEN, mono_ms());
+
+	if (!len)
+		return 0;
+	memset(n->rx_buf, 0, VIRTIO_NET_HDR_LEN); /* checksums are complete */
+	n->mmds_frames_out++;
+	n->rx_len = VIRTIO_NET_HDR_LEN + len;
+	n->rx_pending = true;
+	n->rx_checked = false;
+	n->rx_charged = true; /* the MMDS is not the TAP's traffic */
+	n->rx_nheld = 0;
+	n->rx_off = 0;
+	return 1;
+}
+
+/* The responder's timer to its next deadline (one syscall when it moved). */
+static void mmds_arm_timer(struct virtio_net *n)
+{
+	uint64_t at = mmds_net_deadline(n->mmds);
+	struct itimerspec its = {
+	    .it_value = {.tv_sec = (time_t)(at / 1000), .tv_nsec = (long)(at % 1000) * 1000000}};
+
+	if (at == n->mmds_timer_at || n->mmds_timer_fd < 0)
+		return;
+	if (timerfd_settime(n->mmds_timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		NET_INC(n, event_fails);
+	else
+		n->mmds_timer_at = at;
 }
 
 /* Make the kernel's header fit what the guest negotiated (the TAP offloads
@@ -364,7 +408,9 @@ static void rx_process(struct virtio_net *n)
 					rx_kick_self(n); /* buffered: the fd may stay quiet */
 				break;
 			}
-			r = rx_read(n);
+			r = n->mmds ? rx_from_mmds(n) : 0;
+			if (r == 0)
+				r = rx_read(n);
 			if (r == 0)
 				continue;
 			if (r == -EAGAIN) {
@@ -403,6 +449,8 @@ static void rx_process(struct virtio_net *n)
 	}
 	if (pushed)
 		virtio_dev_notify(vd, VIRTIO_NET_RXQ);
+	if (n->mmds)
+		mmds_arm_timer(n);
 }
 
 /* VMM thread: the TAP has frames (or failed). */
@@ -526,6 +574,23 @@ static int tx_frame_stream(struct virtio_net *n, int cnt, size_t frame_len)
 	return 0;
 }
 
+/* A frame for the MMDS goes to its responder: true (taken), false (for the
+ * TAP). */
+static bool tx_to_mmds(struct virtio_net *n, const struct vq_chain *c,
+		       const struct virtio_net_hdr_v1 *h, size_t frame_len)
+{
+	uint8_t peek[MMDS_NET_PEEK_LEN];
+	size_t got = vq_chain_read(c, VIRTIO_NET_HDR_LEN, peek, MIN(frame_len, sizeof(peek)));
+
+	if (!mmds_net_wants(n->mmds, peek, got))
+		return false;
+	got = vq_chain_read(c, VIRTIO_NET_HDR_LEN, n->mmds_buf, frame_len);
+	n->mmds_frames_in++;
+	mmds_net_input(n->mmds, n->mmds_buf, got, h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		       mono_ms());
+	return true;
+}
+
 /* One transmit chain: 0 done (sent, or dropped and counted), -EAGAIN
  * throttled, -EBUSY the stream is full (nothing consumed either way). */
 static int tx_frame(struct virtio_net *n, const struct vq_chain *c)
@@ -557,6 +622,8 @@ static int tx_frame(struct virtio_net *n, const struct vq_chain *c)
 	vq_chain_read(c, VIRTIO_NET_HDR_LEN + ETH_ALEN, src, sizeof(src));
 	if (memcmp(src, n->mac, ETH_ALEN) != 0)
 		NET_INC(n, tx_spoofed_mac_count);
+	if (n->mmds && tx_to_mmds(n, c, &h, frame_len))
+		return 0;
 	h.num_buffers = 0;
 	n->tx_iov[0] = (struct iovec){.iov_base = &h, .iov_len = sizeof(h)};
 	cnt = vq_chain_iov(c, false, VIRTIO_NET_HDR_LEN, frame_len, &n->tx_iov[1], VQ_MAX_SIZE);
@@ -588,6 +655,31 @@ static void tx_kick_self(struct virtio_net *n)
 
 	if (write(n->vdev.queue_evfd[VIRTIO_NET_TXQ], &one, sizeof(one)) < 0)
 		NET_INC(n, event_fails);
+}
+
+/* After the responder took input or its timer ran: deliver what it has and
+ * arm the timer for its next deadline. */
+static void mmds_after(struct virtio_net *n)
+{
+	if (mmds_net_has_output(n->mmds) && !n->rx_pending)
+		rx_process(n);
+	mmds_arm_timer(n);
+}
+
+/* VMM thread: the responder's retransmission timer. */
+static void mmds_timer_event(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t ticks;
+
+	pthread_mutex_lock(&n->vdev.lock);
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		NET_INC(n, event_fails);
+	n->mmds_timer_at = 0;
+	mmds_net_timer(n->mmds, mono_ms());
+	if (virtio_dev_live(&n->vdev))
+		mmds_after(n);
+	pthread_mutex_unlock(&n->vdev.lock);
 }
 
 static void tx_process(struct virtio_net *n)
@@ -643,6 +735,8 @@ out:
 		NET_INC(n, no_tx_avail_buffer);
 	if (pushed)
 		virtio_dev_notify(vd, VIRTIO_NET_TXQ);
+	if (n->mmds)
+		mmds_after(n);
 }
 
 /* ---- rate limiter timers (VMM thread) ---- */
@@ -827,7 +921,7 @@ static int net_create(const struct net_cfg *cfg, int stream_fd, const struct gue
 			close(stream_fd);
 		return err_set(ENOMEM, "network interface %s: out of memory", cfg->id);
 	}
-	n->tap.fd = n->stream.fd = n->rx_rl.timer_fd = n->tx_rl.timer_fd = -1;
+	n->tap.fd = n->stream.fd = n->rx_rl.timer_fd = n->tx_rl.timer_fd = n->mmds_timer_fd = -1;
 	n->is_stream = is_stream;
 	snprintf(n->id, sizeof(n->id), "%s",
 		 cfg->id[0] || is_stream ? cfg->id : cfg->host_dev_name);
@@ -910,6 +1004,12 @@ void virtio_net_destroy(struct virtio_net *n)
 		if (n->tx_rl.timer_fd >= 0)
 			el_remove(el, n->tx_rl.timer_fd);
 	}
+	if (el && n->mmds_timer_fd >= 0)
+		el_remove(el, n->mmds_timer_fd);
+	if (n->mmds_timer_fd >= 0)
+		close(n->mmds_timer_fd);
+	mmds_net_destroy(n->mmds);
+	free(n->mmds_buf);
 	virtio_dev_destroy(&n->vdev);
 	rl_destroy(&n->rx_rl);
 	rl_destroy(&n->tx_rl);
@@ -964,4 +1064,25 @@ void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6])
 	pthread_mutex_lock(&n->vdev.lock);
 	memcpy(mac, n->mac, 6);
 	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+int virtio_net_enable_mmds(struct virtio_net *n, struct mmds *store, uint32_t ipv4)
+{
+	int r;
+
+	if (n->mmds)
+		return 0;
+	n->mmds_buf = malloc(VIRTIO_NET_MAX_FRAME);
+	if (!n->mmds_buf)
+		return err_set(ENOMEM, "network interface %s: out of memory", n->id);
+	n->mmds_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (n->mmds_timer_fd < 0)
+		return err_set(errno, "network interface %s: MMDS timer: %s", n->id,
+			       strerror(errno));
+	if ((r = mmds_net_create(store, ipv4, &n->mmds)) < 0)
+		return r;
+	if (n->vdev.el &&
+	    (r = el_add(n->vdev.el, n->mmds_timer_fd, EPOLLIN, mmds_timer_event, n)) < 0)
+		return err_set(-r, "network interface %s: event loop: %s", n->id, strerror(-r));
+	return 0;
 }

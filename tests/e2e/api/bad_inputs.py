@@ -216,9 +216,41 @@ def semantics(kernel):
     good("good: entropy", "PUT", "/entropy", "{}")
     case("shape: entropy rate_limiter not an object", "PUT", "/entropy",
          '{"rate_limiter": 5}', needle="rate_limiter")
-    for m, p, b in (("PUT", "/mmds", "{}"), ("GET", "/mmds", None),
-                    ("PUT", "/mmds/config", '{"network_interfaces": []}'),
-                    ("PUT", "/snapshot/create",
+    # MMDS: Firecracker's errors, then a working configuration
+    body = good("good: GET /mmds before any PUT", "GET", "/mmds", None, want=200)
+    report(body.strip() == b"{}", "good: an empty data store reads {}", repr(body))
+    case("mmds: PATCH before PUT", "PATCH", "/mmds", '{"a": 1}', needle="not initialized")
+    case("mmds: not JSON", "PUT", "/mmds", '{"a": ', needle="deserializing")
+    case("mmds: config, unknown interface", "PUT", "/mmds/config",
+         '{"network_interfaces": ["nope"]}', needle="does not correspond")
+    case("mmds: config, no interface", "PUT", "/mmds/config", '{"network_interfaces": []}',
+         needle="is empty")
+    case("mmds: config, interfaces missing", "PUT", "/mmds/config", '{"version": "V2"}',
+         needle="network_interfaces")
+    case("mmds: config, not link-local", "PUT", "/mmds/config",
+         '{"network_interfaces": ["eth0"], "ipv4_address": "10.0.0.1"}', needle="link local")
+    case("mmds: config, 169.254.0.x", "PUT", "/mmds/config",
+         '{"network_interfaces": ["eth0"], "ipv4_address": "169.254.0.9"}', needle="link local")
+    case("mmds: config, bad address", "PUT", "/mmds/config",
+         '{"network_interfaces": ["eth0"], "ipv4_address": "169.254.1"}', needle="ipv4_address")
+    case("mmds: config, version V3", "PUT", "/mmds/config",
+         '{"network_interfaces": ["eth0"], "version": "V3"}', needle="version")
+    case("mmds: config, unknown field", "PUT", "/mmds/config",
+         '{"network_interfaces": ["eth0"], "allow": true}', needle="allow")
+    case("mmds: unknown sub-path", "PUT", "/mmds/other", '{}', needle="Unrecognized")
+    good("good: mmds config", "PUT", "/mmds/config",
+         '{"network_interfaces": ["eth0"], "version": "V2", "ipv4_address": "169.254.170.2",'
+         ' "imds_compat": true}')
+    good("good: PUT /mmds", "PUT", "/mmds", '{"latest": {"meta-data": {"id": "i-1", "x": 1}}}')
+    good("good: PATCH /mmds", "PATCH", "/mmds", '{"latest": {"meta-data": {"x": null}}}')
+    body = good("good: GET /mmds", "GET", "/mmds", None, want=200)
+    report(json.loads(body) == {"latest": {"meta-data": {"id": "i-1"}}},
+           "good: the merge patch applied", repr(body))
+    body = good("good: GET /vm/config", "GET", "/vm/config", None, want=200)
+    report(json.loads(body).get("mmds-config") == {
+        "version": "V2", "network_interfaces": ["eth0"], "ipv4_address": "169.254.170.2",
+        "imds_compat": True}, "good: /vm/config reports mmds-config", repr(body[-300:]))
+    for m, p, b in (("PUT", "/snapshot/create",
                                                 '{"mem_file_path": "m", "snapshot_path": "s"}'),
                     ("PATCH", "/balloon/hinting/start", "{}")):
         case("unsupported: %s %s" % (m, p), m, p, b, needle="not supported")
@@ -282,6 +314,13 @@ def post_boot():
          '{"iface_id": "none"}', needle="none")
     case("state: PATCH /balloon without a balloon", "PATCH", "/balloon", '{"amount_mib": 1}',
          needle="balloon")
+    case("state: PUT /mmds/config after boot", "PUT", "/mmds/config",
+         '{"network_interfaces": ["eth0"]}', needle="after starting")
+    good("good: PUT /mmds after boot", "PUT", "/mmds", '{"k": "v"}')
+    good("good: PATCH /mmds after boot", "PATCH", "/mmds", '{"k2": "v2"}')
+    body = good("good: GET /mmds after boot", "GET", "/mmds", None, want=200)
+    report(json.loads(body) == {"k": "v", "k2": "v2"}, "good: the data store after boot",
+           repr(body))
     good("good: PATCH /vm Paused", "PATCH", "/vm", '{"state": "Paused"}')
     good("good: PATCH /vm Resumed", "PATCH", "/vm", '{"state": "Resumed"}')
 

@@ -26,12 +26,15 @@ the test guest. The request shapes are those of the clients' own sources:
           {vcpu_count, mem_size_mib, smt false, track_dirty_pages false},
           logger {Debug, show_level, show_log_origin}, metrics file, and
           "partuuid"/"initrd_path"/"rate_limiter"/"balloon"/"vsock"/
-          "mmds-config" written as null; --metadata (MMDS) is refused with
-          its reason (MMDS is its own issue).
+          "mmds-config" written as null; then with --metadata FILE (loaded
+          into the MMDS data store); a broken metadata file and an
+          mmds-config naming a missing interface exit 1 with Firecracker's
+          message.
   e2b     E2B's create path (orchestrator sandbox/fc/process.go, client.go):
           PUT /metrics, /boot-source, /drives/rootfs (io_engine), then
           /machine-config {smt: true, track_dirty_pages: false}, /entropy
-          (rate-limited), /actions InstanceStart. MMDS (its own issue),
+          (rate-limited), PUT /mmds/config and PUT /mmds (GET /mmds reads it
+          back), /actions InstanceStart, PUT /mmds again while running.
           io_engine Async and huge pages without reserved ones answer 400
           naming them; everything else boots.
   containerd  firecracker-containerd's runtime (its runtime config's
@@ -534,15 +537,38 @@ def flint():
            name + ": --boot-timer line in the log file", str(lines[-3:]))
     with open(metf) as f:
         expect("utc_timestamp_ms" in f.read(), name + ": metrics in the metrics file")
-    # --metadata: MMDS, not implemented: refused with the reason, at once
+    # --metadata FILE (flintlock passes the instance's metadata so): loaded
+    # into the MMDS data store, the same boot
     meta = os.path.join(TMP, "flint.meta.json")
     with open(meta, "w") as f:
-        json.dump({"latest": {"meta-data": "x"}}, f)
-    out = subprocess.run([FC, "--id", "flintvm2", "--boot-timer", "--no-api",
-                          "--config-file", cfg_path, "--metadata", meta],
+        json.dump({"latest": {"meta-data": {"instance-id": "flintvm2"}}}, f)
+    p, console, err = start("flint-meta", ["--id", "flintvm2", "--boot-timer", "--no-api",
+                                           "--config-file", cfg_path, "--metadata", meta])
+    try:
+        rc = p.wait(TIMEOUT)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait()
+    text, fails = guest_report(console)
+    expect(rc == 0 and "TESTGUEST DONE" in text and not fails,
+           name + ": --no-api --config-file --metadata FILE boots the guest, exit 0",
+           "rc=%s %s %s" % (rc, "; ".join(fails[:3]), open(err).read()[-300:]))
+    # what Firecracker refuses at start, ember refuses with its message
+    with open(meta, "w") as f:
+        f.write('{"latest": ')
+    out = subprocess.run([FC, "--id", "flintvm3", "--no-api", "--config-file", cfg_path,
+                          "--metadata", meta], capture_output=True, text=True, timeout=TIMEOUT)
+    expect(out.returncode == 1 and "Populating MMDS from file failed" in out.stderr,
+           name + ": --metadata with a broken file: exit 1, " + out.stderr.strip()[:80],
+           "rc=%d %s" % (out.returncode, out.stderr[:200]))
+    bad = dict(cfg, **{"mmds-config": {"version": "V2", "network_interfaces": ["eth0"]}})
+    bad_path = os.path.join(TMP, "flint-bad.json")
+    with open(bad_path, "w") as f:
+        json.dump(bad, f)
+    out = subprocess.run([FC, "--id", "flintvm4", "--no-api", "--config-file", bad_path],
                          capture_output=True, text=True, timeout=TIMEOUT)
-    expect(out.returncode != 0 and "MMDS" in out.stderr,
-           name + ": --metadata refused with its reason: " + out.stderr.strip()[:120],
+    expect(out.returncode == 1 and "does not correspond to any existing network interface"
+           in out.stderr, name + ": mmds-config naming no configured interface: exit 1",
            "rc=%d %s" % (out.returncode, out.stderr[:200]))
 
 
@@ -579,11 +605,20 @@ def e2b():
         st, v = c.request("PUT", "/entropy", {"rate_limiter": {"bandwidth": {
             "one_time_burst": 0, "size": 1024, "refill_time": 100}}})
         expect(st == 204, name + ": PUT /entropy (rate-limited virtio-rng)", "%d %s" % (st, v))
-        # the parts ember does not implement answer 400 naming them
+        # MMDS as E2B sets it up: config (without the interface here, so
+        # Firecracker's answer), then the data store, read back
         st, v = c.request("PUT", "/mmds/config", {"version": "V2",
                                                   "network_interfaces": ["eth0"]})
-        expect(st == 400 and "MMDS" in str(v), name + ": PUT /mmds/config -> 400 (MMDS)",
+        expect(st == 400 and "does not correspond" in str(v),
+               name + ": PUT /mmds/config for a missing interface -> 400 as Firecracker",
                "%d %s" % (st, v))
+        meta = {"instanceID": "i-e2b", "envID": "env", "address": "http://x",
+                "traceID": "t", "teamID": "team"}
+        st, v = c.request("PUT", "/mmds", meta)
+        expect(st == 204, name + ": PUT /mmds (the sandbox's metadata)", "%d %s" % (st, v))
+        st, v = c.request("GET", "/mmds")
+        expect(st == 200 and v == meta, name + ": GET /mmds reads it back", "%d %s" % (st, v))
+        # the parts ember does not implement answer 400 naming them
         st, v = c.request("PUT", "/drives/scratch", {
             "drive_id": "scratch", "path_on_host": root, "is_root_device": False,
             "is_read_only": True, "io_engine": "Async"})
@@ -620,6 +655,9 @@ def e2b():
                              smaps)
             expect(blocks and kps and all(k == "2048" for k in kps),
                    name + ": guest RAM mapped with KernelPageSize 2048 kB", str(kps))
+        # a resumed sandbox gets its metadata again
+        st, v = c.request("PUT", "/mmds", dict(meta, instanceID="i-e2b-2"))
+        expect(st == 204, name + ": PUT /mmds while running", "%d %s" % (st, v))
         c.close()
         check_contract(c, name)
         # E2B stops with SIGTERM (then SIGKILL after 10 s)

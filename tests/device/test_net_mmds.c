@@ -1,0 +1,282 @@
+/* MMDS through virtio-net (harness driver, real TAP in a private network
+ * namespace): the guest's ARP request and TCP segments to the MMDS address
+ * are answered on the receive queue and never reach the TAP (a marker frame
+ * sent after them is the first thing the host sees), an HTTP GET returns
+ * the data store's value and a PATCH made meanwhile is seen, ember's
+ * unacknowledged segment is sent again by the device's own timer, and
+ * frames for other addresses still go to the TAP. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ember/log.h"
+#include "ember/mmds.h"
+#include "ember/mmds_net.h"
+#include "net_fix.h"
+
+#define MMDS_IP MMDS_DEFAULT_IPV4
+#define GUEST_IP 0xa9fe0002u
+#define F_SYN 0x02
+#define F_ACK 0x10
+#define F_PSH 0x08
+
+struct fx {
+	struct netfix f;
+	struct mmds *store;
+};
+
+static uint16_t g16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t g32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void p16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void p32(uint8_t *p, uint32_t v)
+{
+	p16(p, (uint16_t)(v >> 16));
+	p16(p + 2, (uint16_t)v);
+}
+
+static uint16_t csum(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (; n > 1; p += 2, n -= 2)
+		s += g16(p);
+	if (n)
+		s += (uint32_t)p[0] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static size_t tcp_frame(struct fx *x, uint8_t *f, uint16_t sport, uint32_t seq, uint32_t ack,
+			uint8_t flags, const char *data)
+{
+	size_t dlen = data ? strlen(data) : 0, tl = 20 + dlen;
+	uint8_t *ip = f + 14, *t = ip + 20;
+	uint32_t ps;
+
+	memset(f, 0, 54);
+	memcpy(f, MMDS_MAC, 6);
+	memcpy(f + 6, x->f.mac, 6);
+	p16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	p16(ip + 2, (uint16_t)(20 + tl));
+	ip[8] = 64;
+	ip[9] = 6;
+	p32(ip + 12, GUEST_IP);
+	p32(ip + 16, MMDS_IP);
+	p16(ip + 10, csum(0, ip, 20));
+	p16(t, sport);
+	p16(t + 2, 80);
+	p32(t + 4, seq);
+	p32(t + 8, ack);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	p16(t + 14, 65535);
+	memcpy(t + 20, data ? data : "", dlen);
+	ps = (GUEST_IP >> 16) + (GUEST_IP & 0xffff) + (MMDS_IP >> 16) + (MMDS_IP & 0xffff) + 6 +
+	     (uint32_t)tl;
+	p16(t + 16, csum(ps, t, tl));
+	return 14 + 20 + tl;
+}
+
+static int setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	const char *doc = "{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-42\"}}}";
+
+	assert_non_null(x);
+	assert_int_equal(netfix_init(&x->f, NULL, NETFIX_ALL_FEATURES, VIRTIO_NET_QUEUE_SIZE), 0);
+	assert_int_equal(mmds_create(MMDS_DEFAULT_SIZE_LIMIT, &x->store), 0);
+	assert_int_equal(mmds_put(x->store, doc, strlen(doc)), 0);
+	assert_int_equal(virtio_net_enable_mmds(x->f.net, x->store, MMDS_IP), 0);
+	assert_int_equal(netfix_post_rx(&x->f, 64, 2048, false), 0);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *x = *state;
+
+	netfix_fini(&x->f);
+	mmds_destroy(x->store);
+	free(x);
+	return 0;
+}
+
+static void send_frame(struct fx *x, const uint8_t *fr, size_t len, bool partial_csum)
+{
+	struct virtio_net_hdr_v1 h = {0};
+
+	if (partial_csum) { /* as Linux with CSUM: the device fills the checksum */
+		h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h.csum_start = htole16(14 + 20);
+		h.csum_offset = htole16(16);
+	}
+	assert_int_equal(netfix_tx(&x->f, &h, fr, len, NULL), 0);
+}
+
+/* The next frame on the receive queue (copied into buf); its length. */
+static size_t recv_frame(struct fx *x, uint8_t *buf, size_t cap)
+{
+	uint16_t head;
+	uint32_t used;
+	uint8_t *p;
+
+	assert_int_equal(netfix_rx_wait(&x->f, VDRV_WAIT_MS, &head, &used, &p), 0);
+	assert_true(used > VIRTIO_NET_HDR_LEN && used - VIRTIO_NET_HDR_LEN <= cap);
+	memcpy(buf, p + VIRTIO_NET_HDR_LEN, used - VIRTIO_NET_HDR_LEN);
+	assert_true(netfix_recycle_rx(&x->f, head) >= 0);
+	vdrv_kick(&x->f.d, VIRTIO_NET_RXQ);
+	return used - VIRTIO_NET_HDR_LEN;
+}
+
+/* Nothing before the marker reached the TAP. */
+static void only_marker_on_tap(struct fx *x)
+{
+	uint8_t m[64], got[2048];
+	size_t len = netfix_frame(m, 64, x->f.mac, 77);
+	int n;
+
+	assert_int_equal(netfix_tx(&x->f, &(struct virtio_net_hdr_v1){0}, m, len, NULL), 0);
+	n = netfix_host_recv(&x->f, NULL, got, sizeof(got), VDRV_WAIT_MS);
+	assert_int_equal(n, (int)len);
+	assert_memory_equal(got, m, len);
+}
+
+static void test_arp(void **state)
+{
+	struct fx *x = *state;
+	uint8_t f[64] = {0}, r[2048];
+	size_t n;
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, x->f.mac, 6);
+	p16(f + 12, 0x0806);
+	p16(f + 14, 1);
+	p16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	p16(f + 20, 1);
+	memcpy(f + 22, x->f.mac, 6);
+	p32(f + 28, GUEST_IP);
+	p32(f + 38, MMDS_IP);
+	send_frame(x, f, 60, false);
+	n = recv_frame(x, r, sizeof(r));
+	assert_int_equal(n, 42);
+	assert_int_equal(g16(r + 12), 0x0806);
+	assert_int_equal(g16(r + 20), 2);
+	assert_memory_equal(r + 22, MMDS_MAC, 6);
+	only_marker_on_tap(x);
+}
+
+/* Handshake, GET, the response; returns the response text. */
+static void http_get(struct fx *x, uint16_t port, const char *req, bool partial, char *out,
+		     size_t cap)
+{
+	uint8_t f[1600], r[2048];
+	uint32_t g = 1000, s;
+	size_t n, got = 0;
+
+	send_frame(x, f, tcp_frame(x, f, port, g - 1, 0, F_SYN, NULL), partial);
+	n = recv_frame(x, r, sizeof(r));
+	assert_true(n >= 54);
+	assert_int_equal(r[14 + 20 + 13], F_SYN | F_ACK);
+	s = g32(r + 14 + 20 + 4) + 1;
+	send_frame(x, f, tcp_frame(x, f, port, g, s, F_ACK | F_PSH, req), partial);
+	g += (uint32_t)strlen(req);
+	while (!strstr(out, "\r\n\r\n") || got < 60) {
+		n = recv_frame(x, r, sizeof(r));
+		if (n <= 54)
+			continue; /* the ACK of the request */
+		assert_int_equal(g32(r + 14 + 20 + 4), s);
+		memcpy(out + got, r + 54, n - 54);
+		got += n - 54;
+		s += (uint32_t)(n - 54);
+		out[got] = '\0';
+		send_frame(x, f, tcp_frame(x, f, port, g, s, F_ACK, NULL), partial);
+		assert_true(got < cap - 1600);
+	}
+}
+
+static void test_get(void **state)
+{
+	struct fx *x = *state;
+	char out[8192] = "";
+
+	http_get(x, 33000, "GET /latest/meta-data/ami-id HTTP/1.1\r\n\r\n", false, out,
+		 sizeof(out));
+	assert_non_null(strstr(out, "200 OK"));
+	assert_non_null(strstr(out, "\r\n\r\nami-42"));
+	/* a PATCH while the guest runs is seen by the next request */
+	assert_int_equal(
+	    mmds_patch(x->store, "{\"latest\":{\"meta-data\":{\"ami-id\":\"new\"}}}", 41), 0);
+	out[0] = '\0';
+	http_get(x, 33001, "GET /latest/meta-data/ami-id HTTP/1.1\r\n\r\n", true, out, sizeof(out));
+	assert_non_null(strstr(out, "\r\n\r\nnew"));
+	only_marker_on_tap(x);
+}
+
+/* An unacknowledged SYN-ACK comes again from the device's timer. */
+static void test_retransmit_timer(void **state)
+{
+	struct fx *x = *state;
+	uint8_t f[128], r1[2048], r2[2048];
+	size_t n1, n2;
+
+	send_frame(x, f, tcp_frame(x, f, 33002, 5, 0, F_SYN, NULL), false);
+	n1 = recv_frame(x, r1, sizeof(r1));
+	n2 = recv_frame(x, r2, sizeof(r2)); /* ~200 ms later, the event loop's timerfd */
+	assert_int_equal(n1, n2);
+	assert_memory_equal(r1, r2, n1);
+	assert_int_equal(r2[14 + 20 + 13], F_SYN | F_ACK);
+}
+
+/* Frames to other addresses pass to the TAP unchanged. */
+static void test_other_traffic(void **state)
+{
+	struct fx *x = *state;
+	uint8_t f[1600], got[2048];
+	size_t n = tcp_frame(x, f, 33003, 1, 0, F_SYN, NULL);
+	int r;
+
+	p32(f + 14 + 16, 0xac100001); /* 172.16.0.1 */
+	f[14 + 10] = f[14 + 11] = 0;
+	p16(f + 14 + 10, csum(0, f + 14, 20));
+	send_frame(x, f, n, false);
+	r = netfix_host_recv(&x->f, NULL, got, sizeof(got), VDRV_WAIT_MS);
+	assert_int_equal(r, (int)n);
+	assert_memory_equal(got, f, n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_arp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retransmit_timer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_traffic, setup, teardown),
+	};
+
+	log_set_level(LOG_ERROR);
+	return cmocka_run_group_tests_name("virtio-net MMDS", tests, NULL, NULL);
+}
