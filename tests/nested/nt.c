@@ -12,8 +12,11 @@
  *                                    (ember connects to PATH_PORT)
  *   nt uds-connect PATH PORT N SIZE  (L1) N concurrent host-initiated connections through
  *                                    ember's Unix socket ("CONNECT PORT\n" -> "OK ...\n")
- *   nt http SOCK METHOD PATH [BODY]  one HTTP/1.1 request over a Unix socket; body on
- *                                    stdout; exit 0 for 2xx, else 1 (status on stderr)
+ *   nt http SOCK METHOD PATH [BODY [HEADER...]]
+ *                                    one HTTP/1.1 request over a Unix socket (or TCP when
+ *                                    SOCK is tcp:IPV4:PORT, e.g. the MMDS), extra header
+ *                                    lines as given; body on stdout; exit 0 for 2xx, else
+ *                                    1 (status on stderr)
  *   nt wait FILE STRING SECONDS [OFFSET]
  *                                    until FILE contains STRING after byte OFFSET (inotify);
  *                                    prints the line; exit 1 on timeout
@@ -40,6 +43,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -488,15 +493,33 @@ static int cmd_http(int argc, char **argv)
 	if (argc < 3)
 		return 2;
 	const char *body = argc > 3 ? argv[3] : "";
-	int fd = unix_connect(argv[0], now_s() + 10);
+	int fd;
+	if (!strncmp(argv[0], "tcp:", 4)) {
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		char ip[32];
+		int port = 0;
+		if (sscanf(argv[0] + 4, "%31[0-9.]:%d", ip, &port) != 2 ||
+		    inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+			return 2;
+		a.sin_port = htons((uint16_t)port);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	} else {
+		fd = unix_connect(argv[0], now_s() + 10);
+	}
 	if (fd < 0) {
 		fprintf(stderr, "http: connect %s: %s\n", argv[0], strerror(errno));
 		return 1;
 	}
-	dprintf(fd,
-		"%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
-		"Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-		argv[1], argv[2], strlen(body), body);
+	dprintf(fd, "%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n",
+		argv[1], argv[2]);
+	for (int i = 4; i < argc; i++)
+		dprintf(fd, "%s\r\n", argv[i]);
+	dprintf(fd, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		strlen(body), body);
 	/* Read the header, then Content-Length bytes of body. */
 	static char buf[1 << 20];
 	size_t n = 0;
