@@ -221,7 +221,7 @@ e2e-linux-short: $(EMBER)
 # (TCP, vsock, balloon under load) sometimes kills the emulated L1 kernel
 # itself (corrupted kernel stack under TCG's nested SVM; see
 # tests/nested/README.md), which would fail CI for reasons outside ember.
-NESTED_TEST_RUNS ?= elf,uki,fpr,panic,jail,oneshot
+NESTED_TEST_RUNS ?= elf,uki,fpr,panic,jail,oneshot,mmds
 .PHONY: nested
 nested: setup $(EMBER)
 	$(Q)BUILD=$(BUILD) NESTED_ONLY=$(NESTED_ONLY) tools/nested/run.sh
