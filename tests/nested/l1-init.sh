@@ -62,9 +62,14 @@ finish() {
 echo "NT-L1: up at $(up)s, kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs, mode '${mode:-test}'"
 
 step l1-kvm
+# MODULE.PARAM=VALUE words of the command line go to that module, as modprobe
+# would pass them (kvm_amd.npt=0; module names with _ for -)
 for m in $(cat /lib/modules/modules.load); do
-	insmod "/lib/modules/$m.ko" || echo "NT-L1: insmod $m failed"
+	mod=$(echo "$m" | tr - _)
+	insmod "/lib/modules/$m.ko" $(tr ' ' '\n' </proc/cmdline | sed -n "s/^$mod\.//p") ||
+		echo "NT-L1: insmod $m failed"
 done
+echo "NT-L1: kvm_amd $(cd /sys/module/kvm_amd/parameters 2>/dev/null && grep -H . * | sed 's/:/=/' | tr '\n' ' ')"
 if [ -c /dev/kvm ]; then
 	R PASS l1-kvm "/dev/kvm from kvm-amd, cpu flags: $(grep -o -w 'svm\|npt' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 else

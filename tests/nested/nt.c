@@ -357,9 +357,17 @@ static int vsock_one(int i, void *arg)
 	struct conn_args *c = arg;
 	struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = c->cid, .svm_port = c->port};
 	int fd;
-	/* Until the host side listens, ember resets the connection: bounded retry. */
+	/* Until the host side listens, ember resets the connection: bounded retry.
+	 * Each attempt may wait until the deadline for ember's answer: Linux's
+	 * default (2 s) is too short for 32 concurrent connects under a loaded
+	 * emulated L1 (seen: ETIMEDOUT with one L1 vCPU at host load 15). */
 	for (;;) {
+		double left = c->deadline - now_s();
+		struct timeval tv = {.tv_sec = left > 1 ? (time_t)left : 1};
+
 		fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+		if (fd >= 0)
+			setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
 		if (fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof(a)))
 			break;
 		int e = errno;

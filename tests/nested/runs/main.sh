@@ -131,22 +131,24 @@ main_steps() {
 	echo "NT-L1: sent 64 MiB to L2 in $(echo "$(up) - $ts" | bc) s"
 	go net-out-done
 
-	# rx rate limiter: 512 KiB per second (bucket starts full), 4 MiB to L2
+	# rx rate limiter: 128 KiB per second (bucket starts full), 2 MiB to L2.
+	# The limit is well below what the nested TAP path carries on a loaded
+	# host (1-2 MiB/s unlimited; at 512 KiB/s the lower bound failed at load 16)
 	sync_l2 net-rl || return 1
-	if api PATCH /network-interfaces/eth0 '{"iface_id": "eth0", "rx_rate_limiter": {"bandwidth": {"size": 524288, "refill_time": 1000}}}' >/dev/null; then
+	if api PATCH /network-interfaces/eth0 '{"iface_id": "eth0", "rx_rate_limiter": {"bandwidth": {"size": 131072, "refill_time": 1000}}}' >/dev/null; then
 		i=0 ts=$(up)
-		until nt gen 15 4M | nc 172.16.0.2 5003 2>/tmp/nc.err; do
+		until nt gen 15 2M | nc 172.16.0.2 5003 2>/tmp/nc.err; do
 			i=$((i + 1))
 			[ $i -lt 100 ] && grep -q "can't connect\|refused" /tmp/nc.err || break
 			usleep 100000
 		done
 		dt=$(echo "$(up) - $ts" | bc)
 		# bytes past the initial bucket over the time taken, in KiB/s
-		rate=$(echo "(4194304 - 524288) / 1024 / $dt" | bc)
-		if [ "$rate" -ge 409 ] && [ "$rate" -le 614 ]; then
-			R PASS net-rate-limit "rx limited to 512 KiB/s: 4 MiB in $dt s = $rate KiB/s past the 512 KiB burst (+-20%)"
+		rate=$(echo "(2097152 - 131072) / 1024 / $dt" | bc)
+		if [ "$rate" -ge 102 ] && [ "$rate" -le 154 ]; then
+			R PASS net-rate-limit "rx limited to 128 KiB/s: 2 MiB in $dt s = $rate KiB/s past the 128 KiB burst (+-20%)"
 		else
-			R FAIL net-rate-limit "rx limited to 512 KiB/s: 4 MiB in $dt s = $rate KiB/s past the 512 KiB burst"
+			R FAIL net-rate-limit "rx limited to 128 KiB/s: 2 MiB in $dt s = $rate KiB/s past the 128 KiB burst"
 		fi
 	else
 		R FAIL net-rate-limit "PATCH /network-interfaces/eth0 refused"
