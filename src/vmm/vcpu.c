@@ -66,6 +66,34 @@ static void vcpu_fail(struct vcpu *v, int code, const char *what)
 	vm_request_exit(v->vm, code);
 }
 
+static void handle_io(struct vcpu *v);
+static void handle_mmio(struct vcpu *v);
+
+/* A PIO or MMIO read that ember answered is finished by KVM only at the next
+ * KVM_RUN (the data goes into the register, RIP moves on). Before parking,
+ * a KVM_RUN with immediate_exit completes it without entering the guest, so
+ * a snapshot never holds a half-done instruction that a restore would run
+ * again (a second read of the serial port's receive buffer pops another
+ * byte). A further exit (an access split in two) is handled the same way. */
+static void complete_exit(struct vcpu *v)
+{
+	while (v->exit_pending) {
+		int r;
+
+		v->exit_pending = false;
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		r = ioctl(v->fd, KVM_RUN, 0);
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		if (r == 0 && v->run->exit_reason == KVM_EXIT_IO) {
+			handle_io(v);
+			v->exit_pending = true;
+		} else if (r == 0 && v->run->exit_reason == KVM_EXIT_MMIO) {
+			handle_mmio(v);
+			v->exit_pending = true;
+		}
+	}
+}
+
 /* Park while a pause is requested; returns false if the VM is stopping. */
 static bool park_if_needed(struct vcpu *v)
 {
@@ -73,6 +101,7 @@ static bool park_if_needed(struct vcpu *v)
 
 	if (!atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
 		return true;
+	complete_exit(v);
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->nparked++;
 	pthread_cond_broadcast(&vm->pause_cond);
@@ -110,8 +139,8 @@ static void handle_mmio(struct vcpu *v)
 		METRIC_INC(metrics.vcpu.exit_mmio_write);
 	else
 		METRIC_INC(metrics.vcpu.exit_mmio_read);
-	if (bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
-		       run->mmio.is_write) < 0)
+	if (bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write) <
+	    0)
 		log_debug("vCPU %d: MMIO %s of %u bytes at %#llx: nothing mapped", v->id,
 			  run->mmio.is_write ? "write" : "read", len,
 			  (unsigned long long)run->mmio.phys_addr);
@@ -141,6 +170,7 @@ static void *vcpu_thread(void *arg)
 	for (;;) {
 		if (!park_if_needed(v))
 			break;
+		v->exit_pending = false;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
@@ -154,31 +184,36 @@ static void *vcpu_thread(void *arg)
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_IO:
 			handle_io(v);
+			v->exit_pending = true;
 			break;
 		case KVM_EXIT_MMIO:
 			handle_mmio(v);
+			v->exit_pending = true;
 			break;
 		case KVM_EXIT_HLT:
 			log_info("vCPU %d halted", v->id);
 			vm_request_exit(vm, EMBER_EXIT_OK);
 			goto out;
 		case KVM_EXIT_SHUTDOWN:
-			vcpu_fail(v, EMBER_EXIT_GUEST_CRASH, "guest triple fault (KVM_EXIT_SHUTDOWN)");
+			vcpu_fail(v, EMBER_EXIT_GUEST_CRASH,
+				  "guest triple fault (KVM_EXIT_SHUTDOWN)");
 			goto out;
 		case KVM_EXIT_SYSTEM_EVENT:
 			if (v->run->system_event.type == KVM_SYSTEM_EVENT_CRASH) {
 				vcpu_fail(v, EMBER_EXIT_GUEST_CRASH, "guest crash event");
 			} else {
 				log_info("vCPU %d: guest %s", v->id,
-					 v->run->system_event.type == KVM_SYSTEM_EVENT_RESET ? "reset"
-											     : "shutdown");
+					 v->run->system_event.type == KVM_SYSTEM_EVENT_RESET
+					     ? "reset"
+					     : "shutdown");
 				vm_request_exit(vm, EMBER_EXIT_OK);
 			}
 			goto out;
 		case KVM_EXIT_FAIL_ENTRY: {
 			char msg[96];
-			snprintf(msg, sizeof(msg), "KVM entry failed, hardware reason %#llx",
-				 (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
+			snprintf(
+			    msg, sizeof(msg), "KVM entry failed, hardware reason %#llx",
+			    (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
 			vcpu_fail(v, EMBER_EXIT_KVM_ERROR, msg);
 			goto out;
 		}

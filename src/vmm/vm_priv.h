@@ -34,6 +34,7 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	atomic_int in_guest; /* 1 while inside the run loop (not parked) */
+	bool exit_pending;   /* a PIO/MMIO exit KVM completes at the next KVM_RUN */
 };
 
 struct console;
@@ -42,7 +43,7 @@ struct virtio_dev;
 /* One virtio-mmio slot: arch_virtio_addr(slot), interrupt arch_virtio_irq(slot). */
 struct vm_vdev {
 	struct virtio_dev *vd; /* vd->ops: kind (device_id) and destroy */
-	void *dev; /* struct virtio_blk *, ... */
+	void *dev;	       /* struct virtio_blk *, ... */
 	char id[CFG_ID_MAX + 1];
 };
 
@@ -79,7 +80,7 @@ struct vm {
 	/* lifecycle */
 	enum vm_state state;
 	atomic_int exit_code; /* -1 while running */
-	int exit_efd;         /* wakes the VMM thread when a vCPU asks to exit */
+	int exit_efd;	      /* wakes the VMM thread when a vCPU asks to exit */
 	atomic_bool stopping;
 	atomic_bool pause_requested;
 	pthread_mutex_t pause_lock;
