@@ -3,7 +3,9 @@
 # over the serial port (tg.count), with a virtio-blk drive live; it is paused,
 # snapshotted (Full), ember is killed (SIGKILL), a fresh ember loads the
 # snapshot and the guest continues from the exact count to its end (the
-# report's pass count comes from restored memory). Also: create refused while
+# report's pass count comes from restored memory): the original's output and
+# the restored one's together are one consecutive count, also when the pause
+# fell in the middle of a line. Also: create refused while
 # running, load refused after configuration and after a load, resume_vm false
 # leaves it paused, and hostile state files (truncated, corrupted, wrong
 # magic/version/arch, garbage, a short memory file) are refused with 400
@@ -57,15 +59,26 @@ stop_ember() {
 	wait "$PID" 2>/dev/null
 }
 
-# counts FILE: the COUNT numbers the guest printed, one per line.
+# counts FILE...: the COUNT numbers in the guest's output, one per line. The
+# FILEs are one stream: a snapshot can be taken in the middle of a line (the
+# guest writes byte by byte), and the restored guest prints the rest of it,
+# so a restored run's output continues its original's. A last line without
+# its newline (still being written) is left out.
 counts() {
-	tr -d '\r' <"$1" | sed -n 's/^TESTGUEST COUNT \([0-9]*\)$/\1/p'
+	cat "$@" >"$E2E_TMP/stream"
+	if [ -n "$(tail -c 1 "$E2E_TMP/stream")" ]; then
+		sed '$d' "$E2E_TMP/stream"
+	else
+		cat "$E2E_TMP/stream"
+	fi | tr -d '\r' | sed -n 's/^TESTGUEST COUNT \([0-9]*\)$/\1/p'
 }
 
-# consecutive FILE FIRST: every count in FILE follows the previous by one,
-# starting at FIRST.
+# consecutive FIRST FILE...: the counts of the stream go FIRST, FIRST+1, ...
+# without a gap or a repeat (and there is at least one).
 consecutive() {
-	counts "$1" | awk -v want="$2" '$1 != want { exit 1 } { want++ } END { exit NR ? 0 : 1 }'
+	local first=$1
+	shift
+	counts "$@" | awk -v want="$first" '$1 != want { bad = 1; exit } { want++ } END { exit (bad || !NR) }'
 }
 
 disk=$E2E_TMP/disk.img
@@ -103,9 +116,10 @@ if start_ember orig; then
 	kill -9 "$PID"
 	wait "$PID" 2>/dev/null
 	last=$(counts "$OUT" | tail -1)
+	ORIG=$OUT
 	if [ -z "$last" ] || [ "$last" -ge "$N" ]; then
 		fail "no usable count before the snapshot (last: '${last}')"
-	elif ! consecutive "$OUT" 1; then
+	elif ! consecutive 1 "$OUT"; then
 		fail "the original run did not count consecutively"
 	else
 		pass "paused at count $last, snapshot taken, ember killed"
@@ -126,7 +140,7 @@ if [ -n "${last:-}" ] && start_ember restored; then
 		fail "restored ember exited $RC"
 		show_file "$ERR"
 		show_file "$OUT"
-	elif ! consecutive "$OUT" $((last + 1)); then
+	elif ! consecutive 1 "$ORIG" "$OUT" || [ "$(counts "$ORIG" "$OUT" | tail -n 1)" -le "$last" ]; then
 		fail "the restored guest did not continue from $((last + 1)): $(counts "$OUT" | head -3 | tr '\n' ' ')"
 		show_file "$OUT"
 	elif ! grep -q "^ok count.done counted to $N" <<<"$out" ||
@@ -142,18 +156,20 @@ fi
 if start_ember paused; then
 	api 204 PUT /snapshot/load "$(load_body "$SNAP" "$MEM" false)"
 	api 200 GET / && grep -q '"state":"Paused"' <<<"$BODY" || fail "GET / after load: $BODY"
-	if [ -n "$(counts "$OUT")" ]; then
-		fail "the guest ran before resume"
+	if [ -s "$OUT" ]; then
+		fail "the guest ran before resume: $(head -c 60 "$OUT")"
 	fi
 	api 400 PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/again.snap\", \"mem_file_path\": \"$MEM\"}" &&
 		grep -q 'loaded from' <<<"$BODY" || fail "Full snapshot over its own memory file: $BODY"
 	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/again.snap\", \"mem_file_path\": \"$E2E_TMP/again.mem\"}"
 	cmp -s "$MEM" "$E2E_TMP/again.mem" || fail "a Full snapshot of the restored, never-run VM differs from its memory file"
 	api 204 PATCH /vm '{"state": "Resumed"}'
-	if wait_line "$OUT" "^TESTGUEST COUNT $((last + 1))([^0-9]|$)" 60; then
+	# (count last+1 may be the rest of a line the original had begun)
+	if wait_line "$OUT" "^TESTGUEST COUNT $((last + 2))([^0-9]|$)" 60 &&
+		consecutive 1 "$ORIG" "$OUT"; then
 		pass "resume_vm false: paused after load, counts from $((last + 1)) once resumed"
 	else
-		fail "no count $((last + 1)) after resume; the output starts:"
+		fail "no count $((last + 2)) after resume or not consecutive; the output starts:"
 		head -n 3 "$OUT" | sed 's/^/      | /'
 	fi
 	stop_ember
@@ -177,7 +193,7 @@ if [ -n "${last:-}" ]; then
 		wait "${clones[$((i - 1))]}"
 		rc=$?
 		o=$E2E_TMP/clone$i.stdout
-		if [ "$rc" -eq 0 ] && consecutive "$o" $((last + 1)) &&
+		if [ "$rc" -eq 0 ] && consecutive 1 "$ORIG" "$o" &&
 			tr -d '\r' <"$o" | grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$'; then
 			ok=$((ok + 1))
 		else
@@ -204,7 +220,7 @@ elif [ -n "${last:-}" ]; then
 		RC=$?
 		wait "$HPID"
 		served=$(sed -n 's/^uffd_handler: \([0-9]*\) page(s) served.*/\1/p' "$E2E_TMP/uffd.out")
-		if [ "$RC" -ne 0 ] || ! consecutive "$OUT" $((last + 1)) ||
+		if [ "$RC" -ne 0 ] || ! consecutive 1 "$ORIG" "$OUT" ||
 			! tr -d '\r' <"$OUT" | grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$'; then
 			fail "Uffd load: exit $RC"
 			show_file "$OUT"
@@ -241,13 +257,14 @@ if start_ember diff; then
 	kill -9 "$PID"
 	wait "$PID" 2>/dev/null
 	diff_last=$(counts "$OUT" | tail -1)
+	DORIG=$OUT
 	if ! grep -q 'dirty page(s)' "$ERR"; then
 		fail "diff: no Diff snapshot logged"
 	elif start_ember diff_restored; then
 		api 204 PUT /snapshot/load "$(load_body "$DSNAP" "$DMEM" true)"
 		wait "$PID"
 		RC=$?
-		if [ "$RC" -ne 0 ] || ! consecutive "$OUT" $((diff_last + 1)) ||
+		if [ "$RC" -ne 0 ] || ! consecutive 1 "$DORIG" "$OUT" ||
 			! tr -d '\r' <"$OUT" | grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$'; then
 			fail "Diff over the base (paused at $diff_last, base at $base_last): exit $RC"
 			show_file "$OUT"
@@ -267,12 +284,13 @@ if [ -n "${diff_last:-}" ] && start_ember diff2; then
 	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$DSNAP.2\", \"mem_file_path\": \"$DMEM.2\", \"snapshot_type\": \"Diff\"}"
 	kill -9 "$PID"
 	wait "$PID" 2>/dev/null
-	d2_last=$(counts "$OUT" | tail -1)
+	d2_last=$(counts "$DORIG" "$OUT" | tail -1)
+	D2ORIG=$OUT
 	if start_ember diff2_restored; then
 		api 204 PUT /snapshot/load "$(load_body "$DSNAP.2" "$DMEM.2" true)"
 		wait "$PID"
 		RC=$?
-		if [ "$RC" -ne 0 ] || ! consecutive "$OUT" $((d2_last + 1)) ||
+		if [ "$RC" -ne 0 ] || ! consecutive 1 "$DORIG" "$D2ORIG" "$OUT" ||
 			! tr -d '\r' <"$OUT" | grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$'; then
 			fail "Diff of a restored VM (paused at $d2_last): exit $RC"
 			show_file "$OUT"
@@ -331,8 +349,8 @@ if start_ember hostile; then
 	api 400 PUT /snapshot/load "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$MEM\"}}" || bad=1
 	api 200 GET / && grep -q '"state":"Not started"' <<<"$BODY" || { fail "after bad loads: $BODY"; bad=1; }
 	api 204 PUT /snapshot/load "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"resume_vm\": true}" || bad=1
-	wait_line "$OUT" "^TESTGUEST COUNT $((last + 1))([^0-9]|$)" 60 || {
-		fail "no count $((last + 1)) after the good load; the output starts:"
+	wait_line "$OUT" "^TESTGUEST COUNT $((last + 2))([^0-9]|$)" 60 && consecutive 1 "$ORIG" "$OUT" || {
+		fail "no count $((last + 2)) after the good load or not consecutive; the output starts:"
 		head -n 3 "$OUT" | sed 's/^/      | /'
 		bad=1
 	}
