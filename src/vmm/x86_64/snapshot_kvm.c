@@ -229,6 +229,26 @@ static int restore_cpuid(struct vcpu *v, const struct snap_file *f)
 
 /* ---- vCPU ---- */
 
+/* One line per vCPU at save and at load: where it was and the bases a
+ * return to the guest's user or kernel mode depends on (a diagnosis of a
+ * restored guest that faults at once starts there). */
+static void log_vcpu(const char *what, struct vcpu *v, const struct kvm_regs *regs,
+		     const struct kvm_sregs *sregs)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} m = {.hdr.nmsrs = 1, .e[0].index = 0xc0000102 /* MSR_KERNEL_GS_BASE */};
+
+	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1)
+		m.e[0].data = 0;
+	log_info("vCPU %d %s: cs %#x rip %#llx fs.base %#llx gs.base %#llx kernel_gs_base %#llx "
+		 "efer %#llx",
+		 v->id, what, sregs->cs.selector, (unsigned long long)regs->rip,
+		 (unsigned long long)sregs->fs.base, (unsigned long long)sregs->gs.base,
+		 (unsigned long long)m.e[0].data, (unsigned long long)sregs->efer);
+}
+
 static int save_vcpu(struct vm *vm, struct vcpu *v, struct snap_writer *w)
 {
 	struct snap_vcpu_state *s = calloc(1, sizeof(*s));
@@ -253,8 +273,10 @@ static int save_vcpu(struct vm *vm, struct vcpu *v, struct snap_writer *w)
 	if (r == 0 && ioctl(v->fd, KVM_GET_XSAVE, &s->xsave) == 0 &&
 	    ioctl(v->fd, KVM_GET_XCRS, &s->xcrs) == 0)
 		s->flags |= SNAP_VCPU_XSAVE;
-	if (r == 0)
+	if (r == 0) {
 		snap_add(w, SNAP_TAG_VCPU, (uint32_t)v->id, NULL, 0, s, sizeof(*s));
+		log_vcpu("saved", v, &s->regs, &s->sregs);
+	}
 	free(s);
 	if (r == 0)
 		r = save_msrs(vm, v, w);
@@ -302,6 +324,9 @@ static int restore_vcpu(struct vcpu *v, const struct snap_file *f)
 		r = kvm_err("KVM_SET_VCPU_EVENTS", v->id);
 	else if (ioctl(v->fd, KVM_SET_DEBUGREGS, &s->debugregs) < 0)
 		r = kvm_err("KVM_SET_DEBUGREGS", v->id);
+	if (r == 0 && ioctl(v->fd, KVM_GET_REGS, &s->regs) == 0 &&
+	    ioctl(v->fd, KVM_GET_SREGS, &s->sregs) == 0)
+		log_vcpu("restored", v, &s->regs, &s->sregs);
 out:
 	free(s);
 	return r;
