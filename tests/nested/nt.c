@@ -21,6 +21,11 @@
  *                                    until FILE contains STRING after byte OFFSET (inotify);
  *                                    prints the line; exit 1 on timeout
  *   nt hog MIB                       allocate and touch MIB MiB, then free it
+ *   nt vsock-hold CID PORT           (L2) keep one connection to the host open; when it
+ *                                    breaks (a snapshot load resets the transport),
+ *                                    connect again; a line per connection up and lost
+ *   nt uds-hold PATH                 (L1) accept guest-initiated connections on PATH
+ *                                    and keep them; prints the first line of each
  *
  * Stream protocol of one connection (both transports): the connector sends a
  * 16-byte header {seed, size} and `size` bytes of gen(seed), then shuts down
@@ -648,6 +653,60 @@ static int cmd_wait(int argc, char **argv)
 	}
 }
 
+static int cmd_vsock_hold(int argc, char **argv)
+{
+	if (argc != 2)
+		return 2;
+	struct sockaddr_vm a = {.svm_family = AF_VSOCK,
+				.svm_cid = (unsigned)atoi(argv[0]),
+				.svm_port = (unsigned)atoi(argv[1])};
+	for (int k = 1;; k++) {
+		int fd;
+		char buf[256];
+		ssize_t r;
+		/* until the host side listens, ember resets: retried until NT_TIMEOUT */
+		for (;;) {
+			fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+			if (fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof(a)))
+				break;
+			if (fd >= 0)
+				close(fd);
+			poll(NULL, 0, 100);
+		}
+		snprintf(buf, sizeof(buf), "hold %d\n", k);
+		if (write_all(fd, buf, strlen(buf)) == 0)
+			printf("vsock-hold: connection %d up\n", k);
+		fflush(stdout);
+		while ((r = read(fd, buf, sizeof(buf))) > 0)
+			;
+		printf("vsock-hold: connection %d lost (%s)\n", k, r < 0 ? strerror(errno) : "EOF");
+		fflush(stdout);
+		close(fd);
+	}
+}
+
+static int cmd_uds_hold(int argc, char **argv)
+{
+	if (argc != 1)
+		return 2;
+	int lfd = unix_listen(argv[0]);
+	if (lfd < 0)
+		return 1;
+	printf("uds-hold: listening on %s\n", argv[0]);
+	fflush(stdout);
+	for (int k = 1;; k++) {
+		char line[128];
+		int fd = accept(lfd, NULL, NULL);
+		if (fd < 0)
+			return 1;
+		/* kept open: the guest's connection stays up until its VM goes */
+		if (read_line(fd, line, sizeof(line)) < 0)
+			snprintf(line, sizeof(line), "(no line)");
+		printf("uds-hold: %d: %s\n", k, line);
+		fflush(stdout);
+	}
+}
+
 static int cmd_hog(int argc, char **argv)
 {
 	if (argc != 1)
@@ -676,7 +735,9 @@ int main(int argc, char **argv)
 		    {"uds-connect", cmd_uds_connect},
 		    {"http", cmd_http},
 		    {"wait", cmd_wait},
-		    {"hog", cmd_hog}};
+		    {"hog", cmd_hog},
+		    {"vsock-hold", cmd_vsock_hold},
+		    {"uds-hold", cmd_uds_hold}};
 	signal(SIGPIPE, SIG_IGN);
 	const char *t = getenv("NT_TIMEOUT");
 	alarm(t ? (unsigned)atoi(t) : 120);
@@ -692,7 +753,8 @@ int main(int argc, char **argv)
 				return r;
 			}
 	fprintf(stderr,
-		"usage: nt gen|vsock-serve|vsock-connect|uds-serve|uds-connect|http|wait|hog "
+		"usage: nt gen|vsock-serve|vsock-connect|uds-serve|uds-connect|http|wait|hog|"
+		"vsock-hold|uds-hold "
 		"... (see tests/nested/nt.c)\n");
 	return 2;
 }
