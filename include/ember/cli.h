@@ -10,6 +10,10 @@
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg);
 void cli_print_run_help(void);
 
+/* `ember pool` (pool.c): N clones of one snapshot, one ember process each.
+ * argv[0] is "pool"; returns the process exit status. */
+int pool_main(int argc, char **argv);
+
 /* Helpers shared with other front ends. */
 int cli_parse_disk(const char *spec, struct drive_cfg *d);
 int cli_parse_net(const char *spec, struct net_cfg *n);

@@ -32,6 +32,8 @@ static void print_help(void)
 	       "        [--level L] [--metrics-path P] [--boot-timer] [--seccomp-filter F|--no-seccomp]\n"
 	       "                                      Firecracker-compatible API server / config boot\n"
 	       "  ember jail --id ID --exec-file PATH --uid U --gid G [...] -- ARGS   the jailer\n"
+	       "  ember pool --snapshot S --mem-file M --count N --api-sock-template P%%d [...]\n"
+	       "                                      N microVMs restored from one snapshot\n"
 	       "  ember --version | --help\n",
 	       EMBER_VERSION);
 }
@@ -155,6 +157,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "jail") == 0)
 		return jail_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "pool") == 0)
+		return pool_main(argc - 1, argv + 1);
 	if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
 		ember_print_version();
 		return 0;

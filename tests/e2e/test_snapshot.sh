@@ -204,6 +204,35 @@ if [ -n "${last:-}" ]; then
 	[ "$ok" -eq 4 ] && pass "4 clones from one snapshot ran at once, each continued at $((last + 1)) to the end"
 fi
 
+# ---- 3c. ember pool: 3 clones of one snapshot, each its own API socket,
+# vsock path and console file; the memory they share and their private pages
+# reported; the pool exits 0 once every clone's guest has finished ----
+if [ -n "${last:-}" ]; then
+	e2e_cases=$((e2e_cases + 1))
+	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" pool --snapshot "$SNAP" --mem-file "$MEM" --count 3 \
+		--api-sock-template "$E2E_TMP/pool%d.sock" --stdout-template "$E2E_TMP/pool%d.out" \
+		>"$E2E_TMP/pool.out" 2>"$E2E_TMP/pool.err"
+	rc=$?
+	ok=0
+	for i in 0 1 2; do
+		consecutive 1 "$ORIG" "$E2E_TMP/pool$i.out" &&
+			tr -d '\r' <"$E2E_TMP/pool$i.out" | grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$' &&
+			ok=$((ok + 1))
+	done
+	if [ "$rc" -eq 0 ] && [ "$ok" = 3 ] &&
+		[ "$(grep -c '^ember pool: clone [0-2]: pid [0-9]*, API .*pool[0-2].sock, private [0-9]* KiB, shared [0-9]* KiB$' "$E2E_TMP/pool.out")" = 3 ] &&
+		grep -q '^ember pool: 3 clones of .*: private [0-9]* KiB in all' "$E2E_TMP/pool.out"; then
+		pass "ember pool: 3 clones continued at $((last + 1)) to the end; $(grep '^ember pool: 3 clones' "$E2E_TMP/pool.out" | sed 's/^ember pool: 3 clones of [^:]*: //')"
+	else
+		fail "ember pool: exit $rc, $ok of 3 clones continued to the end"
+		show_file "$E2E_TMP/pool.out"
+		show_file "$E2E_TMP/pool.err"
+	fi
+	"$EMBER" pool --snapshot "$SNAP" --mem-file "$MEM" --count 2 --api-sock-template "$E2E_TMP/x.sock" \
+		>/dev/null 2>"$E2E_TMP/pool-bad.err" && fail "ember pool: a template without %d accepted"
+	grep -q 'needs exactly one %d' "$E2E_TMP/pool-bad.err" || fail "ember pool: $(cat "$E2E_TMP/pool-bad.err")"
+fi
+
 # ---- 3b. Uffd backend: Firecracker's handshake with the reference handler ----
 UFFD=${UFFD_HANDLER:-$BUILD/tools/uffd_handler}
 USOCK=$E2E_TMP/uffd.sock
