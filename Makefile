@@ -194,6 +194,11 @@ $(BUILD)/bench/vsock_bench: tools/bench/vsock_bench.c $(VSOCK_BENCH_OBJS) $(BUIL
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(VSOCK_BENCH_OBJS) $(BUILD)/libember.a $(LDLIBS)
 
+# virtio-mem plug/unplug and virtio-pmem flushes (tools/bench/devmem_bench.sh builds and runs it)
+$(BUILD)/bench/devmem_bench: tools/bench/devmem_bench.c $(BUILD)/tests/device/vdriver.o $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/tests/device/vdriver.o $(BUILD)/libember.a $(LDLIBS)
+
 include firmware/testguest/testguest.mk
 
 check-layers:

@@ -5,7 +5,9 @@
 # RAM), GET /vm/config and GET /hotplug/memory describe them, PATCH
 # /hotplug/memory and PATCH /pmem act after boot and refuse bad values, PUTs
 # after boot and a snapshot are refused with the reason; the same from a
-# --config-file. (Linux's drivers exercise them in tests/nested: run devices.)
+# --config-file, where a root pmem device puts root=/dev/pmem0 ro on the
+# kernel command line. (Linux's drivers exercise them in tests/nested: run
+# devices.)
 set -u
 . "$(dirname "$0")/lib.sh"
 require "$EMBER" "$TESTGUEST"
@@ -100,12 +102,18 @@ fi
 # ---- --config-file ----
 cat >"$E2E_TMP/vm.json" <<EOF
 {"boot-source": {"kernel_image_path": "$TESTGUEST", "boot_args": "$cmdline tg.virtio=2"},
- "pmem": [{"id": "p0", "path_on_host": "$ro", "read_only": true}],
+ "pmem": [{"id": "p0", "path_on_host": "$ro", "read_only": true, "root_device": true}],
  "memory-hotplug": {"total_size_mib": 256}}
 EOF
 run_ember cfg --no-api --config-file "$E2E_TMP/vm.json"
 if [ "$RC" -eq 0 ] && grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0' "$OUT"; then
 	pass "--config-file with pmem and memory-hotplug: exit 0"
+	# the root pmem device becomes root=, read-only as configured (Firecracker's rule)
+	if tr -d '\r' <"$OUT" | grep -qE '^ok cmdline.text ".* root=/dev/pmem0 ro"$'; then
+		pass "root_device pmem: the kernel command line ends in root=/dev/pmem0 ro"
+	else
+		fail "root_device pmem: $(tr -d '\r' <"$OUT" | grep '^ok cmdline.text')"
+	fi
 else
 	fail "--config-file with pmem and memory-hotplug: exit $RC"
 	show_file "$ERR"

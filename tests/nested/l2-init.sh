@@ -59,7 +59,8 @@ drivers() {
 	for d in /sys/bus/virtio/devices/*; do
 		[ -e "$d" ] || continue
 		case $(cat "$d/device") in
-		0x0001) t=net ;; 0x0002) t=blk ;; 0x0005) t=balloon ;; 0x0013) t=vsock ;; *) t=other ;;
+		0x0001) t=net ;; 0x0002) t=blk ;; 0x0004) t=rng ;; 0x0005) t=balloon ;; 0x0013) t=vsock ;;
+		0x0018) t=mem ;; 0x001b) t=pmem ;; *) t=other ;;
 		esac
 		found="$found $t"
 		[ -e "$d/driver" ] || unbound="$unbound $t"

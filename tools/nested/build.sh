@@ -7,7 +7,7 @@
 #       and the runs' L1 parts tests/nested/runs/*.sh (in /nt/runs).
 #   L2: the same kernel as bzImage, as ELF vmlinux (unpacked from the bzImage's
 #       LZ4 payload) and as a UKI (tools/mkuki.sh); an initramfs with busybox, the
-#       virtio modules, nt, tests/nested/l2-init.sh and the runs' L2 parts
+#       virtio modules (and virtio-rng, virtio-pmem with nd_pmem, virtio-mem), nt, tests/nested/l2-init.sh and the runs' L2 parts
 #       tests/nested/l2/*.sh (in /nt/runs).
 # Debian-derived pieces are cached in $EMBER_CACHE/nested/<kernel package_version>;
 # the pieces that follow the work tree (ember, scripts, nt) are rebuilt into
@@ -76,6 +76,32 @@ if [ ! -f "$cache/.done" ]; then
 	fi
 fi
 
+# ---- cached, per kernel package: L2 modules beyond the virtio set that
+# tools/fetch-debian-kernel.sh extracts (virtio-rng, virtio-pmem with the nvdimm
+# core and pmem block driver, virtio-mem: the `devices` run), in load order ----
+if [ ! -f "$cache/l2-extra/.done" ]; then
+	lock "nested-$kname-l2-extra"
+	if [ ! -f "$cache/l2-extra/.done" ]; then
+		if [ -z "$tmp" ] || [ ! -d "$tmp/root" ]; then
+			deb=$(apt_download "$EMBER_CACHE/debs" "${kname%%_*}=${kname#*_}")
+			tmp=$(mktemp -d "$EMBER_CACHE/.nested.XXXXXX")
+			dpkg-deb -x "$deb" "$tmp/root"
+		fi
+		moddir=$tmp/root/lib/modules/$release
+		rm -rf "$cache/l2-extra" && mkdir -p "$cache/l2-extra"
+		for m in libnvdimm nd_btt nd_pmem nd_virtio virtio_pmem virtio_mem virtio-rng; do
+			grep -qE "/$m\.ko$" "$moddir/modules.builtin" && continue
+			f=$(find "$moddir" -name "$m.ko*" | head -n1)
+			[ -n "$f" ] || die "module $m not in the kernel package"
+			case $f in
+			*.xz) xz -dc "$f" ;; *.zst) zstd -qdc "$f" ;; *.gz) gzip -dc "$f" ;; *) cat "$f" ;;
+			esac >"$cache/l2-extra/$m.ko"
+			echo "$m" >>"$cache/l2-extra/modules.load"
+		done
+		touch "$cache/l2-extra/.done"
+	fi
+fi
+
 # ---- the static helper ----
 nt=$out/nt
 if [ ! -x "$nt" ] || [ "$EMBER_ROOT/tests/nested/nt.c" -nt "$nt" ]; then
@@ -128,6 +154,8 @@ while read -r m; do
 	cp "$kdir/modules/$m.ko" "$l2/lib/modules/"
 done <"$kdir/modules.load"
 cp "$kdir/modules.load" "$l2/lib/modules/"
+cp "$cache/l2-extra/"*.ko "$l2/lib/modules/"
+cat "$cache/l2-extra/modules.load" >>"$l2/lib/modules/modules.load"
 cp "$nt" "$l2/bin/nt"
 cp "$EMBER_ROOT/tests/nested/l2-init.sh" "$l2/init"
 chmod 755 "$l2/init"

@@ -1,0 +1,83 @@
+# L1 side of the `devices` run (sourced by l1-init.sh; tests/nested/README.md):
+# Firecracker 1.17's other devices with Linux's own drivers. API mode with
+# --config-file, 1 vCPU, 256 MiB: virtio-rng (the config file's entropy with
+# a 2 KiB/s bandwidth limit, well below what the nested device does unlimited), virtio-pmem (a 64 MiB ext4 image mounted with -o dax in
+# L2; after ember exits the file L2 wrote is in the image), virtio-mem
+# (512 MiB hotpluggable: PATCH /hotplug/memory 256 then 0, L2's MemTotal
+# follows, ember's RSS falls on the unplug). L2 side: tests/nested/l2/devices.sh.
+
+run_devices() {
+	step devices-images
+	rm -f /tmp/dev.in /tmp/dev.sock
+	rm -f /tmp/pmem.img
+	truncate -s 64M /tmp/pmem.img && $E2/mke2fs -q -t ext4 -b 4096 -F /tmp/pmem.img ||
+		echo "NT-L1: mke2fs of the pmem image failed"
+	con=/tmp/dev.con dev_sock=/tmp/dev.sock
+	: >$con
+	mkfifo /tmp/dev.in
+	exec 7<>/tmp/dev.in
+	cat >/tmp/dev.json <<-EOF
+	{
+	  "boot-source": {"kernel_image_path": "/l2/vmlinuz", "initrd_path": "/l2/initrd",
+	                  "boot_args": "$L2_ARGS nt.run=devices"},
+	  "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+	  "entropy": {"rate_limiter": {"bandwidth": {"size": 2048, "refill_time": 1000}}},
+	  "pmem": [{"id": "pm0", "path_on_host": "/tmp/pmem.img"}],
+	  "memory-hotplug": {"total_size_mib": 512, "block_size_mib": 2, "slot_size_mib": 128}
+	}
+	EOF
+	step devices-boot
+	t0=$(up) errf=/tmp/dev.err
+	timeout 600 ember --api-sock $dev_sock --config-file /tmp/dev.json <&7 >$con 2>$errf &
+	epid=$!
+	show_console $con
+	dev_api() { nt http $dev_sock "$@"; }
+	dev_go() { echo "GO $1" >&7; }
+	step devices-mem-plug
+	if nt wait $con "NT-SYNC mem-plug" 300 >/dev/null; then
+		dev_api PATCH /hotplug/memory '{"requested_size_mib": 256}' >/dev/null ||
+			echo "NT-L1: PATCH /hotplug/memory 256 refused"
+		dev_go mem-plug
+		step devices-mem-unplug
+		if nt wait $con "NT-SYNC mem-unplug" 300 >/dev/null; then
+			s=$(dev_api GET /hotplug/memory)
+			case $s in
+			*'"plugged_size_mib":256,"requested_size_mib":256'*)
+				R PASS mem-api "GET /hotplug/memory after the plug: $s" ;;
+			*) R FAIL mem-api "GET /hotplug/memory after the plug: $s" ;;
+			esac
+			rss0=$(vm_kib $epid VmRSS)
+			dev_api PATCH /hotplug/memory '{"requested_size_mib": 0}' >/dev/null ||
+				echo "NT-L1: PATCH /hotplug/memory 0 refused"
+			dev_go mem-unplug
+			# L2 touched 160 MiB of the plugged memory: those pages must go
+			if wait_until 120 rss_below $epid $((rss0 - 96 * 1024)); then
+				R PASS mem-rss "PATCH 0: ember VmRSS $((rss0 / 1024)) -> $(($(vm_kib $epid VmRSS) / 1024)) MiB"
+			else
+				R FAIL mem-rss "ember VmRSS $((rss0 / 1024)) -> $(($(vm_kib $epid VmRSS) / 1024)) MiB 120 s after PATCH 0: $(dev_api GET /hotplug/memory)"
+			fi
+		fi
+	fi
+	step devices-exit
+	wait_until 120 gone $epid || kill $epid
+	wait $epid
+	rc=$?
+	hide_console
+	exec 7>&-
+	echo "NT-L1: devices run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
+	diagnose $rc $errf $con
+	results_from $con
+	# what L2 wrote through the DAX mapping is in the file now ember is gone
+	step pmem-l1
+	want=$(nt gen 9 4M | sha256sum | cut -d' ' -f1)
+	rm -f /tmp/pmem.out
+	$E2/debugfs -R "dump /data /tmp/pmem.out" /tmp/pmem.img 2>/dev/null
+	got=$(sha256sum </tmp/pmem.out 2>/dev/null | cut -d' ' -f1)
+	rm -f /tmp/pmem.out
+	if [ "$got" = "$want" ]; then
+		R PASS pmem-l1-file "the 4 MiB file L2 wrote on the -o dax mount is in the host file (sha256 ok)"
+	else
+		R FAIL pmem-l1-file "sha256 of /data in the pmem image on L1: '$got', want $want"
+	fi
+}
+retrying devices run_devices
