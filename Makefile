@@ -48,13 +48,13 @@ endif
 # the start-up touches fewer 64 KiB fault-around windows of the binary
 # (measured: text+rodata resident at the first KVM_RUN 564 -> 448 KiB).
 ifeq ($(ARCH),x86_64)
-LDLIBS   := -Wl,-Bstatic -lcap-ng -lcrypto -lseccomp -lfdt -lz -llzma -llz4 -lzstd \
+LDLIBS   := -Wl,-Bstatic -lcap-ng -lcrypto -lseccomp -lfdt -luring -lz -llzma -llz4 -lzstd \
             -Wl,-Bdynamic -lcjson -lpthread
 else
 # aarch64: no host-side decompression (that is the x86 bzImage loader's).
 # Debian's libfdt-dev is not multi-arch: setup.sh unpacks the arm64 archive
 # into $(BUILD)/sysroot (the headers are the host's, the same on every arch).
-LDLIBS   := -Wl,-Bstatic -lcap-ng -lcrypto -lseccomp -lfdt -lz \
+LDLIBS   := -Wl,-Bstatic -lcap-ng -lcrypto -lseccomp -lfdt -luring -lz \
             -Wl,-Bdynamic -lcjson -lpthread
 LDFLAGS  += -L$(BUILD)/sysroot/usr/lib/$(ARCH)-linux-gnu
 endif

@@ -79,7 +79,7 @@ void cli_print_run_help(void)
 	       "  --console KIND         stdio (default), file:PATH or none\n"
 	       "  --kernel-decompress    decompress a bzImage on the host, boot its vmlinux\n"
 	       "  --measured-boot        log SHA-256 of kernel, initrd, cmdline (always for a UKI)\n"
-	       "  --disk PATH[,ro][,id=NAME][,cache=writeback|unsafe]\n"
+	       "  --disk PATH[,ro][,id=NAME][,cache=writeback|unsafe][,io=async|sync]\n"
 	       "                               virtio-blk drive (repeatable; first is vda;\n"
 	       "                               unsafe: no flush offered)\n"
 	       "  --net TAP[,mac=MAC]    virtio-net on an existing TAP device (repeatable)\n"
@@ -152,10 +152,12 @@ int cli_parse_disk(const char *spec, struct drive_cfg *d)
 			r = set_id(d->id, tok + 3, "--disk");
 		} else if (strcmp(tok, "cache=unsafe") == 0 || strcmp(tok, "cache=writeback") == 0) {
 			d->cache_writeback = tok[6] == 'w';
+		} else if (strcmp(tok, "io=async") == 0 || strcmp(tok, "io=sync") == 0) {
+			d->io_async = tok[3] == 'a';
 		} else {
 			r = err_set(EINVAL,
 				    "--disk %s: unknown option '%s' "
-				    "(PATH[,ro][,id=NAME][,cache=writeback|unsafe])",
+				    "(PATH[,ro][,id=NAME][,cache=writeback|unsafe][,io=async|sync])",
 				    spec, tok);
 		}
 	}

@@ -206,6 +206,8 @@ int config_check_drive(const struct drive_cfg *d)
 		return err_set(EINVAL, "drive %s: path_on_host is required", d->id);
 	if (strlen(d->path) >= PATH_MAX)
 		return err_set(EINVAL, "drive %s: path_on_host is too long", d->id);
+	if (d->io_async && blk_aio_supported() < 0)
+		return err_set(EINVAL, "drive %s: %s", d->id, err_msg());
 	return config_check_rate_limiter(&d->rate_limiter, "rate_limiter");
 }
 

@@ -630,15 +630,8 @@ static int drive_from_obj(const cJSON *o, const char *where, struct drive_cfg *o
 		drive_cfg_free(&d);
 		return r;
 	}
-	if (eng == 1) {
-		/* A field ember cannot honour is refused, never ignored. */
-		struct jpath p;
-		drive_cfg_free(&d);
-		return err_set(EINVAL,
-			       "%s: \"Async\" (io_uring) is not implemented by ember; use \"Sync\"",
-			       fname(&p, where, "io_engine"));
-	}
 	d.cache_writeback = ct == 1;
+	d.io_async = eng == 1;
 	*out = d;
 	return 0;
 }
@@ -694,7 +687,7 @@ static cJSON *drive_obj(const struct drive_cfg *d)
 	cJSON_AddBoolToObject(o, "is_read_only", d->read_only);
 	cJSON_AddStringToObject(o, "path_on_host", d->path ? d->path : "");
 	emit_rate_limiter(o, "rate_limiter", &d->rate_limiter);
-	cJSON_AddStringToObject(o, "io_engine", "Sync");
+	cJSON_AddStringToObject(o, "io_engine", d->io_async ? "Async" : "Sync");
 	return o;
 }
 

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+bool blkfix_io_async;
+
 const char *blkfix_dir(void)
 {
 	return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -30,6 +32,7 @@ int blkfix_init_features(struct blkfix *f, uint64_t size, uint64_t mem, bool ro,
 	cfg.path = f->path;
 	cfg.read_only = ro;
 	cfg.cache_writeback = true; /* the flush tests need VIRTIO_BLK_F_FLUSH */
+	cfg.io_async = blkfix_io_async;
 	if (rl)
 		cfg.rate_limiter = *rl;
 	r = virtio_blk_create(&cfg, &f->d.gm, &f->d.el, &f->blk);

@@ -21,6 +21,10 @@ struct blkfix {
 	uint32_t seed;
 };
 
+/* io_engine of the devices blkfix_init creates from now on: false "Sync",
+ * true "Async" (io_uring). The blk tests run their whole list under both. */
+extern bool blkfix_io_async;
+
 /* Directory for backing files: /dev/shm if usable, else /tmp. */
 const char *blkfix_dir(void);
 /* File of `size` bytes, device (read-only if ro, rate limiter rl or NULL),

@@ -678,6 +678,11 @@ int main(void)
 	    T(test_garbage_storm),
 #undef T
 	};
+	int r;
+
 	log_set_level(LOG_ERROR);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* every test under both io_engines: "Sync", then "Async" (io_uring) */
+	r = cmocka_run_group_tests_name("io_engine Sync", tests, NULL, NULL);
+	blkfix_io_async = true;
+	return r | cmocka_run_group_tests_name("io_engine Async", tests, NULL, NULL);
 }

@@ -4,12 +4,15 @@
 # (indirect descriptors), flushes, and sees the read-only one refuse a
 # write. Afterwards the host files must hold exactly that: the pattern in
 # the writable image and nothing else changed, the read-only image intact.
+# Both io_engines: "Sync" (io=sync) and "Async" (io=async, io_uring).
 set -u
 . "$(dirname "$0")/lib.sh"
 require "$EMBER" "$TESTGUEST"
 
+for io in sync async; do # the whole test once per io_engine
 rw=$E2E_TMP/rw.img
 ro=$E2E_TMP/ro.img
+rm -f "$rw"
 truncate -s 1M "$rw"
 python3 - "$ro" <<'PY'
 import sys
@@ -22,15 +25,15 @@ ro_sum=$(sha256sum <"$ro")
 
 console=$E2E_TMP/console.txt
 cmdline="tg.mem=256 tg.cpus=2 tg.virtio=2 tg.blk=2"
-run_ember blk run --kernel "$TESTGUEST" --mem 256M --cpus 2 --console "file:$console" \
-	--cmdline "$cmdline" --disk "$rw,id=tgrw" --disk "$ro,ro,id=tgro"
+run_ember "blk-$io" run --kernel "$TESTGUEST" --mem 256M --cpus 2 --console "file:$console" \
+	--cmdline "$cmdline" --disk "$rw,id=tgrw,io=$io" --disk "$ro,ro,id=tgro,io=$io"
 out=$(tr -d '\r' <"$console" 2>/dev/null)
 if [ "$RC" -ne 0 ]; then
-	fail "ember exited $RC$([ "$RC" -eq 124 ] && echo ' (timed out)') after ${MS} ms"
+	fail "io=$io: ember exited $RC$([ "$RC" -eq 124 ] && echo ' (timed out)') after ${MS} ms"
 	show_file "$console"
 	show_file "$ERR" 10
 elif ! grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$' <<<"$out" || grep -q '^FAIL' <<<"$out"; then
-	fail "guest reported failures: $(grep '^TESTGUEST DONE' <<<"$out")"
+	fail "io=$io: guest reported failures: $(grep '^TESTGUEST DONE' <<<"$out")"
 	grep -E '^FAIL' <<<"$out" | sed 's/^/      | /'
 else
 	missing=""
@@ -41,9 +44,9 @@ else
 	grep -q '^ok blk0.get_id .*id="tgrw"' <<<"$out" || missing="$missing blk0.get_id(tgrw)"
 	grep -q '^ok blk1.get_id .*id="tgro"' <<<"$out" || missing="$missing blk1.get_id(tgro)"
 	if [ -n "$missing" ]; then
-		fail "results missing from the report:$missing"
+		fail "io=$io: results missing from the report:$missing"
 	else
-		pass "guest: $(grep '^TESTGUEST DONE' <<<"$out") in ${MS} ms"
+		pass "io=$io: guest: $(grep '^TESTGUEST DONE' <<<"$out") in ${MS} ms"
 	fi
 fi
 
@@ -66,14 +69,15 @@ if data != bytes(want):
 print("sectors 8-15 hold the pattern, the rest is zero")
 PY
 ); then
-	pass "rw.img: $msg"
+	pass "io=$io: rw.img: $msg"
 else
-	fail "rw.img: $msg"
+	fail "io=$io: rw.img: $msg"
 fi
 if [ "$(sha256sum <"$ro")" = "$ro_sum" ]; then
-	pass "ro.img unchanged"
+	pass "io=$io: ro.img unchanged"
 else
-	fail "ro.img changed"
+	fail "io=$io: ro.img changed"
 fi
+done
 
 finish

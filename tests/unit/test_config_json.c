@@ -41,15 +41,23 @@ static void test_refused_fields(void **state)
 	struct machine_cfg m = {.vcpu_count = 2, .mem_size_mib = 128};
 
 	(void)state;
+	assert_int_equal(cfgjson_parse_drive(S("{\"drive_id\": \"a\", \"path_on_host\": \"/x\", "
+					       "\"is_root_device\": false, \"io_engine\": "
+					       "\"Async\"}"),
+					     &d),
+			 0);
+	assert_true(d.io_async); /* io_uring */
+	drive_cfg_free(&d);
 	expect_err(cfgjson_parse_drive(S("{\"drive_id\": \"a\", \"path_on_host\": \"/x\", "
-					 "\"is_root_device\": false, \"io_engine\": \"Async\"}"),
+					 "\"is_root_device\": false, \"io_engine\": \"async\"}"),
 				       &d),
-		   "io_engine: \"Async\" (io_uring) is not implemented");
+		   "io_engine");
 	assert_int_equal(cfgjson_parse_drive(S("{\"drive_id\": \"a\", \"path_on_host\": \"/x\", "
 					       "\"is_root_device\": false, \"io_engine\": "
 					       "\"Sync\"}"),
 					     &d),
 			 0);
+	assert_false(d.io_async);
 	assert_false(d.cache_writeback); /* Unsafe by default: no flush offered */
 	drive_cfg_free(&d);
 	expect_err(cfgjson_parse_balloon(S("{\"amount_mib\": 0, \"deflate_on_oom\": false, "

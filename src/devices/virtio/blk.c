@@ -63,7 +63,7 @@ static int open_backing(const char *path, bool read_only, int *fd_out, uint64_t 
 /* preadv/pwritev until done; a short transfer at EOF (the file shrank under
  * us) is an I/O error. The iovecs are not modified (they may be the chain's
  * own): the rest of a short transfer is continued from a copy. */
-static int rw_full(int fd, const struct iovec *iov, int n, off_t off, uint64_t len, bool wr)
+int blk_rw_full(int fd, const struct iovec *iov, int n, off_t off, uint64_t len, bool wr)
 {
 	struct iovec rest[VQ_MAX_SIZE];
 
@@ -121,8 +121,12 @@ static int data_iov(const struct vq_chain *c, bool wr, uint64_t len, struct iove
 			    VQ_MAX_SIZE);
 }
 
-/* Data transfer of an IN or OUT request. Returns a status byte, or -EAGAIN
- * if the rate limiter says wait. */
+/* do_rw / handle_request: the request went to the io_uring; it completes
+ * later (blk_uring.c). */
+#define BLK_QUEUED 0x100
+
+/* Data transfer of an IN or OUT request. Returns a status byte, -EAGAIN if
+ * the rate limiter says wait, or BLK_QUEUED (io_engine "Async"). */
 static int do_rw(struct virtio_blk *blk, const struct vq_chain *c, uint64_t sector, bool wr,
 		 uint64_t len)
 {
@@ -151,7 +155,16 @@ static int do_rw(struct virtio_blk *blk, const struct vq_chain *c, uint64_t sect
 		blk->stats.invalid_reqs_count++;
 		return VIRTIO_BLK_S_IOERR;
 	}
-	r = rw_full(blk->fd, iov, n, (off_t)(sector * VIRTIO_BLK_SECTOR_SIZE), len, wr);
+	if (blk->aio) {
+		uint32_t used = wr ? 1 : (uint32_t)len + 1;
+
+		if (blk_aio_rw(blk, c, iov, n, (off_t)(sector * VIRTIO_BLK_SECTOR_SIZE), len, wr,
+			       used) == 0)
+			return BLK_QUEUED;
+		blk->stats.execute_fails++;
+		return VIRTIO_BLK_S_IOERR;
+	}
+	r = blk_rw_full(blk->fd, iov, n, (off_t)(sector * VIRTIO_BLK_SECTOR_SIZE), len, wr);
 	if (r < 0) {
 		blk->stats.execute_fails++;
 		log_warn("virtio-blk %s: %s at sector %llu: %s", blk->id, wr ? "write" : "read",
@@ -191,7 +204,8 @@ static void put_status(const struct vq_chain *c, uint8_t status)
 }
 
 /* Handle one chain. Returns 0 when the chain was returned to the driver,
- * -EAGAIN if throttled (the chain was not touched). */
+ * -EAGAIN if throttled (the chain was not touched), BLK_QUEUED when it went
+ * to the io_uring. */
 static int handle_request(struct virtio_blk *blk, struct virtqueue *vq, const struct vq_chain *c)
 {
 	struct virtio_blk_outhdr hdr;
@@ -215,7 +229,7 @@ static int handle_request(struct virtio_blk *blk, struct virtqueue *vq, const st
 	switch (le32toh(hdr.type)) {
 	case VIRTIO_BLK_T_IN:
 		r = do_rw(blk, c, le64toh(hdr.sector), false, c->write_len - 1);
-		if (r == -EAGAIN)
+		if (r == -EAGAIN || r == BLK_QUEUED)
 			return r;
 		status = (uint8_t)r;
 		if (status == VIRTIO_BLK_S_OK)
@@ -223,7 +237,7 @@ static int handle_request(struct virtio_blk *blk, struct virtqueue *vq, const st
 		break;
 	case VIRTIO_BLK_T_OUT:
 		r = do_rw(blk, c, le64toh(hdr.sector), true, c->read_len - sizeof(hdr));
-		if (r == -EAGAIN)
+		if (r == -EAGAIN || r == BLK_QUEUED)
 			return r;
 		status = (uint8_t)r;
 		break;
@@ -232,6 +246,8 @@ static int handle_request(struct virtio_blk *blk, struct virtqueue *vq, const st
 			blk->stats.rate_limiter_throttled_events++;
 			return -EAGAIN;
 		}
+		if (blk->aio && !blk->read_only && blk_aio_flush(blk, c) == 0)
+			return BLK_QUEUED; /* counted when it completes */
 		blk->stats.flush_count++;
 		status = VIRTIO_BLK_S_OK;
 		if (!blk->read_only && fdatasync(blk->fd) < 0) {
@@ -264,8 +280,11 @@ done:
 static enum virtio_chain_verdict blk_chain(void *opaque, struct virtqueue *vq,
 					   const struct vq_chain *c)
 {
-	return handle_request(opaque, vq, c) == -EAGAIN ? VIRTIO_CHAIN_THROTTLED
-							: VIRTIO_CHAIN_USED;
+	int r = handle_request(opaque, vq, c);
+
+	return r == -EAGAIN	 ? VIRTIO_CHAIN_THROTTLED
+	       : r == BLK_QUEUED ? VIRTIO_CHAIN_HELD
+				 : VIRTIO_CHAIN_USED;
 }
 
 static void blk_malformed(void *opaque, bool ring_broken)
@@ -282,6 +301,7 @@ static void process_queue(struct virtio_blk *blk)
 		return;
 	if (virtio_dev_drain(vd, 0, &blk->chain, blk_chain, blk_malformed, blk) == -EAGAIN)
 		blk->throttled = true; /* resumed by the rate limiter's timer */
+	blk_aio_submit(blk);
 }
 
 static void blk_queue_notify(struct virtio_dev *vd, unsigned q)
@@ -334,6 +354,8 @@ static int blk_activate(struct virtio_dev *vd)
 
 static void blk_reset(struct virtio_dev *vd)
 {
+	/* nothing may reach guest memory after a reset: wait, then drop */
+	blk_aio_quiesce(to_blk(vd), false);
 	to_blk(vd)->throttled = false;
 }
 
@@ -372,14 +394,16 @@ static void blk_destroy_op(struct virtio_dev *vd)
 	virtio_blk_destroy(to_blk(vd));
 }
 
-/* Snapshot: requests complete synchronously, so nothing is in flight; what
- * the guest wrote is flushed to the backing file before the snapshot. */
+/* Snapshot: requests in flight (io_engine "Async") complete first, so none
+ * is left over; what the guest wrote is flushed to the backing file before
+ * the snapshot. */
 static int blk_save(struct virtio_dev *vd, void *blob, size_t *len)
 {
 	struct virtio_blk *blk = to_blk(vd);
 
 	(void)blob;
 	*len = 0;
+	blk_aio_quiesce(blk, true);
 	if (!blk->read_only && fdatasync(blk->fd) < 0)
 		return -errno;
 	return 0;
@@ -441,6 +465,8 @@ int virtio_blk_create(const struct drive_cfg *cfg, const struct guest_mem *gm,
 		blk->vdev.device_features |= VIRTIO_FEATURE(VIRTIO_BLK_F_RO);
 	if (cfg->cache_writeback)
 		blk->vdev.device_features |= VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH);
+	if (cfg->io_async && (r = blk_aio_init(blk, el)) < 0)
+		goto fail;
 	if (el) {
 		r = el_add(el, rl_timer_fd(&blk->rl), EPOLLIN, rl_timer_handler, blk);
 		if (r < 0) {
@@ -459,6 +485,7 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 {
 	if (!blk)
 		return;
+	blk_aio_fini(blk);
 	if (blk->vdev.el && blk->rl.timer_fd >= 0)
 		el_remove(blk->vdev.el, blk->rl.timer_fd);
 	virtio_dev_destroy(&blk->vdev);
@@ -484,6 +511,7 @@ int virtio_blk_set_path(struct virtio_blk *blk, const char *path)
 		pthread_mutex_unlock(&blk->vdev.lock);
 		return r;
 	}
+	blk_aio_quiesce(blk, true); /* nothing in flight on the old file */
 	old = blk->fd;
 	blk->fd = fd;
 	blk->nsectors = nsectors;

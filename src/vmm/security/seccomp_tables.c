@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
@@ -71,7 +72,8 @@
  * virtio-net driver (re)starts, the boot timer's CPU clock, dump registers
  * when the vCPU fails). */
 #define RULES_VCPU                                                                            \
-	IOCTL(KVM_RUN), IOCTL(KVM_IRQ_LINE), RULES_ARCH_VCPU_REGS, IOCTL(TUNSETOFFLOAD)
+	IOCTL(KVM_RUN), IOCTL(KVM_IRQ_LINE), RULES_ARCH_VCPU_REGS, IOCTL(TUNSETOFFLOAD), \
+	ALLOW(io_uring_enter) /* virtio-blk "Async": a reset waits for its requests */
 
 /* The VMM thread with a running guest: the event loop and the devices'
  * host side (blk file, TAP, vsock Unix sockets, balloon, rate-limiter and
@@ -96,7 +98,8 @@
 	ARG_EQ(tgkill, 2, SIGINT, "SIGINT: re-raised after clean-up"),                        \
 	IOCTL(KVM_IRQ_LINE), RULES_ARCH_VCPU_REGS, IOCTL(TUNSETOFFLOAD),                     \
 	IOCTL(TCGETS), IOCTL(TCSETS), RULES_SNAPSHOT,                                        \
-	IOCTL(KVM_SET_USER_MEMORY_REGION) /* virtio-mem maps and unmaps its slots */
+	IOCTL(KVM_SET_USER_MEMORY_REGION), /* virtio-mem maps and unmaps its slots */      \
+	ALLOW(io_uring_enter) /* virtio-blk io_engine "Async" */
 
 /* PUT /snapshot/create on the paused VM: the KVM state of the VM and every
  * vCPU, the memory file (sparse: ftruncate, pwrite of non-zero runs). */
@@ -126,7 +129,9 @@
 	IOCTL(KVM_GET_VCPU_MMAP_SIZE), RULES_ARCH_VM_BOOT, IOCTL(KVM_IOEVENTFD),              \
 	IOCTL(KVM_IRQFD), IOCTL(KVM_CREATE_VCPU), IOCTL(TUNSETIFF), IOCTL(TUNSETVNETHDRSZ),   \
 	ALLOW(fstat),                                                                         \
-	ALLOW(userfaultfd), IOCTL(USERFAULTFD_IOC_NEW), IOCTL(UFFDIO_API), IOCTL(UFFDIO_REGISTER)
+	ALLOW(userfaultfd), IOCTL(USERFAULTFD_IOC_NEW), IOCTL(UFFDIO_API), IOCTL(UFFDIO_REGISTER), \
+	ALLOW(io_uring_setup), /* io_engine "Async": the probe and the drive's ring */ \
+	ARG_EQ(io_uring_register, 1, IORING_REGISTER_EVENTFD, "its completion eventfd")
 
 static const struct seccomp_rule rules_vmm[] = {RULES_MEMORY, RULES_THREAD, RULES_VMM};
 static const struct seccomp_rule rules_api[] = {RULES_MEMORY, RULES_THREAD, RULES_API};
