@@ -1,13 +1,14 @@
 /* `ember jail`: Firecracker's jailer inside the ember binary.
  *
  * ember jail --id ID --exec-file PATH --uid U --gid G [--chroot-base-dir DIR]
- *            [--netns PATH] [--cgroup-version 2] [--parent-cgroup PATH]
+ *            [--netns PATH] [--cgroup-version 1|2] [--parent-cgroup PATH]
  *            [--cgroup FILE=VALUE ...] [--resource-limit fsize|no-file=N ...]
  *            [--copy-in SRC[=/DEST] ...] [--daemonize] [--new-pid-ns] [-- EMBER ARGS]
  *
  * builds <base>/<exec name>/<id>/root (exec file copied in, plus its shared
  * libraries when it is a dynamically linked copy of this ember; /dev/kvm,
- * /dev/net/tun, /dev/urandom), moves the process into a cgroup v2 leaf, sets
+ * /dev/net/tun, /dev/urandom), moves the process into a cgroup leaf (v1 by
+ * default, as Firecracker's jailer: one per controller hierarchy; or v2), sets
  * rlimits, enters a new mount namespace with that root (pivot_root), optionally
  * a new pid namespace and a network namespace, switches uid/gid, drops every
  * capability (bounding set included), sets no_new_privs and execs the copy.
@@ -51,11 +52,13 @@ struct jail_config {
 	const char *exec_name; /* its last component: the file name inside the jail */
 	const char *chroot_base;
 	const char *netns;
-	const char *parent_cgroup; /* relative to the cgroup2 mount; default exec_name */
+	const char *parent_cgroup; /* relative to the hierarchy's mount; default exec_name */
 	uid_t uid;
 	gid_t gid;
-	int cgroup_version; /* 2 (only v2 is supported) */
-	bool use_cgroup;    /* any --cgroup, --parent-cgroup or --cgroup-version given */
+	int cgroup_version; /* 1 (the default, as Firecracker's jailer) or 2 */
+	bool cgroup_version_given;
+	bool use_cgroup;	 /* any --cgroup, or --cgroup-version 2 */
+	bool cgroup_parent_only; /* v2 without --cgroup: move into the parent, if it exists */
 	bool daemonize;
 	bool new_pid_ns;
 	struct jail_cgroup_kv *cgroups;
@@ -115,5 +118,8 @@ int jail_elf_interp(const void *image, size_t len, char *interp, size_t cap);
 /* Finds the first cgroup2 mount point in the text of /proc/self/mountinfo
  * (octal escapes decoded). -ENOENT if there is none. */
 int jail_cgroup2_mount(const char *mountinfo, char *out, size_t cap);
+/* The mount point of the cgroup v1 hierarchy that has controller ctrl
+ * (fstype "cgroup", ctrl among its super options). -ENOENT if none. */
+int jail_cgroup1_mount(const char *mountinfo, const char *ctrl, char *out, size_t cap);
 
 #endif

@@ -294,6 +294,102 @@ kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 rmdir "$LEAF" 2>/dev/null
 
+# ---- 2b. cgroup v1, the default of Firecracker's jailer ----
+# Without --cgroup-version, --cgroup files go to each controller's v1
+# hierarchy: the leaf <mount>/<exec>/<id>, cpuset.mems inherited from the
+# parent (v1 starts it empty), the value written, the process in it; the
+# same --id is refused while it runs and runs again once it has exited.
+CPUSET1=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup" && (","$(i + 3)",") ~ /,cpuset,/) { print $5; exit } break } }' /proc/self/mountinfo)
+if [ -z "$CPUSET1" ]; then
+	echo "  note: no cgroup v1 cpuset hierarchy: the v1 checks run where one is mounted"
+else
+	ID=v1-$TAG
+	V1LEAF=$CPUSET1/$EXE/$ID
+	LEAVES+=("$V1LEAF")
+	cpu=$(cut -d, -f1 <"$CPUSET1/cpuset.effective_cpus" | cut -d- -f1)
+	jail_args "$ID" --cgroup "cpuset.cpus=$cpu" --copy-in "$HANG=/hang.elf"
+	mkfifo "$E2E_TMP/v1.fifo"
+	e2e_cases=$((e2e_cases + 1))
+	"$EMBER" "${JARGS[@]}" -- run --kernel /hang.elf --console stdio --mem 64M \
+		>"$E2E_TMP/v1.fifo" 2>"$E2E_TMP/v1.err" </dev/null &
+	pid=$!
+	BGPIDS+=("$pid")
+	exec 3<"$E2E_TMP/v1.fifo"
+	if ! wait_line 3 "JAIL GUEST READY"; then
+		fail "v1: the jailed guest did not start within ${WAIT_S}s"
+		show_file "$E2E_TMP/v1.err" 5
+	else
+		cg=$(grep -E '^[0-9]+:([^:]*,)?cpuset(,[^:]*)?:' "/proc/$pid/cgroup" | cut -d: -f3)
+		mems=$(cat "$V1LEAF/cpuset.mems" 2>/dev/null)
+		if [ "$cg" != "/$EXE/$ID" ]; then
+			fail "v1: /proc/$pid/cgroup cpuset is '$cg', expected /$EXE/$ID"
+		elif [ "$(cat "$V1LEAF/cpuset.cpus")" != "$cpu" ]; then
+			fail "v1: $V1LEAF/cpuset.cpus is '$(cat "$V1LEAF/cpuset.cpus")', expected $cpu"
+		elif [ -z "$mems" ] || [ "$mems" != "$(cat "$CPUSET1/$EXE/cpuset.mems")" ]; then
+			fail "v1: cpuset.mems '$mems' not inherited from $CPUSET1/$EXE ('$(cat "$CPUSET1/$EXE/cpuset.mems")')"
+		else
+			pass "v1 (default --cgroup-version): in cpuset:$cg, cpuset.cpus=$cpu, cpuset.mems=$mems inherited"
+		fi
+		MUST="is in use" expect_bad v1_same_id_running "${JARGS[@]}" -- --version
+		kill -TERM "$pid"
+		wait "$pid"
+	fi
+	exec 3<&-
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	run_ember v1_same_id_again "${JARGS[@]}" -- --version
+	if [ "$RC" -ne 0 ] || ! grep -q '^Firecracker v' "$OUT"; then
+		fail "v1: the same --id after the first exited: exit $RC: $(tail -n 2 "$ERR")"
+	else
+		pass "v1: the same --id runs again after the first exited (its leaf reused)"
+	fi
+	MUST="no cgroup v1 hierarchy with the 'nosuchctl' controller" expect_bad cgroup_v1_unknown_controller \
+		jail --id "cg5-$TAG" --exec-file "$EMBER" --uid "$JUID" --gid "$JGID" \
+		--chroot-base-dir "$BASE" --cgroup nosuchctl.max=1
+	rmdir "$V1LEAF" "$CPUSET1/$EXE" 2>/dev/null
+fi
+
+# ---- 2c. --cgroup-version 2 without --cgroup: into --parent-cgroup ----
+# (Firecracker's jailer: no leaf; the process joins the parent if it exists,
+# and goes on where it is if not.)
+if [ -n "$CG2" ]; then
+	PNAME=ember-parent-$TAG
+	mkdir "$CG2/$PNAME"
+	LEAVES+=("$CG2/$PNAME")
+	jail_args "p2-$TAG" --cgroup-version 2 --parent-cgroup "$PNAME" --copy-in "$HANG=/hang.elf"
+	mkfifo "$E2E_TMP/p2.fifo"
+	e2e_cases=$((e2e_cases + 1))
+	"$EMBER" "${JARGS[@]}" -- run --kernel /hang.elf --console stdio --mem 64M \
+		>"$E2E_TMP/p2.fifo" 2>"$E2E_TMP/p2.err" </dev/null &
+	pid=$!
+	BGPIDS+=("$pid")
+	exec 3<"$E2E_TMP/p2.fifo"
+	if ! wait_line 3 "JAIL GUEST READY"; then
+		fail "v2 parent: the jailed guest did not start within ${WAIT_S}s"
+		show_file "$E2E_TMP/p2.err" 5
+	else
+		cg=$(grep '^0::' "/proc/$pid/cgroup")
+		if [ "$cg" != "0::/$PNAME" ] || [ -e "$CG2/$PNAME/p2-$TAG" ]; then
+			fail "v2 parent: /proc/$pid/cgroup has '$cg' (expected 0::/$PNAME, no leaf)"
+		else
+			pass "v2 without --cgroup: moved into --parent-cgroup ($cg), no leaf created"
+		fi
+		kill -TERM "$pid"
+		wait "$pid"
+	fi
+	exec 3<&-
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	run_ember v2_parent_missing jail --id "p3-$TAG" --exec-file "$EMBER" --uid "$JUID" \
+		--gid "$JGID" --chroot-base-dir "$BASE" --cgroup-version 2 \
+		--parent-cgroup "no-such-$TAG" -- --version
+	if [ "$RC" -ne 0 ] || [ -e "$CG2/no-such-$TAG" ]; then
+		fail "v2 parent missing: exit $RC, $(tail -n 1 "$ERR")"
+	else
+		pass "v2 without --cgroup, --parent-cgroup missing: runs where it is, creates nothing"
+	fi
+fi
+
 # ---- 3. --new-pid-ns --daemonize ----
 ID=pidns-$TAG
 ROOT=$BASE/$EXE/$ID/root
@@ -389,22 +485,22 @@ MUST="--gid" expect_bad gid_garbage jail --id "x-$TAG" --exec-file "$EMBER" --ui
 MUST="missing --gid" expect_bad gid_missing jail --id "x-$TAG" --exec-file "$EMBER" --uid 1
 
 MUST="no 'nosuchctl' controller" expect_bad cgroup_unknown_controller jail --id "cg1-$TAG" "${E[@]}" \
-	--cgroup nosuchctl.max=1
+	--cgroup-version 2 --cgroup nosuchctl.max=1
 gone "cg1-$TAG" cgroup_unknown_controller
 if [ -n "$CG2" ]; then
 	# passes the early checks; refused once the leaf exists, which is removed again
 	MUST="unknown cgroup file" expect_bad cgroup_unknown_file jail --id "cg2-$TAG" "${E[@]}" \
-		--cgroup cgroup.no_such_file=1
+		--cgroup-version 2 --cgroup cgroup.no_such_file=1
 	gone "cg2-$TAG" cgroup_unknown_file
 	MUST="writing" expect_bad cgroup_bad_value jail --id "cg3-$TAG" "${E[@]}" \
-		--cgroup cgroup.max.descendants=lots
+		--cgroup-version 2 --cgroup cgroup.max.descendants=lots
 	gone "cg3-$TAG" cgroup_bad_value
 fi
 MUST="FILE=VALUE" expect_bad cgroup_no_value jail --id "cg4-$TAG" "${E[@]}" --cgroup memory.max
 MUST="managed by the jailer" expect_bad cgroup_procs jail --id "cg4-$TAG" "${E[@]}" --cgroup cgroup.procs=1
 MUST="letters, digits" expect_bad cgroup_path_escape jail --id "cg4-$TAG" "${E[@]}" \
 	--cgroup ../../cgroup.procs=1
-MUST="cgroup v1 is not supported" expect_bad cgroup_v1 jail --id "cg4-$TAG" "${E[@]}" --cgroup-version 1
+MUST="supported: 1, 2" expect_bad cgroup_version_3 jail --id "cg4-$TAG" "${E[@]}" --cgroup-version 3
 MUST="'..' are not allowed" expect_bad parent_cgroup_escape jail --id "cg4-$TAG" "${E[@]}" \
 	--parent-cgroup ../..
 

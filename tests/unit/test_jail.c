@@ -300,8 +300,7 @@ static void test_parse_errors(void **state)
 	BAD("unknown option", BASIC, "-x");
 	BAD("unknown option", BASIC, "--i", "x"); /* no prefix matching */
 	BAD("after '--'", BASIC, "run");
-	BAD("cgroup v1 is not supported", BASIC, "--cgroup-version", "1");
-	BAD("supported: 2", BASIC, "--cgroup-version", "3");
+	BAD("supported: 1, 2", BASIC, "--cgroup-version", "3");
 	BAD("'..'", BASIC, "--parent-cgroup", "../../..");
 	BAD("relative", BASIC, "--parent-cgroup", "/abs");
 	BAD("FILE=VALUE", BASIC, "--cgroup", "memory.max");
@@ -521,6 +520,68 @@ static void test_cgroup2_mount(void **state)
 	expect_err(jail_cgroup2_mount(unified, out, 8), ENAMETOOLONG, "too long");
 }
 
+static void test_cgroup1_mount(void **state)
+{
+	static const char hybrid[] =
+	    "23 1 0:21 / / rw,relatime - ext4 /dev/root rw\n"
+	    "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+	    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+	    "34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
+	    "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
+	    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
+	    "42 31 0:39 / /sys/fs/cgroup/my\\040pids rw shared:9 - cgroup none rw,pids";
+	char out[PATH_MAX];
+
+	(void)state;
+	assert_int_equal(jail_cgroup1_mount(hybrid, "cpuset", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/cpuset");
+	/* co-mounted controllers; a word of the options, never a prefix */
+	assert_int_equal(jail_cgroup1_mount(hybrid, "cpu", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/cpu,cpuacct");
+	assert_int_equal(jail_cgroup1_mount(hybrid, "cpuacct", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/cpu,cpuacct");
+	assert_int_equal(jail_cgroup1_mount(hybrid, "pids", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/my pids");
+	/* not "rw", not the cgroup2 mount, not a name= hierarchy's prefix */
+	expect_err(jail_cgroup1_mount(hybrid, "memory", out, sizeof(out)), ENOENT,
+		   "--cgroup-version 2");
+	expect_err(jail_cgroup1_mount(hybrid, "name", out, sizeof(out)), ENOENT, "'name'");
+	expect_err(jail_cgroup1_mount(hybrid, "cpus", out, sizeof(out)), ENOENT, "cpus");
+	expect_err(jail_cgroup1_mount("", "cpuset", out, sizeof(out)), ENOENT, "cpuset");
+	expect_err(jail_cgroup1_mount(hybrid, "cpuset", out, 8), ENAMETOOLONG, "too long");
+}
+
+static void test_cgroup_version(void **state)
+{
+	struct jail_config cfg;
+
+	(void)state;
+	/* Firecracker's default: v1, and nothing to do without --cgroup */
+	assert_int_equal(PARSE(&cfg, BASIC, "--parent-cgroup", "uvms"), 0);
+	assert_int_equal(cfg.cgroup_version, 1);
+	assert_false(cfg.use_cgroup);
+	jail_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, BASIC, "--cgroup", "cpuset.cpus=0"), 0);
+	assert_int_equal(cfg.cgroup_version, 1);
+	assert_true(cfg.use_cgroup);
+	assert_false(cfg.cgroup_parent_only);
+	jail_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, BASIC, "--cgroup-version", "1", "--cgroup", "pids.max=9"), 0);
+	assert_int_equal(cfg.cgroup_version, 1);
+	assert_true(cfg.use_cgroup);
+	jail_config_free(&cfg);
+	/* v2 without --cgroup: into the parent cgroup, no leaf */
+	assert_int_equal(PARSE(&cfg, BASIC, "--cgroup-version", "2", "--parent-cgroup", "a/b"), 0);
+	assert_int_equal(cfg.cgroup_version, 2);
+	assert_true(cfg.use_cgroup);
+	assert_true(cfg.cgroup_parent_only);
+	jail_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, BASIC, "--cgroup-version=2", "--cgroup", "pids.max=9"), 0);
+	assert_false(cfg.cgroup_parent_only);
+	jail_config_free(&cfg);
+	expect_err(PARSE(&cfg, BASIC, "--cgroup-version", "3"), EINVAL, "supported: 1, 2");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +598,8 @@ int main(void)
 	    cmocka_unit_test(test_exec_argv),
 	    cmocka_unit_test(test_elf_interp),
 	    cmocka_unit_test(test_cgroup2_mount),
+	    cmocka_unit_test(test_cgroup1_mount),
+	    cmocka_unit_test(test_cgroup_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,11 +32,15 @@ void jail_print_help(void)
 	    "  --uid UID, --gid GID    the ids the jailed process runs as",
 	    "  --chroot-base-dir DIR   where jails are built (default " JAIL_DEFAULT_BASE ")",
 	    "  --netns PATH            join this network namespace (/var/run/netns/NAME)",
-	    "  --cgroup-version 2      cgroup v2, the only version supported",
-	    "  --parent-cgroup PATH    the leaf is <cgroup2 mount>/PATH/<id>",
-	    "                          (default PATH: the exec file name)",
+	    "  --cgroup-version 1|2    the cgroup hierarchy --cgroup uses (default 1, as",
+	    "                          Firecracker's jailer; 2: the unified hierarchy)",
+	    "  --parent-cgroup PATH    the leaf is <hierarchy>/PATH/<id> (default PATH:",
+	    "                          the exec file name); v2 without --cgroup: move into",
+	    "                          <cgroup2 mount>/PATH if it exists, create nothing",
 	    "  --cgroup FILE=VALUE     write VALUE to the leaf's FILE (memory.max=...,",
-	    "                          cpu.max=..., pids.max=...); repeatable",
+	    "                          cpuset.cpus=..., pids.max=...); repeatable. v1:",
+	    "                          each controller's own hierarchy; cpuset.cpus/mems",
+	    "                          are inherited from the parent into new cgroups",
 	    "  --resource-limit R=N    fsize=BYTES or no-file=N (default no-file=2048);",
 	    "                          repeatable. fsize also bounds the guest memory (a",
 	    "                          memfd): keep it above --mem",
@@ -374,13 +378,10 @@ static int set_id_number(struct jail_config *cfg, enum opt_id id, const char *na
 
 static int set_cgroup_version(struct jail_config *cfg, const char *val)
 {
-	if (strcmp(val, "1") == 0)
-		return err_set(EINVAL, "--cgroup-version 1: cgroup v1 is not supported by "
-				       "ember jail; use --cgroup-version 2");
-	if (strcmp(val, "2") != 0)
-		return err_set(EINVAL, "invalid --cgroup-version '%.20s' (supported: 2)", val);
-	cfg->cgroup_version = 2;
-	cfg->use_cgroup = true;
+	if (strcmp(val, "1") != 0 && strcmp(val, "2") != 0)
+		return err_set(EINVAL, "invalid --cgroup-version '%.20s' (supported: 1, 2)", val);
+	cfg->cgroup_version = val[0] - '0';
+	cfg->cgroup_version_given = true;
 	return 0;
 }
 
@@ -463,7 +464,6 @@ static int parse_one(struct jail_config *cfg, enum opt_id id, const char *name, 
 	case O_PARENT_CG:
 		if ((r = set_once(&cfg->parent_cgroup, val, name)) < 0)
 			return r;
-		cfg->use_cgroup = true;
 		return jail_check_relative_path(val, "--parent-cgroup");
 	case O_CGROUP:
 		return add_cgroup(cfg, val);
@@ -490,7 +490,7 @@ int jail_parse_args(int argc, char **argv, struct jail_config *cfg)
 	int i, r;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->cgroup_version = 2;
+	cfg->cgroup_version = 1; /* Firecracker's jailer default */
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL, *eq;
 		size_t k, nlen;
@@ -551,6 +551,10 @@ int jail_parse_args(int argc, char **argv, struct jail_config *cfg)
 		return err_set(ENAMETOOLONG, "invalid --exec-file: file name too long");
 	if (!cfg->parent_cgroup)
 		cfg->parent_cgroup = cfg->exec_name;
+	/* Firecracker: --cgroup-version 2 without --cgroup creates no cgroup
+	 * but moves the process into --parent-cgroup when that exists. */
+	if (cfg->cgroup_version == 2 && cfg->cgroup_version_given && cfg->n_cgroups == 0)
+		cfg->use_cgroup = cfg->cgroup_parent_only = true;
 	for (size_t c = 0; c < cfg->n_copies; c++) {
 		const char *d = cfg->copies[c].dst;
 		size_t n = strlen(cfg->exec_name);
@@ -687,18 +691,22 @@ static bool unescape_field(const char *f, size_t flen, char *out, size_t cap)
 	return true;
 }
 
-int jail_cgroup2_mount(const char *mountinfo, char *out, size_t cap)
+/* The first mount of fstype in the text of /proc/self/mountinfo whose super
+ * options (the last field) hold the word want (comma-separated), if want is
+ * not NULL: its mount point into out. 1 found, 0 not, -ENAMETOOLONG. */
+static int find_mount(const char *mountinfo, const char *fstype, const char *want, char *out,
+		      size_t cap)
 {
-	const char *line = mountinfo;
+	size_t tlen = strlen(fstype), wlen = want ? strlen(want) : 0;
 
-	while (line && *line) {
+	for (const char *line = mountinfo; line && *line;) {
 		const char *end = strchr(line, '\n');
 		size_t llen = end ? (size_t)(end - line) : strlen(line);
-		const char *fields[5], *p = line, *lim = line + llen, *sep;
+		const char *fields[5], *p = line, *lim = line + llen, *sep = NULL;
 		size_t flen[5];
 		int nf = 0;
 
-		/* id parent major:minor root mount-point ... " - " fstype ... */
+		/* id parent major:minor root mount-point ... " - " fstype source opts */
 		while (nf < 5 && p < lim) {
 			const char *q = memchr(p, ' ', (size_t)(lim - p));
 
@@ -707,20 +715,62 @@ int jail_cgroup2_mount(const char *mountinfo, char *out, size_t cap)
 			nf++;
 			p = q ? q + 1 : lim;
 		}
-		sep = NULL;
 		for (const char *s = p; s + 3 <= lim; s++)
 			if (s[0] == '-' && s[1] == ' ' && s[-1] == ' ') {
 				sep = s;
 				break;
 			}
-		if (nf == 5 && sep && (size_t)(lim - (sep + 2)) >= 8 &&
-		    strncmp(sep + 2, "cgroup2", 7) == 0 && (sep[9] == ' ' || sep + 9 == lim)) {
-			if (!unescape_field(fields[4], flen[4], out, cap))
-				return err_set(ENAMETOOLONG, "cgroup2 mount point is too long");
-			return 0;
-		}
 		line = end ? end + 1 : NULL;
+		if (nf < 5 || !sep || (size_t)(lim - (sep + 2)) < tlen ||
+		    strncmp(sep + 2, fstype, tlen) != 0 ||
+		    (sep[2 + tlen] != ' ' && sep + 2 + tlen != lim))
+			continue;
+		if (want) {
+			/* the super options: after fstype and source */
+			const char *o =
+			    memchr(sep + 3 + tlen, ' ', (size_t)(lim - (sep + 3 + tlen)));
+			bool found = false;
+
+			for (o = o ? o + 1 : lim; o < lim && !found;) {
+				const char *c = memchr(o, ',', (size_t)(lim - o));
+				size_t n = c ? (size_t)(c - o) : (size_t)(lim - o);
+
+				found = n == wlen && strncmp(o, want, n) == 0;
+				o = c ? c + 1 : lim;
+			}
+			if (!found)
+				continue;
+		}
+		if (!unescape_field(fields[4], flen[4], out, cap))
+			return -ENAMETOOLONG;
+		return 1;
 	}
-	return err_set(ENOENT, "no cgroup2 file system is mounted (see /proc/self/mountinfo); "
-			       "mount one or drop the --cgroup options");
+	return 0;
+}
+
+int jail_cgroup2_mount(const char *mountinfo, char *out, size_t cap)
+{
+	int r = find_mount(mountinfo, "cgroup2", NULL, out, cap);
+
+	if (r < 0)
+		return err_set(ENAMETOOLONG, "cgroup2 mount point is too long");
+	if (r == 0)
+		return err_set(ENOENT,
+			       "no cgroup2 file system is mounted (see /proc/self/mountinfo); "
+			       "mount one, or use --cgroup-version 1 on a cgroup v1 host");
+	return 0;
+}
+
+int jail_cgroup1_mount(const char *mountinfo, const char *ctrl, char *out, size_t cap)
+{
+	int r = find_mount(mountinfo, "cgroup", ctrl, out, cap);
+
+	if (r < 0)
+		return err_set(ENAMETOOLONG, "cgroup v1 mount point is too long");
+	if (r == 0)
+		return err_set(ENOENT,
+			       "no cgroup v1 hierarchy with the '%s' controller is mounted (see "
+			       "/proc/self/mountinfo); on a cgroup v2 host use --cgroup-version 2",
+			       ctrl);
+	return 0;
 }

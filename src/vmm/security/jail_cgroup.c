@@ -1,4 +1,5 @@
-/* `ember jail`: the cgroup v2 leaf <cgroup2 mount>/<parent>/<id>. The
+/* `ember jail`: the cgroup v2 leaf <cgroup2 mount>/<parent>/<id> (cgroup v1,
+ * Firecracker's default: jail_cgroup1.c; these functions hand over). The
  * controllers the --cgroup files need are enabled in each ancestor's
  * cgroup.subtree_control, the values are written, then the process moves in
  * (jail_cgroup_enter, the last step before the mount namespace; the exec'd
@@ -15,7 +16,7 @@
 #include "jail_priv.h"
 
 /* Reads a small text file (proc/cgroupfs: size unknown) into buf. */
-static int read_text(const char *path, char *buf, size_t cap)
+int jail_read_text(const char *path, char *buf, size_t cap)
 {
 	size_t len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -44,7 +45,7 @@ static int read_text(const char *path, char *buf, size_t cap)
 	return 0;
 }
 
-static int write_text(const char *path, const char *s)
+int jail_write_text(const char *path, const char *s)
 {
 	size_t len = strlen(s);
 	ssize_t n;
@@ -63,7 +64,7 @@ static int write_text(const char *path, const char *s)
 }
 
 /* Is word in the space-separated list? */
-static bool in_list(const char *list, const char *word)
+bool jail_in_list(const char *list, const char *word)
 {
 	size_t wl = strlen(word);
 
@@ -81,12 +82,25 @@ int jail_cgroup_check(const struct jail_config *cfg, struct jail_state *st)
 
 	if (!cfg->use_cgroup)
 		return 0;
-	if ((r = read_text("/proc/self/mountinfo", mountinfo, sizeof(mountinfo))) < 0)
+	if ((r = jail_read_text("/proc/self/mountinfo", mountinfo, sizeof(mountinfo))) < 0)
 		return err_set(-r, "reading /proc/self/mountinfo: %s", strerror(-r));
+	if (cfg->cgroup_version == 1)
+		return jail_cgroup1_check(cfg, st, mountinfo);
 	if ((r = jail_cgroup2_mount(mountinfo, st->cgroup_mount, sizeof(st->cgroup_mount))) < 0)
 		return r;
+	if (cfg->cgroup_parent_only) {
+		/* Firecracker: no leaf; into --parent-cgroup if it exists */
+		struct stat sb;
+
+		if (snprintf(st->cgroup_leaf, sizeof(st->cgroup_leaf), "%s/%s", st->cgroup_mount,
+			     cfg->parent_cgroup) >= (int)sizeof(st->cgroup_leaf))
+			return err_set(ENAMETOOLONG, "cgroup path too long");
+		if (stat(st->cgroup_leaf, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			st->cgroup_leaf[0] = '\0';
+		return 0;
+	}
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", st->cgroup_mount);
-	if ((r = read_text(path, avail, sizeof(avail))) < 0)
+	if ((r = jail_read_text(path, avail, sizeof(avail))) < 0)
 		return err_set(-r, "reading %s: %s", path, strerror(-r));
 	avail[strcspn(avail, "\n")] = '\0';
 	for (size_t i = 0; i < cfg->n_cgroups; i++) {
@@ -97,7 +111,7 @@ int jail_cgroup_check(const struct jail_config *cfg, struct jail_state *st)
 			return r;
 		if (strcmp(ctrl, "cgroup") == 0)
 			continue;
-		if (!in_list(avail, ctrl))
+		if (!jail_in_list(avail, ctrl))
 			return err_set(EINVAL,
 				       "--cgroup %s: no '%s' controller in the cgroup v2 hierarchy "
 				       "at %s (available: %s)",
@@ -127,13 +141,13 @@ static int enable_controllers(const struct jail_state *st, const char *dir)
 	if (st->n_cgroup_ctrls == 0)
 		return 0;
 	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
-	if ((r = read_text(path, cur, sizeof(cur))) < 0)
+	if ((r = jail_read_text(path, cur, sizeof(cur))) < 0)
 		return err_set(-r, "reading %s: %s", path, strerror(-r));
 	for (int i = 0; i < st->n_cgroup_ctrls; i++) {
-		if (in_list(cur, st->cgroup_ctrls[i]))
+		if (jail_in_list(cur, st->cgroup_ctrls[i]))
 			continue;
 		snprintf(op, sizeof(op), "+%s", st->cgroup_ctrls[i]);
-		if ((r = write_text(path, op)) < 0)
+		if ((r = jail_write_text(path, op)) < 0)
 			return err_set(-r, "enabling the %s controller in %s: %s",
 				       st->cgroup_ctrls[i], path, strerror(-r));
 	}
@@ -146,8 +160,10 @@ int jail_cgroup_setup(const struct jail_config *cfg, struct jail_state *st)
 	char *save = NULL, *comp;
 	int r;
 
-	if (!cfg->use_cgroup)
+	if (!cfg->use_cgroup || cfg->cgroup_parent_only)
 		return 0;
+	if (cfg->cgroup_version == 1)
+		return jail_cgroup1_setup(cfg, st);
 	snprintf(dir, sizeof(dir), "%s", st->cgroup_mount);
 	snprintf(rel, sizeof(rel), "%s", cfg->parent_cgroup);
 	for (comp = strtok_r(rel, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
@@ -182,7 +198,7 @@ int jail_cgroup_setup(const struct jail_config *cfg, struct jail_state *st)
 		const struct jail_cgroup_kv *kv = &cfg->cgroups[i];
 
 		snprintf(path, sizeof(path), "%s/%s", st->cgroup_leaf, kv->file);
-		r = write_text(path, kv->value);
+		r = jail_write_text(path, kv->value);
 		if (r == -ENOENT)
 			return err_set(ENOENT, "--cgroup %s: unknown cgroup file (no %s)", kv->file,
 				       path);
@@ -201,9 +217,13 @@ int jail_cgroup_enter(const struct jail_config *cfg, struct jail_state *st)
 
 	if (!cfg->use_cgroup)
 		return 0;
+	if (cfg->cgroup_version == 1)
+		return jail_cgroup1_enter(st);
+	if (!st->cgroup_leaf[0])
+		return 0; /* parent only, and it does not exist */
 	/* Where we are now ("0::/path"), to move back if a later step fails. */
 	st->cgroup_orig[0] = '\0';
-	if (read_text("/proc/self/cgroup", self, sizeof(self)) == 0) {
+	if (jail_read_text("/proc/self/cgroup", self, sizeof(self)) == 0) {
 		const char *p = strstr(self, "0::");
 
 		if (p && (p == self || p[-1] == '\n')) {
@@ -216,7 +236,7 @@ int jail_cgroup_enter(const struct jail_config *cfg, struct jail_state *st)
 	}
 	snprintf(path, sizeof(path), "%s/cgroup.procs", st->cgroup_leaf);
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if ((r = write_text(path, pid)) < 0)
+	if ((r = jail_write_text(path, pid)) < 0)
 		return err_set(-r, "moving into cgroup %s: %s", st->cgroup_leaf, strerror(-r));
 	st->cgroup_entered = true;
 	return 0;
@@ -224,12 +244,13 @@ int jail_cgroup_enter(const struct jail_config *cfg, struct jail_state *st)
 
 void jail_cgroup_cleanup(struct jail_state *st)
 {
+	jail_cgroup1_cleanup(st);
 	if (st->cgroup_entered && st->cgroup_orig[0]) {
 		char path[PATH_MAX + 32], pid[32];
 
 		snprintf(path, sizeof(path), "%s/cgroup.procs", st->cgroup_orig);
 		snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		write_text(path, pid);
+		jail_write_text(path, pid);
 	}
 	st->cgroup_entered = false;
 	if (st->created_cgroup_leaf) {

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ember/jail.h"
 
@@ -24,6 +25,18 @@ struct jail_state {
 	bool cgroup_entered;
 	char cgroup_ctrls[16][JAIL_CGROUP_KEY_MAX]; /* controllers the --cgroup files need */
 	int n_cgroup_ctrls;
+
+	/* cgroup v1 (jail_cgroup1.c): one leaf per hierarchy the controllers
+	 * live in; cg1_of[k] is the hierarchy of cgroup_ctrls[k] */
+	struct jail_cg1 {
+		char mount[PATH_MAX];
+		char leaf[PATH_MAX];
+		char orig[PATH_MAX]; /* where the process was in this hierarchy */
+		bool cpuset;	     /* has the cpuset controller */
+		bool created, entered;
+	} cg1[8];
+	int n_cg1;
+	int cg1_of[16];
 };
 
 /* jail_fs.c: the chroot. */
@@ -38,5 +51,17 @@ int jail_cgroup_check(const struct jail_config *cfg, struct jail_state *st);
 int jail_cgroup_setup(const struct jail_config *cfg, struct jail_state *st);
 int jail_cgroup_enter(const struct jail_config *cfg, struct jail_state *st);
 void jail_cgroup_cleanup(struct jail_state *st);
+
+/* jail_cgroup1.c: the same for cgroup v1 (called by the above). */
+int jail_cgroup1_check(const struct jail_config *cfg, struct jail_state *st, const char *mountinfo);
+int jail_cgroup1_setup(const struct jail_config *cfg, struct jail_state *st);
+int jail_cgroup1_enter(struct jail_state *st);
+void jail_cgroup1_cleanup(struct jail_state *st);
+
+/* Small text files of /proc and cgroupfs; 0 or -errno. */
+int jail_read_text(const char *path, char *buf, size_t cap);
+int jail_write_text(const char *path, const char *s);
+/* Is word in the space-separated list? */
+bool jail_in_list(const char *list, const char *word);
 
 #endif
