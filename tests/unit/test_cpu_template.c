@@ -835,6 +835,44 @@ static void test_static_names(void **state)
 	assert_false(cpu_template_static_model_listed("V1N1", 0x00050654));
 }
 
+/* AMD: TOPOEXT (0x80000001 ECX 22) announces leaf 0x8000001e, where Linux
+ * reads the threads per core (smt); set where that leaf exists, as
+ * Firecracker's AMD normalization does, never on Intel. */
+static void test_amd_topoext(void **state)
+{
+	(void)state;
+	for (int variant = 0; variant < 3; variant++) {
+		bool amd = variant != 2, ext = variant != 1;
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 3 * sizeof(struct kvm_cpuid_entry2));
+
+		assert_non_null(c);
+		c->nent = ext ? 3 : 2;
+		c->entries[0] = (struct kvm_cpuid_entry2){.function = 0, .eax = 0x10};
+		if (amd) {
+			c->entries[0].ebx = 0x68747541;
+			c->entries[0].edx = 0x69746e65;
+			c->entries[0].ecx = 0x444d4163;
+		} else {
+			c->entries[0].ebx = 0x756e6547;
+			c->entries[0].edx = 0x49656e69;
+			c->entries[0].ecx = 0x6c65746e;
+		}
+		c->entries[1] = (struct kvm_cpuid_entry2){.function = 0x80000001, .ecx = 0x1};
+		c->entries[2] = (struct kvm_cpuid_entry2){.function = 0x8000001e};
+		assert_int_equal(cpuid_setup_vcpu(c, 1, 2, true, NULL), 0);
+		if (amd && ext) {
+			assert_int_equal(c->entries[1].ecx, 0x1 | (1U << 22));
+			/* vCPU 1 = thread 1 of core 0: two threads per core */
+			assert_int_equal(c->entries[2].eax, 1);
+			assert_int_equal((c->entries[2].ebx >> 8) & 0xff, 1);
+			assert_int_equal(c->entries[2].ebx & 0xff, 0);
+		} else {
+			assert_int_equal(c->entries[1].ecx, 0x1);
+		}
+		free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -860,6 +898,7 @@ int main(void)
 	    cmocka_unit_test(test_static_apply),
 	    cmocka_unit_test(test_static_features),
 	    cmocka_unit_test(test_static_names),
+	    cmocka_unit_test(test_amd_topoext),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

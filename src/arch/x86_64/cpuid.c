@@ -75,7 +75,8 @@ static uint32_t *reg_of(struct kvm_cpuid_entry2 *e, int reg)
 
 /* Topology: with smt, APIC id = core << 1 | thread (two threads per core,
  * vcpu_count even or 1); otherwise one thread per core. */
-static void topology(struct kvm_cpuid_entry2 *e, uint32_t apic_id, uint32_t ncpus, bool smt)
+static void topology(struct kvm_cpuid_entry2 *e, uint32_t apic_id, uint32_t ncpus, bool smt,
+		     bool amd)
 {
 	uint32_t threads = smt && ncpus > 1 ? 2 : 1;
 	uint32_t thread_shift = threads == 2 ? 1 : 0;
@@ -123,6 +124,13 @@ static void topology(struct kvm_cpuid_entry2 *e, uint32_t apic_id, uint32_t ncpu
 			e->ecx = e->index;
 		}
 		break;
+	case 0x80000001:
+		/* AMD: the topology extensions (leaf 0x8000001e, filled below)
+		 * are what Linux reads threads per core from; set as Firecracker
+		 * does, also where the host's KVM does not list them */
+		if (amd)
+			e->ecx |= 1U << 22;
+		break;
 	case 0x80000008:
 		/* AMD: number of threads - 1 and APIC id size */
 		e->ecx = (e->ecx & ~0xf0ffU) | (ncpus - 1) | (pkg_shift << 12);
@@ -141,10 +149,22 @@ static void topology(struct kvm_cpuid_entry2 *e, uint32_t apic_id, uint32_t ncpu
 int cpuid_setup_vcpu(struct kvm_cpuid2 *cpuid, int vcpu_id, int ncpus, bool smt,
 		     const struct cpu_template *t)
 {
+	bool amd = false, ext_apic = false;
+
 	if (vcpu_id < 0 || ncpus <= 0 || vcpu_id >= ncpus || ncpus > 255)
 		return err_set(EINVAL, "CPUID: bad vCPU %d of %d", vcpu_id, ncpus);
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		/* "AuthenticAMD" in leaf 0's EBX, EDX, ECX */
+		if (e->function == 0 && e->ebx == 0x68747541 && e->edx == 0x69746e65 &&
+		    e->ecx == 0x444d4163)
+			amd = true;
+		ext_apic |= e->function == 0x8000001e;
+	}
+	amd = amd && ext_apic; /* TOPOEXT only with the leaf it announces */
 	for (uint32_t i = 0; i < cpuid->nent; i++)
-		topology(&cpuid->entries[i], (uint32_t)vcpu_id, (uint32_t)ncpus, smt);
+		topology(&cpuid->entries[i], (uint32_t)vcpu_id, (uint32_t)ncpus, smt, amd);
 	if (!t)
 		return 0;
 	for (int m = 0; m < t->ncpuid; m++) {
@@ -157,16 +177,18 @@ int cpuid_setup_vcpu(struct kvm_cpuid2 *cpuid, int vcpu_id, int ncpus, bool smt,
 
 			if (e->function != mod->leaf)
 				continue;
-			if ((e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) && e->index != mod->subleaf)
+			if ((e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) &&
+			    e->index != mod->subleaf)
 				continue;
 			r = reg_of(e, mod->reg);
 			*r = (*r & mod->and_mask) | mod->or_mask;
 			found = true;
 		}
 		if (!found)
-			return err_set(EINVAL,
-				       "CPU template: CPUID leaf %#x subleaf %#x is not provided by KVM",
-				       mod->leaf, mod->subleaf);
+			return err_set(
+			    EINVAL,
+			    "CPU template: CPUID leaf %#x subleaf %#x is not provided by KVM",
+			    mod->leaf, mod->subleaf);
 	}
 	return 0;
 }
