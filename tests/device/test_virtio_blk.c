@@ -437,7 +437,14 @@ static void test_many_in_flight(void **state)
 		vdrv_free_chain(&f->d, 0, (uint16_t)id);
 		done++;
 	}
-	assert_int_equal(vdrv_irqs(&f->d), 1); /* one interrupt for the batch */
+	/* Sync: one interrupt for the batch. Async: completions arrive in as
+	 * many batches as io_uring reaps them, one interrupt per batch at most. */
+	if (blkfix_io_async) {
+		uint32_t irqs = vdrv_irqs(&f->d);
+		assert_true(irqs >= 1 && irqs <= 64);
+	} else {
+		assert_int_equal(vdrv_irqs(&f->d), 1);
+	}
 	for (int i = 0; i < 64; i++) {
 		uint8_t want[4096];
 		vdrv_pattern(want, 4096ULL * (63 - i), 4096, f->seed);
