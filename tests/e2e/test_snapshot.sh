@@ -54,6 +54,14 @@ start_ember() {
 	fi
 }
 
+# kill_ember: SIGKILL to ember itself ($PID is its timeout(1) wrapper, which
+# does not pass SIGKILL on: killing only the wrapper left a paused ember behind).
+kill_ember() {
+	pkill -9 -P "$PID" 2>/dev/null
+	kill -9 "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+}
+
 stop_ember() {
 	kill "$PID" 2>/dev/null
 	wait "$PID" 2>/dev/null
@@ -113,8 +121,7 @@ if start_ember orig; then
 	t0=$(now_ms)
 	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"snapshot_type\": \"Full\"}"
 	echo "      create: $(($(now_ms) - t0)) ms, state $(stat -c %s "$SNAP") bytes, memory file $(stat -c %s "$MEM") bytes ($(du -k "$MEM" | cut -f1) KiB on disk)"
-	kill -9 "$PID"
-	wait "$PID" 2>/dev/null
+	kill_ember
 	last=$(counts "$OUT" | tail -1)
 	ORIG=$OUT
 	if [ -z "$last" ] || [ "$last" -ge "$N" ]; then
@@ -283,8 +290,7 @@ if start_ember diff; then
 	t0=$(now_ms)
 	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$DSNAP\", \"mem_file_path\": \"$DMEM\", \"snapshot_type\": \"Diff\"}"
 	echo "      Diff: $(($(now_ms) - t0)) ms; $(grep -o '[0-9]* dirty page(s) of [0-9]*' "$ERR" | tail -1) written"
-	kill -9 "$PID"
-	wait "$PID" 2>/dev/null
+	kill_ember
 	diff_last=$(counts "$OUT" | tail -1)
 	DORIG=$OUT
 	if ! grep -q 'dirty page(s)' "$ERR"; then
@@ -311,8 +317,7 @@ if [ -n "${diff_last:-}" ] && start_ember diff2; then
 	api 204 PATCH /vm '{"state": "Paused"}'
 	cp --sparse=always "$DMEM" "$DMEM.2"
 	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$DSNAP.2\", \"mem_file_path\": \"$DMEM.2\", \"snapshot_type\": \"Diff\"}"
-	kill -9 "$PID"
-	wait "$PID" 2>/dev/null
+	kill_ember
 	d2_last=$(counts "$DORIG" "$OUT" | tail -1)
 	D2ORIG=$OUT
 	if start_ember diff2_restored; then
