@@ -7,7 +7,20 @@ TESTGUEST=${TESTGUEST:-$BUILD/firmware/testguest.elf}
 E2E_TIMEOUT=${E2E_TIMEOUT:-60} # seconds for one ember run
 
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-e2e.XXXXXX")
-trap '[ -n "${E2E_KEEP:-}" ] || rm -rf "$E2E_TMP"' EXIT
+# e2e_cleanup: at exit, whatever this script left running under its temporary
+# directory (an ember started in the background by a test that failed before
+# it stopped it, its timeout wrapper) is killed, then the directory goes.
+# Scripts with their own EXIT trap call e2e_cleanup last (e2e_reap first
+# where something must wait for those processes to be gone).
+e2e_reap() {
+	disown -a 2>/dev/null
+	pkill -KILL -f -- "$E2E_TMP/" 2>/dev/null
+}
+e2e_cleanup() {
+	e2e_reap
+	[ -n "${E2E_KEEP:-}" ] || rm -rf "$E2E_TMP"
+}
+trap e2e_cleanup EXIT
 e2e_failures=0
 e2e_cases=0
 

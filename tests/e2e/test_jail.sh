@@ -32,6 +32,7 @@ LEAVES=()
 
 cleanup() {
 	local p l
+	e2e_reap
 	for p in "${BGPIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null
 	done
@@ -40,7 +41,7 @@ cleanup() {
 	done
 	[ -n "$CG2" ] && rmdir "$CG2/$EXE" 2>/dev/null # only if no other jail uses it
 	ip netns del "$NETNS" 2>/dev/null
-	rm -rf "$E2E_TMP"
+	e2e_cleanup
 }
 trap cleanup EXIT
 

@@ -26,7 +26,7 @@ PID=
 cleanup() {
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
-	[ -n "${E2E_KEEP:-}" ] || rm -rf "$E2E_TMP"
+	e2e_cleanup
 }
 trap cleanup EXIT
 nsx() { ip netns exec "$ns" "$@"; }

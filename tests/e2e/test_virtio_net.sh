@@ -24,7 +24,7 @@ peer_pid=
 cleanup() {
 	[ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
-	rm -rf "$E2E_TMP"
+	e2e_cleanup
 }
 trap cleanup EXIT
 
