@@ -6,7 +6,35 @@
 # (512 MiB hotpluggable: PATCH /hotplug/memory 256 then 0, L2's MemTotal
 # follows, ember's RSS falls on the unplug). L2 side: tests/nested/l2/devices.sh.
 
+# L1's ftrace as a flight recorder for L2's last moments (a triple fault
+# leaves L2's vCPU in reset state): KVM's exits, NPT faults, MMIO and injected
+# exceptions, with ember's memory-slot ioctls and hole punches on the same
+# clock; printed only when L2 died.
+dev_trace=/sys/kernel/tracing
+dev_trace_on() {
+	[ -d $dev_trace/events ] || mount -t tracefs tracefs $dev_trace 2>/dev/null || return 0
+	echo 0 >$dev_trace/tracing_on
+	echo 8192 >$dev_trace/buffer_size_kb
+	echo >$dev_trace/trace
+	for e in kvm/kvm_exit kvm/kvm_page_fault kvm/kvm_mmio kvm/kvm_inj_exception \
+		kvm/kvm_userspace_exit syscalls/sys_enter_fallocate syscalls/sys_enter_ioctl; do
+		echo 1 >$dev_trace/events/$e/enable 2>/dev/null
+	done
+	# KVM_SET_USER_MEMORY_REGION only
+	echo 'cmd == 0x4020ae46' >$dev_trace/events/syscalls/sys_enter_ioctl/filter 2>/dev/null
+	echo 1 >$dev_trace/tracing_on
+}
+dev_trace_dump() {
+	[ -f $dev_trace/trace ] || return 0
+	echo 0 >$dev_trace/tracing_on
+	if grep -q 'guest triple fault' "$1"; then
+		grep -v '^#' $dev_trace/trace | tail -n 150 | sed 's/^/NT-L1-trace| /'
+	fi
+	echo 0 >$dev_trace/events/enable
+}
+
 run_devices() {
+	dev_trace_on
 	step devices-images
 	rm -f /tmp/dev.in /tmp/dev.sock
 	rm -f /tmp/pmem.img
@@ -66,6 +94,7 @@ run_devices() {
 	exec 7>&-
 	echo "NT-L1: devices run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
 	diagnose $rc $errf $con
+	dev_trace_dump $errf
 	results_from $con
 	# what L2 wrote through the DAX mapping is in the file now ember is gone
 	step pmem-l1
