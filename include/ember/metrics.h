@@ -64,6 +64,22 @@ struct event_loop;
 #define METRICS_ENTROPY(X)                                                                   \
 	X(activate_fails) X(entropy_event_fails) X(entropy_event_count) X(entropy_bytes)     \
 	X(host_rng_fails) X(entropy_rate_limiter_throttled) X(rate_limiter_event_count)
+/* Firecracker's pmem group ("pmem_<id>" and the sum "pmem"): its four
+ * fields, then ember's own flush and rate-limiter counters. */
+#define METRICS_PMEM(X)                                                                      \
+	X(activate_fails) X(cfg_fails) X(event_fails) X(queue_event_count) X(flush_count)    \
+	X(flush_fails) X(rate_limiter_throttled) X(rate_limiter_event_count)
+/* Firecracker's "memory_hotplug" counters (map_fails: ember's own, a KVM
+ * slot that could not be added or removed); with the latency groups below. */
+#define METRICS_MEMORY_HOTPLUG(X)                                                            \
+	X(activate_fails) X(queue_event_fails) X(queue_event_count) X(plug_count)            \
+	X(plug_bytes) X(plug_fails) X(unplug_count) X(unplug_bytes) X(unplug_fails)           \
+	X(unplug_discard_fails) X(unplug_all_count) X(unplug_all_fails) X(state_count)        \
+	X(state_fails) X(map_fails)
+/* Firecracker's LatencyAggregateMetrics objects in "memory_hotplug":
+ * {"min_us", "max_us", "sum_us"}; min and max keep their value across
+ * flushes (0 until a first request), sum_us counts since the last flush. */
+#define METRICS_MEMORY_HOTPLUG_LATENCY(X) X(plug_agg) X(unplug_agg) X(unplug_all_agg) X(state_agg)
 #define METRICS_VCPU(X)                                                                      \
 	X(exit_io_in) X(exit_io_out) X(exit_mmio_read) X(exit_mmio_write) X(failures)       \
 	X(kvm_internal_errors) X(shutdown_exits)
@@ -115,6 +131,18 @@ struct metrics_balloon {
 struct metrics_entropy {
 	METRICS_ENTROPY(METRICS_FIELD)
 };
+struct metrics_pmem {
+	METRICS_PMEM(METRICS_FIELD)
+};
+struct metrics_latency_agg {
+	uint64_t min_us, max_us, sum_us;
+};
+#define METRICS_AGG_FIELD(name) struct metrics_latency_agg name;
+struct metrics_memory_hotplug {
+	METRICS_MEMORY_HOTPLUG(METRICS_FIELD)
+	METRICS_MEMORY_HOTPLUG_LATENCY(METRICS_AGG_FIELD)
+};
+#undef METRICS_AGG_FIELD
 struct metrics_vcpu {
 	METRICS_VCPU(METRICS_FIELD)
 };
@@ -155,6 +183,7 @@ struct ember_metrics {
 	struct metrics_balloon balloon;
 	struct metrics_vsock vsock;
 	struct metrics_entropy entropy;
+	struct metrics_memory_hotplug memory_hotplug;
 	struct metrics_vcpu vcpu;
 	struct metrics_vmm vmm;
 	struct metrics_seccomp seccomp;
@@ -175,6 +204,9 @@ extern struct ember_metrics metrics;
  * lifetime (NULL if the table is full: then use a local dummy). */
 struct metrics_block *metrics_block_get(const char *drive_id);
 struct metrics_net *metrics_net_get(const char *iface_id);
+struct metrics_pmem *metrics_pmem_get(const char *pmem_id);
+/* One more request of us microseconds into a latency group (any thread). */
+void metrics_latency_add(struct metrics_latency_agg *agg, uint64_t us);
 
 /* Open the metrics destination (file or FIFO; O_NONBLOCK). -EALREADY once
  * opened ("Reinitialization of metrics not allowed."). */

@@ -49,7 +49,10 @@ struct virtio_mem_counters {
 	uint64_t unplug_count, unplug_fails;
 	uint64_t unplug_all_count;
 	uint64_t state_count, state_fails;
-	uint64_t map_fails; /* a slot could not be (un)mapped */
+	uint64_t unplug_all_fails; /* (none: UNPLUG_ALL always succeeds) */
+	uint64_t plug_bytes, unplug_bytes;
+	uint64_t discard_fails; /* unplugged blocks' host pages not released */
+	uint64_t map_fails;	/* a slot could not be (un)mapped */
 };
 
 /* GET /hotplug/memory (bytes). */
@@ -67,6 +70,7 @@ struct virtio_mem {
 	uint64_t *plugged;     /* one bit per block */
 	uint32_t *slot_blocks; /* plugged blocks per slot */
 	struct virtio_mem_counters stats;
+	struct virtio_mem_counters published; /* what the metrics have */
 	struct vq_chain chain;
 };
 

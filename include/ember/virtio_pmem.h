@@ -46,7 +46,8 @@ struct virtio_pmem_counters {
 };
 
 struct virtio_pmem {
-	struct virtio_dev vdev; /* first: the transport's view */
+	struct virtio_dev vdev;	 /* first: the transport's view */
+	char id[CFG_ID_MAX + 1]; /* its metrics group: "pmem_<id>" */
 	int fd;
 	bool read_only;
 	uint64_t gpa;
@@ -56,6 +57,7 @@ struct virtio_pmem {
 	struct rate_limiter rl;
 	bool throttled;
 	struct virtio_pmem_counters stats;
+	struct virtio_pmem_counters published; /* what the metrics have */
 	struct vq_chain chain;
 };
 

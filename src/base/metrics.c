@@ -35,6 +35,8 @@ static struct dev_slot block_ids[METRICS_MAX_DEVS];
 static struct metrics_block block_devs[METRICS_MAX_DEVS];
 static struct dev_slot net_ids[METRICS_MAX_DEVS];
 static struct metrics_net net_devs[METRICS_MAX_DEVS];
+static struct dev_slot pmem_ids[METRICS_MAX_DEVS];
+static struct metrics_pmem pmem_devs[METRICS_MAX_DEVS];
 static int metrics_fd = -1;
 static int timer_fd = -1;
 static char *tail; /* the unwritten rest of a line that went out in part */
@@ -90,6 +92,32 @@ struct metrics_net *metrics_net_get(const char *iface_id)
 	i = slot_get(net_ids, iface_id);
 	pthread_mutex_unlock(&lock);
 	return i < 0 ? NULL : &net_devs[i];
+}
+
+struct metrics_pmem *metrics_pmem_get(const char *pmem_id)
+{
+	int i;
+
+	pthread_mutex_lock(&lock);
+	i = slot_get(pmem_ids, pmem_id);
+	pthread_mutex_unlock(&lock);
+	return i < 0 ? NULL : &pmem_devs[i];
+}
+
+void metrics_latency_add(struct metrics_latency_agg *agg, uint64_t us)
+{
+	uint64_t cur;
+
+	METRIC_ADD(agg->sum_us, us);
+	cur = __atomic_load_n(&agg->min_us, __ATOMIC_RELAXED);
+	while ((cur == 0 || us < cur) &&
+	       !__atomic_compare_exchange_n(&agg->min_us, &cur, us, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+	cur = __atomic_load_n(&agg->max_us, __ATOMIC_RELAXED);
+	while (us > cur && !__atomic_compare_exchange_n(&agg->max_us, &cur, us, false,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 int metrics_open(const char *path)
@@ -192,6 +220,43 @@ static void add_net_devices(cJSON *root)
 	GROUP(root, "net", struct metrics_net, &sum, METRICS_NET, ADD_PEEK);
 }
 
+static void add_pmem_devices(cJSON *root)
+{
+	struct metrics_pmem sum = {0};
+
+	for (int i = 0; i < METRICS_MAX_DEVS; i++) {
+		struct metrics_pmem snap;
+		char key[CFG_ID_MAX + 8];
+
+		if (!pmem_ids[i].used)
+			continue;
+#define SNAP(name) snap.name = take(&pmem_devs[i].name), sum.name += snap.name;
+		METRICS_PMEM(SNAP)
+#undef SNAP
+		snprintf(key, sizeof(key), "pmem_%.64s", pmem_ids[i].id);
+		GROUP(root, key, struct metrics_pmem, &snap, METRICS_PMEM, ADD_PEEK);
+	}
+	GROUP(root, "pmem", struct metrics_pmem, &sum, METRICS_PMEM, ADD_PEEK);
+}
+
+static void add_memory_hotplug(cJSON *root)
+{
+	struct metrics_memory_hotplug *g = &metrics.memory_hotplug;
+	cJSON *o = cJSON_AddObjectToObject(root, "memory_hotplug"), *a;
+
+	if (!o)
+		return;
+	METRICS_MEMORY_HOTPLUG(ADD_TAKE)
+#define AGG(name)                                                                                  \
+	if ((a = cJSON_AddObjectToObject(o, #name))) {                                             \
+		cJSON_AddNumberToObject(a, "min_us", (double)peek(&g->name.min_us));               \
+		cJSON_AddNumberToObject(a, "max_us", (double)peek(&g->name.max_us));               \
+		cJSON_AddNumberToObject(a, "sum_us", (double)take(&g->name.sum_us));               \
+	}
+	METRICS_MEMORY_HOTPLUG_LATENCY(AGG)
+#undef AGG
+}
+
 char *metrics_serialize(void)
 {
 	struct timespec ts;
@@ -223,12 +288,14 @@ char *metrics_serialize(void)
 	GROUP(root, "i8042", struct metrics_i8042, &metrics.i8042, METRICS_I8042, ADD_TAKE);
 	GROUP(root, "latencies_us", struct metrics_latencies, &metrics.latencies_us,
 	      METRICS_LATENCIES, ADD_PEEK);
+	add_memory_hotplug(root);
 	METRIC_ADD(metrics.logger.missed_log_count, log_take_missed());
 	METRIC_ADD(metrics.logger.log_fails, log_take_failed());
 	GROUP(root, "logger", struct metrics_logger, &metrics.logger, METRICS_LOGGER, ADD_TAKE);
 	add_net_devices(root);
 	GROUP(root, "patch_api_requests", struct metrics_patch_api, &metrics.patch_api_requests,
 	      METRICS_PATCH_API, ADD_TAKE);
+	add_pmem_devices(root);
 	GROUP(root, "put_api_requests", struct metrics_put_api, &metrics.put_api_requests,
 	      METRICS_PUT_API, ADD_TAKE);
 	GROUP(root, "rtc", struct metrics_rtc, &metrics.rtc, METRICS_RTC, ADD_TAKE);

@@ -20,6 +20,7 @@
 #include <linux/virtio_pmem.h>
 
 #include "ember/event_loop.h"
+#include "ember/metrics.h"
 #include "ember/virtio_pmem.h"
 #include "vdriver.h"
 
@@ -131,6 +132,12 @@ static void test_config_and_flush(void **state)
 	assert_memory_equal(buf, "guest wrote this", 16);
 	assert_int_equal(lseek(fd, 0, SEEK_END), 3 * 1024 * 1024 + 100); /* size unchanged */
 	close(fd);
+	/* Firecracker's "pmem_<id>" group gets the deltas, once. */
+	f->pm->vdev.ops->publish_metrics(&f->pm->vdev);
+	f->pm->vdev.ops->publish_metrics(&f->pm->vdev);
+	assert_non_null(metrics_pmem_get(f->pm->id));
+	assert_int_equal(metrics_pmem_get(f->pm->id)->flush_count, 1);
+	assert_int_equal(metrics_pmem_get(f->pm->id)->queue_event_count, 1);
 	fix_free(f);
 }
 

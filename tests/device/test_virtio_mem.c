@@ -19,6 +19,7 @@
 #include <linux/virtio_mem.h>
 
 #include "ember/event_loop.h"
+#include "ember/metrics.h"
 #include "ember/virtio_mem.h"
 #include "vdriver.h"
 
@@ -231,6 +232,26 @@ static void test_plug_unplug(void **state)
 	assert_int_equal(p[0], 0);
 	assert_int_equal(counters(f).plug_count, 3);
 	assert_int_equal(counters(f).unplug_count, 1);
+	/* Firecracker's "memory_hotplug" group gets the deltas, and each
+	 * request's time (the ERROR and NACK ones too). */
+	memset(&metrics.memory_hotplug, 0, sizeof(metrics.memory_hotplug));
+	f->m->vdev.ops->publish_metrics(&f->m->vdev);
+	assert_int_equal(metrics.memory_hotplug.plug_count, 3);
+	assert_int_equal(metrics.memory_hotplug.plug_bytes, 10 * MiB);
+	assert_int_equal(metrics.memory_hotplug.plug_fails, 3);
+	assert_int_equal(metrics.memory_hotplug.unplug_count, 1);
+	assert_int_equal(metrics.memory_hotplug.unplug_bytes, 4 * MiB);
+	assert_int_equal(metrics.memory_hotplug.unplug_fails, 1);
+	assert_int_equal(metrics.memory_hotplug.state_count, 3);
+	assert_int_equal(metrics.memory_hotplug.unplug_discard_fails, 0);
+	assert_true(metrics.memory_hotplug.queue_event_count >= 10);
+	assert_true(metrics.memory_hotplug.plug_agg.max_us >=
+		    metrics.memory_hotplug.plug_agg.min_us);
+	assert_true(metrics.memory_hotplug.unplug_agg.sum_us >=
+		    metrics.memory_hotplug.unplug_agg.max_us);
+	/* published once: a second publish adds nothing */
+	f->m->vdev.ops->publish_metrics(&f->m->vdev);
+	assert_int_equal(metrics.memory_hotplug.plug_count, 3);
 	fix_free(f);
 }
 

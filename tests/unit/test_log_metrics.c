@@ -122,6 +122,78 @@ static void test_metrics_full_fifo(void **state)
 	free(buf);
 }
 
+static double num(cJSON *o, const char *group, const char *field)
+{
+	cJSON *g = cJSON_GetObjectItem(o, group), *f;
+
+	assert_non_null(g);
+	f = cJSON_GetObjectItem(g, field);
+	assert_true(f && cJSON_IsNumber(f));
+	return f->valuedouble;
+}
+
+/* pmem: "pmem_<id>" per device and their sum "pmem" (Firecracker's four
+ * fields first); "memory_hotplug" with the latency objects, whose min/max
+ * stay and whose sum_us restarts at each flush like the counters. */
+static void test_metrics_pmem_memory_hotplug(void **state)
+{
+	struct metrics_pmem *a = metrics_pmem_get("pm0"), *b = metrics_pmem_get("pm1");
+	struct metrics_memory_hotplug *h = &metrics.memory_hotplug;
+	cJSON *o, *agg;
+	char *line;
+
+	(void)state;
+	assert_non_null(a);
+	assert_ptr_equal(a, metrics_pmem_get("pm0"));
+	assert_true(a != b);
+	free(metrics_serialize()); /* start from zero */
+	METRIC_ADD(a->queue_event_count, 3);
+	METRIC_ADD(b->queue_event_count, 4);
+	METRIC_INC(b->flush_count);
+	METRIC_INC(a->cfg_fails);
+	METRIC_INC(h->plug_count);
+	METRIC_ADD(h->plug_bytes, 2 << 20);
+	METRIC_INC(h->queue_event_fails);
+	metrics_latency_add(&h->plug_agg, 30);
+	metrics_latency_add(&h->plug_agg, 10);
+	metrics_latency_add(&h->plug_agg, 20);
+	line = metrics_serialize();
+	assert_non_null(line);
+	o = cJSON_Parse(line);
+	assert_non_null(o);
+	assert_int_equal(num(o, "pmem_pm0", "queue_event_count"), 3);
+	assert_int_equal(num(o, "pmem_pm0", "cfg_fails"), 1);
+	assert_int_equal(num(o, "pmem_pm1", "queue_event_count"), 4);
+	assert_int_equal(num(o, "pmem", "queue_event_count"), 7);
+	assert_int_equal(num(o, "pmem", "flush_count"), 1);
+	assert_int_equal(num(o, "pmem", "activate_fails"), 0);
+	assert_int_equal(num(o, "pmem", "event_fails"), 0);
+	assert_int_equal(num(o, "memory_hotplug", "plug_count"), 1);
+	assert_int_equal(num(o, "memory_hotplug", "plug_bytes"), 2 << 20);
+	assert_int_equal(num(o, "memory_hotplug", "queue_event_fails"), 1);
+	assert_int_equal(num(o, "memory_hotplug", "unplug_discard_fails"), 0);
+	agg = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "memory_hotplug"), "plug_agg");
+	assert_non_null(agg);
+	assert_int_equal(cJSON_GetObjectItem(agg, "min_us")->valuedouble, 10);
+	assert_int_equal(cJSON_GetObjectItem(agg, "max_us")->valuedouble, 30);
+	assert_int_equal(cJSON_GetObjectItem(agg, "sum_us")->valuedouble, 60);
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "memory_hotplug"), "state_agg"));
+	cJSON_Delete(o);
+	free(line);
+	/* the next line: counters restarted, min/max kept */
+	line = metrics_serialize();
+	o = cJSON_Parse(line);
+	assert_non_null(o);
+	assert_int_equal(num(o, "pmem", "queue_event_count"), 0);
+	assert_int_equal(num(o, "memory_hotplug", "plug_count"), 0);
+	agg = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "memory_hotplug"), "plug_agg");
+	assert_int_equal(cJSON_GetObjectItem(agg, "sum_us")->valuedouble, 0);
+	assert_int_equal(cJSON_GetObjectItem(agg, "min_us")->valuedouble, 10);
+	assert_int_equal(cJSON_GetObjectItem(agg, "max_us")->valuedouble, 30);
+	cJSON_Delete(o);
+	free(line);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -147,6 +219,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_log_full_fifo),
 	    cmocka_unit_test(test_metrics_full_fifo),
+	    cmocka_unit_test(test_metrics_pmem_memory_hotplug),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

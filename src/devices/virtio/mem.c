@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <linux/virtio_mem.h>
 
 #include "ember/error.h"
 #include "ember/log.h"
+#include "ember/metrics.h"
 #include "ember/util.h"
 
 #define MAX_TOTAL_MIB (1ULL << 22) /* 4 TiB */
@@ -97,6 +99,7 @@ static int plug_blocks(struct virtio_mem *m, uint64_t first, uint64_t n)
 		m->slot_blocks[b / m->blocks_per_slot]++;
 	}
 	m->plugged_size += n * m->block_size;
+	m->stats.plug_bytes += n * m->block_size;
 	return 0;
 }
 
@@ -112,10 +115,13 @@ static void unplug_blocks(struct virtio_mem *m, uint64_t first, uint64_t n)
 			m->stats.map_fails++;
 	}
 	m->plugged_size -= n * m->block_size;
+	m->stats.unplug_bytes += n * m->block_size;
 	/* The blocks' pages go back to the host (RSS falls). */
-	if (gm_hotplug_discard(m->gm, gpa, n * m->block_size) < 0)
+	if (gm_hotplug_discard(m->gm, gpa, n * m->block_size) < 0) {
+		m->stats.discard_fails++;
 		log_warn("virtio-mem: releasing %llu MiB at %#llx failed",
 			 (unsigned long long)(n * m->block_size / MiB), (unsigned long long)gpa);
+	}
 }
 
 /* A request's range: block-aligned, n > 0, inside the region. */
@@ -200,6 +206,35 @@ static uint16_t handle(struct virtio_mem *m, const struct virtio_mem_req *req, u
 	}
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Each request's time into Firecracker's latency groups (one device). */
+static void record_latency(uint16_t type, uint64_t us)
+{
+	struct metrics_memory_hotplug *g = &metrics.memory_hotplug;
+
+	switch (type) {
+	case VIRTIO_MEM_REQ_PLUG:
+		metrics_latency_add(&g->plug_agg, us);
+		break;
+	case VIRTIO_MEM_REQ_UNPLUG:
+		metrics_latency_add(&g->unplug_agg, us);
+		break;
+	case VIRTIO_MEM_REQ_UNPLUG_ALL:
+		metrics_latency_add(&g->unplug_all_agg, us);
+		break;
+	case VIRTIO_MEM_REQ_STATE:
+		metrics_latency_add(&g->state_agg, us);
+		break;
+	}
+}
+
 static enum virtio_chain_verdict mem_chain(void *opaque, struct virtqueue *vq,
 					   const struct vq_chain *c)
 {
@@ -207,6 +242,7 @@ static enum virtio_chain_verdict mem_chain(void *opaque, struct virtqueue *vq,
 	struct virtio_mem_req req;
 	struct virtio_mem_resp resp;
 	uint16_t state = 0;
+	uint64_t t0;
 
 	if (c->read_len < sizeof(req) || c->write_len < sizeof(resp)) {
 		m->stats.event_fails++;
@@ -215,7 +251,9 @@ static enum virtio_chain_verdict mem_chain(void *opaque, struct virtqueue *vq,
 	}
 	vq_chain_read(c, 0, &req, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
+	t0 = mono_us();
 	resp.type = htole16(handle(m, &req, &state));
+	record_latency(le16toh(req.type), mono_us() - t0);
 	resp.u.state.state = htole16(state);
 	vq_chain_write(c, 0, &resp, sizeof(resp));
 	vq_push(vq, c->head, sizeof(resp));
@@ -279,6 +317,34 @@ static void mem_reset(struct virtio_dev *vd)
 	(void)vd;
 }
 
+/* Firecracker's "memory_hotplug" group: the counters' deltas. */
+static void mem_publish_metrics(struct virtio_dev *vd)
+{
+	struct virtio_mem *m = to_mem(vd);
+	struct metrics_memory_hotplug *g = &metrics.memory_hotplug;
+	struct virtio_mem_counters now, *old = &m->published;
+
+	virtio_mem_get_counters(m, &now);
+#define D(f) (now.f - old->f)
+	METRIC_ADD(g->activate_fails, D(activate_fails));
+	METRIC_ADD(g->queue_event_fails, D(event_fails));
+	METRIC_ADD(g->queue_event_count, D(queue_event_count));
+	METRIC_ADD(g->plug_count, D(plug_count));
+	METRIC_ADD(g->plug_bytes, D(plug_bytes));
+	METRIC_ADD(g->plug_fails, D(plug_fails));
+	METRIC_ADD(g->unplug_count, D(unplug_count));
+	METRIC_ADD(g->unplug_bytes, D(unplug_bytes));
+	METRIC_ADD(g->unplug_fails, D(unplug_fails));
+	METRIC_ADD(g->unplug_discard_fails, D(discard_fails));
+	METRIC_ADD(g->unplug_all_count, D(unplug_all_count));
+	METRIC_ADD(g->unplug_all_fails, D(unplug_all_fails));
+	METRIC_ADD(g->state_count, D(state_count));
+	METRIC_ADD(g->state_fails, D(state_fails));
+	METRIC_ADD(g->map_fails, D(map_fails));
+#undef D
+	*old = now;
+}
+
 static void mem_destroy_op(struct virtio_dev *vd)
 {
 	virtio_mem_destroy(to_mem(vd));
@@ -297,6 +363,7 @@ static const struct virtio_dev_ops mem_ops = {
     .queue_notify = mem_queue_notify,
     .reset = mem_reset,
     .destroy = mem_destroy_op,
+    .publish_metrics = mem_publish_metrics,
 };
 
 int virtio_mem_create(const struct memhp_cfg *cfg, struct guest_mem *gm,

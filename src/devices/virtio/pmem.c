@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -15,6 +16,7 @@
 
 #include "ember/error.h"
 #include "ember/log.h"
+#include "ember/metrics.h"
 
 #define PMEM_ALIGN (2ULL << 20)
 #define PMEM_MAX_SIZE (1ULL << 46) /* 64 TiB: far above any guest's address space use */
@@ -137,6 +139,22 @@ static void pmem_reset(struct virtio_dev *vd)
 	to_pmem(vd)->throttled = false;
 }
 
+/* Firecracker's "pmem_<id>" group (summed into "pmem"): the deltas. */
+static void pmem_publish_metrics(struct virtio_dev *vd)
+{
+	struct virtio_pmem *pm = to_pmem(vd);
+	struct virtio_pmem_counters now, *old = &pm->published;
+	struct metrics_pmem *m = metrics_pmem_get(pm->id);
+
+	if (!m)
+		return;
+	virtio_pmem_get_counters(pm, &now);
+#define P(f) METRIC_ADD(m->f, now.f - old->f);
+	METRICS_PMEM(P)
+#undef P
+	*old = now;
+}
+
 static void pmem_destroy_op(struct virtio_dev *vd)
 {
 	virtio_pmem_destroy(to_pmem(vd));
@@ -171,6 +189,7 @@ static const struct virtio_dev_ops pmem_ops = {
     .queue_notify = pmem_queue_notify,
     .reset = pmem_reset,
     .destroy = pmem_destroy_op,
+    .publish_metrics = pmem_publish_metrics,
     .save = pmem_save,
     .restore = pmem_restore,
 };
@@ -216,6 +235,7 @@ int virtio_pmem_create(const struct pmem_cfg *cfg, uint64_t gpa, const struct gu
 	pm->fd = -1;
 	pm->rl.timer_fd = -1;
 	pm->read_only = cfg->read_only;
+	snprintf(pm->id, sizeof(pm->id), "%s", cfg->id);
 	pm->gpa = gpa;
 	pm->fd = open(cfg->path, (cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (pm->fd < 0) {

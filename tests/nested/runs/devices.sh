@@ -33,10 +33,20 @@ dev_trace_dump() {
 	echo 0 >$dev_trace/events/enable
 }
 
+# dev_metric GROUP FIELD: FIELD of "GROUP":{...} summed over the metrics lines
+# (the group's own counters come before any nested object)
+dev_metric() {
+	awk -v g="\"$1\":{" -v f="\"$2\":" '{
+		i = index($0, g); if (!i) next
+		s = substr($0, i + length(g)); s = substr(s, 1, index(s, "}"))
+		j = index(s, f); if (j) n += substr(s, j + length(f)) + 0
+	} END { printf "%d", n }' /tmp/dev.metrics 2>/dev/null || echo 0
+}
+
 run_devices() {
 	dev_trace_on
 	step devices-images
-	rm -f /tmp/dev.in /tmp/dev.sock
+	rm -f /tmp/dev.in /tmp/dev.sock /tmp/dev.metrics
 	rm -f /tmp/pmem.img
 	truncate -s 64M /tmp/pmem.img && $E2/mke2fs -q -t ext4 -b 4096 -F /tmp/pmem.img ||
 		echo "NT-L1: mke2fs of the pmem image failed"
@@ -51,7 +61,8 @@ run_devices() {
 	  "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
 	  "entropy": {"rate_limiter": {"bandwidth": {"size": 2048, "refill_time": 1000}}},
 	  "pmem": [{"id": "pm0", "path_on_host": "/tmp/pmem.img"}],
-	  "memory-hotplug": {"total_size_mib": 512, "block_size_mib": 2, "slot_size_mib": 128}
+	  "memory-hotplug": {"total_size_mib": 512, "block_size_mib": 2, "slot_size_mib": 128},
+	  "metrics": {"metrics_path": "/tmp/dev.metrics"}
 	}
 	EOF
 	step devices-boot
@@ -96,6 +107,21 @@ run_devices() {
 	diagnose $rc $errf $con
 	dev_trace_dump $errf
 	results_from $con
+	# the devices' metrics groups, summed over every line ember flushed (the
+	# last one at its exit)
+	step devices-metrics
+	ent=$(dev_metric entropy entropy_bytes) pq=$(dev_metric pmem_pm0 queue_event_count)
+	pf=$(dev_metric pmem flush_count) mp=$(dev_metric memory_hotplug plug_bytes)
+	mu=$(dev_metric memory_hotplug unplug_bytes) mc=$(dev_metric memory_hotplug plug_count)
+	mf=$(dev_metric memory_hotplug queue_event_fails)
+	m="entropy.entropy_bytes $ent, pmem_pm0.queue_event_count $pq, pmem.flush_count $pf, memory_hotplug: plug_count $mc, plug_bytes $((mp >> 20)) MiB, unplug_bytes $((mu >> 20)) MiB, queue_event_fails $mf"
+	if [ "$ent" -ge 8192 ] && [ "$pq" -ge 1 ] && [ "$pf" -ge 1 ] && [ "$mc" -ge 1 ] &&
+		[ "$mp" -ge $((256 << 20)) ] && [ "$mu" -ge $((256 << 20)) ] && [ "$mf" = 0 ] &&
+		grep -q '"plug_agg":{"min_us":[0-9]*,"max_us":[1-9]' /tmp/dev.metrics; then
+		R PASS devices-metrics "$m"
+	else
+		R FAIL devices-metrics "$m; last line: $(tail -n 1 /tmp/dev.metrics | cut -c1-300)"
+	fi
 	# what L2 wrote through the DAX mapping is in the file now ember is gone
 	step pmem-l1
 	want=$(nt gen 9 4M | sha256sum | cut -d' ' -f1)
