@@ -31,6 +31,9 @@ struct memhp_cfg {
 	uint64_t total_size_mib;
 	uint64_t block_size_mib; /* power of two >= 2 */
 	uint64_t slot_size_mib;	 /* >= 128, multiple of block_size_mib */
+	/* `ember run --mem-hotplug ...,requested=`: requested_size from the
+	 * start (the API sets it with PATCH only; never in the config JSON) */
+	uint64_t requested_size_mib;
 };
 
 /* The VMM's side: add (map) or remove the KVM memory slot of device slot

@@ -26,6 +26,8 @@ enum {
 	OPT_VSOCK,
 	OPT_BALLOON,
 	OPT_ENTROPY,
+	OPT_PMEM,
+	OPT_MEM_HOTPLUG,
 	OPT_LOG_LEVEL,
 	OPT_HELP,
 	OPT_CMDLINE_OVERRIDE,
@@ -39,74 +41,80 @@ enum {
 };
 
 static const struct option run_opts[] = {
-	{"kernel", required_argument, NULL, OPT_KERNEL},
-	{"initrd", required_argument, NULL, OPT_INITRD},
-	{"cmdline", required_argument, NULL, OPT_CMDLINE},
-	{"mem", required_argument, NULL, OPT_MEM},
-	{"cpus", required_argument, NULL, OPT_CPUS},
-	{"cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE},
-	{"console", required_argument, NULL, OPT_CONSOLE},
-	{"kernel-decompress", no_argument, NULL, OPT_DECOMPRESS},
-	{"cmdline-override", no_argument, NULL, OPT_CMDLINE_OVERRIDE},
-	{"measured-boot", no_argument, NULL, OPT_MEASURED_BOOT},
-	{"disk", required_argument, NULL, OPT_DISK},
-	{"net", required_argument, NULL, OPT_NET},
-	{"vsock", required_argument, NULL, OPT_VSOCK},
-	{"balloon", required_argument, NULL, OPT_BALLOON},
-	{"entropy", optional_argument, NULL, OPT_ENTROPY},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
-	{"seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER},
-	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
-	{"copy", required_argument, NULL, OPT_COPY},
-	{"modules", required_argument, NULL, OPT_MODULES},
-	{"keep-initrd", required_argument, NULL, OPT_KEEP_INITRD},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+    {"kernel", required_argument, NULL, OPT_KERNEL},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE},
+    {"console", required_argument, NULL, OPT_CONSOLE},
+    {"kernel-decompress", no_argument, NULL, OPT_DECOMPRESS},
+    {"cmdline-override", no_argument, NULL, OPT_CMDLINE_OVERRIDE},
+    {"measured-boot", no_argument, NULL, OPT_MEASURED_BOOT},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"net", required_argument, NULL, OPT_NET},
+    {"vsock", required_argument, NULL, OPT_VSOCK},
+    {"balloon", required_argument, NULL, OPT_BALLOON},
+    {"entropy", optional_argument, NULL, OPT_ENTROPY},
+    {"pmem", required_argument, NULL, OPT_PMEM},
+    {"mem-hotplug", required_argument, NULL, OPT_MEM_HOTPLUG},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
+    {"seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER},
+    {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
+    {"copy", required_argument, NULL, OPT_COPY},
+    {"modules", required_argument, NULL, OPT_MODULES},
+    {"keep-initrd", required_argument, NULL, OPT_KEEP_INITRD},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 void cli_print_run_help(void)
 {
-	printf("usage: ember run --kernel PATH [options]\n"
-	       "       ember run --kernel PATH [options] -- CMD [ARGS...]   (one-shot run)\n"
-	       "  --kernel PATH          bzImage, ELF vmlinux or Unified Kernel Image\n"
-	       "  --initrd PATH          initial ramdisk\n"
-	       "  --cmdline STR          kernel command line (default: console=ttyS0 reboot=k panic=1)\n"
-	       "  --cmdline-override     with a UKI: use --cmdline instead of its .cmdline\n"
-	       "  --mem SIZE             guest RAM, e.g. 256M, 2G (default 128M)\n"
-	       "  --cpus N               vCPUs, 1-%d (default 1)\n"
-	       "  --cpu-template FILE    custom CPU template (Firecracker JSON format)\n"
-	       "  --console KIND         stdio (default), file:PATH or none\n"
-	       "  --kernel-decompress    decompress a bzImage on the host, boot its vmlinux\n"
-	       "  --measured-boot        log SHA-256 of kernel, initrd, cmdline (always for a UKI)\n"
-	       "  --disk PATH[,ro][,id=NAME][,cache=writeback|unsafe][,io=async|sync]\n"
-	       "                               virtio-blk drive (repeatable; first is vda;\n"
-	       "                               unsafe: no flush offered)\n"
-	       "  --net TAP[,mac=MAC]    virtio-net on an existing TAP device (repeatable)\n"
-	       "  --net passt[,mac=MAC][,forward=HOSTPORT:GUESTPORT]...\n"
-	       "                               virtio-net through a passt ember starts (no root\n"
-	       "                               needed; forward: host TCP port to the guest's)\n"
-	       "  --net passt-socket=PATH[,mac=MAC]   virtio-net through a running passt\n"
-	       "  --vsock CID:PATH       virtio-vsock with the Unix socket PATH\n"
-	       "  --balloon MIB[,deflate_on_oom][,stats=SECONDS]   virtio-balloon, target MIB\n"
+	printf(
+	    "usage: ember run --kernel PATH [options]\n"
+	    "       ember run --kernel PATH [options] -- CMD [ARGS...]   (one-shot run)\n"
+	    "  --kernel PATH          bzImage, ELF vmlinux or Unified Kernel Image\n"
+	    "  --initrd PATH          initial ramdisk\n"
+	    "  --cmdline STR          kernel command line (default: console=ttyS0 reboot=k "
+	    "panic=1)\n"
+	    "  --cmdline-override     with a UKI: use --cmdline instead of its .cmdline\n"
+	    "  --mem SIZE             guest RAM, e.g. 256M, 2G (default 128M)\n"
+	    "  --cpus N               vCPUs, 1-%d (default 1)\n"
+	    "  --cpu-template FILE    custom CPU template (Firecracker JSON format)\n"
+	    "  --console KIND         stdio (default), file:PATH or none\n"
+	    "  --kernel-decompress    decompress a bzImage on the host, boot its vmlinux\n"
+	    "  --measured-boot        log SHA-256 of kernel, initrd, cmdline (always for a UKI)\n"
+	    "  --disk PATH[,ro][,id=NAME][,cache=writeback|unsafe][,io=async|sync]\n"
+	    "                               virtio-blk drive (repeatable; first is vda;\n"
+	    "                               unsafe: no flush offered)\n"
+	    "  --net TAP[,mac=MAC]    virtio-net on an existing TAP device (repeatable)\n"
 	    "  --net passt[,mac=MAC][,forward=HOSTPORT:GUESTPORT]...\n"
 	    "                               virtio-net through a passt ember starts (no root\n"
-	    "                               needed; forward: host TCP/UDP port to the guest)\n"
+	    "                               needed; forward: host TCP port to the guest's)\n"
 	    "  --net passt-socket=PATH[,mac=MAC]   virtio-net through a running passt\n"
-	       "  --entropy[=BYTES]      virtio-rng from the host's getrandom(), at most BYTES/s\n"
-	       "  --log-level LEVEL      error, warn, info, debug\n"
-	       "  --boot-timer           log the time until the guest writes 123 to port 0x3f0\n"
-	       "  --seccomp-filter FILE  per-thread seccomp filters from FILE (Firecracker JSON)\n"
-	       "  --no-seccomp           no seccomp filters (debugging only)\n"
-	       "One-shot runs (a command after --): ember builds an initramfs of CMD, the\n"
-	       "shared objects it needs and the modules the devices need, runs CMD on the\n"
-	       "console and exits with its status.\n"
-	       "  --copy PATH            also put PATH (and what it needs) in (repeatable)\n"
-	       "  --modules DIR          kernel modules from DIR\n"
-	       "                               (default /lib/modules/$(uname -r))\n"
-	       "  --keep-initrd PATH     write the initramfs to PATH too\n"
-	       "Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
-	       CFG_MAX_VCPUS);
+	    "  --vsock CID:PATH       virtio-vsock with the Unix socket PATH\n"
+	    "  --balloon MIB[,deflate_on_oom][,stats=SECONDS]   virtio-balloon, target MIB\n"
+	    "  --entropy[=BYTES]      virtio-rng from the host's getrandom(), at most BYTES/s\n"
+	    "  --pmem PATH[,ro][,root][,id=NAME]   virtio-pmem: PATH mapped into guest memory\n"
+	    "                               (repeatable; root: root=/dev/pmemN on the cmdline)\n"
+	    "  --mem-hotplug SIZE[,block=SIZE][,slot=SIZE][,requested=SIZE]\n"
+	    "                               virtio-mem: SIZE of hotpluggable memory above RAM\n"
+	    "                               (block default 2M, slot 128M); the guest plugs\n"
+	    "                               requested (default 0) at boot\n"
+	    "  --log-level LEVEL      error, warn, info, debug\n"
+	    "  --boot-timer           log the time until the guest writes 123 to port 0x3f0\n"
+	    "  --seccomp-filter FILE  per-thread seccomp filters from FILE (Firecracker JSON)\n"
+	    "  --no-seccomp           no seccomp filters (debugging only)\n"
+	    "One-shot runs (a command after --): ember builds an initramfs of CMD, the\n"
+	    "shared objects it needs and the modules the devices need, runs CMD on the\n"
+	    "console and exits with its status.\n"
+	    "  --copy PATH            also put PATH (and what it needs) in (repeatable)\n"
+	    "  --modules DIR          kernel modules from DIR\n"
+	    "                               (default /lib/modules/$(uname -r))\n"
+	    "  --keep-initrd PATH     write the initramfs to PATH too\n"
+	    "Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
+	    CFG_MAX_VCPUS);
 }
 
 int cli_parse_mac(const char *s, uint8_t mac[6])
@@ -123,8 +131,9 @@ static int set_id(char *dst, const char *id, const char *what)
 	for (size_t i = 0; i < n; i++)
 		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
 		      (id[i] >= '0' && id[i] <= '9') || id[i] == '_' || id[i] == '-'))
-			return err_set(EINVAL, "%s id '%s' may only contain letters, digits, _ and -",
-				       what, id);
+			return err_set(EINVAL,
+				       "%s id '%s' may only contain letters, digits, _ and -", what,
+				       id);
 	memcpy(dst, id, n + 1);
 	return 0;
 }
@@ -137,7 +146,7 @@ int cli_parse_disk(const char *spec, struct drive_cfg *d)
 	if (!copy)
 		return err_set(ENOMEM, "out of memory");
 	if (spec[0] == ',')
-		n = 1; /* no path: strtok_r would take the first option for it */
+		n = 1;		   /* no path: strtok_r would take the first option for it */
 	d->cache_writeback = true; /* ember run: the guest's flushes reach the disk */
 	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
 		if (n++ == 0) {
@@ -150,15 +159,17 @@ int cli_parse_disk(const char *spec, struct drive_cfg *d)
 			d->read_only = false;
 		} else if (strncmp(tok, "id=", 3) == 0) {
 			r = set_id(d->id, tok + 3, "--disk");
-		} else if (strcmp(tok, "cache=unsafe") == 0 || strcmp(tok, "cache=writeback") == 0) {
+		} else if (strcmp(tok, "cache=unsafe") == 0 ||
+			   strcmp(tok, "cache=writeback") == 0) {
 			d->cache_writeback = tok[6] == 'w';
 		} else if (strcmp(tok, "io=async") == 0 || strcmp(tok, "io=sync") == 0) {
 			d->io_async = tok[3] == 'a';
 		} else {
-			r = err_set(EINVAL,
-				    "--disk %s: unknown option '%s' "
-				    "(PATH[,ro][,id=NAME][,cache=writeback|unsafe][,io=async|sync])",
-				    spec, tok);
+			r = err_set(
+			    EINVAL,
+			    "--disk %s: unknown option '%s' "
+			    "(PATH[,ro][,id=NAME][,cache=writeback|unsafe][,io=async|sync])",
+			    spec, tok);
 		}
 	}
 	if (r == 0 && (n == 0 || !d->path || !*d->path))
@@ -215,12 +226,14 @@ int cli_parse_net(const char *spec, struct net_cfg *nc)
 				else if (!(nc->passt_socket = strdup(tok + 13)))
 					r = err_set(ENOMEM, "out of memory");
 			} else if (strlen(tok) >= 16)
-				r = err_set(EINVAL, "--net %s: TAP name longer than 15 characters", spec);
+				r = err_set(EINVAL, "--net %s: TAP name longer than 15 characters",
+					    spec);
 			else if (!(nc->host_dev_name = strdup(tok)))
 				r = err_set(ENOMEM, "out of memory");
 		} else if (strncmp(tok, "mac=", 4) == 0) {
 			if (cli_parse_mac(tok + 4, nc->mac) < 0)
-				r = err_set(EINVAL, "--net %s: bad MAC address '%s'", spec, tok + 4);
+				r = err_set(EINVAL, "--net %s: bad MAC address '%s'", spec,
+					    tok + 4);
 			nc->has_mac = true;
 		} else if (strncmp(tok, "id=", 3) == 0) {
 			r = set_id(nc->id, tok + 3, "--net");
@@ -272,14 +285,16 @@ static int cli_parse_balloon(const char *spec, struct balloon_cfg *b)
 	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
 		if (n++ == 0) {
 			if (parse_u64(tok, 0, UINT32_MAX, &v) < 0)
-				r = err_set(EINVAL, "--balloon %s: bad amount '%s' (MiB)", spec, tok);
+				r = err_set(EINVAL, "--balloon %s: bad amount '%s' (MiB)", spec,
+					    tok);
 			b->amount_mib = (uint32_t)v;
 		} else if (strcmp(tok, "deflate_on_oom") == 0) {
 			b->deflate_on_oom = true;
 		} else if (strncmp(tok, "stats=", 6) == 0) {
 			if (parse_u64(tok + 6, 0, UINT32_MAX, &v) < 0)
-				r = err_set(EINVAL, "--balloon %s: bad stats interval '%s' (seconds)",
-					    spec, tok + 6);
+				r = err_set(EINVAL,
+					    "--balloon %s: bad stats interval '%s' (seconds)", spec,
+					    tok + 6);
 			b->stats_polling_interval_s = (uint32_t)v;
 		} else {
 			r = err_set(EINVAL, "--balloon %s: unknown option '%s'", spec, tok);
@@ -440,6 +455,91 @@ static int set_entropy(struct vm_config *cfg, const char *val)
 	return 0;
 }
 
+/* --pmem PATH[,ro][,root][,id=NAME] */
+static int add_pmem(struct vm_config *cfg, const char *spec)
+{
+	char *copy, *save = NULL, *tok;
+	struct pmem_cfg *p;
+	int r = 0, n = 0;
+
+	if (cfg->npmems == CFG_MAX_PMEM)
+		return err_set(E2BIG, "--pmem: at most %d devices", CFG_MAX_PMEM);
+	if (spec[0] == ',' || !(copy = strdup(spec)))
+		return spec[0] == ',' ? err_set(EINVAL, "--pmem %s: expected PATH first", spec)
+				      : err_set(ENOMEM, "out of memory");
+	p = &cfg->pmems[cfg->npmems];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->id, sizeof(p->id), "pmem%d", cfg->npmems);
+	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
+		if (n++ == 0)
+			r = set_str(&p->path, tok);
+		else if (strcmp(tok, "ro") == 0)
+			p->read_only = true;
+		else if (strcmp(tok, "root") == 0)
+			p->root_device = true;
+		else if (strncmp(tok, "id=", 3) == 0)
+			r = set_id(p->id, tok + 3, "--pmem");
+		else
+			r = err_set(EINVAL, "--pmem %s: unknown option '%s'", spec, tok);
+	}
+	free(copy);
+	if (r == 0 && !p->path)
+		r = err_set(EINVAL, "--pmem needs a PATH");
+	if (r < 0) {
+		pmem_cfg_free(p);
+		return r;
+	}
+	cfg->npmems++;
+	return 0;
+}
+
+/* A size in whole MiB (256M, 1G, or bytes). */
+static int size_mib(const char *spec, const char *what, const char *val, uint64_t *mib)
+{
+	uint64_t b;
+
+	if (parse_size(val, &b) < 0 || b % (1ULL << 20))
+		return err_set(EINVAL, "--mem-hotplug %s: %s '%s' is not a whole number of MiB",
+			       spec, what, val);
+	*mib = b >> 20;
+	return 0;
+}
+
+/* --mem-hotplug SIZE[,block=SIZE][,slot=SIZE][,requested=SIZE] */
+static int set_mem_hotplug(struct vm_config *cfg, const char *spec)
+{
+	struct memhp_cfg m = {.present = true,
+			      .block_size_mib = VIRTIO_MEM_DEFAULT_BLOCK_MIB,
+			      .slot_size_mib = VIRTIO_MEM_DEFAULT_SLOT_MIB};
+	char *copy, *save = NULL, *tok;
+	int r = 0, n = 0;
+
+	if (cfg->memory_hotplug.present)
+		return err_set(EINVAL, "--mem-hotplug given twice (one virtio-mem device per VM)");
+	if (spec[0] == ',' || !(copy = strdup(spec)))
+		return spec[0] == ','
+			   ? err_set(EINVAL, "--mem-hotplug %s: expected SIZE first", spec)
+			   : err_set(ENOMEM, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
+		if (n++ == 0)
+			r = size_mib(spec, "size", tok, &m.total_size_mib);
+		else if (strncmp(tok, "block=", 6) == 0)
+			r = size_mib(spec, "block", tok + 6, &m.block_size_mib);
+		else if (strncmp(tok, "slot=", 5) == 0)
+			r = size_mib(spec, "slot", tok + 5, &m.slot_size_mib);
+		else if (strncmp(tok, "requested=", 10) == 0)
+			r = size_mib(spec, "requested", tok + 10, &m.requested_size_mib);
+		else
+			r = err_set(EINVAL, "--mem-hotplug %s: unknown option '%s'", spec, tok);
+	}
+	free(copy);
+	if (r == 0 && (r = virtio_mem_check_cfg(&m)) < 0)
+		return err_wrap(-r, "--mem-hotplug %s", spec);
+	if (r == 0)
+		cfg->memory_hotplug = m;
+	return r;
+}
+
 /* The devices: 0, -errno or NOT_MINE. */
 static int device_opt(struct vm_config *cfg, int opt, const char *val)
 {
@@ -458,6 +558,10 @@ static int device_opt(struct vm_config *cfg, int opt, const char *val)
 		return cli_parse_balloon(val, &cfg->balloon);
 	case OPT_ENTROPY:
 		return set_entropy(cfg, val);
+	case OPT_PMEM:
+		return add_pmem(cfg, val);
+	case OPT_MEM_HOTPLUG:
+		return set_mem_hotplug(cfg, val);
 	}
 	return NOT_MINE;
 }
@@ -491,8 +595,8 @@ static int process_opt(struct vm_config *cfg, int opt, const char *val)
 	switch (opt) {
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(val, &lvl) < 0)
-			return err_set(EINVAL, "--log-level %s: expected error, warn, info or debug",
-				       val);
+			return err_set(EINVAL,
+				       "--log-level %s: expected error, warn, info or debug", val);
 		log_set_level(lvl);
 		return 0;
 	case OPT_BOOT_TIMER:

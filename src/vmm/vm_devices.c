@@ -237,6 +237,10 @@ int vm_setup_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 			return err_wrap(-r, "memory-hotplug");
 		if ((r = add_vdev(vm, &m->vdev, m, "memory-hotplug")) < 0)
 			return r;
+		log_info("memory-hotplug: %llu MiB at %#llx in %llu MiB blocks, %llu MiB requested",
+			 (unsigned long long)(m->region_size >> 20), (unsigned long long)m->addr,
+			 (unsigned long long)(m->block_size >> 20),
+			 (unsigned long long)(m->requested_size >> 20));
 	}
 	return 0;
 }

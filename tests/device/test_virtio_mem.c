@@ -373,6 +373,40 @@ static void test_bad_config(void **state)
 	assert_true(virtio_mem_check_cfg(&c) < 0);
 	c.total_size_mib = 0;
 	assert_true(virtio_mem_check_cfg(&c) < 0);
+	/* ember run's requested= : block multiples up to the total */
+	c.total_size_mib = 256;
+	c.requested_size_mib = 256;
+	assert_int_equal(virtio_mem_check_cfg(&c), 0);
+	c.requested_size_mib = 3;
+	assert_true(virtio_mem_check_cfg(&c) < 0);
+	c.requested_size_mib = 258;
+	assert_true(virtio_mem_check_cfg(&c) < 0);
+}
+
+/* A requested size from the start (ember run --mem-hotplug ...,requested=):
+ * the driver reads it at once and may plug that much, no more. */
+static void test_requested_at_boot(void **state)
+{
+	struct vdriver d;
+	struct virtio_mem *m;
+	struct virtio_mem_config c;
+	struct memhp_cfg cfg = {.present = true,
+				.total_size_mib = HP_SIZE / MiB,
+				.block_size_mib = BLOCK / MiB,
+				.slot_size_mib = SLOT / MiB,
+				.requested_size_mib = 6};
+
+	(void)state;
+	assert_int_equal(vdrv_init(&d, MEM), 0);
+	assert_int_equal(gm_hotplug_init(&d.gm, HP_GPA, HP_SIZE, SLOT), 0);
+	assert_int_equal(virtio_mem_create(&cfg, &d.gm, NULL, &d.el, &m), 0);
+	assert_int_equal(vdrv_attach(&d, &m->vdev), 0);
+	assert_int_equal(vdrv_setup(&d, FEATURES, 1, QSIZE), 0);
+	vdrv_config_read(&d, 0, &c, sizeof(c));
+	assert_int_equal(c.requested_size, 6 * MiB);
+	assert_int_equal(c.plugged_size, 0);
+	virtio_mem_destroy(m);
+	vdrv_destroy(&d);
 }
 
 int main(void)
@@ -380,7 +414,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_config_features), cmocka_unit_test(test_plug_unplug),
 	    cmocka_unit_test(test_hostile),	    cmocka_unit_test(test_unplug_all_and_buffers),
-	    cmocka_unit_test(test_bad_config),
+	    cmocka_unit_test(test_bad_config),	    cmocka_unit_test(test_requested_at_boot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

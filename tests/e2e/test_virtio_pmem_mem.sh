@@ -139,4 +139,51 @@ if [ "$RC" -ne 0 ] && grep -q "root device already exists" "$ERR"; then
 else
 	fail "a root drive and a root pmem: exit $RC $(cat "$ERR")"
 fi
+
+# ---- ember run --pmem / --mem-hotplug ----
+run_ember cli run --kernel "$TESTGUEST" --cmdline "$cmdline tg.virtio=3" --pmem "$ro,ro,root" \
+	--pmem "$rw,id=data" --mem-hotplug 512M,block=4M,slot=256M,requested=64M --log-level info
+if [ "$RC" -eq 0 ] && grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0' "$OUT"; then
+	pass "ember run with two --pmem and --mem-hotplug: exit 0, 3 virtio devices"
+	if tr -d '\r' <"$OUT" | grep -qE '^ok cmdline.text ".* root=/dev/pmem0 ro"$'; then
+		pass "--pmem PATH,ro,root: the kernel command line ends in root=/dev/pmem0 ro"
+	else
+		fail "--pmem PATH,ro,root: $(tr -d '\r' <"$OUT" | grep '^ok cmdline.text')"
+	fi
+	if grep -q "memory-hotplug: 512 MiB at 0x[0-9a-f]* in 4 MiB blocks, 64 MiB requested" "$ERR"; then
+		pass "--mem-hotplug 512M,block=4M,slot=256M,requested=64M: $(grep -o 'memory-hotplug: .*' "$ERR")"
+	else
+		fail "--mem-hotplug: $(grep 'memory-hotplug' "$ERR")"
+	fi
+else
+	fail "ember run --pmem --mem-hotplug: exit $RC"
+	show_file "$ERR"
+fi
+if [ "$(sha256sum <"$rw")" = "$sum_rw" ] && [ "$(sha256sum <"$ro")" = "$sum_ro" ]; then
+	pass "the backing files are unchanged after ember run"
+else
+	fail "a backing file changed under ember run"
+fi
+# bad flags: exit 1 and the reason on one line
+cli_bad() {
+	local want=$1
+	shift
+	run_ember clibad run --kernel "$TESTGUEST" "$@"
+	if [ "$RC" -eq 1 ] && grep -q -- "$want" "$ERR" && [ "$(wc -l <"$ERR")" -le 2 ]; then
+		pass "ember run $*: refused ($(head -c 160 "$ERR"))"
+	else
+		fail "ember run $*: exit $RC, $(head -c 300 "$ERR") (want '$want')"
+	fi
+}
+cli_bad "expected PATH first" --pmem ,ro
+cli_bad "unknown option 'rw'" --pmem "$ro,rw"
+cli_bad "at most" $(for i in $(seq 0 8); do printf -- '--pmem %s,ro,id=p%d ' "$ro" "$i"; done)
+cli_bad "path_on_host" --pmem "$E2E_TMP/none"
+cli_bad "root device already exists" --disk "$ro,ro" --pmem "$ro,ro,root"
+cli_bad "total_size_mib: 100 is not a positive multiple" --mem-hotplug 100M
+cli_bad "block_size_mib: 3 is not a power of two" --mem-hotplug 256M,block=3M
+cli_bad "requested_size_mib: 3 is not a multiple" --mem-hotplug 256M,requested=3M
+cli_bad "requested_size_mib: 512 is not a multiple" --mem-hotplug 256M,requested=512M
+cli_bad "is not a whole number of MiB" --mem-hotplug 256M,slot=1000
+cli_bad "given twice" --mem-hotplug 256M --mem-hotplug 128M
 finish

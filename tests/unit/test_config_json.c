@@ -362,8 +362,7 @@ static void test_net_vsock_balloon(void **state)
 				       "\"passt_socket\": \"/run/passt.sock\"}"),
 				     &n),
 		   "one backend only");
-	expect_err(cfgjson_parse_net(S("{\"iface_id\": \"eth0\", \"passt_socket\": \"\"}"),
-				     &n),
+	expect_err(cfgjson_parse_net(S("{\"iface_id\": \"eth0\", \"passt_socket\": \"\"}"), &n),
 		   "passt_socket: must not be empty");
 	expect_err(cfgjson_parse_net(S("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
 				       "\"allow_mmds_requests\": true}"),
@@ -867,7 +866,8 @@ static void test_pmem_memory_hotplug(void **state)
 	c.entropy.present = c.vsock.present = c.balloon.present = true;
 	c.vsock.guest_cid = 3;
 	c.vsock.uds_path = strdup("/tmp/v.sock");
-	c.memory_hotplug = (struct memhp_cfg){true, 1024, 2, 128};
+	c.memory_hotplug = (struct memhp_cfg){
+	    .present = true, .total_size_mib = 1024, .block_size_mib = 2, .slot_size_mib = 128};
 	assert_int_equal(config_check_device_count(&c), 0); /* 9 + 4 + 4 = 17 */
 	c.nnets = 3;					    /* counted only: 20 */
 	assert_int_equal(config_check_device_count(&c), -EINVAL);

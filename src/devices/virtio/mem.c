@@ -41,6 +41,13 @@ int virtio_mem_check_cfg(const struct memhp_cfg *c)
 	if (c->total_size_mib > MAX_TOTAL_MIB)
 		return err_set(EINVAL, "total_size_mib: %llu is more than ember supports (%llu)",
 			       (unsigned long long)c->total_size_mib, MAX_TOTAL_MIB);
+	if (c->requested_size_mib > c->total_size_mib || c->requested_size_mib % b)
+		return err_set(
+		    EINVAL,
+		    "requested_size_mib: %llu is not a multiple of block_size_mib (%llu) "
+		    "up to total_size_mib (%llu)",
+		    (unsigned long long)c->requested_size_mib, (unsigned long long)b,
+		    (unsigned long long)c->total_size_mib);
 	return 0;
 }
 
@@ -392,6 +399,7 @@ int virtio_mem_create(const struct memhp_cfg *cfg, struct guest_mem *gm,
 	m->slot_size = h->slot_size;
 	m->nblocks = m->region_size / m->block_size;
 	m->blocks_per_slot = m->slot_size / m->block_size;
+	m->requested_size = cfg->requested_size_mib * MiB;
 	m->plugged = calloc((m->nblocks + 63) / 64, sizeof(uint64_t));
 	m->slot_blocks = calloc(h->nslots, sizeof(uint32_t));
 	if (!m->plugged || !m->slot_blocks) {
