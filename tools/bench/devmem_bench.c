@@ -8,11 +8,20 @@
  *  - virtio-pmem: a FLUSH request after 64 dirtied 4 KiB pages of a 64 MiB
  *    file in $TMPDIR (default /tmp), median latency, next to a plain
  *    fdatasync() of the same file after the same writes in the same run.
- * Best (median) of ROUNDS. Usage: devmem_bench */
+ *  - virtio-rng (entropy): 4 MiB handed out in 4 KiB and in 64 KiB
+ *    requests, unlimited, next to getrandom() of the same sizes (the device's
+ *    own cost per request over the host's source).
+ *  - serial output (serial_out_path): 256 KiB written by the "guest" one byte
+ *    per THR write (each a port write KVM hands to ember) to a file in
+ *    $TMPDIR, next to the same bytes in one write() per byte; and the same
+ *    MiB against a 64 KiB/s rate limit: the bytes that go out and are dropped.
+ * Usage: devmem_bench */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,7 +32,9 @@
 #include "device/vdriver.h"
 #include "ember/log.h"
 #include "ember/virtio_mem.h"
+#include "ember/serial.h"
 #include "ember/virtio_pmem.h"
+#include "ember/virtio_rng.h"
 
 #define HP_GPA (4ULL << 30)
 #define HP_SIZE (1024 * MiB)
@@ -72,7 +83,10 @@ static uint64_t memfd_bytes(int fd)
 
 static int bench_mem(void)
 {
-	struct memhp_cfg cfg = {true, HP_SIZE / MiB, BLOCK / MiB, 128};
+	struct memhp_cfg cfg = {.present = true,
+				.total_size_mib = HP_SIZE / MiB,
+				.block_size_mib = BLOCK / MiB,
+				.slot_size_mib = 128};
 	struct vdriver d;
 	struct virtio_mem *m;
 	uint64_t rq, rs, held, after;
@@ -188,6 +202,121 @@ static int bench_pmem(void)
 	return 0;
 }
 
+#define RNG_TOTAL (4 * MiB)
+
+static int bench_rng(void)
+{
+	static uint8_t buf[64 * 1024];
+	const uint32_t sizes[] = {4096, 64 * 1024};
+	struct rng_cfg cfg = {.present = true};
+	struct vdriver d;
+	struct virtio_rng *rng;
+
+	if (vdrv_init(&d, 4 * MiB) < 0 || virtio_rng_create(&cfg, &d.gm, &d.el, &rng) < 0 ||
+	    vdrv_attach(&d, &rng->vdev) < 0 ||
+	    vdrv_setup(&d, VIRTIO_FEATURE(VIRTIO_F_VERSION_1), 1, 16) < 0)
+		return -1;
+	for (unsigned k = 0; k < 2; k++) {
+		uint32_t sz = sizes[k], n = (uint32_t)(RNG_TOTAL / sz);
+		uint64_t b = vdrv_alloc(&d, sz, 8);
+		struct vd_buf vb = {b, sz, true};
+		double t0 = now_s(), dev, raw;
+
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t id, len;
+			int head = vdrv_add_chain(&d, 0, &vb, 1, false);
+
+			if (head < 0)
+				return -1;
+			vdrv_kick(&d, 0);
+			if (vdrv_wait_used(&d, 0, VDRV_WAIT_MS, &id, &len) < 0 || len != sz)
+				return -1;
+			vdrv_free_chain(&d, 0, (uint16_t)id);
+		}
+		dev = now_s() - t0;
+		t0 = now_s();
+		for (uint32_t i = 0; i < n; i++)
+			for (uint32_t off = 0; off < sz;) {
+				ssize_t g = getrandom(buf + off, sz - off, 0);
+
+				if (g <= 0)
+					return -1;
+				off += (uint32_t)g;
+			}
+		raw = now_s() - t0;
+		printf(
+		    "virtio-rng: %llu MiB in %u requests of %u KiB: %.0f MiB/s (%.1f us/request), "
+		    "getrandom() of the same: %.0f MiB/s (ratio %.2f)\n",
+		    (unsigned long long)(RNG_TOTAL / MiB), n, sz / 1024, RNG_TOTAL / MiB / dev,
+		    dev * 1e6 / n, RNG_TOTAL / MiB / raw, dev / raw);
+	}
+	virtio_rng_destroy(rng);
+	vdrv_destroy(&d);
+	return 0;
+}
+
+static void no_irq(void *opaque, int level)
+{
+	(void)opaque;
+	(void)level;
+}
+
+#define SERIAL_BYTES (256 << 10)
+
+static int bench_serial(void)
+{
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	struct token_bucket_cfg limit = {
+	    .present = true, .size = 64 * 1024, .refill_time_ms = 1000};
+	char path[256];
+	struct serial s;
+	double t0, dev, raw;
+	uint64_t out, dropped;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ember-serial-bench.XXXXXX", dir);
+	if ((fd = mkstemp(path)) < 0)
+		return -1;
+	unlink(path);
+	serial_init(&s, fd, no_irq, NULL);
+	t0 = now_s();
+	for (int i = 0; i < SERIAL_BYTES; i++) {
+		uint8_t c = (uint8_t)('a' + i % 26);
+
+		serial_bus_ops.write(&s, 0, &c, 1);
+	}
+	dev = now_s() - t0;
+	t0 = now_s();
+	for (int i = 0; i < SERIAL_BYTES; i++) {
+		uint8_t c = (uint8_t)('a' + i % 26);
+
+		if (write(fd, &c, 1) != 1)
+			return -1;
+	}
+	raw = now_s() - t0;
+	printf("serial output to a file: 256 KiB in 1-byte THR writes: %.2f MiB/s (%.2f us/byte), "
+	       "write() per byte: %.2f MiB/s (ratio %.2f)\n",
+	       0.25 / dev, dev * 1e6 / SERIAL_BYTES, 0.25 / raw, dev / raw);
+	serial_set_out_limit(&s, &limit);
+	out = (uint64_t)lseek(fd, 0, SEEK_END);
+	t0 = now_s();
+	for (int i = 0; i < SERIAL_BYTES; i++) {
+		uint8_t c = '.';
+
+		serial_bus_ops.write(&s, 0, &c, 1);
+	}
+	dev = now_s() - t0;
+	out = (uint64_t)lseek(fd, 0, SEEK_END) - out;
+	dropped = s.counters.rate_limiter_dropped_bytes;
+	printf(
+	    "serial output at a 64 KiB/s limit: 256 KiB written in %.0f ms, %llu KiB out, %llu KiB "
+	    "dropped (uart.rate_limiter_dropped_bytes)\n",
+	    dev * 1e3, (unsigned long long)(out / 1024), (unsigned long long)(dropped / 1024));
+	serial_destroy(&s);
+	close(fd);
+	return out + dropped == SERIAL_BYTES ? 0 : -1;
+}
+
 int main(void)
 {
 	log_set_level(LOG_WARN);
@@ -197,6 +326,14 @@ int main(void)
 	}
 	if (bench_pmem() < 0) {
 		fprintf(stderr, "devmem_bench: virtio-pmem round failed: %s\n", strerror(errno));
+		return 1;
+	}
+	if (bench_rng() < 0) {
+		fprintf(stderr, "devmem_bench: virtio-rng round failed\n");
+		return 1;
+	}
+	if (bench_serial() < 0) {
+		fprintf(stderr, "devmem_bench: serial round failed: %s\n", strerror(errno));
 		return 1;
 	}
 	return 0;
