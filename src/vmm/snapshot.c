@@ -89,7 +89,7 @@ static int write_memory(const struct guest_mem *gm, const char *path)
 
 		if (data < 0 && errno == ENXIO)
 			break; /* no data after off */
-		if (data < 0) /* SEEK_DATA unsupported (hugetlbfs): read it all */
+		if (data < 0)  /* SEEK_DATA unsupported (hugetlbfs): read it all */
 			data = (off_t)off;
 		hole = gm->memfd >= 0 ? lseek(gm->memfd, data, SEEK_HOLE) : (off_t)gm->total;
 		if (hole < 0 || (uint64_t)hole > gm->total)
@@ -267,11 +267,9 @@ int snapshot_create(struct vm *vm, const struct vm_config *cfg,
 
 	if (vm_get_state(vm) != VM_STATE_PAUSED)
 		return err_set(EINVAL, "the microVM must be paused");
-	if (cfg->npmems || cfg->memory_hotplug.present)
-		return err_set(ENOTSUP,
-			       "snapshots of a microVM with %s are not supported by "
-			       "ember yet",
-			       cfg->npmems ? "pmem devices" : "hotpluggable memory");
+	if (cfg->memory_hotplug.present)
+		return err_set(ENOTSUP, "snapshots of a microVM with hotpluggable memory are not "
+					"supported by ember yet");
 	if (req->type == SNAP_FULL && vm->mem.file_ino && stat(req->mem_file_path, &st) == 0 &&
 	    (uint64_t)st.st_dev == vm->mem.file_dev && (uint64_t)st.st_ino == vm->mem.file_ino)
 		return err_set(EINVAL, "mem_file_path is the memory file this microVM was loaded "
@@ -490,6 +488,12 @@ static void take_vm_sections(struct vm_config *cfg, struct vm_config *n)
 	cfg->vsock = n->vsock;
 	memset(&n->vsock, 0, sizeof(n->vsock));
 	cfg->balloon = n->balloon;
+	cfg->entropy = n->entropy;
+	for (int i = 0; i < cfg->npmems; i++)
+		pmem_cfg_free(&cfg->pmems[i]);
+	memcpy(cfg->pmems, n->pmems, sizeof(cfg->pmems));
+	cfg->npmems = n->npmems;
+	n->npmems = 0;
 	free(cfg->cpu_template_json);
 	cfg->cpu_template_json = n->cpu_template_json;
 	n->cpu_template_json = NULL;

@@ -66,7 +66,7 @@ if wait_api "$SOCK"; then
 		expect "PUT /hotplug/memory after boot" 400 "not supported after starting"
 		api PATCH /vm '{"state": "Paused"}'
 		api PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/s\", \"mem_file_path\": \"$E2E_TMP/m\"}"
-		expect "snapshot with pmem refused with the reason" 400 "pmem devices are not supported"
+		expect "snapshot with hotplug memory refused with the reason" 400 "hotpluggable memory are not supported"
 		api PATCH /vm '{"state": "Resumed"}'
 	else
 		fail "the guest never reached tg.wait=cad"
@@ -138,6 +138,67 @@ if [ "$RC" -ne 0 ] && grep -q "root device already exists" "$ERR"; then
 	pass "a root drive and a root pmem refused: $(head -c 200 "$ERR")"
 else
 	fail "a root drive and a root pmem: exit $RC $(cat "$ERR")"
+fi
+
+# ---- a snapshot of a VM with pmem: the file is its memory, mapped again ----
+N=40
+snap=$E2E_TMP/pm.snap
+smem=$E2E_TMP/pm.mem
+load_body() { echo "{\"snapshot_path\": \"$snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$smem\"}, \"resume_vm\": true}"; }
+snap_ember() { # snap_ember NAME: an API-mode ember on $SOCK, output in $E2E_TMP/NAME.*
+	rm -f "$SOCK"
+	e2e_cases=$((e2e_cases + 1))
+	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" </dev/null \
+		>"$E2E_TMP/$1.out" 2>"$E2E_TMP/$1.err" &
+	PID=$!
+	wait_api "$SOCK"
+}
+last=
+if snap_ember pmsnap; then
+	api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'
+	api PUT /boot-source "{\"kernel_image_path\": \"$TESTGUEST\", \"boot_args\": \"console=ttyS0 tg.mem=64 tg.cpus=1 tg.virtio=2 tg.rng=1 tg.count=$N tg.count_spin=20000\"}"
+	api PUT /pmem/rw "{\"id\": \"rw\", \"path_on_host\": \"$rw\"}"
+	api PUT /entropy '{"rate_limiter": {"bandwidth": {"size": 4096, "refill_time": 100}}}'
+	api PUT /actions '{"action_type": "InstanceStart"}'
+	expect "snapshot VM with pmem: InstanceStart" 204
+	if wait_line "$E2E_TMP/pmsnap.out" '^TESTGUEST COUNT 5' 30; then
+		api PATCH /vm '{"state": "Paused"}'
+		api PUT /snapshot/create "{\"snapshot_path\": \"$snap\", \"mem_file_path\": \"$smem\"}"
+		expect "snapshot of a paused VM with a read-write pmem device" 204
+		last=$(tr -d '\r' <"$E2E_TMP/pmsnap.out" | sed -n 's/^TESTGUEST COUNT \([0-9]*\)$/\1/p' | tail -n 1)
+	else
+		fail "the pmem VM never counted to 5"
+	fi
+	kill -9 "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+fi
+if [ -n "$last" ] && snap_ember pmload; then
+	api PUT /snapshot/load "$(load_body)"
+	expect "load of the pmem snapshot into a fresh ember" 204
+	api GET /vm/config
+	expect "the loaded VM has its pmem device" 200 '"pmem":\[\{"id":"rw","path_on_host":"[^"]*pmem-rw.img","root_device":false,"read_only":false\}\]'
+	expect "... and its entropy device" 200 '"entropy":\{"rate_limiter":\{"bandwidth":\{"size":4096'
+	wait "$PID"
+	RC=$?
+	out=$(tr -d '\r' <"$E2E_TMP/pmload.out")
+	if [ "$RC" -eq 0 ] && grep -q "^ok count.done counted to $N" <<<"$out" &&
+		grep -qE '^TESTGUEST DONE pass=[1-9][0-9]* fail=0$' <<<"$out"; then
+		pass "the restored guest went on from count $last to $N with its pmem device: $(grep '^TESTGUEST DONE' <<<"$out")"
+	else
+		fail "the restored pmem VM: exit $RC, $(grep -aE "^(FAIL|fail|TESTGUEST DONE|ok count)" <<<"$out" | head -n 4 | tr "\n" " ")"
+		show_file "$E2E_TMP/pmload.err"
+	fi
+	# the file is the device's memory: another size is another device
+	printf x >>"$rw"
+	if snap_ember pmbad; then
+		api PUT /snapshot/load "$(load_body)"
+		expect "load after the pmem file changed size refused" 400 "pmem"
+		grep -q "pmem rw: the file is 3000001 bytes" "$E2E_TMP/pmbad.err" ||
+			fail "no log line naming the pmem size change: $(tail -n 3 "$E2E_TMP/pmbad.err")"
+		kill "$PID" 2>/dev/null
+		wait "$PID" 2>/dev/null
+	fi
+	truncate -s 3000000 "$rw"
 fi
 
 # ---- ember run --pmem / --mem-hotplug ----

@@ -160,20 +160,45 @@ static void pmem_destroy_op(struct virtio_dev *vd)
 	virtio_pmem_destroy(to_pmem(vd));
 }
 
-/* Flushes complete synchronously: no state of its own to keep. */
+/* Snapshots: flushes complete synchronously, so the device's own state is
+ * where its memory is and how big; the memory itself is the file, written
+ * back here (a restore maps the same file again). A restore into a device
+ * whose file has another size or place is refused. */
+struct pmem_snap {
+	uint64_t gpa, file_size, size;
+};
+
 static int pmem_save(struct virtio_dev *vd, void *blob, size_t *len)
 {
-	(void)vd;
-	(void)blob;
-	*len = 0;
+	struct virtio_pmem *pm = to_pmem(vd);
+	struct pmem_snap st = {.gpa = pm->gpa, .file_size = pm->file_size, .size = pm->size};
+
+	if (*len < sizeof(st))
+		return -ENOSPC;
+	if (!pm->read_only &&
+	    fdatasync(pm->fd) < 0) /* as a FLUSH: the shared mapping's pages too */
+		return -errno;
+	memcpy(blob, &st, sizeof(st));
+	*len = sizeof(st);
 	return 0;
 }
 
 static int pmem_restore(struct virtio_dev *vd, const void *blob, size_t len)
 {
-	(void)vd;
-	(void)blob;
-	return len == 0 ? 0 : -EINVAL;
+	struct virtio_pmem *pm = to_pmem(vd);
+	struct pmem_snap st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, blob, sizeof(st));
+	if (st.gpa != pm->gpa || st.file_size != pm->file_size || st.size != pm->size) {
+		log_error(
+		    "pmem %s: the file is %llu bytes at %#llx, the snapshot's was %llu at %#llx",
+		    pm->id, (unsigned long long)pm->file_size, (unsigned long long)pm->gpa,
+		    (unsigned long long)st.file_size, (unsigned long long)st.gpa);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static const struct virtio_dev_ops pmem_ops = {
