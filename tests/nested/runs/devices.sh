@@ -29,6 +29,8 @@ dev_trace_dump() {
 	echo 0 >$dev_trace/tracing_on
 	if grep -q 'guest triple fault' "$1"; then
 		grep -v '^#' $dev_trace/trace | tail -n 150 | sed 's/^/NT-L1-trace| /'
+	else
+		echo "NT-L1: ftrace flight recorder: $(grep -vc '^#' $dev_trace/trace) events kept, L2 did not die"
 	fi
 	echo 0 >$dev_trace/events/enable
 }
