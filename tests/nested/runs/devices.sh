@@ -32,6 +32,14 @@ dev_trace_dump() {
 	else
 		echo "NT-L1: ftrace flight recorder: $(grep -vc '^#' $dev_trace/trace) events kept, L2 did not die"
 	fi
+	# when ember's memory-slot changes and hole punches (virtio-mem's
+	# unplugs) happened, on L1's uptime clock
+	grep -E 'sys_ioctl|sys_fallocate' $dev_trace/trace | awk '
+		{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) { t = $i + 0; break } }
+		/fallocate/ { if (!nf++) f0 = t; f1 = t }
+		/ioctl/ { if (!ns++) s0 = t; s1 = t }
+		END { printf "NT-L1: ember: %d KVM_SET_USER_MEMORY_REGION at %.1f-%.1f s, %d hole punches at %.1f-%.1f s of L1 uptime\n", ns, s0, s1, nf, f0, f1 }'
+	echo "NT-L1: GO mem-unplug was at ${dev_unplug_at:-?} s"
 	echo 0 >$dev_trace/events/enable
 }
 
@@ -91,6 +99,7 @@ run_devices() {
 			dev_api PATCH /hotplug/memory '{"requested_size_mib": 0}' >/dev/null ||
 				echo "NT-L1: PATCH /hotplug/memory 0 refused"
 			dev_go mem-unplug
+			dev_unplug_at=$(up)
 			# L2 touched 160 MiB of the plugged memory: those pages must go
 			if wait_until 120 rss_below $epid $((rss0 - 96 * 1024)); then
 				R PASS mem-rss "PATCH 0: ember VmRSS $((rss0 / 1024)) -> $(($(vm_kib $epid VmRSS) / 1024)) MiB"
