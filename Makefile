@@ -224,7 +224,7 @@ e2e-linux-short: $(EMBER)
 # NESTED_ONLY=RUN,RUN picks runs (tests/nested/runs/RUN.sh); tests/nested/README.md
 # make test runs the runs that have been stable (tests/nested/README.md has
 # the measurements); add a new run here once it is.
-NESTED_TEST_RUNS ?= main,elf,uki,fpr,panic,jail,oneshot,mmds,cpu
+NESTED_TEST_RUNS ?= main,elf,uki,fpr,panic,jail,oneshot,mmds,cpu,devices
 .PHONY: nested
 nested: setup $(EMBER)
 	$(Q)BUILD=$(BUILD) NESTED_ONLY=$(NESTED_ONLY) tools/nested/run.sh
