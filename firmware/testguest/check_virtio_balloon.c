@@ -12,9 +12,14 @@
  *   tg.balloon_resize=M    then print "TESTGUEST BALLOON WAITING ..." and wait
  *                          (bounded) for the host to set the target to M MiB
  *                          (PATCH /balloon), and follow it
+ *   tg.balloon_hint=1      free page hinting as Linux's driver does it: print
+ *                          "TESTGUEST BALLOON HINT WAITING", wait (bounded) for
+ *                          the host's command id (PATCH /balloon/hinting/start),
+ *                          answer it, hint HINT_PAGES written pages, send STOP,
+ *                          wait for DONE and see the pages read back zero
  * Results: balloon.init, .inflate, .actual, .released, .deflate, .stats,
- * .resize (the e2e test reads the numbers in these lines). The device stays
- * live afterwards so the host can read `actual`. */
+ * .resize, .hint (the e2e test reads the numbers in these lines). The device
+ * stays live afterwards so the host can read `actual`. */
 #include <linux/virtio_balloon.h>
 
 #include <asm/e820.h>
@@ -28,17 +33,20 @@
 #define MAX_PAGES (64UL * 256)	 /* 64 MiB: quick even when emulated */
 #define DEFLATE_PAGES 16
 #define STATS_N 8
+#define HINT_PAGES 256 /* 1 MiB hinted */
+#define CFG_CMD_ID (0x100 + 8)
 
 extern char __image_end[];
 
-static uint8_t vq_mem[3][4096] __attribute__((aligned(4096), section(".noinit")));
+static uint8_t vq_mem[4][4096] __attribute__((aligned(4096), section(".noinit")));
 static uint32_t pfns[BATCH];
 static struct virtio_balloon_stat stats[STATS_N];
 
 struct balloon {
 	struct tg_vdev d;
-	struct tg_vq q[3];
-	bool has_stats;
+	struct tg_vq q[4];
+	bool has_stats, has_hint;
+	int q_hint;
 	uint64_t lo, top; /* the free range pages are taken from */
 	uint64_t held;	  /* pages in the balloon: [top - held * PG, top) */
 	uint64_t ram_total;
@@ -205,6 +213,70 @@ static bool target_reached(struct balloon *b)
 	return cfg_num_pages(b) == want_pages;
 }
 
+/* ---- free page hinting ---- */
+
+static uint32_t hint_cmd_id(struct balloon *b)
+{
+	return tg_vio_read(&b->d, CFG_CMD_ID);
+}
+
+static bool hint_run_started(struct balloon *b)
+{
+	return hint_cmd_id(b) > VIRTIO_BALLOON_CMD_ID_DONE;
+}
+
+static bool hint_done(struct balloon *b)
+{
+	return hint_cmd_id(b) == VIRTIO_BALLOON_CMD_ID_DONE;
+}
+
+static bool send_cmd_id(struct balloon *b, uint32_t id)
+{
+	static uint32_t cmd;
+	struct tg_vbuf buf = { &cmd, sizeof(cmd), false };
+	uint32_t wr;
+
+	cmd = id;
+	return tg_vq_run(&b->d, &b->q[b->q_hint], &buf, 1, false, &wr);
+}
+
+/* One run, pages taken just below the balloon's. */
+static void test_hint(struct balloon *b)
+{
+	uint64_t hi = b->top - (b->held + DEFLATE_PAGES) * PG, lo = hi - HINT_PAGES * PG;
+	unsigned secs = 0, secs_done = 0;
+	uint32_t id, wr;
+	bool ok;
+
+	if (!b->has_hint) {
+		tg_fail("balloon.hint", "VIRTIO_BALLOON_F_FREE_PAGE_HINT not offered");
+		return;
+	}
+	if (lo < b->lo) {
+		tg_fail("balloon.hint", "no room below the balloon");
+		return;
+	}
+	for (uint64_t a = lo; a < hi; a += PG)
+		*(volatile uint64_t *)a = 0x48494e5450414745ULL ^ a; /* "HINTPAGE" */
+	tg_printf("TESTGUEST BALLOON HINT WAITING cmd_id=%u\n", hint_cmd_id(b));
+	if (!wait_until(hint_run_started, b, 30, &secs)) {
+		tg_fail("balloon.hint", "no command id from the host after ~%u s", secs);
+		return;
+	}
+	id = hint_cmd_id(b);
+	struct tg_vbuf hint = { (void *)lo, (uint32_t)(hi - lo), true };
+	ok = send_cmd_id(b, id) && tg_vq_run(&b->d, &b->q[b->q_hint], &hint, 1, false, &wr) &&
+	     send_cmd_id(b, VIRTIO_BALLOON_CMD_ID_STOP);
+	bool done = ok && wait_until(hint_done, b, 30, &secs_done);
+	uint64_t nonzero = 0;
+	for (uint64_t a = lo; done && a < hi; a += PG)
+		nonzero += *(volatile uint64_t *)a != 0;
+	tg_expect(ok && done && !nonzero, "balloon.hint",
+		  "cmd_id=%u after ~%u s, %u pages hinted at %#lx-%#lx, DONE after ~%u s, %lu of "
+		  "them read back non-zero",
+		  id, secs, HINT_PAGES, lo, hi, secs_done, nonzero);
+}
+
 /* ---- the check ---- */
 
 static bool get_param(const char *key, uint64_t *v, bool *present)
@@ -221,18 +293,24 @@ static bool get_param(const char *key, uint64_t *v, bool *present)
 }
 
 static void test_balloon(struct balloon *b, bool has_mib, uint64_t mib, bool has_resize,
-			 uint64_t resize_mib)
+			 uint64_t resize_mib, bool hint)
 {
 	const char *why = "";
 	uint64_t want = (1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM) |
-			(1ULL << VIRTIO_BALLOON_F_STATS_VQ);
+			(1ULL << VIRTIO_BALLOON_F_STATS_VQ) |
+			(hint ? 1ULL << VIRTIO_BALLOON_F_FREE_PAGE_HINT : 0);
 	bool ok = tg_virtio_negotiate(&b->d, want, &why) &&
 		  tg_vq_init(&b->d, &b->q[0], 0, vq_mem[0], &why) &&
 		  tg_vq_init(&b->d, &b->q[1], 1, vq_mem[1], &why);
 
+	/* Queues as Linux numbers them: stats, then hinting, if negotiated. */
 	b->has_stats = b->d.features & (1ULL << VIRTIO_BALLOON_F_STATS_VQ);
+	b->has_hint = b->d.features & (1ULL << VIRTIO_BALLOON_F_FREE_PAGE_HINT);
+	b->q_hint = b->has_stats ? 3 : 2;
 	if (ok && b->has_stats)
 		ok = tg_vq_init(&b->d, &b->q[2], 2, vq_mem[2], &why);
+	if (ok && b->has_hint)
+		ok = tg_vq_init(&b->d, &b->q[b->q_hint], (unsigned)b->q_hint, vq_mem[3], &why);
 	if (!find_free_range(b)) {
 		ok = false;
 		why = "no free RAM range below 4 GiB";
@@ -246,12 +324,13 @@ static void test_balloon(struct balloon *b, bool has_mib, uint64_t mib, bool has
 	uint64_t target = ok ? cfg_num_pages(b) : 0;
 	uint32_t status = tg_virtio_status(&b->d);
 	if (!tg_expect(ok && status == 0xf && (!has_mib || target == mib * 256), "balloon.init",
-		       "features offered=%#lx negotiated=%#lx%s%s num_pages=%lu (%lu MiB)%s "
+		       "features offered=%#lx negotiated=%#lx%s%s%s num_pages=%lu (%lu MiB)%s "
 		       "status=%#x free range %#lx-%#lx %s",
 		       b->d.dev_features, b->d.features,
 		       b->d.features & (1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM) ? " deflate_on_oom"
 										 : "",
-		       b->has_stats ? " stats" : "", target, target / 256,
+		       b->has_stats ? " stats" : "", b->has_hint ? " hinting" : "", target,
+		       target / 256,
 		       has_mib ? (target == mib * 256 ? " as configured" : " NOT as configured") : "",
 		       status, b->lo, b->top, why))
 		return;
@@ -318,19 +397,22 @@ static void test_balloon(struct balloon *b, bool has_mib, uint64_t mib, bool has
 			  "num_pages=%lu after ~%u s, balloon now %u pages (actual)",
 			  cfg_num_pages(b), secs, actual);
 	}
+	if (hint)
+		test_hint(b);
 }
 
 static void check_virtio_balloon(void)
 {
 	struct tg_vslot slots[TG_VIRTIO_MAX];
 	static struct balloon b;
-	uint64_t expect = 0, mib = 0, resize = 0;
-	bool has_expect, has_mib, has_resize;
+	uint64_t expect = 0, mib = 0, resize = 0, hint = 0;
+	bool has_expect, has_mib, has_resize, has_hint;
 	int n, found = 0;
 
 	if (!get_param("tg.balloon", &expect, &has_expect) ||
 	    !get_param("tg.balloon_mib", &mib, &has_mib) ||
-	    !get_param("tg.balloon_resize", &resize, &has_resize))
+	    !get_param("tg.balloon_resize", &resize, &has_resize) ||
+	    !get_param("tg.balloon_hint", &hint, &has_hint))
 		return;
 	if (!has_expect || !expect)
 		return;
@@ -340,7 +422,7 @@ static void check_virtio_balloon(void)
 		if (tg_virtio_identify(&b.d, &slots[i]) && b.d.device_id == VIRTIO_ID_BALLOON) {
 			found++;
 			if (found == 1)
-				test_balloon(&b, has_mib, mib, has_resize, resize);
+				test_balloon(&b, has_mib, mib, has_resize, resize, has_hint && hint);
 		}
 	}
 	tg_expect(found == 1, "balloon.count", "%d virtio-balloon devices (expected 1)", found);

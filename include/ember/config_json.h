@@ -101,6 +101,11 @@ int cfgjson_parse_memhp_update(const char *body, size_t len, uint64_t *requested
 char *cfgjson_emit_memhp_status(const struct memhp_status *st);
 int cfgjson_parse_balloon_update(const char *body, size_t len, uint32_t *amount_mib);
 int cfgjson_parse_balloon_stats_update(const char *body, size_t len, uint32_t *interval_s);
+/* PATCH /balloon/hinting/start (BalloonStartCmd; no body or no field:
+ * acknowledge_on_stop true, as Firecracker). */
+int cfgjson_parse_balloon_hint_start(const char *body, size_t len, bool *ack_on_stop);
+/* A body that must be absent or an object without fields ({}). */
+int cfgjson_parse_empty_object(const char *body, size_t len);
 char *cfgjson_emit_balloon(const struct balloon_cfg *b);
 /* Validates a custom CPU template (kvm_capabilities, cpuid_modifiers,
  * msr_modifiers) and returns it re-serialised. */

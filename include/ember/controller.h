@@ -38,6 +38,9 @@ enum api_op {
 	API_PATCH_BALLOON,
 	API_GET_BALLOON_STATS,
 	API_PATCH_BALLOON_STATS,
+	API_PATCH_BALLOON_HINT_START, /* u.hint_ack_on_stop */
+	API_PATCH_BALLOON_HINT_STOP,
+	API_GET_BALLOON_HINT_STATUS,
 	API_PUT_CPU_CONFIG,
 	API_PUT_LOGGER,
 	API_PUT_METRICS,
@@ -74,6 +77,7 @@ struct api_request {
 		struct balloon_cfg balloon;
 		uint32_t balloon_amount_mib;
 		uint32_t stats_interval_s;
+		bool hint_ack_on_stop;
 		struct snapshot_create_req snap_create;
 		struct snapshot_load_req snap_load;
 		char *cpu_config_json;

@@ -60,7 +60,8 @@ struct event_loop;
 	X(conns_removed) X(killq_resync) X(tx_flush_fails) X(tx_write_fails) X(rx_read_fails)
 #define METRICS_BALLOON(X)                                                                   \
 	X(activate_fails) X(inflate_count) X(stats_updates_count) X(stats_update_fails)      \
-	X(deflate_count) X(event_fails) X(free_page_report_count) X(free_page_report_fails)
+	X(deflate_count) X(event_fails) X(free_page_report_count) X(free_page_report_fails)  \
+	X(free_page_hint_count) X(free_page_hint_freed) X(free_page_hint_fails)
 #define METRICS_ENTROPY(X)                                                                   \
 	X(activate_fails) X(entropy_event_fails) X(entropy_event_count) X(entropy_bytes)     \
 	X(host_rng_fails) X(entropy_rate_limiter_throttled) X(rate_limiter_event_count)

@@ -101,12 +101,6 @@ static int invalid_path(struct route_ctx *c)
 		   c->ntok ? c->tok[0] : "");
 }
 
-static int unsupported(struct route_ctx *c, const char *what)
-{
-	return bad(c, "The requested operation is not supported: %s is not supported by ember yet.",
-		   what);
-}
-
 static int ok(struct route_ctx *c, enum api_op op)
 {
 	c->req->op = op;
@@ -182,8 +176,11 @@ static int route_get(struct route_ctx *c)
 			METRIC_INC(metrics.get_api_requests.balloon_stats_count);
 			return ok(c, API_GET_BALLOON_STATS);
 		}
-		if (strcmp(c->tok[1], "hinting") == 0)
-			return unsupported(c, "balloon free page hinting");
+		if (c->ntok == 3 && strcmp(c->tok[1], "hinting") == 0 &&
+		    strcmp(c->tok[2], "status") == 0) {
+			METRIC_INC(metrics.get_api_requests.balloon_count);
+			return ok(c, API_GET_BALLOON_HINT_STATUS);
+		}
 	}
 	if (strcmp(t0, "mmds") == 0 && c->ntok == 1) {
 		METRIC_INC(metrics.get_api_requests.mmds_count);
@@ -343,8 +340,22 @@ static int route_patch(struct route_ctx *c)
 	const char *id;
 	int r;
 
-	if (strcmp(t0, "balloon") == 0 && c->ntok >= 2 && strcmp(c->tok[1], "hinting") == 0)
-		return unsupported(c, "balloon free page hinting");
+	/* BalloonStartCmd is optional, and stop takes none (or {}). */
+	if (strcmp(t0, "balloon") == 0 && c->ntok == 3 && strcmp(c->tok[1], "hinting") == 0) {
+		if (strcmp(c->tok[2], "start") == 0) {
+			METRIC_INC(m->balloon_count);
+			if ((r = cfgjson_parse_balloon_hint_start(c->body, c->body_len,
+								  &q->u.hint_ack_on_stop)))
+				return bad_body(c, r, &m->balloon_fails);
+			return ok(c, API_PATCH_BALLOON_HINT_START);
+		}
+		if (strcmp(c->tok[2], "stop") == 0) {
+			METRIC_INC(m->balloon_count);
+			if ((r = cfgjson_parse_empty_object(c->body, c->body_len)))
+				return bad_body(c, r, &m->balloon_fails);
+			return ok(c, API_PATCH_BALLOON_HINT_STOP);
+		}
+	}
 	if (!c->body)
 		return bad(c, "Empty PATCH request.");
 	if (strcmp(t0, "machine-config") == 0 && c->ntok == 1) {

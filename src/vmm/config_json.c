@@ -1160,14 +1160,6 @@ static int balloon_from_obj(const cJSON *o, const char *where, struct balloon_cf
 	    (r = get_bool(o, where, "free_page_hinting", false, &b.free_page_hinting, NULL)) ||
 	    (r = get_bool(o, where, "free_page_reporting", false, &b.free_page_reporting, NULL)))
 		return r;
-	if (b.free_page_hinting) {
-		struct jpath p;
-		return err_set(
-		    EINVAL,
-		    "%s: free page hinting is not implemented by ember (free_page_reporting "
-		    "is)",
-		    fname(&p, where, "free_page_hinting"));
-	}
 	*out = b;
 	return 0;
 }
@@ -1208,6 +1200,38 @@ int cfgjson_parse_balloon_stats_update(const char *body, size_t len, uint32_t *i
 		return r;
 	if (!(r = check_object(o, "", f)))
 		r = get_u32(o, "", "stats_polling_interval_s", true, interval_s, NULL);
+	cJSON_Delete(o);
+	return r;
+}
+
+int cfgjson_parse_balloon_hint_start(const char *body, size_t len, bool *ack_on_stop)
+{
+	static const char *const f[] = {"acknowledge_on_stop", NULL};
+	cJSON *o;
+	int r;
+
+	*ack_on_stop = true; /* Firecracker's default, also for an empty body */
+	if (!body || len == 0)
+		return 0;
+	if ((r = parse_body(body, len, MAX_DOC_LEN, &o)))
+		return r;
+	if (!(r = check_object(o, "", f)))
+		r = get_bool(o, "", "acknowledge_on_stop", false, ack_on_stop, NULL);
+	cJSON_Delete(o);
+	return r;
+}
+
+int cfgjson_parse_empty_object(const char *body, size_t len)
+{
+	static const char *const f[] = {NULL};
+	cJSON *o;
+	int r;
+
+	if (!body || len == 0)
+		return 0;
+	if ((r = parse_body(body, len, MAX_DOC_LEN, &o)))
+		return r;
+	r = check_object(o, "", f);
 	cJSON_Delete(o);
 	return r;
 }

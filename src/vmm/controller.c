@@ -763,6 +763,21 @@ static void balloon_post_boot(struct controller *c, struct api_request *q, struc
 		b->stats_polling_interval_s = q->u.stats_interval_s;
 		ok204(resp);
 		return;
+	case API_PATCH_BALLOON_HINT_START:
+		if (virtio_balloon_hint_start(dev, q->u.hint_ack_on_stop) < 0)
+			break;
+		ok204(resp);
+		return;
+	case API_PATCH_BALLOON_HINT_STOP:
+		if (virtio_balloon_hint_stop(dev) < 0)
+			break;
+		ok204(resp);
+		return;
+	case API_GET_BALLOON_HINT_STATUS:
+		if (virtio_balloon_hint_status_json(dev, &json) < 0)
+			break;
+		ok200(resp, json);
+		return;
 	case API_GET_BALLOON_STATS:
 		if (!b->stats_polling_interval_s) {
 			ctl_refuse(resp, "Balloon update error: Statistics for the balloon "
@@ -913,6 +928,9 @@ static bool post_boot_only(enum api_op op)
 	case API_PATCH_BALLOON:
 	case API_GET_BALLOON_STATS:
 	case API_PATCH_BALLOON_STATS:
+	case API_PATCH_BALLOON_HINT_START:
+	case API_PATCH_BALLOON_HINT_STOP:
+	case API_GET_BALLOON_HINT_STATUS:
 	case API_SEND_CTRL_ALT_DEL:
 	case API_FLUSH_METRICS:
 	case API_PAUSE:
@@ -1089,6 +1107,9 @@ void controller_handle(struct controller *c, struct api_request *q, struct ctl_r
 	case API_PATCH_BALLOON:
 	case API_PATCH_BALLOON_STATS:
 	case API_GET_BALLOON_STATS:
+	case API_PATCH_BALLOON_HINT_START:
+	case API_PATCH_BALLOON_HINT_STOP:
+	case API_GET_BALLOON_HINT_STATUS:
 		balloon_post_boot(c, q, resp);
 		break;
 	case API_SEND_CTRL_ALT_DEL:

@@ -18,9 +18,11 @@ int balloon_fix_setup(struct balloon_fix *f, uint64_t want)
 	if (r < 0)
 		return r;
 	f->nqueues = 2;
-	f->q_stats = f->q_report = -1;
+	f->q_stats = f->q_hint = f->q_report = -1;
 	if (d->features & VIRTIO_FEATURE(VIRTIO_BALLOON_F_STATS_VQ))
 		f->q_stats = (int)f->nqueues++;
+	if (d->features & VIRTIO_FEATURE(VIRTIO_BALLOON_F_FREE_PAGE_HINT))
+		f->q_hint = (int)f->nqueues++;
 	if (d->features & VIRTIO_FEATURE(VIRTIO_BALLOON_F_REPORTING))
 		f->q_report = (int)f->nqueues++;
 	for (unsigned q = 0; q < f->nqueues; q++) {
@@ -37,7 +39,7 @@ int balloon_fix_init(struct balloon_fix *f, const struct balloon_cfg *cfg, uint6
 	int r;
 
 	memset(f, 0, sizeof(*f));
-	f->q_stats = f->q_report = -1;
+	f->q_stats = f->q_hint = f->q_report = -1;
 	r = vdrv_init(&f->d, mem);
 	if (r < 0)
 		return r;

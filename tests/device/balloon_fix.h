@@ -19,7 +19,7 @@
 struct balloon_fix {
 	struct vdriver d;
 	struct virtio_balloon *b;
-	int q_stats, q_report; /* -1 when not negotiated */
+	int q_stats, q_hint, q_report; /* -1 when not negotiated */
 	unsigned nqueues;
 };
 

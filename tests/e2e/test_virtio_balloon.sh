@@ -11,6 +11,13 @@
 #     checked against the YAML contract), PATCH /balloon/statistics (a new
 #     interval; turning statistics off is refused), PATCH /balloon to 8 MiB
 #     -> the guest deflates to the new target and `actual` follows.
+#  4. Free page hinting through the API (the guest plays Linux's driver,
+#     tg.balloon_hint=1): before a run GET /balloon/hinting/status has no
+#     guest_cmd; PATCH /balloon/hinting/start -> the guest answers the id,
+#     hints 1 MiB of written pages and sends STOP; ember acknowledges with
+#     DONE (the guest waits for it, then reads its pages back as zero);
+#     status host_cmd 1 / guest_cmd 0; stop 204; without hinting the routes
+#     answer 400.
 set -u
 . "$(dirname "$0")/lib.sh"
 require "$EMBER" "$TESTGUEST"
@@ -188,6 +195,10 @@ else
 			else
 				fail "the guest never saw the new target"
 			fi
+			# hinting was not enabled on this device
+			api 400 GET /balloon/hinting/status
+			grep -q 'not enabled' <<<"$BODY" || fail "status without hinting: $BODY"
+			api 400 PATCH /balloon/hinting/start
 			api 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
 		fi
 	fi
@@ -206,6 +217,70 @@ else
 		pass "API: $nreq responses match the YAML contract"
 	else
 		fail "API responses vs the YAML contract:"
+		show_file "$E2E_TMP/contract.txt" 20
+	fi
+fi
+
+# ---- 4. Free page hinting through the API ----
+SOCK=$E2E_TMP/hint.sock
+: >"$LOG"
+boot_args="console=ttyS0 tg.mem=256 tg.cpus=1 tg.virtio=1 tg.balloon=1 tg.balloon_mib=4 tg.balloon_hint=1 tg.wait=cad"
+OUT=$E2E_TMP/hint.stdout
+ERR=$E2E_TMP/hint.stderr
+e2e_cases=$((e2e_cases + 1))
+timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" --id balloon_hint </dev/null >"$OUT" 2>"$ERR" &
+PID=$!
+if ! python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)"; then
+	fail "hinting: the socket never accepted"
+	show_file "$ERR"
+	kill "$PID" 2>/dev/null
+else
+	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
+	api 204 PUT /boot-source "{\"kernel_image_path\": \"$TESTGUEST\", \"boot_args\": \"$boot_args\"}"
+	api 204 PUT /balloon '{"amount_mib": 4, "deflate_on_oom": false, "free_page_hinting": true}'
+	api 200 GET /balloon
+	[ "$(json_get free_page_hinting)" = True ] || fail "GET /balloon: free_page_hinting not true: $BODY"
+	api 400 PATCH /balloon/hinting/start '{"acknowledge_on_stop": true}' # before boot
+	api 204 PUT /actions '{"action_type": "InstanceStart"}'
+	if ! wait_line "$OUT" '^TESTGUEST BALLOON HINT WAITING' 60; then
+		fail "hinting: the guest never reached its wait"
+		grep -E '^(FAIL|ok balloon|TESTGUEST)' "$OUT" | sed 's/^/      | /'
+		show_file "$ERR" 5
+	else
+		api 200 GET /balloon/hinting/status
+		[ "$BODY" = '{"host_cmd":0}' ] || fail "status before any run: $BODY, expected {\"host_cmd\":0}"
+		api 204 PATCH /balloon/hinting/start '{"acknowledge_on_stop": true}'
+		if wait_line "$OUT" '^(ok|FAIL) balloon.hint ' 60; then
+			api 200 GET /balloon/hinting/status
+			line=$(tr -d '\r' <"$OUT" | grep -E '^(ok|FAIL) balloon.hint ')
+			if [ "$BODY" = '{"host_cmd":1,"guest_cmd":0}' ] && [ "${line#ok }" != "$line" ]; then
+				pass "hinting: start -> the guest answered, hinted, stopped; ember said DONE: status $BODY; guest: ${line#ok balloon.hint }"
+			else
+				fail "hinting: status $BODY (want host_cmd 1, guest_cmd 0); guest: $line"
+			fi
+			api 204 PATCH /balloon/hinting/stop
+			api 204 PATCH /balloon/hinting/start
+			api 200 GET /balloon/hinting/status
+			[ "$(json_get host_cmd)" = 3 ] || fail "a second run takes id 3: $BODY"
+		else
+			fail "hinting: the guest never finished its run"
+			grep -E '^(FAIL|ok balloon|TESTGUEST)' "$OUT" | sed 's/^/      | /'
+		fi
+		api 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
+	fi
+	wait "$PID"
+	RC=$?
+	if [ "$RC" -ne 0 ]; then
+		fail "hinting: ember exited $RC$([ "$RC" -eq 124 ] && echo ' (timed out)')"
+		show_file "$ERR"
+	elif ! msg=$(guest_report "$OUT" balloon.init balloon.inflate balloon.hint wait.cad); then
+		fail "hinting: $msg"
+		grep -E '^(FAIL|ok balloon)' "$OUT" | sed 's/^/      | /'
+	fi
+	if FC_API_SPEC=$SPEC python3 "$API_PY/fcapi.py" "$SPEC" "$LOG" >"$E2E_TMP/contract.txt" 2>&1; then
+		pass "hinting: $(wc -l <"$LOG") responses match the YAML contract"
+	else
+		fail "hinting responses vs the YAML contract:"
 		show_file "$E2E_TMP/contract.txt" 20
 	fi
 fi

@@ -1,7 +1,9 @@
 /* libFuzzer: virtio-balloon through the MMIO transport and its queues
- * (inflate, deflate, statistics, free page reporting; fuzz_virtio.h). The
- * host op changes the target, the statistics interval, or reads the
- * statistics as the API does. */
+ * (inflate, deflate, statistics, free page hinting, free page reporting;
+ * fuzz_virtio.h). Hinting is always offered (the driver's feature mask
+ * decides whether it is negotiated, and so the queue numbering). The host
+ * op changes the target, the statistics interval, reads the statistics as
+ * the API does, or starts / stops a hinting run or reads its status. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -17,7 +19,7 @@ static void host_op(void *opaque, struct fz_in *in)
 	uint8_t op = fz_u8(in);
 	char *json = NULL;
 
-	switch (op % 4) {
+	switch (op % 7) {
 	case 0:
 		virtio_balloon_set_target(b, fz_u8(in) % 12);
 		break;
@@ -30,8 +32,18 @@ static void host_op(void *opaque, struct fz_in *in)
 		virtio_balloon_get_stats(b, &st);
 		break;
 	}
-	default:
+	case 3:
 		if (virtio_balloon_stats_json(b, &json) == 0)
+			free(json);
+		break;
+	case 4:
+		virtio_balloon_hint_start(b, fz_u8(in) & 1);
+		break;
+	case 5:
+		virtio_balloon_hint_stop(b);
+		break;
+	default:
+		if (virtio_balloon_hint_status_json(b, &json) == 0)
 			free(json);
 		break;
 	}
@@ -39,7 +51,7 @@ static void host_op(void *opaque, struct fz_in *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct balloon_cfg cfg = {.present = true};
+	struct balloon_cfg cfg = {.present = true, .free_page_hinting = true};
 	struct virtio_balloon *b;
 	struct vdriver d;
 	struct fz_dev dev = {.d = &d, .host_op = host_op};

@@ -72,7 +72,8 @@ w('fuzz_virtio_blk', 'raw-desc', prog([bytes([DESC, 0]) + struct.pack('<HB', 0, 
 w('fuzz_virtio_blk', 'no-setup', prog([bytes([MMIO_READ]) + struct.pack('<H', 0) + b'\2'],
                                       setup=False))
 
-# ---- virtio-balloon (queues: 0 inflate, 1 deflate, 2 stats, 3 reporting) ----
+# ---- virtio-balloon (queues: 0 inflate, 1 deflate, 2 stats, 3 hinting, 4 reporting
+# when all are negotiated; hinting is always offered) ----
 # ---- virtio-rng (queue 0: requests, device-writable buffers) ----
 w('fuzz_virtio_rng', 'fill', prog([chain(0, [(64, True, b'')]), kick(0)]))
 w('fuzz_virtio_rng', 'split-indirect',
@@ -125,8 +126,16 @@ w('fuzz_virtio_balloon', 'stats',
   prog([chain(2, [(len(stats), False, stats)]), kick(2), host(1, 5), host(3), host(2)],
        mode_extra=0x40))
 w('fuzz_virtio_balloon', 'report',
-  prog([chain(3, [(4096, True, b''), (8192, True, b'')]), kick(3), host(0, 3)],
+  prog([chain(4, [(4096, True, b''), (8192, True, b'')]), kick(4), host(0, 3)],
        mode_extra=0xc0 | 0x10))
+# host ops: 4 hinting start (ack bit), 5 stop, 6 status
+w('fuzz_virtio_balloon', 'hint',
+  prog([host(4, 1), chain(3, [(4, False, struct.pack('<I', 2))]),
+        chain(3, [(8192, True, b'')]), chain(3, [(4, False, struct.pack('<I', 0))]), kick(3),
+        host(6), host(4, 0), chain(3, [(4, False, struct.pack('<I', 3))]),
+        chain(3, [(4096, True, b''), (4096, True, b'')]), chain(3, [(2, False, b'\1\0')]),
+        kick(3), host(5), host(6), bytes([CONFIG_READ, 8, 8])],
+       mode_extra=0xc0))
 w('fuzz_virtio_balloon', 'config',
   prog([bytes([MMIO_WRITE]) + struct.pack('<H', 0x104) + b'\2' + struct.pack('<Q', 7),
         bytes([CONFIG_READ, 0, 8])], mode_extra=0x08))

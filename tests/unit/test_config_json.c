@@ -60,10 +60,26 @@ static void test_refused_fields(void **state)
 	assert_false(d.io_async);
 	assert_false(d.cache_writeback); /* Unsafe by default: no flush offered */
 	drive_cfg_free(&d);
-	expect_err(cfgjson_parse_balloon(S("{\"amount_mib\": 0, \"deflate_on_oom\": false, "
-					   "\"free_page_hinting\": true}"),
-					 &b),
-		   "free_page_hinting: free page hinting is not implemented");
+	assert_int_equal(cfgjson_parse_balloon(S("{\"amount_mib\": 0, \"deflate_on_oom\": false, "
+						 "\"free_page_hinting\": true}"),
+					       &b),
+			 0);
+	assert_true(b.free_page_hinting);
+	/* BalloonStartCmd: optional body, acknowledge_on_stop true by default */
+	bool ack = false;
+	assert_int_equal(cfgjson_parse_balloon_hint_start(NULL, 0, &ack), 0);
+	assert_true(ack);
+	assert_int_equal(cfgjson_parse_balloon_hint_start(S("{}"), &ack), 0);
+	assert_true(ack);
+	assert_int_equal(
+	    cfgjson_parse_balloon_hint_start(S("{\"acknowledge_on_stop\": false}"), &ack), 0);
+	assert_false(ack);
+	expect_err(cfgjson_parse_balloon_hint_start(S("{\"acknowledge_on_stop\": 1}"), &ack),
+		   "acknowledge_on_stop");
+	expect_err(cfgjson_parse_balloon_hint_start(S("{\"ack\": true}"), &ack), "ack");
+	assert_int_equal(cfgjson_parse_empty_object(S("{}")), 0);
+	assert_int_equal(cfgjson_parse_empty_object(NULL, 0), 0);
+	assert_true(cfgjson_parse_empty_object(S("{\"x\": 1}")) < 0);
 	assert_int_equal(cfgjson_parse_balloon(S("{\"amount_mib\": 0, \"deflate_on_oom\": false, "
 						 "\"free_page_hinting\": false}"),
 					       &b),

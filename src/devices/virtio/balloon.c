@@ -1,5 +1,5 @@
 /* virtio-balloon: inflate/deflate, statistics with polling, free page
- * reporting. */
+ * hinting and reporting. */
 #include "ember/virtio_balloon.h"
 
 #include <cjson/cJSON.h>
@@ -229,6 +229,70 @@ static void handle_report(struct virtio_balloon *b, const struct vq_chain *c)
 	}
 }
 
+/* ---- free page hinting ---- */
+
+static bool hint_run_id(uint32_t id)
+{
+	return id != VIRTIO_BALLOON_CMD_ID_STOP && id != VIRTIO_BALLOON_CMD_ID_DONE;
+}
+
+/* The host's id changed: tell the driver. */
+static void hint_set_host_cmd(struct virtio_balloon *b, uint32_t id)
+{
+	b->hint_host_cmd = id;
+	virtio_dev_config_changed(&b->vdev);
+}
+
+/* Release the whole 4 KiB pages inside one hinted range. */
+static void hint_release(struct virtio_balloon *b, const struct iovec *iov)
+{
+	uintptr_t s = ((uintptr_t)iov->iov_base + VIRTIO_BALLOON_PAGE_SIZE - 1) &
+		      ~(uintptr_t)(VIRTIO_BALLOON_PAGE_SIZE - 1);
+	uintptr_t e =
+	    ((uintptr_t)iov->iov_base + iov->iov_len) & ~(uintptr_t)(VIRTIO_BALLOON_PAGE_SIZE - 1);
+
+	if (e <= s)
+		return;
+	if (gm_discard_host(b->vdev.gm, (void *)s, e - s) < 0)
+		b->cnt.free_page_hint_fails++;
+	else
+		b->cnt.free_page_hint_freed += e - s;
+}
+
+/* A driver command (one device-readable le32, nothing writable) or a hint
+ * (device-writable ranges only). Anything else is malformed. */
+static void handle_hint(struct virtio_balloon *b, const struct vq_chain *c)
+{
+	bool live = b->hint_guest_seen && hint_run_id(b->hint_host_cmd) &&
+		    b->hint_guest_cmd == b->hint_host_cmd;
+
+	if (c->nread && (c->nwrite || c->read_len != sizeof(uint32_t))) {
+		b->cnt.malformed_buffers++;
+		return;
+	}
+	if (c->nread) {
+		uint32_t id;
+
+		vq_chain_read(c, 0, &id, sizeof(id));
+		id = le32toh(id);
+		b->cnt.free_page_hint_cmds++;
+		b->hint_guest_cmd = id;
+		b->hint_guest_seen = true;
+		/* The driver finished the host's current run (a STOP, or a DONE
+		 * it should not send): acknowledge if asked to. */
+		if (!hint_run_id(id) && live && b->hint_ack_on_stop)
+			hint_set_host_cmd(b, VIRTIO_BALLOON_CMD_ID_DONE);
+		return;
+	}
+	if (!live) {
+		b->cnt.free_page_hint_ignored++;
+		return;
+	}
+	b->cnt.free_page_hint_count++;
+	for (unsigned i = 0; i < c->nwrite; i++)
+		hint_release(b, &c->iov[c->nread + i]);
+}
+
 /* ---- queues ---- */
 
 static enum virtio_chain_verdict balloon_chain(void *opaque, struct virtqueue *vq,
@@ -242,6 +306,8 @@ static enum virtio_chain_verdict balloon_chain(void *opaque, struct virtqueue *v
 	} else if ((int)q == b->q_stats) {
 		handle_stats(b, c);
 		return VIRTIO_CHAIN_HELD; /* returned when the statistics are due */
+	} else if ((int)q == b->q_hint) {
+		handle_hint(b, c);
 	} else {
 		handle_report(b, c);
 	}
@@ -264,7 +330,8 @@ static void balloon_queue_notify(struct virtio_dev *vd, unsigned q)
 {
 	struct virtio_balloon *b = to_balloon(vd);
 
-	if (q == Q_INFLATE || q == Q_DEFLATE || (int)q == b->q_stats || (int)q == b->q_report)
+	if (q == Q_INFLATE || q == Q_DEFLATE || (int)q == b->q_stats || (int)q == b->q_hint ||
+	    (int)q == b->q_report)
 		process_queue(b, q);
 }
 
@@ -277,6 +344,7 @@ static void balloon_config_read(struct virtio_dev *vd, uint32_t off, void *data,
 
 	cfg.num_pages = htole32(b->num_pages);
 	cfg.actual = htole32(b->actual);
+	cfg.free_page_hint_cmd_id = htole32(b->hint_host_cmd);
 	memcpy(data, (uint8_t *)&cfg + off, len);
 }
 
@@ -300,17 +368,20 @@ static int balloon_activate(struct virtio_dev *vd)
 	struct virtio_balloon *b = to_balloon(vd);
 	int next = 2;
 
-	b->q_stats = b->q_report = -1;
+	b->q_stats = b->q_hint = b->q_report = -1;
 	if (virtio_dev_has_feature(vd, VIRTIO_BALLOON_F_STATS_VQ))
 		b->q_stats = next++;
+	if (virtio_dev_has_feature(vd, VIRTIO_BALLOON_F_FREE_PAGE_HINT))
+		b->q_hint = next++;
 	if (virtio_dev_has_feature(vd, VIRTIO_BALLOON_F_REPORTING))
 		b->q_report = next++;
 	if (!vd->queues[Q_INFLATE].active || !vd->queues[Q_DEFLATE].active ||
 	    (b->q_stats >= 0 && !vd->queues[b->q_stats].active) ||
+	    (b->q_hint >= 0 && !vd->queues[b->q_hint].active) ||
 	    (b->q_report >= 0 && !vd->queues[b->q_report].active)) {
 		b->cnt.activate_fails++;
 		log_warn("virtio-balloon: driver did not set up every negotiated queue");
-		b->q_stats = b->q_report = -1;
+		b->q_stats = b->q_hint = b->q_report = -1;
 		return -EINVAL;
 	}
 	return 0;
@@ -323,8 +394,12 @@ static void balloon_reset(struct virtio_dev *vd)
 	/* The queues go away: forget the held stats buffer; the balloon the
 	 * guest held is gone too (a fresh driver starts empty). */
 	b->stats_held = false;
-	b->q_stats = b->q_report = -1;
+	b->q_stats = b->q_hint = b->q_report = -1;
 	b->actual = 0;
+	/* A fresh driver holds no hinted pages and has seen no run. */
+	b->hint_host_cmd = VIRTIO_BALLOON_CMD_ID_STOP;
+	b->hint_guest_seen = false;
+	b->hint_guest_cmd = 0;
 }
 
 /* Firecracker's "balloon" group: the counters' deltas. */
@@ -351,7 +426,7 @@ struct balloon_snap {
 	uint32_t num_pages, actual;
 	uint8_t stats_held, pad;
 	uint16_t stats_head;
-	uint32_t pad2;
+	uint32_t hint_last_id; /* 0 in snapshots older than hinting */
 	struct virtio_balloon_stats stats;
 };
 
@@ -368,6 +443,7 @@ static int balloon_save(struct virtio_dev *vd, void *blob, size_t *len)
 	s.stats_held = b->stats_held;
 	s.stats_head = b->stats_head;
 	s.stats = b->stats;
+	s.hint_last_id = b->hint_last_id;
 	memcpy(blob, &s, sizeof(s));
 	*len = sizeof(s);
 	return 0;
@@ -388,6 +464,12 @@ static int balloon_restore(struct virtio_dev *vd, const void *blob, size_t len)
 	b->stats_held = s.stats_held != 0;
 	b->stats_head = s.stats_head;
 	b->stats = s.stats;
+	/* As Firecracker: a restored device says DONE, so a driver that held
+	 * hinted pages at snapshot time frees them at its next config read;
+	 * later runs take ids the driver has not seen. */
+	b->hint_last_id = s.hint_last_id;
+	b->hint_host_cmd = b->hinting ? VIRTIO_BALLOON_CMD_ID_DONE : VIRTIO_BALLOON_CMD_ID_STOP;
+	b->hint_guest_seen = false;
 	return 0;
 }
 
@@ -439,18 +521,24 @@ int virtio_balloon_create(const struct balloon_cfg *cfg, const struct guest_mem 
 	if (!b)
 		return err_set(ENOMEM, "balloon: out of memory");
 	b->timer_fd = -1;
-	b->q_stats = b->q_report = -1;
+	b->q_stats = b->q_hint = b->q_report = -1;
 	b->deflate_on_oom = cfg->deflate_on_oom;
 	b->reporting = cfg->free_page_reporting;
+	b->hinting = cfg->free_page_hinting;
+	b->hint_host_cmd = VIRTIO_BALLOON_CMD_ID_STOP;
+	b->hint_last_id = VIRTIO_BALLOON_CMD_ID_DONE;
 	b->stats_interval_s = cfg->stats_polling_interval_s;
 	b->num_pages = mib_to_pages(cfg->amount_mib);
 
 	b->ops = balloon_ops_template;
-	b->ops.num_queues = 2 + (b->stats_interval_s ? 1 : 0) + (b->reporting ? 1 : 0);
+	b->ops.num_queues =
+	    2 + (b->stats_interval_s ? 1 : 0) + (b->hinting ? 1 : 0) + (b->reporting ? 1 : 0);
 	if (b->deflate_on_oom)
 		b->ops.features |= VIRTIO_FEATURE(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
 	if (b->stats_interval_s)
 		b->ops.features |= VIRTIO_FEATURE(VIRTIO_BALLOON_F_STATS_VQ);
+	if (b->hinting)
+		b->ops.features |= VIRTIO_FEATURE(VIRTIO_BALLOON_F_FREE_PAGE_HINT);
 	if (b->reporting)
 		b->ops.features |= VIRTIO_FEATURE(VIRTIO_BALLOON_F_REPORTING);
 
@@ -564,6 +652,88 @@ int virtio_balloon_stats_json(struct virtio_balloon *b, char **json_out)
 		if (s.present & (1u << t))
 			ok = add_u64(o, stat_names[t], s.val[t]);
 	if (ok)
+		*json_out = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!*json_out)
+		return err_set(ENOMEM, "balloon: out of memory");
+	return 0;
+}
+
+static int hint_check(const struct virtio_balloon *b)
+{
+	if (!b->hinting)
+		return err_set(EINVAL, "balloon: free page hinting was not enabled when the "
+				       "device was configured");
+	return 0;
+}
+
+/* Handle what the driver already posted on the hinting queue (its hints
+ * belong to the run they were posted in). Lock held. */
+static void hint_drain(struct virtio_balloon *b)
+{
+	if (b->q_hint >= 0 && virtio_dev_live(&b->vdev))
+		process_queue(b, (unsigned)b->q_hint);
+}
+
+int virtio_balloon_hint_start(struct virtio_balloon *b, bool ack_on_stop)
+{
+	uint32_t id;
+	int r = hint_check(b);
+
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&b->vdev.lock);
+	hint_drain(b);
+	id = b->hint_last_id + 1;
+	while (!hint_run_id(id))
+		id++; /* after a wrap: 0 and 1 are STOP and DONE */
+	b->hint_last_id = id;
+	b->hint_ack_on_stop = ack_on_stop;
+	hint_set_host_cmd(b, id);
+	pthread_mutex_unlock(&b->vdev.lock);
+	return 0;
+}
+
+int virtio_balloon_hint_stop(struct virtio_balloon *b)
+{
+	int r = hint_check(b);
+
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&b->vdev.lock);
+	hint_drain(b);
+	hint_set_host_cmd(b, VIRTIO_BALLOON_CMD_ID_DONE);
+	pthread_mutex_unlock(&b->vdev.lock);
+	return 0;
+}
+
+int virtio_balloon_hint_status(struct virtio_balloon *b, uint32_t *host_cmd, uint32_t *guest_cmd,
+			       bool *guest_seen)
+{
+	int r = hint_check(b);
+
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&b->vdev.lock);
+	*host_cmd = b->hint_host_cmd;
+	*guest_cmd = b->hint_guest_cmd;
+	*guest_seen = b->hint_guest_seen;
+	pthread_mutex_unlock(&b->vdev.lock);
+	return 0;
+}
+
+int virtio_balloon_hint_status_json(struct virtio_balloon *b, char **json_out)
+{
+	uint32_t host, guest;
+	bool seen;
+	cJSON *o;
+	int r;
+
+	*json_out = NULL;
+	if ((r = virtio_balloon_hint_status(b, &host, &guest, &seen)) < 0)
+		return r;
+	o = cJSON_CreateObject();
+	if (o && add_u64(o, "host_cmd", host) && (!seen || add_u64(o, "guest_cmd", guest)))
 		*json_out = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!*json_out)

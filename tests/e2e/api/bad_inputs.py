@@ -251,9 +251,20 @@ def semantics(kernel):
         "version": "V2", "network_interfaces": ["eth0"], "ipv4_address": "169.254.170.2",
         "imds_compat": True}, "good: /vm/config reports mmds-config", repr(body[-300:]))
     for m, p, b in (("PUT", "/snapshot/create",
-                                                '{"mem_file_path": "m", "snapshot_path": "s"}'),
-                    ("PATCH", "/balloon/hinting/start", "{}")):
+                                                '{"mem_file_path": "m", "snapshot_path": "s"}'),):
         case("unsupported: %s %s" % (m, p), m, p, b, needle="not supported")
+    # free page hinting: post-boot only; BalloonStartCmd is checked like any body
+    for m, p, b in (("PATCH", "/balloon/hinting/start", '{"acknowledge_on_stop": true}'),
+                    ("PATCH", "/balloon/hinting/start", None),
+                    ("PATCH", "/balloon/hinting/stop", None),
+                    ("GET", "/balloon/hinting/status", None)):
+        case("state: %s %s before boot" % (m, p), m, p, b, needle="before starting")
+    case("shape: hinting start unknown field", "PATCH", "/balloon/hinting/start",
+         '{"acknowledge": true}', needle="acknowledge")
+    case("type: hinting acknowledge_on_stop not a bool", "PATCH", "/balloon/hinting/start",
+         '{"acknowledge_on_stop": "yes"}', needle="acknowledge_on_stop")
+    case("shape: hinting stop with a field", "PATCH", "/balloon/hinting/stop",
+         '{"now": true}', needle="now")
     # pmem and memory hotplug (virtio-pmem, virtio-mem)
     case("file: pmem backing file missing", "PUT", "/pmem/p0",
          '{"id": "p0", "path_on_host": "/nonexistent/pmem.img"}', needle="Pmem config error")
