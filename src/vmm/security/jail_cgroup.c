@@ -132,9 +132,76 @@ int jail_cgroup_check(const struct jail_config *cfg, struct jail_state *st)
 	return 0;
 }
 
-/* Enables the needed controllers for the children of dir. */
-static int enable_controllers(const struct jail_state *st, const char *dir)
+int jail_cgroup_make_path(const char *mount, const char *rel, bool visit_mount,
+			  int (*visit)(void *opaque, const char *dir), void *opaque)
 {
+	char dir[PATH_MAX], comps[PATH_MAX];
+	char *save = NULL, *comp;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s", mount);
+	snprintf(comps, sizeof(comps), "%s", rel);
+	if (visit_mount && visit && (r = visit(opaque, dir)) < 0)
+		return r;
+	for (comp = strtok_r(comps, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		size_t n = strlen(dir);
+
+		if (n + 1 + strlen(comp) >= sizeof(dir))
+			return err_set(ENAMETOOLONG, "cgroup path too long");
+		snprintf(dir + n, sizeof(dir) - n, "/%s", comp);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return err_set(errno, "creating cgroup %s: %s", dir, strerror(errno));
+		if (visit && (r = visit(opaque, dir)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int jail_cgroup_make_leaf(const char *leaf)
+{
+	int r = mkdir(leaf, 0755) < 0 ? -errno : 0;
+
+	if (r == -EEXIST) {
+		if (rmdir(leaf) < 0)
+			return err_set(errno == EBUSY ? EEXIST : errno,
+				       "cgroup %s is in use (%s): an instance with this --id "
+				       "is running",
+				       leaf, strerror(errno));
+		r = mkdir(leaf, 0755) < 0 ? -errno : 0;
+	}
+	if (r < 0)
+		return err_set(-r, "creating cgroup %s: %s", leaf, strerror(-r));
+	return 0;
+}
+
+int jail_cgroup_write_value(const char *leaf, const struct jail_cgroup_kv *kv)
+{
+	char path[PATH_MAX + 80];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", leaf, kv->file);
+	r = jail_write_text(path, kv->value);
+	if (r == -ENOENT)
+		return err_set(ENOENT, "--cgroup %s: unknown cgroup file (no %s)", kv->file, path);
+	if (r < 0)
+		return err_set(-r, "--cgroup %s=%s: writing %s: %s", kv->file, kv->value, path,
+			       strerror(-r));
+	return 0;
+}
+
+int jail_cgroup_move_self(const char *dir, const char *file)
+{
+	char path[PATH_MAX + 32], pid[32];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	return jail_write_text(path, pid);
+}
+
+/* Enables the needed controllers for the children of dir. */
+static int enable_controllers(void *opaque, const char *dir)
+{
+	const struct jail_state *st = opaque;
 	char path[PATH_MAX + 32], cur[1024], op[JAIL_CGROUP_KEY_MAX + 2];
 	int r;
 
@@ -156,63 +223,27 @@ static int enable_controllers(const struct jail_state *st, const char *dir)
 
 int jail_cgroup_setup(const struct jail_config *cfg, struct jail_state *st)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 80], rel[PATH_MAX];
-	char *save = NULL, *comp;
 	int r;
 
 	if (!cfg->use_cgroup || cfg->cgroup_parent_only)
 		return 0;
 	if (cfg->cgroup_version == 1)
 		return jail_cgroup1_setup(cfg, st);
-	snprintf(dir, sizeof(dir), "%s", st->cgroup_mount);
-	snprintf(rel, sizeof(rel), "%s", cfg->parent_cgroup);
-	for (comp = strtok_r(rel, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-		size_t n = strlen(dir);
-
-		if ((r = enable_controllers(st, dir)) < 0)
-			return r;
-		if (n + 1 + strlen(comp) >= sizeof(dir))
-			return err_set(ENAMETOOLONG, "cgroup path too long");
-		snprintf(dir + n, sizeof(dir) - n, "/%s", comp);
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return err_set(errno, "creating cgroup %s: %s", dir, strerror(errno));
-	}
-	if ((r = enable_controllers(st, dir)) < 0)
+	/* the controllers are enabled in the mount and every ancestor */
+	if ((r = jail_cgroup_make_path(st->cgroup_mount, cfg->parent_cgroup, true,
+				       enable_controllers, st)) < 0 ||
+	    (r = jail_cgroup_make_leaf(st->cgroup_leaf)) < 0)
 		return r;
-	/* The leaf of a previous run of this --id is reused once its process
-	 * has exited (an empty cgroup: rmdir succeeds); with a process still in
-	 * it, the id is in use. */
-	r = mkdir(st->cgroup_leaf, 0755) < 0 ? -errno : 0;
-	if (r == -EEXIST) {
-		if (rmdir(st->cgroup_leaf) < 0)
-			return err_set(errno == EBUSY ? EEXIST : errno,
-				       "cgroup %s is in use (%s): an instance with this --id "
-				       "is running",
-				       st->cgroup_leaf, strerror(errno));
-		r = mkdir(st->cgroup_leaf, 0755) < 0 ? -errno : 0;
-	}
-	if (r < 0)
-		return err_set(-r, "creating cgroup %s: %s", st->cgroup_leaf, strerror(-r));
 	st->created_cgroup_leaf = true;
-	for (size_t i = 0; i < cfg->n_cgroups; i++) {
-		const struct jail_cgroup_kv *kv = &cfg->cgroups[i];
-
-		snprintf(path, sizeof(path), "%s/%s", st->cgroup_leaf, kv->file);
-		r = jail_write_text(path, kv->value);
-		if (r == -ENOENT)
-			return err_set(ENOENT, "--cgroup %s: unknown cgroup file (no %s)", kv->file,
-				       path);
-		if (r < 0)
-			return err_set(-r, "--cgroup %s=%s: writing %s: %s", kv->file, kv->value,
-				       path, strerror(-r));
-	}
+	for (size_t i = 0; i < cfg->n_cgroups; i++)
+		if ((r = jail_cgroup_write_value(st->cgroup_leaf, &cfg->cgroups[i])) < 0)
+			return r;
 	return 0;
 }
 
 int jail_cgroup_enter(const struct jail_config *cfg, struct jail_state *st)
 {
 	static char self[8192];
-	char path[PATH_MAX + 32], pid[32];
 	int r;
 
 	if (!cfg->use_cgroup)
@@ -234,9 +265,7 @@ int jail_cgroup_enter(const struct jail_config *cfg, struct jail_state *st)
 				st->cgroup_orig[0] = '\0';
 		}
 	}
-	snprintf(path, sizeof(path), "%s/cgroup.procs", st->cgroup_leaf);
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if ((r = jail_write_text(path, pid)) < 0)
+	if ((r = jail_cgroup_move_self(st->cgroup_leaf, "cgroup.procs")) < 0)
 		return err_set(-r, "moving into cgroup %s: %s", st->cgroup_leaf, strerror(-r));
 	st->cgroup_entered = true;
 	return 0;
@@ -245,13 +274,8 @@ int jail_cgroup_enter(const struct jail_config *cfg, struct jail_state *st)
 void jail_cgroup_cleanup(struct jail_state *st)
 {
 	jail_cgroup1_cleanup(st);
-	if (st->cgroup_entered && st->cgroup_orig[0]) {
-		char path[PATH_MAX + 32], pid[32];
-
-		snprintf(path, sizeof(path), "%s/cgroup.procs", st->cgroup_orig);
-		snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		jail_write_text(path, pid);
-	}
+	if (st->cgroup_entered && st->cgroup_orig[0])
+		jail_cgroup_move_self(st->cgroup_orig, "cgroup.procs");
 	st->cgroup_entered = false;
 	if (st->created_cgroup_leaf) {
 		rmdir(st->cgroup_leaf);

@@ -62,12 +62,13 @@ int jail_cgroup1_check(const struct jail_config *cfg, struct jail_state *st, con
 }
 
 /* A new v1 cpuset cgroup has empty cpuset.cpus/mems: copy the parent's. */
-static int inherit_cpuset(const char *dir)
+static int inherit_cpuset(void *opaque, const char *dir)
 {
 	static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
 	char path[PATH_MAX + 32], parent[PATH_MAX + 32], val[4096];
 	int r;
 
+	(void)opaque;
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
 		if ((r = jail_read_text(path, val, sizeof(val))) < 0)
@@ -85,53 +86,20 @@ static int inherit_cpuset(const char *dir)
 	return 0;
 }
 
-/* mkdir -p <mount>/<parent>, inheriting cpusets into what it creates. */
-static int make_parents(const struct jail_config *cfg, const struct jail_cg1 *g)
-{
-	char dir[PATH_MAX], rel[PATH_MAX];
-	char *save = NULL, *comp;
-	int r;
-
-	snprintf(dir, sizeof(dir), "%s", g->mount);
-	snprintf(rel, sizeof(rel), "%s", cfg->parent_cgroup);
-	for (comp = strtok_r(rel, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-		size_t n = strlen(dir);
-
-		if (n + 1 + strlen(comp) >= sizeof(dir))
-			return err_set(ENAMETOOLONG, "cgroup path too long");
-		snprintf(dir + n, sizeof(dir) - n, "/%s", comp);
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return err_set(errno, "creating cgroup %s: %s", dir, strerror(errno));
-		if (g->cpuset && (r = inherit_cpuset(dir)) < 0)
-			return r;
-	}
-	return 0;
-}
-
 int jail_cgroup1_setup(const struct jail_config *cfg, struct jail_state *st)
 {
-	char path[PATH_MAX + 80];
 	int r;
 
 	for (int h = 0; h < st->n_cg1; h++) {
 		struct jail_cg1 *g = &st->cg1[h];
 
-		if ((r = make_parents(cfg, g)) < 0)
+		/* mkdir -p <mount>/<parent>, cpusets inherited into what exists */
+		if ((r = jail_cgroup_make_path(g->mount, cfg->parent_cgroup, false,
+					       g->cpuset ? inherit_cpuset : NULL, NULL)) < 0 ||
+		    (r = jail_cgroup_make_leaf(g->leaf)) < 0)
 			return r;
-		/* a previous run's leaf is reused once it is empty (as on v2) */
-		r = mkdir(g->leaf, 0755) < 0 ? -errno : 0;
-		if (r == -EEXIST) {
-			if (rmdir(g->leaf) < 0)
-				return err_set(errno == EBUSY ? EEXIST : errno,
-					       "cgroup %s is in use (%s): an instance with this "
-					       "--id is running",
-					       g->leaf, strerror(errno));
-			r = mkdir(g->leaf, 0755) < 0 ? -errno : 0;
-		}
-		if (r < 0)
-			return err_set(-r, "creating cgroup %s: %s", g->leaf, strerror(-r));
 		g->created = true;
-		if (g->cpuset && (r = inherit_cpuset(g->leaf)) < 0)
+		if (g->cpuset && (r = inherit_cpuset(NULL, g->leaf)) < 0)
 			return r;
 	}
 	for (size_t i = 0; i < cfg->n_cgroups; i++) {
@@ -145,14 +113,8 @@ int jail_cgroup1_setup(const struct jail_config *cfg, struct jail_state *st)
 			;
 		if (k == st->n_cgroup_ctrls)
 			return err_set(EINVAL, "--cgroup %s: controller not found", kv->file);
-		snprintf(path, sizeof(path), "%s/%s", st->cg1[st->cg1_of[k]].leaf, kv->file);
-		r = jail_write_text(path, kv->value);
-		if (r == -ENOENT)
-			return err_set(ENOENT, "--cgroup %s: unknown cgroup file (no %s)", kv->file,
-				       path);
-		if (r < 0)
-			return err_set(-r, "--cgroup %s=%s: writing %s: %s", kv->file, kv->value,
-				       path, strerror(-r));
+		if ((r = jail_cgroup_write_value(st->cg1[st->cg1_of[k]].leaf, kv)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -193,11 +155,9 @@ static void find_orig(struct jail_cg1 *g, const char *self, const char *ctrl)
 int jail_cgroup1_enter(struct jail_state *st)
 {
 	static char self[8192];
-	char path[PATH_MAX + 32], pid[32];
 	bool have_self = jail_read_text("/proc/self/cgroup", self, sizeof(self)) == 0;
 	int r;
 
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	for (int h = 0; h < st->n_cg1; h++) {
 		struct jail_cg1 *g = &st->cg1[h];
 
@@ -206,8 +166,7 @@ int jail_cgroup1_enter(struct jail_state *st)
 				find_orig(g, self, st->cgroup_ctrls[k]);
 				break;
 			}
-		snprintf(path, sizeof(path), "%s/tasks", g->leaf);
-		if ((r = jail_write_text(path, pid)) < 0)
+		if ((r = jail_cgroup_move_self(g->leaf, "tasks")) < 0)
 			return err_set(-r, "moving into cgroup %s: %s", g->leaf, strerror(-r));
 		g->entered = true;
 	}
@@ -216,16 +175,11 @@ int jail_cgroup1_enter(struct jail_state *st)
 
 void jail_cgroup1_cleanup(struct jail_state *st)
 {
-	char path[PATH_MAX + 32], pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	for (int h = 0; h < st->n_cg1; h++) {
 		struct jail_cg1 *g = &st->cg1[h];
 
-		if (g->entered && g->orig[0]) {
-			snprintf(path, sizeof(path), "%s/tasks", g->orig);
-			jail_write_text(path, pid);
-		}
+		if (g->entered && g->orig[0])
+			jail_cgroup_move_self(g->orig, "tasks");
 		g->entered = false;
 		if (g->created)
 			rmdir(g->leaf);

@@ -58,6 +58,19 @@ int jail_cgroup1_setup(const struct jail_config *cfg, struct jail_state *st);
 int jail_cgroup1_enter(struct jail_state *st);
 void jail_cgroup1_cleanup(struct jail_state *st);
 
+/* Shared by both cgroup versions (jail_cgroup.c). mkdir -p <mount>/<rel>:
+ * visit(opaque, dir) runs on the mount itself (if visit_mount) and on every
+ * directory of the path once it exists, in order from the top. */
+int jail_cgroup_make_path(const char *mount, const char *rel, bool visit_mount,
+			  int (*visit)(void *opaque, const char *dir), void *opaque);
+/* Creates the leaf; a previous run's leaf of the same --id is reused once it
+ * is empty (rmdir succeeds), else -EEXIST: that instance is running. */
+int jail_cgroup_make_leaf(const char *leaf);
+/* Writes a --cgroup FILE=VALUE into the leaf (a missing file: -ENOENT). */
+int jail_cgroup_write_value(const char *leaf, const struct jail_cgroup_kv *kv);
+/* Writes our pid into dir/file (cgroup.procs on v2, tasks on v1). */
+int jail_cgroup_move_self(const char *dir, const char *file);
+
 /* Small text files of /proc and cgroupfs; 0 or -errno. */
 int jail_read_text(const char *path, char *buf, size_t cap);
 int jail_write_text(const char *path, const char *s);
