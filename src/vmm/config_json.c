@@ -1204,6 +1204,24 @@ int cfgjson_parse_balloon_stats_update(const char *body, size_t len, uint32_t *i
 	return r;
 }
 
+/* A body that may be absent: *o is NULL then; else an object with only the
+ * fields f (the caller deletes *o). */
+static int parse_optional_object(const char *body, size_t len, const char *const *f, cJSON **o)
+{
+	int r;
+
+	*o = NULL;
+	if (!body || len == 0)
+		return 0;
+	if ((r = parse_body(body, len, MAX_DOC_LEN, o)))
+		return r;
+	if ((r = check_object(*o, "", f))) {
+		cJSON_Delete(*o);
+		*o = NULL;
+	}
+	return r;
+}
+
 int cfgjson_parse_balloon_hint_start(const char *body, size_t len, bool *ack_on_stop)
 {
 	static const char *const f[] = {"acknowledge_on_stop", NULL};
@@ -1211,12 +1229,9 @@ int cfgjson_parse_balloon_hint_start(const char *body, size_t len, bool *ack_on_
 	int r;
 
 	*ack_on_stop = true; /* Firecracker's default, also for an empty body */
-	if (!body || len == 0)
-		return 0;
-	if ((r = parse_body(body, len, MAX_DOC_LEN, &o)))
+	if ((r = parse_optional_object(body, len, f, &o)) || !o)
 		return r;
-	if (!(r = check_object(o, "", f)))
-		r = get_bool(o, "", "acknowledge_on_stop", false, ack_on_stop, NULL);
+	r = get_bool(o, "", "acknowledge_on_stop", false, ack_on_stop, NULL);
 	cJSON_Delete(o);
 	return r;
 }
@@ -1225,13 +1240,8 @@ int cfgjson_parse_empty_object(const char *body, size_t len)
 {
 	static const char *const f[] = {NULL};
 	cJSON *o;
-	int r;
+	int r = parse_optional_object(body, len, f, &o);
 
-	if (!body || len == 0)
-		return 0;
-	if ((r = parse_body(body, len, MAX_DOC_LEN, &o)))
-		return r;
-	r = check_object(o, "", f);
 	cJSON_Delete(o);
 	return r;
 }

@@ -74,6 +74,23 @@ void balloon_fix_fini(struct balloon_fix *f)
 	vdrv_destroy(&f->d);
 }
 
+struct balloon_fix *balloon_fix_new(const struct balloon_cfg *cfg, uint64_t mem, uint64_t want)
+{
+	struct balloon_fix *f = calloc(1, sizeof(*f));
+
+	if (f && balloon_fix_init(f, cfg, mem, 0, 0, want) < 0) {
+		free(f);
+		f = NULL;
+	}
+	return f;
+}
+
+void balloon_fix_free(struct balloon_fix *f)
+{
+	balloon_fix_fini(f);
+	free(f);
+}
+
 uint32_t balloon_fix_cfg_read32(struct balloon_fix *f, uint32_t off)
 {
 	uint32_t v = 0;

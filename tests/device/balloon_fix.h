@@ -29,6 +29,10 @@ struct balloon_fix {
 int balloon_fix_init(struct balloon_fix *f, const struct balloon_cfg *cfg, uint64_t mem,
 		     uint64_t gap_start, uint64_t gap_end, uint64_t want);
 void balloon_fix_fini(struct balloon_fix *f);
+/* The same on the heap, without a hole: NULL on failure; free with
+ * balloon_fix_free. */
+struct balloon_fix *balloon_fix_new(const struct balloon_cfg *cfg, uint64_t mem, uint64_t want);
+void balloon_fix_free(struct balloon_fix *f);
 /* Handshake again with want (after a reset or NEEDS_RESET). */
 int balloon_fix_setup(struct balloon_fix *f, uint64_t want);
 

@@ -34,17 +34,10 @@ static const struct balloon_cfg cfg_report = {
 
 static struct balloon_fix *fix_new(const struct balloon_cfg *cfg, uint64_t want)
 {
-	struct balloon_fix *f = calloc(1, sizeof(*f));
+	struct balloon_fix *f = balloon_fix_new(cfg, RAM, want);
 
 	assert_non_null(f);
-	assert_int_equal(balloon_fix_init(f, cfg, RAM, 0, 0, want), 0);
 	return f;
-}
-
-static void fix_free(struct balloon_fix *f)
-{
-	balloon_fix_fini(f);
-	free(f);
 }
 
 static uint64_t offered(struct balloon_fix *f)
@@ -83,7 +76,7 @@ static void test_features_and_config(void **state)
 	vdrv_write32(&f->d, VIRTIO_MMIO_QUEUE_SEL, 2);
 	assert_int_equal(vdrv_read32(&f->d, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
 	assert_int_equal(virtio_dev_num_queues(&f->b->vdev), 2);
-	fix_free(f);
+	balloon_fix_free(f);
 
 	f = fix_new(&cfg_all, 0);
 	feat = offered(f);
@@ -93,7 +86,7 @@ static void test_features_and_config(void **state)
 	assert_false(feat & F(VIRTIO_BALLOON_F_FREE_PAGE_HINT));
 	assert_int_equal(virtio_dev_num_queues(&f->b->vdev), 4);
 	assert_int_equal(balloon_fix_cfg_read32(f, OFF_NUM_PAGES), 8 * 256);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 static void test_create_refuses_too_big(void **state)
@@ -164,7 +157,7 @@ static void test_target_and_actual(void **state)
 	assert_int_equal(balloon_fix_cfg_read32(f, OFF_NUM_PAGES), 0);
 	assert_int_equal(balloon_fix_cfg_read32(f, OFF_ACTUAL), 0x120000 | (3 * 256 + 7));
 	assert_false(vdrv_needs_reset(&f->d));
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* Inflating written pages gives their host memory back. */
@@ -211,7 +204,7 @@ static void test_inflate_releases_pages(void **state)
 	assert_int_equal(c.malformed_buffers, 0);
 	assert_int_equal(c.discard_fails, 0);
 	assert_true(vdrv_irqs(&f->d) >= 1);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* Many PFNs in one buffer (more than one internal batch), indirect-free. */
@@ -230,7 +223,7 @@ static void test_inflate_large_buffer(void **state)
 	assert_int_equal(balloon_fix_resident(f, HIGH, (uint64_t)N * PG), 0);
 	assert_int_equal(f->b->cnt.inflated_pages, N);
 	free(pfns);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 static void test_deflate(void **state)
@@ -261,7 +254,7 @@ static void test_deflate(void **state)
 	assert_false(balloon_fix_is_zero(f, HIGH + 20 * PG, PG));
 	assert_int_equal(f->b->cnt.inflated_pages, 16);
 	assert_int_equal(f->b->cnt.deflated_pages, 9);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* PFNs outside RAM are skipped and counted; the valid ones still go. */
@@ -287,7 +280,7 @@ static void test_bad_pfns(void **state)
 	assert_int_equal(c.deflated_pages, 4);
 	assert_int_equal(c.invalid_pfns, 8);
 	assert_false(vdrv_needs_reset(&f->d));
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* RAM split around a hole: PFNs in the hole are invalid, both sides work. */
@@ -365,7 +358,7 @@ static void test_malformed(void **state)
 	/* Still working. */
 	assert_int_equal(balloon_fix_pfns(f, 0, &good, 1, 1), 0);
 	assert_int_equal(balloon_fix_resident(f, HIGH, PG), 0);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* A ring-level violation (avail idx jump) needs a reset; a new handshake
@@ -385,7 +378,7 @@ static void test_broken_ring_and_reset(void **state)
 	balloon_fix_touch(f, HIGH, PG, 13);
 	assert_int_equal(balloon_fix_pfns(f, 0, &good, 1, 1), 0);
 	assert_int_equal(balloon_fix_resident(f, HIGH, PG), 0);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* Negotiating a queue and not setting it up fails activation. */
@@ -404,7 +397,7 @@ static void test_activate_missing_queue(void **state)
 	/* Without the optional features two queues are enough. */
 	assert_int_equal(balloon_fix_setup(f, F(VIRTIO_F_VERSION_1)), 0);
 	assert_int_equal(f->nqueues, 2);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* Free page reporting: every range of a buffer is released, then the buffer
@@ -455,7 +448,7 @@ static void test_free_page_reporting(void **state)
 	assert_int_equal(c.free_page_report_fails, 2);
 	assert_int_equal(c.free_page_report_freed, big + 4 * PG);
 	assert_false(vdrv_needs_reset(&f->d));
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* Stats and reporting both negotiated: reporting is queue 3. */
@@ -472,7 +465,7 @@ static void test_reporting_after_stats(void **state)
 	assert_int_equal(balloon_fix_resident(f, HIGH, PG), 0);
 	assert_int_equal(f->b->cnt.free_page_report_count, 1);
 	assert_int_equal(f->b->cnt.stats_updates_count, 0);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* The reporting feature offered but declined: queue 2 is then nothing. */
@@ -483,7 +476,7 @@ static void test_reporting_declined(void **state)
 
 	assert_int_equal(f->nqueues, 2);
 	assert_int_equal(f->b->q_report, -1);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 int main(void)

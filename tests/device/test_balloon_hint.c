@@ -38,17 +38,10 @@ static const struct balloon_cfg cfg_all = {.present = true,
 
 static struct balloon_fix *fix_new(const struct balloon_cfg *cfg, uint64_t want)
 {
-	struct balloon_fix *f = calloc(1, sizeof(*f));
+	struct balloon_fix *f = balloon_fix_new(cfg, RAM, want);
 
 	assert_non_null(f);
-	assert_int_equal(balloon_fix_init(f, cfg, RAM, 0, 0, want), 0);
 	return f;
-}
-
-static void fix_free(struct balloon_fix *f)
-{
-	balloon_fix_fini(f);
-	free(f);
 }
 
 static uint32_t host_cmd(struct balloon_fix *f)
@@ -111,7 +104,7 @@ static void test_feature_queues_and_config(void **state)
 	balloon_fix_cfg_write(f, OFF_POISON, &v, 4);
 	assert_int_equal(host_cmd(f), STOP);
 	assert_int_equal(balloon_fix_cfg_read32(f, OFF_POISON), 0);
-	fix_free(f);
+	balloon_fix_free(f);
 
 	/* With statistics and reporting: stats 2, hinting 3, reporting 4. */
 	f = fix_new(&cfg_all, BALLOON_FIX_ALL_FEATURES);
@@ -119,7 +112,7 @@ static void test_feature_queues_and_config(void **state)
 	assert_int_equal(f->b->q_stats, 2);
 	assert_int_equal(f->b->q_hint, 3);
 	assert_int_equal(f->b->q_report, 4);
-	fix_free(f);
+	balloon_fix_free(f);
 
 	/* Hinting declined by the driver: reporting moves down to 3. */
 	f = fix_new(&cfg_all, BALLOON_FIX_ALL_FEATURES & ~F(VIRTIO_BALLOON_F_FREE_PAGE_HINT));
@@ -128,7 +121,7 @@ static void test_feature_queues_and_config(void **state)
 	/* The host can still start runs: the id is there for a later driver. */
 	assert_int_equal(virtio_balloon_hint_start(f->b, true), 0);
 	assert_int_equal(host_cmd(f), 2);
-	fix_free(f);
+	balloon_fix_free(f);
 
 	/* Not enabled: every hinting call is refused with the reason. */
 	f = fix_new(&(struct balloon_cfg){.present = true}, BALLOON_FIX_ALL_FEATURES);
@@ -140,7 +133,7 @@ static void test_feature_queues_and_config(void **state)
 	assert_int_equal(virtio_balloon_hint_stop(f->b), -EINVAL);
 	assert_int_equal(virtio_balloon_hint_status(f->b, &h, &g, &seen), -EINVAL);
 	assert_int_equal(virtio_balloon_hint_status_json(f->b, &json), -EINVAL);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* A whole run as Linux plays it, with acknowledge_on_stop. */
@@ -197,7 +190,7 @@ static void test_run_acknowledged(void **state)
 	assert_int_equal(virtio_balloon_hint_start(f->b, true), 0);
 	assert_int_equal(host_cmd(f), 3);
 	assert_false(vdrv_needs_reset(&f->d));
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* Without acknowledge_on_stop the driver keeps its pages until the host's
@@ -228,7 +221,7 @@ static void test_run_host_stop(void **state)
 	assert_int_equal(balloon_fix_resident(f, HIGH + BLOCK, BLOCK), 0);
 	assert_int_equal(f->b->cnt.free_page_hint_count, 2);
 	status(f, DONE, true, 3);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* Hints are released only inside the host's current run. */
@@ -274,7 +267,7 @@ static void test_hints_outside_a_run(void **state)
 	assert_int_equal(f->b->cnt.free_page_hint_count, 1);
 	assert_int_equal(f->b->cnt.free_page_hint_ignored, 8);
 	assert_false(vdrv_needs_reset(&f->d));
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* Hostile buffers inside a live run: the request fails, the device lives. */
@@ -330,7 +323,7 @@ static void test_hostile_buffers(void **state)
 	/* (the split buffer held 0: a STOP for run 2, acknowledged) */
 	assert_int_equal(host_cmd(f), DONE);
 	assert_false(vdrv_needs_reset(&f->d));
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 /* Ids are never reused, also after they wrap; reset and snapshots. */
@@ -364,7 +357,7 @@ static void test_ids_reset_snapshot(void **state)
 	status(f, STOP, false, 0);
 	assert_int_equal(virtio_balloon_hint_start(f->b, true), 0);
 	assert_int_equal(host_cmd(f), 4);
-	fix_free(f);
+	balloon_fix_free(f);
 }
 
 int main(void)

@@ -140,17 +140,47 @@ json_get() {
 	python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get(sys.argv[2], "absent"))' "$BODY" "$1"
 }
 
-boot_args="console=ttyS0 tg.mem=256 tg.cpus=1 tg.virtio=1 tg.balloon=1 tg.balloon_mib=16 tg.balloon_resize=8 tg.wait=cad"
-OUT=$E2E_TMP/api.stdout
-ERR=$E2E_TMP/api.stderr
-e2e_cases=$((e2e_cases + 1))
-timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" --id balloon_e2e </dev/null >"$OUT" 2>"$ERR" &
-PID=$!
-if ! python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)"; then
-	fail "API: the socket never accepted"
+# api_start NAME: ember on $SOCK (--id balloon_NAME, console in $OUT, log in
+# $ERR, pid in $PID), then until its socket accepts; 1 if it never does.
+api_start() {
+	OUT=$E2E_TMP/$1.stdout
+	ERR=$E2E_TMP/$1.stderr
+	e2e_cases=$((e2e_cases + 1))
+	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" --id "balloon_$1" </dev/null >"$OUT" 2>"$ERR" &
+	PID=$!
+	python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)" && return 0
+	fail "$1: the socket never accepted"
 	show_file "$ERR"
 	kill "$PID" 2>/dev/null
-else
+	return 1
+}
+
+# api_end WHAT RESULT...: ember exits 0 after the guest's Ctrl-Alt-Del, the
+# guest reported every RESULT, and the responses logged match the YAML.
+api_end() {
+	local what=$1
+	shift
+	wait "$PID"
+	RC=$?
+	if [ "$RC" -ne 0 ]; then
+		fail "$what: ember exited $RC$([ "$RC" -eq 124 ] && echo ' (timed out)')"
+		show_file "$ERR"
+	elif ! msg=$(guest_report "$OUT" "$@"); then
+		fail "$what: $msg"
+		grep -E '^(FAIL|ok balloon)' "$OUT" | sed 's/^/      | /'
+	else
+		pass "$what: guest $(tr -d '\r' <"$OUT" | grep '^TESTGUEST DONE'), exit 0 after Ctrl-Alt-Del"
+	fi
+	if FC_API_SPEC=$SPEC python3 "$API_PY/fcapi.py" "$SPEC" "$LOG" >"$E2E_TMP/contract.txt" 2>&1; then
+		pass "$what: $(wc -l <"$LOG") responses match the YAML contract"
+	else
+		fail "$what: responses vs the YAML contract:"
+		show_file "$E2E_TMP/contract.txt" 20
+	fi
+}
+
+boot_args="console=ttyS0 tg.mem=256 tg.cpus=1 tg.virtio=1 tg.balloon=1 tg.balloon_mib=16 tg.balloon_resize=8 tg.wait=cad"
+if api_start api; then
 	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
 	api 204 PUT /boot-source "{\"kernel_image_path\": \"$TESTGUEST\", \"boot_args\": \"$boot_args\"}"
 	api 400 PUT /balloon '{"amount_mib": 300, "deflate_on_oom": true}'
@@ -202,39 +232,14 @@ else
 			api 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
 		fi
 	fi
-	wait "$PID"
-	RC=$?
-	if [ "$RC" -ne 0 ]; then
-		fail "API: ember exited $RC$([ "$RC" -eq 124 ] && echo ' (timed out)')"
-		show_file "$ERR"
-	elif ! msg=$(guest_report "$OUT" balloon.init balloon.inflate balloon.released balloon.stats wait.cad); then
-		fail "API: $msg"
-		grep -E '^(FAIL|ok balloon)' "$OUT" | sed 's/^/      | /'
-	else
-		pass "API: guest $(tr -d '\r' <"$OUT" | grep '^TESTGUEST DONE'), exit 0 after Ctrl-Alt-Del"
-	fi
-	if FC_API_SPEC=$SPEC python3 "$API_PY/fcapi.py" "$SPEC" "$LOG" >"$E2E_TMP/contract.txt" 2>&1; then
-		pass "API: $nreq responses match the YAML contract"
-	else
-		fail "API responses vs the YAML contract:"
-		show_file "$E2E_TMP/contract.txt" 20
-	fi
+	api_end API balloon.init balloon.inflate balloon.released balloon.stats wait.cad
 fi
 
 # ---- 4. Free page hinting through the API ----
 SOCK=$E2E_TMP/hint.sock
 : >"$LOG"
 boot_args="console=ttyS0 tg.mem=256 tg.cpus=1 tg.virtio=1 tg.balloon=1 tg.balloon_mib=4 tg.balloon_hint=1 tg.wait=cad"
-OUT=$E2E_TMP/hint.stdout
-ERR=$E2E_TMP/hint.stderr
-e2e_cases=$((e2e_cases + 1))
-timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" --id balloon_hint </dev/null >"$OUT" 2>"$ERR" &
-PID=$!
-if ! python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)"; then
-	fail "hinting: the socket never accepted"
-	show_file "$ERR"
-	kill "$PID" 2>/dev/null
-else
+if api_start hint; then
 	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
 	api 204 PUT /boot-source "{\"kernel_image_path\": \"$TESTGUEST\", \"boot_args\": \"$boot_args\"}"
 	api 204 PUT /balloon '{"amount_mib": 4, "deflate_on_oom": false, "free_page_hinting": true}'
@@ -268,21 +273,7 @@ else
 		fi
 		api 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
 	fi
-	wait "$PID"
-	RC=$?
-	if [ "$RC" -ne 0 ]; then
-		fail "hinting: ember exited $RC$([ "$RC" -eq 124 ] && echo ' (timed out)')"
-		show_file "$ERR"
-	elif ! msg=$(guest_report "$OUT" balloon.init balloon.inflate balloon.hint wait.cad); then
-		fail "hinting: $msg"
-		grep -E '^(FAIL|ok balloon)' "$OUT" | sed 's/^/      | /'
-	fi
-	if FC_API_SPEC=$SPEC python3 "$API_PY/fcapi.py" "$SPEC" "$LOG" >"$E2E_TMP/contract.txt" 2>&1; then
-		pass "hinting: $(wc -l <"$LOG") responses match the YAML contract"
-	else
-		fail "hinting responses vs the YAML contract:"
-		show_file "$E2E_TMP/contract.txt" 20
-	fi
+	api_end hinting balloon.init balloon.inflate balloon.hint wait.cad
 fi
 
 finish

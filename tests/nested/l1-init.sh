@@ -117,6 +117,22 @@ exit_ok() {
 vm_kib() { v=$(sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" /proc/$1/status 2>/dev/null); echo "${v:-0}"; }
 rss_below() { [ "$(vm_kib "$1" VmRSS)" -le "$2" ]; }
 
+# hint_run SOCK CHECK [BODY]: a balloon free page hinting run through the API
+# (PATCH /balloon/hinting/start BODY), then until GET .../status shows the
+# driver's STOP and ember's DONE (120 s): R PASS|FAIL CHECK
+hint_done() { case $(nt http "$1" GET /balloon/hinting/status 2>/dev/null) in
+	*'"host_cmd":1,"guest_cmd":0'*) return 0 ;; esac; return 1; }
+hint_run() {
+	s0=$(nt http "$1" GET /balloon/hinting/status)
+	if ! nt http "$1" PATCH /balloon/hinting/start ${3:+"$3"} >/dev/null; then
+		R FAIL "$2" "PATCH /balloon/hinting/start refused"
+	elif th=$(up) && wait_until 120 hint_done "$1"; then
+		R PASS "$2" "status $s0 -> $(nt http "$1" GET /balloon/hinting/status) (driver STOP, ember DONE) $(echo "$(up) - $th" | bc) s after start"
+	else
+		R FAIL "$2" "status still $(nt http "$1" GET /balloon/hinting/status) 120 s after start"
+	fi
+}
+
 # ======== helpers for the runs (tests/nested/runs/*.sh) ========
 # run_cli NAME SECONDS EMBER-RUN-ARGS...: one `ember run`, console in /tmp/NAME.con
 run_cli() {

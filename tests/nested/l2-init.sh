@@ -98,6 +98,21 @@ nc_send() {
 	return 1
 }
 
+# hint_returned SYNC CHECK: L1 runs a free page hinting run between SYNC and
+# its GO; afterwards the driver must have given the pages it held back
+# (MemFree within 16 MiB of before, 60 s)
+memfree() { sed -n 's/^MemFree: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
+hint_returned() {
+	free0=$(memfree)
+	sync_l1 "$1" 300 || return 1
+	back() { [ "$(memfree)" -ge $((free0 - 16 * 1024)) ]; }
+	if wait_until 60 back; then
+		pass "$2" "MemFree $((free0 / 1024)) MiB before the run, $(($(memfree) / 1024)) MiB after DONE"
+	else
+		fail "$2" "MemFree $((free0 / 1024)) MiB before the run, still $(($(memfree) / 1024)) MiB 60 s after L1's GO"
+	fi
+}
+
 # ---- the run named by nt.run= ----
 # Each run NAME has its L2 part in /nt/runs/NAME.sh (tests/nested/l2/NAME.sh),
 # sourced here with the helpers above. It ends L2 itself (reboot -f, poweroff -f,

@@ -5,8 +5,6 @@
 # /balloon/hinting/status must reach the driver's STOP and ember's DONE
 # (host_cmd 1, guest_cmd 0), and ember's RSS must fall. L2 then checks it got
 # the hinted pages back (MemFree). L2 side: tests/nested/l2/hint.sh.
-hint_done() { case $(nt http /tmp/hint.sock GET /balloon/hinting/status 2>/dev/null) in
-	*'"host_cmd":1,"guest_cmd":0'*) return 0 ;; esac; return 1; }
 run_hint() {
 	step hint
 	con=/tmp/hint.con
@@ -28,14 +26,7 @@ run_hint() {
 	epid=$!
 	if nt wait $con "NT-SYNC hint" 300 >/dev/null; then
 		rss0=$(vm_kib $epid VmRSS)
-		s0=$(nt http /tmp/hint.sock GET /balloon/hinting/status)
-		if ! nt http /tmp/hint.sock PATCH /balloon/hinting/start '{"acknowledge_on_stop": true}' >/dev/null; then
-			R FAIL balloon-hinting-status "PATCH /balloon/hinting/start refused"
-		elif th=$(up) && wait_until 120 hint_done; then
-			R PASS balloon-hinting-status "status $s0 -> $(nt http /tmp/hint.sock GET /balloon/hinting/status) (driver STOP, ember DONE) $(echo "$(up) - $th" | bc) s after start"
-		else
-			R FAIL balloon-hinting-status "status still $(nt http /tmp/hint.sock GET /balloon/hinting/status) 120 s after start"
-		fi
+		hint_run /tmp/hint.sock balloon-hinting-status '{"acknowledge_on_stop": true}'
 		if wait_until 60 rss_below $epid $((rss0 - 96 * 1024)); then
 			R PASS balloon-hinting-rss "after L2 freed 160 MiB: ember VmRSS $((rss0 / 1024)) -> $(($(vm_kib $epid VmRSS) / 1024)) MiB through one hinting run"
 		else
