@@ -33,7 +33,15 @@
  * preadv from tmpfs; deeper queues share it across the batch.
  *
  * Usage: blk_bench [-s scale] [-r rounds] [-w workload-name-prefix]
- *                  [-m direct,ember,hop,1thread] */
+ *                  [-m direct,ember,hop,1thread]
+ *
+ * blk_bench -e: io_engine "Sync" vs "Async" (io_uring). Two devices, one per
+ * engine, each on its own file and VMM thread as above, run 4 KiB sequential
+ * and random reads and writes (queue depth 32, and random reads at QD1),
+ * alternating engines within every round. Each figure is the median of the
+ * rounds with its spread (min..max): requests/s (wall time of the round)
+ * and the VMM thread's CPU per request (io_uring's kernel workers, if any,
+ * are not in it), then the ratio Async / Sync of the medians. */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -99,6 +107,16 @@ static double clock_s(clockid_t clk)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU of the whole process, exited threads included (getrusage). */
+static double process_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static double cpu_s(void)
 {
 	return clock_s(CLOCK_THREAD_CPUTIME_ID);
@@ -125,6 +143,15 @@ static uint64_t *make_sectors(const struct workload *w)
 		s[i] = blk * (w->bs / 512);
 	}
 	return s;
+}
+
+/* Scale the request count (at least one batch) and draw the sectors. */
+static uint64_t *workload_prepare(struct workload *w, double scale)
+{
+	w->n = (uint64_t)((double)w->n * scale);
+	if (w->n < (uint64_t)w->qd)
+		w->n = (uint64_t)w->qd;
+	return make_sectors(w);
 }
 
 static void stop_handler(void *opaque, int fd, uint32_t events)
@@ -536,6 +563,129 @@ static void print_workload(const struct workload *w, const struct result *best, 
 	}
 }
 
+/* ---- io_engine Sync vs Async (-e) ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of v[0..n) (sorts v). */
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int bench_open(struct bench *b, bool async)
+{
+	blkfix_io_async = async;
+	if (blkfix_init(&b->f, FILE_SIZE, RAM_SIZE, false, NULL) < 0)
+		return -1;
+	b->bufs = vdrv_alloc(&b->f.d, (uint64_t)MAX_QD * 131072, 4096);
+	b->hs = vdrv_alloc(&b->f.d, 32ULL * MAX_QD, 16);
+	b->fd = open(b->f.path, O_RDWR);
+	if (!b->bufs || !b->hs || b->fd < 0) {
+		if (b->fd >= 0)
+			close(b->fd);
+		blkfix_fini(&b->f);
+		return -1;
+	}
+	memset(vdrv_ptr(&b->f.d, b->bufs, (uint64_t)MAX_QD * 131072), 0x5c,
+	       (uint64_t)MAX_QD * 131072);
+	return 0;
+}
+
+static void bench_close(struct bench *b)
+{
+	close(b->fd);
+	blkfix_fini(&b->f);
+}
+
+#define MAX_ROUNDS 64
+
+static int engines_main(double scale, int rounds, const char *only)
+{
+	static const char *const ename[2] = {"Sync", "Async"};
+	struct workload wl[] = {
+	    {"4KiB sequential read, QD32", 4096, false, false, 32, 100000},
+	    {"4KiB random read, QD32", 4096, false, true, 32, 100000},
+	    {"4KiB sequential write, QD32", 4096, true, false, 32, 100000},
+	    {"4KiB random write, QD32", 4096, true, true, 32, 100000},
+	    {"4KiB random read, QD1", 4096, false, true, 1, 30000},
+	};
+	struct bench b[2];
+	int rc = 0;
+
+	if (rounds > MAX_ROUNDS)
+		rounds = MAX_ROUNDS;
+	for (int e = 0; e < 2; e++)
+		if (bench_open(&b[e], e == 1) < 0) {
+			fprintf(stderr, "blk_bench: set-up of the %s device failed%s\n", ename[e],
+				e ? " (no io_uring here?)" : "");
+			if (e)
+				bench_close(&b[0]);
+			return 1;
+		}
+	printf("virtio-blk io_engine Sync (preadv/pwritev on the VMM thread) vs Async (io_uring):\n"
+	       "  two devices, files on %s (%llu MiB each), the same requests through the "
+	       "guest-less\n  harness (driver thread + VMM thread), %d rounds alternating the "
+	       "engines; median [min..max]\n",
+	       blkfix_dir(), (unsigned long long)(FILE_SIZE >> 20), rounds);
+	printf("  CPU us/req: the VMM thread's, and all threads' (driver, VMM thread, io_uring's "
+	       "kernel workers)\n");
+	printf("\n  %-28s %-6s %24s %20s %20s\n", "workload", "engine", "req/s",
+	       "VMM CPU us/req", "all CPU us/req");
+	for (size_t k = 0; k < sizeof(wl) / sizeof(wl[0]) && rc == 0; k++) {
+		struct workload *w = &wl[k];
+		double rate[2][MAX_ROUNDS], cpu[2][MAX_ROUNDS], all[2][MAX_ROUNDS], med[2];
+		uint64_t *sectors;
+
+		if (only && strncmp(w->name, only, strlen(only)))
+			continue;
+		if (!(sectors = workload_prepare(w, scale))) {
+			rc = 1;
+			break;
+		}
+		for (int round = 0; round < rounds && rc == 0; round++)
+			for (int e = 0; e < 2 && rc == 0; e++) {
+				/* alternate which engine goes first */
+				int x = (round + e) % 2;
+				struct result r = {0};
+				double p0 = process_cpu_s();
+
+				if (run_ember(&b[x], w, sectors, &r) < 0) {
+					fprintf(stderr, "blk_bench: %s: %s failed\n", w->name, ename[x]);
+					rc = 1;
+				}
+				rate[x][round] = (double)w->n / r.wall_s;
+				cpu[x][round] = us_per(r.dev_cpu_s, w->n);
+				all[x][round] = us_per(process_cpu_s() - p0, w->n);
+			}
+		free(sectors);
+		if (rc)
+			break;
+		for (int e = 0; e < 2; e++) {
+			double c, a;
+
+			med[e] = median(rate[e], rounds);
+			c = median(cpu[e], rounds);
+			a = median(all[e], rounds);
+			printf("  %-28s %-6s %8.0f [%6.0f..%6.0f] %5.2f [%5.2f..%5.2f] %5.2f "
+			       "[%5.2f..%5.2f]\n",
+			       e ? "" : w->name, ename[e], med[e], rate[e][0], rate[e][rounds - 1],
+			       c, cpu[e][0], cpu[e][rounds - 1], a, all[e][0],
+			       all[e][rounds - 1]);
+		}
+		printf("  %-28s => Async / Sync req/s: %.2fx\n", "", med[1] / med[0]);
+	}
+	bench_close(&b[0]);
+	bench_close(&b[1]);
+	return rc;
+}
+
 static unsigned parse_modes(const char *s)
 {
 	unsigned m = 0;
@@ -565,9 +715,12 @@ int main(int argc, char **argv)
 	} sum[sizeof(wl) / sizeof(wl[0])];
 	size_t nsum = 0;
 	struct bench b;
+	bool engines = false;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-s") && i + 1 < argc)
+		if (!strcmp(argv[i], "-e"))
+			engines = true;
+		else if (!strcmp(argv[i], "-s") && i + 1 < argc)
 			scale = atof(argv[++i]);
 		else if (!strcmp(argv[i], "-w") && i + 1 < argc)
 			only = argv[++i];
@@ -577,7 +730,7 @@ int main(int argc, char **argv)
 			on = parse_modes(argv[++i]);
 		else {
 			fprintf(stderr,
-				"usage: blk_bench [-s scale] [-r rounds] [-w workload-prefix] "
+				"usage: blk_bench [-e] [-s scale] [-r rounds] [-w workload-prefix] "
 				"[-m direct,ember,hop,1thread]\n");
 			return 2;
 		}
@@ -585,20 +738,12 @@ int main(int argc, char **argv)
 	if (rounds < 1)
 		rounds = 1;
 	log_set_level(LOG_ERROR);
-	if (blkfix_init(&b.f, FILE_SIZE, RAM_SIZE, false, NULL) < 0) {
-		fprintf(stderr, "blk_bench: set-up failed: %s\n", strerror(errno));
-		return 1;
-	}
-	b.bufs = vdrv_alloc(&b.f.d, (uint64_t)MAX_QD * 131072, 4096);
-	b.hs = vdrv_alloc(&b.f.d, 32ULL * MAX_QD, 16);
-	b.fd = open(b.f.path, O_RDWR);
-	if (!b.bufs || !b.hs || b.fd < 0) {
+	if (engines)
+		return engines_main(scale, rounds, only);
+	if (bench_open(&b, false) < 0) {
 		fprintf(stderr, "blk_bench: set-up failed\n");
-		blkfix_fini(&b.f);
 		return 1;
 	}
-	memset(vdrv_ptr(&b.f.d, b.bufs, (uint64_t)MAX_QD * 131072), 0x5c,
-	       (uint64_t)MAX_QD * 131072);
 	printf("virtio-blk device model vs direct preadv/pwritev: file on %s (%llu MiB), "
 	       "best of %d rounds\n",
 	       blkfix_dir(), (unsigned long long)(FILE_SIZE >> 20), rounds);
@@ -616,11 +761,7 @@ int main(int argc, char **argv)
 
 		if (only && strncmp(w->name, only, strlen(only)))
 			continue;
-		w->n = (uint64_t)((double)w->n * scale);
-		if (w->n < (uint64_t)w->qd)
-			w->n = (uint64_t)w->qd;
-		sectors = make_sectors(w);
-		if (!sectors)
+		if (!(sectors = workload_prepare(w, scale)))
 			return 1;
 		for (int m = 0; m < M_COUNT; m++)
 			best[m] = (struct result){1e9, 1e9, 1e9, 0, 0, 0};
@@ -665,7 +806,6 @@ int main(int argc, char **argv)
 			printf("\n");
 		}
 	}
-	close(b.fd);
-	blkfix_fini(&b.f);
+	bench_close(&b);
 	return rc;
 }
