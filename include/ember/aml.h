@@ -59,7 +59,19 @@ void aml_scope_begin(struct aml *a, const char *path);
 void aml_device_begin(struct aml *a, const char *name);
 /* Buffer whose size is the number of bytes written before aml_end(). */
 void aml_buffer_begin(struct aml *a);
+/* Package (n) { ... }: the caller writes the n elements, then aml_end(). */
+void aml_package_begin(struct aml *a, uint8_t nelems);
+/* Method (NAME, nargs, NotSerialized) { ... }, nargs 0-7. */
+void aml_method_begin(struct aml *a, const char *name, int nargs);
+/* If (predicate) { ... }: the caller writes the predicate, then the body. */
+void aml_if_begin(struct aml *a);
 void aml_end(struct aml *a);
+
+/* Expressions: the operands follow as further calls. */
+void aml_lequal(struct aml *a);	    /* LEqual (operand, operand) */
+void aml_arg(struct aml *a, int n); /* Arg0-Arg6 */
+/* Notify (path, value) */
+void aml_notify(struct aml *a, const char *path, uint64_t value);
 
 /* ResourceTemplate () { ... }: a Buffer ending with an End Tag. */
 void aml_rt_begin(struct aml *a);

@@ -60,6 +60,11 @@ struct arch_layout {
 	 * command line (x86; the device tree describes them on aarch64) */
 	bool virtio_cmdline;
 	const char *default_cmdline;
+	/* VM generation ID: the guest-physical address of its 16 bytes (in
+	 * RAM the firmware tables reserve) and the interrupt that tells the
+	 * guest it changed; 0: this machine has none (aarch64 for now). */
+	uint64_t vmgenid_gpa;
+	uint32_t vmgenid_irq;
 };
 extern const struct arch_layout arch_layout;
 

@@ -15,6 +15,7 @@
 #define LAYOUT_MPTABLE 0x9fc00ULL     /* MP floating pointer + table in the EBDA */
 #define LAYOUT_BIOS_START 0xe0000ULL  /* ACPI tables live in 0xe0000-0xfffff */
 #define LAYOUT_ACPI_RSDP 0xe0000ULL
+#define LAYOUT_VMGENID 0xff000ULL /* VM generation ID (16 bytes): the BIOS area's last page */
 #define LAYOUT_BIOS_END 0x100000ULL
 #define LAYOUT_HIMEM 0x100000ULL      /* 1 MiB: kernel load address */
 
@@ -24,6 +25,7 @@
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ULL
 #define LAYOUT_VIRTIO_MAX_DEVICES 19 /* IRQs 5..23: the IOAPIC has 24 pins */
 #define LAYOUT_VIRTIO_IRQ_BASE 5
+#define LAYOUT_GED_GSI 3 /* ACPI generic event device (VM generation ID): ISA IRQ 3, free */
 #define LAYOUT_IOAPIC_ADDR 0xfec00000ULL
 #define LAYOUT_LAPIC_ADDR 0xfee00000ULL
 #define LAYOUT_KVM_IDENTITY_MAP 0xfeffc000ULL

@@ -98,9 +98,15 @@ struct acpi_info {
 	bool has_serial; /* COM1 in the DSDT */
 	const struct arch_mmio_dev *virtio;
 	int nvirtio;
+	/* VM generation ID (Linux's vmgenid: _HID VMGENCTR, ADDR = gpa of its
+	 * 16 bytes) and a generic event device (ACPI0013) whose interrupt on
+	 * ged_gsi notifies it of a change. 0: none. */
+	uint64_t vmgenid_gpa;
+	uint32_t ged_gsi;
 };
 /* RSDP at LAYOUT_ACPI_RSDP, then XSDT, FADT (hardware-reduced), MADT,
- * DSDT in 0xe0000-0xfffff. Returns the RSDP gpa. */
+ * DSDT in 0xe0000-0xfefff (the last page of the BIOS area is left for the
+ * VM generation ID). Returns the RSDP gpa. */
 int acpi_build(struct guest_mem *gm, const struct acpi_info *info, uint64_t *rsdp_gpa);
 /* Intel MP 1.4 floating pointer + config table at LAYOUT_MPTABLE. */
 int mptable_build(struct guest_mem *gm, int ncpus, const struct arch_mmio_dev *virtio, int nvirtio);

@@ -451,6 +451,11 @@ static int restore_vm(const struct snap_file *f, const struct snapshot_load_req 
 		goto fail;
 	if ((r = snap_restore_kvm(vm, f)) < 0 || (r = restore_devices(vm, f)) < 0)
 		goto fail;
+	/* A new generation ID, and the guest told (after the irqchip state is
+	 * back: the edge waits in the IOAPIC/LAPIC until the vCPUs run). */
+	if ((r = vm_genid_new(vm)) < 0)
+		goto fail;
+	vm_genid_notify(vm);
 	if (vm_get_vsock(vm))
 		virtio_vsock_transport_reset(vm_get_vsock(vm));
 	/* Threads start parked: the guest runs only on resume. */

@@ -260,6 +260,8 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 		goto fail;
 	if (boot && (r = setup_firmware_tables(vm, &bs)) < 0)
 		goto fail;
+	if (boot && (r = vm_genid_new(vm)) < 0)
+		goto fail;
 	if ((r = setup_vcpus(vm, boot)) < 0 || (r = vm_virtio_irqfds(vm)) < 0)
 		goto fail;
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -121,6 +121,12 @@ int vm_virtio_describe(const struct vm *vm, struct arch_mmio_dev *out, int max);
  * measured-boot hashes when configured (always for a UKI) */
 int vm_load_guest(struct vm *vm, const struct vm_config *cfg, struct arch_boot *bs);
 
+/* vm_genid.c: a new VM generation ID into guest RAM (boot, snapshot
+ * load); the guest notified through the ACPI generic event device. */
+#define VM_GENID_LEN 16
+int vm_genid_new(struct vm *vm);
+void vm_genid_notify(struct vm *vm);
+
 /* console.c: host side of the serial console */
 int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd);
 void console_close(struct vm *vm);

@@ -20,7 +20,7 @@ mib() {
 # would otherwise go unnoticed); smp.start too when there are APs.
 REQUIRED="longmode.efer longmode.identity_map zeropage.magic cmdline.params e820.ram_total
 e820.split e820.backed acpi.rsdp_checksums acpi.rsdp_scan acpi.xsdt acpi.fadt acpi.dsdt
-acpi.madt madt.cpus dsdt.virtio mptable.config mptable.cpus mptable.apic_ids lapic.id"
+acpi.madt madt.cpus dsdt.virtio dsdt.vmgenid mptable.config mptable.cpus mptable.apic_ids lapic.id"
 
 # check_report NAME FILE CMDLINE [CPUS]: the guest's serial output in FILE.
 check_report() {

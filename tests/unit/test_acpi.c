@@ -217,8 +217,10 @@ static void spit(const char *dir, const char *name, const void *p, size_t n)
 
 /* iasl -d NAME.dat (exit 0, no "Error"), then recompile the disassembly
  * without namepath optimisation and compare with the original bytes.
- * Returns the disassembly (malloc'd). */
-static char *iasl_roundtrip(const char *dir, const char *name, const uint8_t *tbl)
+ * vmgenid: the one error iasl's compiler raises for the _HID Linux's vmgenid
+ * driver matches ("VMGENCTR" is not of the PNP/ACPI form) is forced past (-f)
+ * and must be the only one. Returns the disassembly (malloc'd). */
+static char *iasl_roundtrip_opt(const char *dir, const char *name, const uint8_t *tbl, bool vmgenid)
 {
 	size_t len = table_len(tbl), alen;
 	char cmd[512], fname[64];
@@ -239,11 +241,17 @@ static char *iasl_roundtrip(const char *dir, const char *name, const uint8_t *tb
 	assert_null(strstr(dsl, "**** ")); /* iasl's marker for unknown/invalid data */
 
 	/* Recompile: data tables and AML must come back byte for byte. */
-	snprintf(cmd, sizeof(cmd), "iasl -on -p rt_%s %s.dsl > %s.clog 2>&1", name, name, name);
+	snprintf(cmd, sizeof(cmd), "iasl %s-on -p rt_%s %s.dsl > %s.clog 2>&1",
+		 vmgenid ? "-f " : "", name, name, name);
 	assert_int_equal(run(dir, cmd), 0);
 	snprintf(fname, sizeof(fname), "%s.clog", name);
 	log = slurp(dir, fname, NULL);
-	assert_non_null(strstr(log, " 0 Errors, 0 Warnings"));
+	if (vmgenid) {
+		assert_non_null(strstr(log, " 1 Errors, 0 Warnings"));
+		assert_non_null(strstr(log, "_HID suffix must be all hex digits (NCTR)"));
+	} else {
+		assert_non_null(strstr(log, " 0 Errors, 0 Warnings"));
+	}
 	free(log);
 	snprintf(fname, sizeof(fname), "rt_%s.aml", name);
 	aml = slurp(dir, fname, &alen);
@@ -257,6 +265,11 @@ static char *iasl_roundtrip(const char *dir, const char *name, const uint8_t *tb
 	}
 	free(aml);
 	return dsl;
+}
+
+static char *iasl_roundtrip(const char *dir, const char *name, const uint8_t *tbl)
+{
+	return iasl_roundtrip_opt(dir, name, tbl, false);
 }
 
 /* RSDP: compile a data-table source with our field values; iasl computes
@@ -444,6 +457,45 @@ static void test_acpi_many_devices(void **state)
 	build_and_verify(f, 4, 100, true, false);
 }
 
+/* The VM generation ID and the generic event device that notifies it,
+ * through iasl: names, the ADDR package and the _EVT method. */
+static void test_acpi_vmgenid(void **state)
+{
+	struct fx *f = *state;
+	struct arch_mmio_dev v[2];
+	struct acpi_info info = {.ncpus = 1,
+				 .has_serial = true,
+				 .virtio = v,
+				 .nvirtio = 2,
+				 .vmgenid_gpa = LAYOUT_VMGENID,
+				 .ged_gsi = LAYOUT_GED_GSI};
+	struct tables t;
+	uint64_t rsdp = 0;
+	char *dsl;
+
+	make_virtio(v, 2);
+	assert_int_equal(acpi_build(&f->gm, &info, &rsdp), 0);
+	walk(&f->gm, rsdp, &t);
+	dsl = iasl_roundtrip_opt(f->dir, "dsdt", t.dsdt, true);
+	assert_non_null(strstr(dsl, "Device (VGEN)"));
+	assert_non_null(strstr(dsl, "Name (_HID, \"VMGENCTR\")"));
+	assert_non_null(strstr(dsl, "Name (_CID, \"VM_Gen_Counter\")"));
+	assert_non_null(strstr(dsl, "Name (ADDR, Package (0x02)"));
+	assert_non_null(strstr(dsl, "0x000FF000,"));
+	assert_non_null(strstr(dsl, "Device (GED0)"));
+	assert_non_null(strstr(dsl, "Name (_HID, \"ACPI0013\" /* Generic Event Device */)"));
+	assert_non_null(strstr(dsl, "Method (_EVT, 1, NotSerialized)"));
+	assert_non_null(strstr(dsl, "If ((Arg0 == 0x03))"));
+	assert_non_null(strstr(dsl, "Notify (\\_SB.VGEN, 0x80)"));
+	/* the GED's interrupt besides the two virtio slots' */
+	assert_int_equal(count_str(dsl, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive"),
+			 3);
+	free(dsl);
+	/* misaligned */
+	info.vmgenid_gpa = LAYOUT_VMGENID + 4;
+	assert_int_equal(acpi_build(&f->gm, &info, &rsdp), -EINVAL);
+}
+
 static void test_acpi_enospc(void **state)
 {
 	struct fx *f = *state;
@@ -482,7 +534,7 @@ static void test_acpi_enospc(void **state)
 	assert_int_equal(acpi_build(&f->gm, &info, &rsdp), 0);
 	struct tables t;
 	walk(&f->gm, rsdp, &t);
-	assert_true(rd64(t.fadt + 140) + table_len(t.dsdt) > LAYOUT_BIOS_END - 256);
+	assert_true(rd64(t.fadt + 140) + table_len(t.dsdt) > LAYOUT_VMGENID - 256);
 	free(v);
 }
 
@@ -687,6 +739,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_acpi_32cpus_16virtio, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_acpi_no_serial_1cpu, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_acpi_many_devices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_acpi_vmgenid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_acpi_enospc, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_acpi_bad_input, setup, teardown),
 	};

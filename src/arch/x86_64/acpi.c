@@ -199,8 +199,10 @@ enum {
 #define RSDP_REVISION 2
 
 /* The table area: everything is assembled in a host buffer that mirrors
- * [LAYOUT_BIOS_START, LAYOUT_BIOS_END) and copied into the guest at the end. */
+ * [LAYOUT_BIOS_START, LAYOUT_BIOS_END) and copied into the guest at the end.
+ * Tables stop at LAYOUT_VMGENID (its page is written by the VM). */
 #define AREA_SIZE (LAYOUT_BIOS_END - LAYOUT_BIOS_START)
+#define TABLES_SIZE (LAYOUT_VMGENID - LAYOUT_BIOS_START)
 
 struct area {
 	uint8_t *buf;
@@ -213,9 +215,9 @@ static long area_alloc(struct area *ar, size_t len, const char *what)
 {
 	size_t off = ALIGN_UP(ar->used, (size_t)16);
 
-	if (off > AREA_SIZE || len > AREA_SIZE - off)
+	if (off > TABLES_SIZE || len > TABLES_SIZE - off)
 		return err_set(ENOSPC, "ACPI: %s (%zu bytes) does not fit in 0x%llx-0x%llx", what,
-			       len, LAYOUT_BIOS_START, LAYOUT_BIOS_END - 1);
+			       len, LAYOUT_BIOS_START, LAYOUT_VMGENID - 1);
 	ar->used = off + len;
 	return (long)off;
 }
@@ -258,7 +260,51 @@ static int check_info(const struct acpi_info *info)
 			return err_set(EINVAL, "ACPI: virtio-mmio device %d has IRQ %u (max %d)", i,
 				       d->irq, ACPI_IOAPIC_PINS - 1);
 	}
+	if (info->vmgenid_gpa && (info->vmgenid_gpa % 8 || info->ged_gsi >= ACPI_IOAPIC_PINS))
+		return err_set(EINVAL, "ACPI: VM generation ID at %#llx (8-byte aligned) or GSI %u",
+			       (unsigned long long)info->vmgenid_gpa, info->ged_gsi);
 	return 0;
+}
+
+/* The VM generation ID as Linux's vmgenid driver finds it (the _HID it
+ * matches, the _CID and _DDN Windows looks for, ADDR: Package {low 32 bits,
+ * high 32 bits} of the ID's guest-physical address), and a hardware-reduced
+ * ACPI generic event device (ACPI0013): its edge interrupt on ged_gsi runs
+ * _EVT, which notifies VGEN (0x80) so the guest rereads the ID. */
+static void dsdt_vmgenid(struct aml *a, const struct acpi_info *info)
+{
+	aml_device_begin(a, "VGEN");
+	aml_name(a, "_HID");
+	aml_string(a, "VMGENCTR");
+	aml_name(a, "_CID");
+	aml_string(a, "VM_Gen_Counter");
+	aml_name(a, "_DDN");
+	aml_string(a, "VM_Gen_Counter");
+	aml_name(a, "ADDR");
+	aml_package_begin(a, 2);
+	aml_integer(a, info->vmgenid_gpa & 0xffffffffu);
+	aml_integer(a, info->vmgenid_gpa >> 32);
+	aml_end(a);
+	aml_end(a);
+
+	aml_device_begin(a, "GED0");
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	aml_rt_begin(a);
+	aml_rt_ext_irq(a, AML_IRQ_CONSUMER | AML_IRQ_EDGE, info->ged_gsi);
+	aml_rt_end(a);
+	aml_method_begin(a, "_EVT", 1);
+	aml_if_begin(a);
+	aml_lequal(a);
+	aml_arg(a, 0);
+	aml_integer(a, info->ged_gsi);
+	aml_notify(a, "\\_SB_.VGEN", 0x80);
+	aml_end(a);
+	aml_end(a);
+	aml_end(a);
 }
 
 /* DSDT: \_S5 (power off) and \_SB_ with COM1, the i8042 keyboard controller
@@ -269,7 +315,7 @@ static int check_info(const struct acpi_info *info)
 static long build_dsdt(struct area *ar, const struct acpi_info *info)
 {
 	size_t off = ALIGN_UP(ar->used, (size_t)16);
-	size_t room = off < AREA_SIZE ? AREA_SIZE - off : 0;
+	size_t room = off < TABLES_SIZE ? TABLES_SIZE - off : 0;
 	size_t len;
 	struct acpi_header *h;
 	struct aml a;
@@ -319,6 +365,8 @@ static long build_dsdt(struct area *ar, const struct acpi_info *info)
 		aml_rt_end(&a);
 		aml_end(&a);
 	}
+	if (info->vmgenid_gpa)
+		dsdt_vmgenid(&a, info);
 	aml_end(&a);
 	/* Name (_S5, Package () {5, 0}): SLP_TYP for power off */
 	{
@@ -330,7 +378,7 @@ static long build_dsdt(struct area *ar, const struct acpi_info *info)
 	if (n == -ENOSPC)
 		return err_set(
 		    ENOSPC, "ACPI: DSDT for %d virtio-mmio devices does not fit in 0x%llx-0x%llx",
-		    info->nvirtio, LAYOUT_BIOS_START, LAYOUT_BIOS_END - 1);
+		    info->nvirtio, LAYOUT_BIOS_START, LAYOUT_VMGENID - 1);
 	if (n < 0)
 		return err_set((int)-n, "ACPI: building the DSDT failed");
 	len = sizeof(*h) + (size_t)n;

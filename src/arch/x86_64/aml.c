@@ -16,6 +16,12 @@
 #define AML_QWORD_PREFIX 0x0e
 #define AML_SCOPE_OP 0x10
 #define AML_BUFFER_OP 0x11
+#define AML_PACKAGE_OP 0x12
+#define AML_METHOD_OP 0x14
+#define AML_ARG0_OP 0x68
+#define AML_NOTIFY_OP 0x86
+#define AML_LEQUAL_OP 0x93
+#define AML_IF_OP 0xa0
 #define AML_DUAL_NAME_PREFIX 0x2e
 #define AML_MULTI_NAME_PREFIX 0x2f
 #define AML_EXT_OP_PREFIX 0x5b
@@ -358,6 +364,52 @@ void aml_buffer_begin(struct aml *a)
 {
 	aml_byte(a, AML_BUFFER_OP);
 	frame_open(a, FRAME_BUFFER);
+}
+
+void aml_package_begin(struct aml *a, uint8_t nelems)
+{
+	aml_byte(a, AML_PACKAGE_OP);
+	frame_open(a, FRAME_PKG);
+	aml_byte(a, nelems);
+}
+
+void aml_method_begin(struct aml *a, const char *name, int nargs)
+{
+	if (nargs < 0 || nargs > 7) {
+		fail(a, -EINVAL);
+		return;
+	}
+	aml_byte(a, AML_METHOD_OP);
+	frame_open(a, FRAME_PKG);
+	aml_namestring(a, name);
+	aml_byte(a, (uint8_t)nargs); /* MethodFlags: NotSerialized, SyncLevel 0 */
+}
+
+void aml_if_begin(struct aml *a)
+{
+	aml_byte(a, AML_IF_OP);
+	frame_open(a, FRAME_PKG);
+}
+
+void aml_lequal(struct aml *a)
+{
+	aml_byte(a, AML_LEQUAL_OP);
+}
+
+void aml_arg(struct aml *a, int n)
+{
+	if (n < 0 || n > 6) {
+		fail(a, -EINVAL);
+		return;
+	}
+	aml_byte(a, (uint8_t)(AML_ARG0_OP + n));
+}
+
+void aml_notify(struct aml *a, const char *path, uint64_t value)
+{
+	aml_byte(a, AML_NOTIFY_OP);
+	aml_namestring(a, path);
+	aml_integer(a, value);
 }
 
 void aml_rt_begin(struct aml *a)

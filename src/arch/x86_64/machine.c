@@ -35,6 +35,8 @@ const struct arch_layout arch_layout = {
     .boot_timer = {ARCH_BUS_PIO, LAYOUT_BOOT_TIMER_PORT, 1, 0},
     .oneshot_exit = {ARCH_BUS_PIO, ONESHOT_EXIT_PORT, 1, 0},
     .virtio_cmdline = true,
+    .vmgenid_gpa = LAYOUT_VMGENID,
+    .vmgenid_irq = LAYOUT_GED_GSI,
     .default_cmdline = "console=ttyS0 reboot=k panic=1",
 };
 
@@ -197,8 +199,12 @@ uint32_t arch_cmdline_max(const struct kernel_image *k)
 
 int arch_boot_tables(struct arch_vm *a, struct guest_mem *gm, const struct arch_boot *b)
 {
-	struct acpi_info ai = {
-	    .ncpus = a->ncpus, .has_serial = true, .virtio = b->virtio, .nvirtio = b->nvirtio};
+	struct acpi_info ai = {.ncpus = a->ncpus,
+			       .has_serial = true,
+			       .virtio = b->virtio,
+			       .nvirtio = b->nvirtio,
+			       .vmgenid_gpa = LAYOUT_VMGENID,
+			       .ged_gsi = LAYOUT_GED_GSI};
 	struct boot_setup bs = {
 	    .kernel = b->kernel,
 	    .cmdline_gpa = b->cmdline_gpa,
