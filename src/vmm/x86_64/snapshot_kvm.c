@@ -229,34 +229,54 @@ static int restore_cpuid(struct vcpu *v, const struct snap_file *f)
 
 /* ---- vCPU ---- */
 
-/* One line per vCPU at save and at load: where it was and the bases a
- * return to the guest's user or kernel mode depends on (a diagnosis of a
- * restored guest that faults at once starts there). */
-static void log_vcpu(const char *what, struct vcpu *v, const struct kvm_regs *regs,
-		     const struct kvm_sregs *sregs)
+/* One line per vCPU at save and at load: where it was, the bases a return
+ * to the guest's user or kernel mode depends on, and the events in flight
+ * (a diagnosis of a restored guest that faults at once starts there). */
+static void log_vcpu(const char *what, struct vcpu *v, const struct snap_vcpu_state *s)
 {
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[1];
 	} m = {.hdr.nmsrs = 1, .e[0].index = 0xc0000102 /* MSR_KERNEL_GS_BASE */};
+	const struct kvm_vcpu_events *ev = &s->events;
 
 	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1)
 		m.e[0].data = 0;
-	log_info("vCPU %d %s: cs %#x rip %#llx fs.base %#llx gs.base %#llx kernel_gs_base %#llx "
-		 "efer %#llx",
-		 v->id, what, sregs->cs.selector, (unsigned long long)regs->rip,
-		 (unsigned long long)sregs->fs.base, (unsigned long long)sregs->gs.base,
-		 (unsigned long long)m.e[0].data, (unsigned long long)sregs->efer);
+	log_info("vCPU %d %s: cs %#x rip %#llx rflags %#llx fs.base %#llx gs.base %#llx "
+		 "kernel_gs_base %#llx efer %#llx cr2 %#llx mp_state %u; exception %s%s %u, "
+		 "interrupt %s %u%s, nmi %u/%u/%u, shadow %u, flags %#x",
+		 v->id, what, s->sregs.cs.selector, (unsigned long long)s->regs.rip,
+		 (unsigned long long)s->regs.rflags, (unsigned long long)s->sregs.fs.base,
+		 (unsigned long long)s->sregs.gs.base, (unsigned long long)m.e[0].data,
+		 (unsigned long long)s->sregs.efer, (unsigned long long)s->sregs.cr2,
+		 s->mp_state.mp_state, ev->exception.injected ? "injected" : "-",
+		 ev->exception.pending ? " pending" : "", ev->exception.nr,
+		 ev->interrupt.injected ? "injected" : "-", ev->interrupt.nr,
+		 ev->interrupt.soft ? " soft" : "", ev->nmi.injected, ev->nmi.pending,
+		 ev->nmi.masked, ev->interrupt.shadow, ev->flags);
 }
 
+/* Order: MP state first (reading it lets KVM take INIT/SIPI, which changes
+ * registers); the events before the registers: without
+ * KVM_CAP_EXCEPTION_PAYLOAD, KVM_GET_VCPU_EVENTS reports a pending
+ * exception as injected and delivers its payload on the spot (a #PF's
+ * address into CR2), so special registers read before it would miss that
+ * CR2 and the restored guest would take the #PF with a stale address. */
 static int save_vcpu(struct vm *vm, struct vcpu *v, struct snap_writer *w)
 {
 	struct snap_vcpu_state *s = calloc(1, sizeof(*s));
+	struct kvm_sregs before;
 	int r = 0;
 
 	if (!s)
 		return err_set(ENOMEM, "out of memory");
-	if (ioctl(v->fd, KVM_GET_REGS, &s->regs) < 0)
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &s->mp_state) < 0)
+		r = kvm_err("KVM_GET_MP_STATE", v->id);
+	else if (ioctl(v->fd, KVM_GET_SREGS, &before) < 0)
+		r = kvm_err("KVM_GET_SREGS", v->id);
+	else if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &s->events) < 0)
+		r = kvm_err("KVM_GET_VCPU_EVENTS", v->id);
+	else if (ioctl(v->fd, KVM_GET_REGS, &s->regs) < 0)
 		r = kvm_err("KVM_GET_REGS", v->id);
 	else if (ioctl(v->fd, KVM_GET_SREGS, &s->sregs) < 0)
 		r = kvm_err("KVM_GET_SREGS", v->id);
@@ -264,10 +284,6 @@ static int save_vcpu(struct vm *vm, struct vcpu *v, struct snap_writer *w)
 		r = kvm_err("KVM_GET_FPU", v->id);
 	else if (ioctl(v->fd, KVM_GET_LAPIC, &s->lapic) < 0)
 		r = kvm_err("KVM_GET_LAPIC", v->id);
-	else if (ioctl(v->fd, KVM_GET_MP_STATE, &s->mp_state) < 0)
-		r = kvm_err("KVM_GET_MP_STATE", v->id);
-	else if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &s->events) < 0)
-		r = kvm_err("KVM_GET_VCPU_EVENTS", v->id);
 	else if (ioctl(v->fd, KVM_GET_DEBUGREGS, &s->debugregs) < 0)
 		r = kvm_err("KVM_GET_DEBUGREGS", v->id);
 	if (r == 0 && ioctl(v->fd, KVM_GET_XSAVE, &s->xsave) == 0 &&
@@ -275,7 +291,11 @@ static int save_vcpu(struct vm *vm, struct vcpu *v, struct snap_writer *w)
 		s->flags |= SNAP_VCPU_XSAVE;
 	if (r == 0) {
 		snap_add(w, SNAP_TAG_VCPU, (uint32_t)v->id, NULL, 0, s, sizeof(*s));
-		log_vcpu("saved", v, &s->regs, &s->sregs);
+		log_vcpu("saved", v, s);
+		if (before.cr2 != s->sregs.cr2)
+			log_info("vCPU %d: a pending exception's payload moved CR2 %#llx -> %#llx",
+				 v->id, (unsigned long long)before.cr2,
+				 (unsigned long long)s->sregs.cr2);
 	}
 	free(s);
 	if (r == 0)
@@ -325,8 +345,10 @@ static int restore_vcpu(struct vcpu *v, const struct snap_file *f)
 	else if (ioctl(v->fd, KVM_SET_DEBUGREGS, &s->debugregs) < 0)
 		r = kvm_err("KVM_SET_DEBUGREGS", v->id);
 	if (r == 0 && ioctl(v->fd, KVM_GET_REGS, &s->regs) == 0 &&
-	    ioctl(v->fd, KVM_GET_SREGS, &s->sregs) == 0)
-		log_vcpu("restored", v, &s->regs, &s->sregs);
+	    ioctl(v->fd, KVM_GET_SREGS, &s->sregs) == 0 &&
+	    ioctl(v->fd, KVM_GET_VCPU_EVENTS, &s->events) == 0 &&
+	    ioctl(v->fd, KVM_GET_MP_STATE, &s->mp_state) == 0)
+		log_vcpu("restored", v, s);
 out:
 	free(s);
 	return r;
