@@ -3,8 +3,9 @@
 # 0.2 s the next number goes to the console (NT-COUNT N) and to /mnt/count
 # on ext4 on virtio-blk; a TCP connection to L1 streams /mnt/count and a
 # vsock connection to the host is held (reconnected when it breaks). The
-# 16 bytes at 0xff000 (where a VM generation ID device would point; read
-# through /dev/mem) are watched: a change is printed. L1 pauses,
+# 16-byte VM generation ID (ACPI VGEN, ADDR 0xff000, read through /dev/mem:
+# the cloud kernel has no vmgenid driver) is watched: a change is printed
+# with the count of the generic event device's interrupt. L1 pauses,
 # snapshots, kills ember and loads the snapshot in a fresh one (and later in
 # 4 clones); this script does not know when: it just carries on.
 pass boot-snapshot "user space at ${up}s of L2 uptime"

@@ -4,7 +4,7 @@
 # it, takes a Full snapshot, kills ember (SIGKILL) and loads the snapshot in
 # a fresh ember: the count continues from the next number, the TCP
 # connection carries on, the guest reconnects vsock after the transport
-# reset, L1 pings it; after L2 unmounts and
+# reset, L1 pings it, the VM generation ID changed; after L2 unmounts and
 # reboots, e2fsck finds the file system clean and /count holds L2's last
 # number. Then 4 clones load the same snapshot at once (own TAP, vsock socket
 # and disk copy each, through network_overrides, vsock_override and the
@@ -16,6 +16,10 @@ snap_counts() { tr -d '\r' <"$1" | sed -n 's/^NT-COUNT \([0-9]*\)$/\1/p'; }
 # snap_consecutive CONSOLE FIRST: every count follows the previous, from FIRST
 snap_consecutive() {
 	snap_counts "$1" | awk -v w="$2" '$1 != w { exit 1 } { w++ } END { exit NR ? 0 : 1 }'
+}
+# snap_private PID: "CLEAN DIRTY" KiB of the process's private pages (smaps_rollup)
+snap_private() {
+	awk '/^Private_Clean:/ { c = $2 } /^Private_Dirty:/ { d = $2 } END { print c + 0, d + 0 }' /proc/$1/smaps_rollup 2>/dev/null || echo "0 0"
 }
 snap_genids() { tr -d '\r' <"$1" | sed -n 's/^NT-GENID \([0-9a-f]*\) changed.*/\1/p'; }
 # snap_ember NAME: a fresh ember in API mode, console /tmp/NAME.con, its input
@@ -67,6 +71,8 @@ run_snapshot() {
 		return
 	fi
 	step snapshot-create
+	set -- $(snap_private $epid)
+	cold_clean=$1 cold_dirty=$2
 	snap_sock=/tmp/snapA.sock
 	ts=$(up)
 	if snap_api PATCH /vm '{"state": "Paused"}' >/dev/null &&
@@ -82,7 +88,7 @@ run_snapshot() {
 	last=$(snap_counts $con | tail -n 1)
 	tcp_before=$(wc -l </tmp/snap.tcp)
 	echo "NT-L1: ember killed at count $last; L1 got $tcp_before lines over TCP"
-	grep -a 'vCPU [0-9]* saved' /tmp/snapA.err | sed 's/^.*\] /NT-L1: /'
+	grep -a 'vCPU [0-9]* saved\|payload moved' /tmp/snapA.err | sed 's/^.*\] /NT-L1: /'
 	for i in 1 2 3 4; do cp /tmp/snap.img /tmp/snapC$i.img; done
 
 	step snapshot-load
@@ -123,6 +129,13 @@ run_snapshot() {
 	else
 		R FAIL snapshot-ping "$(echo "$out" | tail -n 2 | tr '\n' ' ')"
 	fi
+	step snapshot-vmgenid
+	g0=$(tr -d '\r' </tmp/snapA.con | sed -n 's/^NT-GENID \([0-9a-f]*\) at start.*/\1/p')
+	if snap_wait $con "NT-GENID" 60 && g1=$(snap_genids $con | head -n 1) && [ -n "$g1" ] && [ "$g1" != "$g0" ]; then
+		R PASS snapshot-vmgenid "L2 read a new VM generation ID after the load: $g0 -> $g1 ($(tr -d '\r' <$con | grep -a -o 'GED interrupts: [0-9]*' | head -n 1))"
+	else
+		R FAIL snapshot-vmgenid "at boot '$g0', after the load: $(tr -d '\r' <$con | grep -a NT-GENID | head -n 2 | tr '\n' ' ')"
+	fi
 	echo "GO snapshot-end" >&9
 	step snapshot-end
 	wait_until 120 gone $spid || kill $spid
@@ -157,21 +170,35 @@ run_snapshot() {
 	for i in 1 2 3 4; do
 		c=/tmp/snapC$i.con
 		if snap_wait $c "NT-COUNT $((last + 3))" 180 && snap_consecutive $c $((last + 1)) &&
-			snap_wait $c "vsock-hold: connection 2 up" 60; then
+			snap_wait $c "vsock-hold: connection 2 up" 60 && snap_wait $c "NT-GENID" 30; then
 			ok=$((ok + 1))
+			ids="$ids $(snap_genids $c | head -n 1)"
 		else
 			echo "NT-L1: clone $i: $(snap_counts $c | head -n 2 | tr '\n' ' ') $(tr -d '\r' <$c | grep -a 'vsock-hold\|NT-GENID' | tr '\n' ' ')"
 			tail -n 5 /tmp/snapC$i.err | sed "s/^/clone$i| /"
 		fi
 	done
-	alive=0 rss=0
+	alive=0 rss=0 pclean=0 pdirty=0 each=""
 	for p in $pids; do
-		kill -0 $p 2>/dev/null && alive=$((alive + 1)) && rss=$((rss + $(vm_kib $p VmRSS)))
+		kill -0 $p 2>/dev/null || continue
+		alive=$((alive + 1)) rss=$((rss + $(vm_kib $p VmRSS)))
+		set -- $(snap_private $p)
+		pclean=$((pclean + $1)) pdirty=$((pdirty + $2)) each="$each $(($1 + $2))"
 	done
-	if [ $n = 4 ] && [ $ok = 4 ] && [ $alive = 4 ]; then
-		R PASS snapshot-clones "4 embers loaded the snapshot at once: each counted on from $((last + 1)), reconnected vsock on its own socket; RSS of the 4: $((rss / 1024)) MiB"
+	# issue 13's goal: a clone's private memory <= 10 % of a cold boot's
+	step snapshot-clone-memory
+	cold=$((cold_clean + cold_dirty))
+	avg=$(((pclean + pdirty) / (alive ? alive : 1)))
+	if [ $alive = 4 ] && [ $cold -gt 0 ] && [ $((avg * 10)) -le $cold ]; then
+		R PASS snapshot-clone-memory "a clone's private memory (smaps_rollup Private_Clean + Private_Dirty) is $(echo "scale=1; 100 * $avg / $cold" | bc) % of the cold-booted ember's at count 10: clones$each KiB (avg $avg, $((pdirty / alive)) dirty) vs $cold KiB ($cold_dirty dirty)"
 	else
-		R FAIL snapshot-clones "$n loads accepted, $ok clones counted on and reconnected, $alive alive"
+		R FAIL snapshot-clone-memory "clones$each KiB ($alive alive) vs the cold boot's $cold KiB: more than 10 %"
+	fi
+	distinct=$(echo $ids | tr ' ' '\n' | sort -u | grep -c .)
+	if [ $n = 4 ] && [ $ok = 4 ] && [ $alive = 4 ] && [ "$distinct" = 4 ]; then
+		R PASS snapshot-clones "4 embers loaded the snapshot at once: each counted on from $((last + 1)), reconnected vsock on its own socket, 4 distinct generation IDs; RSS of the 4: $((rss / 1024)) MiB"
+	else
+		R FAIL snapshot-clones "$n loads accepted, $ok clones counted on and reconnected, $alive alive, $distinct distinct IDs"
 	fi
 	for p in $pids; do kill -9 $p 2>/dev/null; wait $p; done
 	for p in $(pidof nt) $(pidof nc); do kill "$p" 2>/dev/null; done
