@@ -5,12 +5,17 @@
  * count continues from exactly where it stopped. At N: "ok count.done".
  * tg.count_touch=P: each step also writes one byte to the next of P pages
  * from 16 MiB up (round robin; RAM must reach that far), so P steps dirty
- * P pages (the snapshot benchmark's Diff after touching 1 % of RAM). */
+ * P pages (the snapshot benchmark's Diff after touching 1 % of RAM).
+ * tg.count_burst=K: K pages per step instead of one (the next K of the P,
+ * round robin): the working-set benchmark's guest goes through much of its
+ * memory in a few steps. tg.count_reread=1: after the first pass over the
+ * P pages (written), later passes only read them. */
 #include "tg.h"
 #include "x86.h"
 
 /* In memory, not only in a register: a restore must bring back both. */
 static volatile uint64_t tg_counter;
+static volatile uint8_t tg_sink;
 
 #define TOUCH_BASE (16ull << 20)
 
@@ -18,7 +23,7 @@ static void count(void)
 {
 	size_t len;
 	const char *v = tg_cmdline_get("tg.count", &len);
-	uint64_t n, spin = 200000, touch = 0;
+	uint64_t n, spin = 200000, touch = 0, burst = 1, next = 0, reread = 0;
 
 	if (!v)
 		return;
@@ -37,11 +42,27 @@ static void count(void)
 			"tg.count_touch needs a page count (RAM must reach 16 MiB + P pages)");
 		return;
 	}
+	v = tg_cmdline_get("tg.count_burst", &len);
+	if (v && (!tg_parse_u64(v, len, &burst) || burst == 0 || burst > (1u << 20))) {
+		tg_fail("count.param", "tg.count_burst needs a page count (1 or more)");
+		return;
+	}
+	v = tg_cmdline_get("tg.count_reread", &len);
+	if (v && !tg_parse_u64(v, len, &reread)) {
+		tg_fail("count.param", "tg.count_reread needs 0 or 1");
+		return;
+	}
 	tg_printf("TESTGUEST COUNTING to %lu\n", n);
 	for (tg_counter = 1; tg_counter <= n; tg_counter++) {
-		if (touch)
-			*(volatile uint8_t *)(TOUCH_BASE + (tg_counter % touch) * 4096) =
-			    (uint8_t)tg_counter;
+		for (uint64_t b = 0; touch && b < burst; b++) {
+			uint64_t page = burst == 1 ? tg_counter : next++;
+			volatile uint8_t *p = (volatile uint8_t *)(TOUCH_BASE + (page % touch) * 4096);
+
+			if (reread && page >= touch)
+				tg_sink += *p;
+			else
+				*p = (uint8_t)(tg_counter | 1);
+		}
 		tg_printf("TESTGUEST COUNT %lu\n", tg_counter);
 		for (uint64_t i = 0; i < spin; i++)
 			cpu_pause();

@@ -38,6 +38,12 @@ struct snapshot_load_req {
 		char *host_dev_name;
 	} net_overrides[SNAP_MAX_NET_OVERRIDES];
 	char *vsock_uds_override; /* vsock_override.uds_path */
+	/* ember extension "working_set" {"path", "record"} (snapshot_ws.c):
+	 * record the pages this restored guest touches into ws_path at its
+	 * first pause or exit, or (record false) prefetch the set recorded
+	 * there before the guest runs. NULL: neither. File backend only. */
+	char *ws_path;
+	bool ws_record;
 };
 
 void snapshot_create_req_free(struct snapshot_create_req *r);
@@ -55,5 +61,10 @@ int snapshot_create(struct vm *vm, const struct vm_config *cfg,
  * running as req->resume_vm says. Nothing is changed on failure. */
 int snapshot_load(const struct snapshot_load_req *req, struct event_loop *el,
 		  struct vm_config *cfg_out, struct vm **out);
+
+/* If the load that built vm asked to record its working set and it was not
+ * written yet, write it now (the first pause, or the end of the VM). 0 or
+ * -errno with err_msg(). */
+int snapshot_ws_record(struct vm *vm);
 
 #endif

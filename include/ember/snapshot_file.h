@@ -15,6 +15,7 @@
 #define EMBER_SNAPSHOT_FILE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define SNAP_MAGIC "EMBERSNP"
@@ -61,6 +62,20 @@ int snap_get_fixed(const struct snap_file *f, uint32_t tag, uint32_t index, void
 		   const char *what);
 /* How many sections carry this tag. */
 int snap_count(const struct snap_file *f, uint32_t tag);
+
+/* Working-set files (src/vmm/snapshot_ws.c): magic "EMBERWS1", version,
+ * page size 4096, the RAM size they were recorded for, run count, CRC-32 of
+ * the runs; then runs of (first page, page count), u64 each, in order and
+ * inside RAM; the count's top bit marks a run the guest wrote. A parsed
+ * set points into buf. 0 or -EINVAL + err_msg(). */
+struct snap_ws {
+	const uint8_t *runs;
+	uint32_t nruns;
+	uint64_t pages;
+};
+int snap_ws_parse(const uint8_t *buf, size_t len, uint64_t mem_total, struct snap_ws *out);
+void snap_ws_run(const struct snap_ws *ws, uint32_t i, uint64_t *first, uint64_t *count,
+		 bool *written);
 
 /* Building a file: a growable buffer. */
 struct snap_writer {

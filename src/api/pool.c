@@ -28,6 +28,7 @@
 
 struct pool_opts {
 	const char *snapshot, *mem_file, *sock_tmpl, *tap_tmpl, *iface, *vsock_tmpl, *out_tmpl;
+	const char *working_set; /* prefetched by every clone (snapshot_ws.c) */
 	int count;
 	bool diff;
 };
@@ -45,11 +46,14 @@ static void pool_help(void)
 	    "usage: ember pool --snapshot STATE --mem-file MEM --count N\n"
 	    "        --api-sock-template PATH%%d [--tap-template TAP%%d --iface ID]\n"
 	    "        [--vsock-template PATH%%d] [--stdout-template FILE%%d] [--track-dirty-pages]\n"
+	    "        [--working-set FILE]\n"
 	    "N microVMs restored from one snapshot (File backend, resumed), one ember\n"
 	    "process each; %%d in a template is the clone's index (0..N-1). Prints each\n"
 	    "clone's private and shared memory, then waits until all have exited\n"
 	    "(SIGTERM/SIGINT stop them). A clone's console (its stdout) goes to\n"
-	    "--stdout-template, else to the pool's; its stdin is /dev/null.\n");
+	    "--stdout-template, else to the pool's; its stdin is /dev/null.\n"
+	    "--working-set: every clone prefetches the pages recorded there (a load\n"
+	    "with working_set {\"path\": FILE, \"record\": true} wrote it) before it runs.\n");
 }
 
 /* one %d, nothing else: the result must fit */
@@ -78,6 +82,7 @@ static int parse(int argc, char **argv, struct pool_opts *o)
 		O_VSOCK,
 		O_OUT,
 		O_DIRTY,
+		O_WS,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -90,6 +95,7 @@ static int parse(int argc, char **argv, struct pool_opts *o)
 	    {"vsock-template", required_argument, NULL, O_VSOCK},
 	    {"stdout-template", required_argument, NULL, O_OUT},
 	    {"track-dirty-pages", no_argument, NULL, O_DIRTY},
+	    {"working-set", required_argument, NULL, O_WS},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -129,6 +135,9 @@ static int parse(int argc, char **argv, struct pool_opts *o)
 			break;
 		case O_DIRTY:
 			o->diff = true;
+			break;
+		case O_WS:
+			o->working_set = optarg;
 			break;
 		case O_HELP:
 			pool_help();
@@ -229,6 +238,8 @@ static char *load_body(const struct pool_opts *o, int i)
 	cJSON_AddBoolToObject(j, "resume_vm", 1);
 	if (o->diff)
 		cJSON_AddBoolToObject(j, "track_dirty_pages", 1);
+	if (o->working_set && (v = cJSON_AddObjectToObject(j, "working_set")))
+		cJSON_AddStringToObject(v, "path", o->working_set);
 	if (o->tap_tmpl && expand(o->tap_tmpl, i, tap, sizeof(tap), "--tap-template") == 0 &&
 	    (nets = cJSON_AddArrayToObject(j, "network_overrides")) && (n = cJSON_CreateObject())) {
 		cJSON_AddStringToObject(n, "iface_id", o->iface);

@@ -815,6 +815,9 @@ static void vm_action(struct controller *c, struct api_request *q, struct ctl_re
 		r = vm_pause(c->vm);
 		if (r == 0)
 			METRIC_STORE(metrics.latencies_us.vmm_pause_vm, now_us() - t0);
+		/* a load that records its working set ends its first run here */
+		if (r == 0 && snapshot_ws_record(c->vm) < 0)
+			log_warn("%s", err_msg());
 		break;
 	case API_RESUME:
 		r = vm_resume(c->vm);
@@ -1173,6 +1176,8 @@ void controller_destroy(struct controller *c)
 	if (!c)
 		return;
 	metrics_set_collector(NULL, NULL);
+	if (snapshot_ws_record(c->vm) < 0) /* (no pause came first) */
+		log_warn("%s", err_msg());
 	vm_destroy(c->vm);
 	config_free(&c->cfg);
 	mmds_destroy(c->mmds);

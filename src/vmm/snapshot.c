@@ -439,10 +439,25 @@ static int restore_vm(const struct snap_file *f, const struct snapshot_load_req 
 			return err_set(errno, "memory file %s: %s", req->mem_path, strerror(errno));
 	}
 	r = vm_build(cfg, el, fd, &vm);
+	/* A recorded working set: its pages read ahead and mapped before
+	 * the guest runs (snapshot_ws.c). */
+	if (r == 0 && req->ws_path && !req->ws_record) {
+		uint64_t pages;
+
+		r = snap_ws_prefetch(&vm->mem, fd, req->ws_path, &pages);
+		if (r < 0) {
+			vm_destroy(vm);
+			vm = NULL;
+		}
+	}
 	if (fd >= 0)
 		close(fd); /* the mapping keeps the file */
 	if (r < 0)
 		return r;
+	if (req->ws_path && req->ws_record && !(vm->ws_record = strdup(req->ws_path))) {
+		r = err_set(ENOMEM, "out of memory");
+		goto fail;
+	}
 	if ((r = check_memory_layout(f, cfg, vm)) < 0)
 		goto fail;
 	/* Before anything reads guest memory (the queues' rings). */
@@ -502,6 +517,19 @@ static void take_vm_sections(struct vm_config *cfg, struct vm_config *n)
 	free(cfg->cpu_template_json);
 	cfg->cpu_template_json = n->cpu_template_json;
 	n->cpu_template_json = NULL;
+}
+
+int snapshot_ws_record(struct vm *vm)
+{
+	uint64_t pages;
+	int r;
+
+	if (!vm || !vm->ws_record)
+		return 0;
+	r = snap_ws_record(&vm->mem, vm->ws_record, &pages);
+	free(vm->ws_record); /* once: the first run's pages */
+	vm->ws_record = NULL;
+	return r;
 }
 
 int snapshot_load(const struct snapshot_load_req *req, struct event_loop *el, struct vm_config *cfg,

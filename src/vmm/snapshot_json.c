@@ -23,6 +23,7 @@ void snapshot_load_req_free(struct snapshot_load_req *r)
 	free(r->snapshot_path);
 	free(r->mem_path);
 	free(r->vsock_uds_override);
+	free(r->ws_path);
 	for (int i = 0; i < r->nnet_overrides; i++) {
 		free(r->net_overrides[i].iface_id);
 		free(r->net_overrides[i].host_dev_name);
@@ -143,7 +144,9 @@ static int parse_overrides(const cJSON *o, struct snapshot_load_req *q)
 	static const char *const nf[] = {"iface_id", "host_dev_name", NULL};
 	static const char *const vf[] = {"uds_path", NULL};
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "network_overrides"), *e;
+	static const char *const wf[] = {"path", "record", NULL};
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "vsock_override");
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "working_set");
 	int r;
 
 	if (a && !cJSON_IsArray(a))
@@ -160,6 +163,14 @@ static int parse_overrides(const cJSON *o, struct snapshot_load_req *q)
 				 &q->net_overrides[q->nnet_overrides - 1].iface_id)) < 0 ||
 		    (r = get_str(e, "network_overrides.", "host_dev_name", true,
 				 &q->net_overrides[q->nnet_overrides - 1].host_dev_name)) < 0)
+			return r;
+	}
+	if (w) {
+		if (!cJSON_IsObject(w))
+			return err_set(EINVAL, "working_set: invalid type, expected an object");
+		if ((r = members(w, "working_set.", wf)) < 0 ||
+		    (r = get_str(w, "working_set.", "path", true, &q->ws_path)) < 0 ||
+		    (r = get_bool(w, "record", &q->ws_record)) < 0)
 			return r;
 	}
 	if (v) {
@@ -183,6 +194,7 @@ int snapshot_parse_load(const char *body, size_t len, struct snapshot_load_req *
 					"resume_vm",
 					"network_overrides",
 					"vsock_override",
+					"working_set",
 					"clock_realtime",
 					"huge_pages",
 					NULL};
@@ -211,6 +223,11 @@ int snapshot_parse_load(const char *body, size_t len, struct snapshot_load_req *
 	    (r = get_bool(o, "clock_realtime", &rt)) < 0 || (r = parse_overrides(o, &q)) < 0)
 		goto out;
 	q.track_dirty_pages |= diff;
+	if (q.ws_path && q.backend != SNAP_BACKEND_FILE) {
+		r = err_set(EINVAL, "working_set: needs the File memory backend (a Uffd handler "
+				    "serves the pages itself)");
+		goto out;
+	}
 	if (rt) {
 		r = err_set(EINVAL, "clock_realtime: not supported by ember");
 		goto out;

@@ -38,6 +38,12 @@ int snap_save_kvm(struct vm *vm, struct snap_writer *w);
 int snap_restore_kvm(struct vm *vm, const struct snap_file *f);
 int snap_collect_kvm_dirty(struct vm *vm, uint64_t *bitmap);
 
+/* snapshot_ws.c (the file format: snapshot_file.h). The pages of gm's mapping present in this process, as a set, into path. */
+int snap_ws_record(const struct guest_mem *gm, const char *path, uint64_t *pages_out);
+/* Read ahead (mem_fd: the memory file) and map the set recorded in path. */
+int snap_ws_prefetch(const struct guest_mem *gm, int mem_fd, const char *path,
+		     uint64_t *pages_out);
+
 /* snapshot_uffd.c: register gm's regions with a new userfaultfd and hand
  * it to the handler listening on path (Firecracker's handshake). */
 int snap_uffd_attach(struct guest_mem *gm, const char *path, int *uffd_out);

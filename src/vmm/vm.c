@@ -427,6 +427,7 @@ void vm_destroy(struct vm *vm)
 	gm_destroy(&vm->mem);
 	if (vm->uffd >= 0)
 		close(vm->uffd);
+	free(vm->ws_record);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -52,6 +52,7 @@ struct vm {
 	int vm_fd;
 	struct guest_mem mem;
 	int uffd; /* snapshot loaded with the Uffd backend: kept open */
+	char *ws_record; /* working set to record at the first pause/exit (snapshot_ws.c) */
 	struct bus pio;
 	struct bus mmio;
 	struct event_loop *el;

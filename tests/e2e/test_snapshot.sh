@@ -187,6 +187,47 @@ if start_ember paused; then
 	stop_ember
 fi
 
+# ---- 3b. working set (ember extension): a load records the pages its
+# guest touched (written at its exit), a later load prefetches them; both
+# continue from the exact count to the end; a corrupted set is refused ----
+WS=$E2E_TMP/vm.ws
+ws_body() { # ws_body RECORD
+	echo "{\"snapshot_path\": \"$SNAP\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$MEM\"}, \"resume_vm\": true, \"working_set\": {\"path\": \"$WS\", \"record\": $1}}"
+}
+if [ -n "${last:-}" ] && start_ember wsrec; then
+	rm -f "$WS"
+	api 204 PUT /snapshot/load "$(ws_body true)"
+	wait "$PID"
+	rec=$(sed -n 's/.*working set: \([0-9]*\) page(s) in \([0-9]*\) run(s) to .*/\1 \2/p' "$ERR")
+	if ! consecutive 1 "$ORIG" "$OUT" || ! grep -q '^TESTGUEST DONE pass=[1-9][0-9]* fail=0' "$OUT"; then
+		fail "working set recording: the guest did not continue to its end"
+		show_file "$ERR"
+	elif [ -z "$rec" ] || [ "${rec%% *}" -lt 2 ] || [ ! -s "$WS" ]; then
+		fail "working set recording: no set written ('$rec')"
+		show_file "$ERR"
+	elif start_ember wspre; then
+		api 204 PUT /snapshot/load "$(ws_body false)"
+		wait "$PID"
+		pre=$(sed -n 's/.*working set: \([0-9]*\) page(s) in .* prefetched.*/\1/p' "$ERR")
+		if [ "$pre" = "${rec%% *}" ] && consecutive 1 "$ORIG" "$OUT" &&
+			grep -q '^TESTGUEST DONE pass=[1-9][0-9]* fail=0' "$OUT"; then
+			pass "working set: ${rec%% *} page(s) in ${rec##* } run(s) recorded, prefetched by the next load, which continued at $((last + 1)) to the end"
+		else
+			fail "working set prefetch: '$pre' page(s) prefetched (recorded ${rec%% *}) or the guest did not finish"
+			show_file "$ERR"
+		fi
+	fi
+	if start_ember wsbad; then
+		printf 'X' | dd of="$WS" bs=1 seek=40 conv=notrunc status=none
+		api 400 PUT /snapshot/load "$(ws_body false)" && grep -q 'working set file' <<<"$BODY" ||
+			fail "a corrupted working set: $BODY"
+		api 400 PUT /snapshot/load "$(echo "$(ws_body false)" | sed 's/"File"/"Uffd"/')" &&
+			grep -q 'File memory backend' <<<"$BODY" || fail "working set with Uffd: $BODY"
+		api 204 PUT /snapshot/load "$(load_body "$SNAP" "$MEM" true)" || fail "a good load after the refused working set"
+		stop_ember
+	fi
+fi
+
 # ---- 3a. four clones from one snapshot at once (the memory file shared
 # copy-on-write): each continues from the exact count to the end ----
 if [ -n "${last:-}" ]; then

@@ -2,7 +2,8 @@
  * (snapshot_json.c): a written file parses back section by section; every
  * truncation and every single-byte corruption is refused; wrong version and
  * architecture are named; fixed-size readers check the length; the memory
- * file mapping (gm_init_file) is private and refuses a short file. */
+ * file mapping (gm_init_file) is private and refuses a short file; working
+ * set files (snap_ws_parse) and the load's working_set field. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -167,7 +168,102 @@ static void test_request_bodies(void **state)
 				  "\"Disk\",\"backend_path\":\"m\"}}"),
 				&l),
 	    -EINVAL);
+	/* working_set (an ember extension): File backend only */
+	assert_int_equal(snapshot_parse_load(S("{\"snapshot_path\":\"a\",\"mem_file_path\":\"m\","
+					       "\"working_set\":{\"path\":\"w\",\"record\":true}}"),
+					     &l),
+			 0);
+	assert_string_equal(l.ws_path, "w");
+	assert_true(l.ws_record);
+	snapshot_load_req_free(&l);
+	assert_int_equal(snapshot_parse_load(S("{\"snapshot_path\":\"a\",\"mem_file_path\":\"m\","
+					       "\"working_set\":{\"path\":\"w\"}}"),
+					     &l),
+			 0);
+	assert_false(l.ws_record);
+	snapshot_load_req_free(&l);
+	assert_int_equal(
+	    snapshot_parse_load(S("{\"snapshot_path\":\"a\",\"mem_backend\":{\"backend_type\":"
+				  "\"Uffd\",\"backend_path\":\"m\"},\"working_set\":{\"path\":\"w\"}}"),
+				&l),
+	    -EINVAL);
+	assert_int_equal(snapshot_parse_load(S("{\"snapshot_path\":\"a\",\"mem_file_path\":\"m\","
+					       "\"working_set\":{\"record\":true}}"),
+					     &l),
+			 -EINVAL);
+	assert_int_equal(snapshot_parse_load(S("{\"snapshot_path\":\"a\",\"mem_file_path\":\"m\","
+					       "\"working_set\":{\"path\":\"w\",\"x\":1}}"),
+					     &l),
+			 -EINVAL);
 #undef S
+}
+
+/* A working-set file: header, then (first, count) runs; CRC over the runs. */
+static size_t ws_build(uint8_t *b, uint64_t total, const uint64_t *runs, uint32_t n)
+{
+	uint32_t v;
+	uLong c;
+
+	memcpy(b, "EMBERWS1", 8);
+	v = 1;
+	memcpy(b + 8, &v, 4);
+	v = 4096;
+	memcpy(b + 12, &v, 4);
+	memcpy(b + 16, &total, 8);
+	memcpy(b + 24, &n, 4);
+	memcpy(b + 32, runs, 16 * (size_t)n);
+	c = crc32(crc32(0L, Z_NULL, 0), b + 32, 16 * n);
+	v = (uint32_t)c;
+	memcpy(b + 28, &v, 4);
+	return 32 + 16 * (size_t)n;
+}
+
+static void test_working_set_file(void **state)
+{
+	const uint64_t total = 1 << 20; /* 256 pages */
+	uint64_t good[] = {0, 3, 10, 1 | (1ull << 63), 200, 56};
+	uint8_t b[32 + 16 * 8];
+	struct snap_ws ws;
+	uint64_t first, count;
+	bool written;
+	size_t len;
+
+	(void)state;
+	len = ws_build(b, total, good, 3);
+	assert_int_equal(snap_ws_parse(b, len, total, &ws), 0);
+	assert_int_equal(ws.nruns, 3);
+	assert_int_equal(ws.pages, 60);
+	snap_ws_run(&ws, 2, &first, &count, &written);
+	assert_int_equal(first, 200);
+	assert_int_equal(count, 56);
+	assert_false(written);
+	snap_ws_run(&ws, 1, &first, &count, &written);
+	assert_int_equal(count, 1);
+	assert_true(written);
+	/* every truncation and every flipped byte is refused */
+	for (size_t l = 0; l < len; l++)
+		assert_int_equal(snap_ws_parse(b, l, total, &ws), -EINVAL);
+	for (size_t i = 0; i < len; i++) {
+		b[i] ^= 0x40;
+		assert_int_equal(snap_ws_parse(b, len, total, &ws), -EINVAL);
+		b[i] ^= 0x40;
+	}
+	/* another memory size */
+	assert_int_equal(snap_ws_parse(b, len, total * 2, &ws), -EINVAL);
+	/* runs past RAM, overlapping, out of order, empty, overflowing */
+	{
+		uint64_t past[] = {250, 7}, overlap[] = {0, 4, 3, 1}, order[] = {10, 1, 0, 1},
+			 empty[] = {5, 0}, wrap[] = {1, UINT64_MAX};
+		assert_int_equal(snap_ws_parse(b, ws_build(b, total, past, 1), total, &ws), -EINVAL);
+		assert_int_equal(snap_ws_parse(b, ws_build(b, total, overlap, 2), total, &ws),
+				 -EINVAL);
+		assert_int_equal(snap_ws_parse(b, ws_build(b, total, order, 2), total, &ws), -EINVAL);
+		assert_int_equal(snap_ws_parse(b, ws_build(b, total, empty, 1), total, &ws), -EINVAL);
+		assert_int_equal(snap_ws_parse(b, ws_build(b, total, wrap, 1), total, &ws), -EINVAL);
+	}
+	/* no runs at all is a valid (empty) set */
+	assert_int_equal(snap_ws_parse(b, ws_build(b, total, good, 0), total, &ws), 0);
+	assert_int_equal(ws.pages, 0);
 }
 
 static void test_memory_file_private(void **state)
@@ -204,6 +300,7 @@ int main(void)
 	    cmocka_unit_test(test_version_arch),
 	    cmocka_unit_test(test_request_bodies),
 	    cmocka_unit_test(test_memory_file_private),
+	    cmocka_unit_test(test_working_set_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,15 @@ guest running again). For each RAM size:
     startup_bench.sh's headline boot) when they are cached;
   - private memory (smaps_rollup Private_*) of a restored ember vs a cold
     booted one, guest running; 10 clones of one snapshot at once vs 10
-    cold boots at once (private and shared KiB, smaps_rollup).
+    cold boots at once (private and shared KiB, smaps_rollup);
+  - working-set prefetch (the load's working_set extension, REAP): a guest
+    that wrote a quarter of its RAM in its first 16 counts and rereads it
+    every 16 counts after (tg.count_touch, tg.count_burst, tg.count_reread)
+    is snapshotted; a load records the pages its guest touches until it has
+    read them all once; then, with the memory
+    file's page cache dropped before each load (POSIX_FADV_DONTNEED: a cold
+    start), loads without and with the prefetch: exec -> first guest output
+    and exec -> the guest rewrote those pages.
 Median of RUNS runs for the load figures."""
 import json, os, select, socket, statistics, subprocess, sys, tempfile, time
 
@@ -181,12 +189,13 @@ class Ember:
 _seq = [0]
 
 
-def boot(d, mib, track, touch=0):
+def boot(d, mib, track, touch=0, burst=1, extra=''):
     _seq[0] += 1
     e = Ember(d, 'boot%d' % _seq[0])
     api(e.sock, 'PUT', '/machine-config', {'vcpu_count': 1, 'mem_size_mib': mib, 'track_dirty_pages': track})
     api(e.sock, 'PUT', '/boot-source', {'kernel_image_path': TG,
-                                        'boot_args': ARGS + (' tg.count_touch=%d' % touch if touch else '')})
+                                        'boot_args': ARGS + (' tg.count_touch=%d' % touch if touch else '')
+                                        + (' tg.count_burst=%d' % burst if burst > 1 else '') + extra})
     api(e.sock, 'PUT', '/actions', {'action_type': 'InstanceStart'})
     started = now()
     t, _ = e.wait_output(b'ember testguest')
@@ -233,6 +242,28 @@ def shim_load(d, name, snap, mem):
     return fig
 
 
+def ws_load(d, name, snap, mem, ws, record, upto):
+    """exec -> load answered, -> first output, -> COUNT upto (s); the memory
+    file's page cache is dropped first unless recording."""
+    if not record:
+        fd = os.open(mem, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+    r = Ember(d, name)
+    body = {'snapshot_path': snap, 'mem_backend': {'backend_type': 'File', 'backend_path': mem},
+            'resume_vm': True}
+    if ws:
+        body['working_set'] = {'path': ws, 'record': record}
+    api(r.sock, 'PUT', '/snapshot/load', body)
+    loaded = now()
+    first, _ = r.wait_output(b'COUNT')
+    done, _ = r.wait_output(b'COUNT %d\r' % upto, timeout=120)
+    if record:
+        api(r.sock, 'PATCH', '/vm', {'state': 'Paused'})  # writes the set
+    r.kill()
+    return loaded - r.t0, first - r.t0, done - r.t0
+
+
 def fmt_ms(x):
     return '%.1f ms' % (x * 1000)
 
@@ -277,6 +308,31 @@ def main():
             diff_s = now() - t
             dst = os.stat(mem + '.diff')
             e.kill()
+            # working set: a guest that rewrites a quarter of its RAM in 16
+            # counts (tg.count_burst), snapshotted once it has written all of
+            # it; its set recorded once, then cold-cache loads without / with it
+            wtouch = mib * 256 // 4
+            e, *_ = boot(d, mib, False, wtouch, wtouch // 16, ' tg.count_reread=1')
+            e.wait_output(b'COUNT 40\r', timeout=120)
+            api(e.sock, 'PATCH', '/vm', {'state': 'Paused'})
+            wsnap, wmem = snap + '.ws', mem + '.ws'
+            api(e.sock, 'PUT', '/snapshot/create', {'snapshot_path': wsnap, 'mem_file_path': wmem})
+            time.sleep(0.05)
+            out = e.drain()
+            wat = int(out.split(b'COUNT ')[-1].split(b'\r')[0]) if b'COUNT ' in out else 40
+            e.kill()
+            ws = os.path.join(d, 'ws%d' % mib)
+            upto = wat + 17
+            ws_load(d, 'wsrec%d' % mib, wsnap, wmem, ws, True, upto)
+            with open(ws, 'rb') as f:
+                hdr = f.read(32)
+            ws_runs = int.from_bytes(hdr[24:28], 'little')
+            ws_plain, ws_pre = [], []
+            for i in range(RUNS):
+                ws_plain.append(ws_load(d, 'wsno%d_%d' % (mib, i), wsnap, wmem, None, False, upto))
+                ws_pre.append(ws_load(d, 'wspre%d_%d' % (mib, i), wsnap, wmem, ws, False, upto))
+            with open(os.path.join(d, 'wspre%d_0.err' % mib)) as f:
+                ws_pages = [l for l in f if 'prefetched' in l]
             vmm_cold, vmm_linux, vmm_load = [], [], []
             if os.path.exists(SHIM):
                 for i in range(RUNS):
@@ -337,6 +393,15 @@ def main():
                 print('  VMM side: %s missing (tools/bench/snapshot_bench.sh builds it)' % SHIM)
             print('  private memory, guest running: restored %d KiB vs cold boot %d KiB'
                   % (med([l[3] for l in loads]), med(cold_priv)))
+            pw = [med([x[k] for x in ws_plain]) for k in range(3)]
+            pp = [med([x[k] for x in ws_pre]) for k in range(3)]
+            print('  working set (%s; %d runs): memory file page cache dropped before each load:'
+                  % (ws_pages[0].split('working set: ')[-1].split(' from ')[0] if ws_pages else '?', ws_runs))
+            print('    no prefetch: exec -> load answered %s, -> first output %s, -> %d pages reread %s'
+                  % (fmt_ms(pw[0]), fmt_ms(pw[1]), wtouch, fmt_ms(pw[2])))
+            print('    prefetch:    exec -> load answered %s, -> first output %s, -> %d pages reread %s'
+                  ' (%.2fx faster to the end of the first run)'
+                  % (fmt_ms(pp[0]), fmt_ms(pp[1]), wtouch, fmt_ms(pp[2]), pw[2] / pp[2]))
             print('  %d clones at once: private %d KiB, shared %d KiB in all; %d cold boots: private %d KiB, shared %d KiB'
                   % (CLONES, sum(m[0] for m in clone_mem), sum(m[1] for m in clone_mem),
                      CLONES, sum(m[0] for m in cold_mem), sum(m[1] for m in cold_mem)))

@@ -123,6 +123,8 @@
 	ALLOW(set_robust_list), ALLOW(rseq),                                                  \
 	ALLOW(sendfile), /* kernel and initrd files into the guest-RAM memfd */               \
 	ARG_EQ(madvise, 2, MADV_POPULATE_WRITE, "guest RAM faulted in before a kernel load"), \
+	ARG_EQ(madvise, 2, MADV_POPULATE_READ, "snapshot load: working set mapped"),      \
+	ARG_EQ(fadvise64, 3, POSIX_FADV_WILLNEED, "snapshot load: working set read ahead"), \
 	ARG_EQ(prctl, 0, PR_SET_NAME, "PR_SET_NAME: thread names"),                          \
 	ARG_EQ(seccomp, 0, SECCOMP_SET_MODE_FILTER, "later threads add their own filter"),  \
 	IOCTL(KVM_GET_API_VERSION), IOCTL(KVM_CHECK_EXTENSION), IOCTL(KVM_CREATE_VM),         \
