@@ -101,6 +101,18 @@ struct event_loop;
 	X(vmm_load_snapshot) X(vmm_pause_vm) X(vmm_resume_vm)
 #define METRICS_LOGGER(X)                                                                    \
 	X(missed_metrics_count) X(metrics_fails) X(missed_log_count) X(log_fails)
+/* MMDS (all interfaces together, as Firecracker): rx_* the guest's frames
+ * for the MMDS address (accepted = handed to the responder; bad_eth too
+ * short to parse; accepted_err malformed IPv4/TCP/ARP; accepted_unusual
+ * well-formed but not served: not TCP, fragments, other ports, segments of
+ * no connection, out of order; count segments/ARP requests taken; no_token
+ * and invalid_token: GETs without / with a bad session token, V1 and V2),
+ * tx_* frames the responder gave the guest (count = frames built, errors =
+ * answers it had to drop), connections opened and freed (incl. evicted). */
+#define METRICS_MMDS(X)                                                                      \
+	X(rx_accepted) X(rx_accepted_err) X(rx_accepted_unusual) X(rx_bad_eth)               \
+	X(rx_invalid_token) X(rx_no_token) X(rx_count) X(tx_bytes) X(tx_count) X(tx_errors)   \
+	X(tx_frames) X(connections_created) X(connections_destroyed)
 #define METRICS_DEPRECATED(X) X(deprecated_http_api_calls) X(deprecated_cmd_line_api_calls)
 /* clang-format on */
 
@@ -174,6 +186,9 @@ struct metrics_logger {
 struct metrics_deprecated {
 	METRICS_DEPRECATED(METRICS_FIELD)
 };
+struct metrics_mmds {
+	METRICS_MMDS(METRICS_FIELD)
+};
 #undef METRICS_FIELD
 
 struct ember_metrics {
@@ -194,6 +209,7 @@ struct ember_metrics {
 	struct metrics_signals signals;
 	struct metrics_latencies latencies_us; /* store */
 	struct metrics_logger logger;
+	struct metrics_mmds mmds;
 	struct metrics_deprecated deprecated_api;
 };
 

@@ -31,6 +31,9 @@ struct mmds_http_reply {
 	char *data; /* malloc'd response bytes */
 	size_t len;
 	bool close; /* close the connection once it is sent */
+	/* a GET without a session token / with one not valid (V1 serves it
+	 * anyway): Firecracker's rx_no_token / rx_invalid_token metrics */
+	bool no_token, invalid_token;
 };
 
 /* One request from buf[0..len): > 0 bytes consumed (*reply filled), 0 the

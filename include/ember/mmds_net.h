@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ember/metrics.h"
 #include "ember/mmds.h"
 
 #define MMDS_NET_MAX_CONNS 16
@@ -75,6 +76,9 @@ void mmds_net_timer(struct mmds_net *s, uint64_t now_ms);
 struct mmds_net_stats {
 	uint64_t frames_in, frames_out, dropped, conns_opened, conns_closed, conns_evicted,
 	    retransmits, http_requests;
+	/* Firecracker's "mmds" group as this responder sees it (the device
+	 * adds tx_frames, tx_bytes and its own tx_errors, and publishes). */
+	struct metrics_mmds m;
 };
 void mmds_net_get_stats(const struct mmds_net *s, struct mmds_net_stats *out);
 /* Connections in use now. */

@@ -148,7 +148,10 @@ struct virtio_net {
 	uint8_t *mmds_buf;	/* a guest frame for the MMDS (VIRTIO_NET_MAX_FRAME) */
 	int mmds_timer_fd;	/* retransmissions (CLOCK_MONOTONIC) */
 	uint64_t mmds_timer_at; /* when it is armed for, 0: disarmed */
-	uint64_t mmds_frames_in, mmds_frames_out;
+	bool rx_mmds;		/* the pending rx frame is the MMDS's */
+	/* frames of the MMDS delivered (tx_frames, tx_bytes) or dropped
+	 * (tx_errors); the "mmds" counters at the last publish_metrics */
+	struct metrics_mmds mmds_stats, mmds_published;
 
 	/* Scratch: chains being handled. */
 	struct vq_chain rx_chain, tx_chain;
@@ -177,6 +180,9 @@ void virtio_net_update_rate_limiters(struct virtio_net *net, const struct rate_l
 int virtio_net_enable_mmds(struct virtio_net *net, struct mmds *store, uint32_t ipv4);
 /* Snapshot of the counters, taken under the lock. */
 void virtio_net_get_counters(struct virtio_net *net, struct metrics_net *out);
+/* The "mmds" metrics this interface's responder and device counted so far
+ * (totals): 0, or -ENOENT when MMDS is not enabled on it. */
+int virtio_net_mmds_counters(struct virtio_net *net, struct metrics_mmds *out);
 /* The link as the guest sees it (false once a stream peer died). */
 bool virtio_net_link_up(struct virtio_net *net);
 /* The MAC the guest sees. */

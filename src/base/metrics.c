@@ -292,6 +292,7 @@ char *metrics_serialize(void)
 	METRIC_ADD(metrics.logger.missed_log_count, log_take_missed());
 	METRIC_ADD(metrics.logger.log_fails, log_take_failed());
 	GROUP(root, "logger", struct metrics_logger, &metrics.logger, METRICS_LOGGER, ADD_TAKE);
+	GROUP(root, "mmds", struct metrics_mmds, &metrics.mmds, METRICS_MMDS, ADD_TAKE);
 	add_net_devices(root);
 	GROUP(root, "patch_api_requests", struct metrics_patch_api, &metrics.patch_api_requests,
 	      METRICS_PATCH_API, ADD_TAKE);

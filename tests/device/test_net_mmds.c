@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "ember/log.h"
+#include "ember/metrics.h"
 #include "ember/mmds.h"
 #include "ember/mmds_net.h"
 #include "net_fix.h"
@@ -251,6 +254,93 @@ static void test_retransmit_timer(void **state)
 	assert_int_equal(r2[14 + 20 + 13], F_SYN | F_ACK);
 }
 
+/* The "mmds" metrics group of a metrics line: the value of one field. */
+static double mmds_metric(cJSON *line, const char *field)
+{
+	cJSON *g = cJSON_GetObjectItem(line, "mmds"), *v = cJSON_GetObjectItem(g, field);
+
+	assert_non_null(v);
+	return v->valuedouble;
+}
+
+/* The metrics line after guest traffic: Firecracker's "mmds" group, every
+ * field, counted on the device's real paths (frames in from the tx queue,
+ * frames out into the guest's rx buffers). */
+static void test_metrics(void **state)
+{
+	static const char *const fields[] = {
+	    "rx_accepted",	"rx_accepted_err", "rx_accepted_unusual",   "rx_bad_eth",
+	    "rx_invalid_token", "rx_no_token",	   "rx_count",		    "tx_bytes",
+	    "tx_count",		"tx_errors",	   "tx_frames",		    "connections_created",
+	    "connections_destroyed"};
+	struct fx *x = *state;
+	char out[8192] = "", *line;
+	uint8_t f[128], other[128], got[2048];
+	size_t n;
+	cJSON *o;
+
+	x->f.net->vdev.ops->publish_metrics(&x->f.net->vdev);
+	free(metrics_serialize()); /* counters start from here */
+	http_get(x, 33010, "GET /latest/meta-data/ami-id HTTP/1.1\r\n\r\n",
+		 false, out, sizeof(out));
+	out[0] = '\0';
+	http_get(x, 33011,
+		 "GET /latest/meta-data/ami-id HTTP/1.1\r\nX-metadata-token: nope\r\n\r\n",
+		 false, out, sizeof(out));
+	assert_non_null(strstr(out, "\r\n\r\nami-42")); /* V1: served anyway */
+	/* unusual: UDP to the MMDS; a frame for the TAP is not counted */
+	n = tcp_frame(x, f, 33012, 1, 0, F_SYN, NULL);
+	f[14 + 9] = 17;
+	f[14 + 10] = f[14 + 11] = 0;
+	p16(f + 14 + 10, csum(0, f + 14, 20));
+	send_frame(x, f, n, false);
+	memcpy(other, f, n);
+	p32(other + 14 + 16, 0xac100001);
+	other[14 + 10] = other[14 + 11] = 0;
+	p16(other + 14 + 10, csum(0, other + 14, 20));
+	send_frame(x, other, n, false);
+	assert_int_equal(netfix_host_recv(&x->f, NULL, got, sizeof(got), VDRV_WAIT_MS), (int)n);
+	assert_memory_equal(got, other, n);
+	/* err: a bad IPv4 header checksum */
+	n = tcp_frame(x, f, 33013, 1, 0, F_SYN, NULL);
+	f[14 + 10] ^= 0x55;
+	send_frame(x, f, n, false);
+	only_marker_on_tap(x);
+
+	/* what the VMM does before each metrics line (vm_publish_metrics) */
+	x->f.net->vdev.ops->publish_metrics(&x->f.net->vdev);
+	line = metrics_serialize();
+	assert_non_null(line);
+	o = cJSON_Parse(line);
+	assert_non_null(o);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		assert_true(mmds_metric(o, fields[i]) >= 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "mmds")), 13);
+	/* two connections: SYN, request (+ACKs of the response); then UDP and
+	 * the bad header */
+	assert_true(mmds_metric(o, "rx_accepted") >= 6);
+	assert_true(mmds_metric(o, "rx_count") >= 4);
+	assert_int_equal(mmds_metric(o, "rx_accepted") - mmds_metric(o, "rx_count"), 2);
+	assert_int_equal(mmds_metric(o, "rx_accepted_unusual"), 1);
+	assert_int_equal(mmds_metric(o, "rx_accepted_err"), 1);
+	assert_int_equal(mmds_metric(o, "rx_bad_eth"), 0);
+	assert_int_equal(mmds_metric(o, "rx_no_token"), 1);
+	assert_int_equal(mmds_metric(o, "rx_invalid_token"), 1);
+	assert_int_equal(mmds_metric(o, "connections_created"), 2);
+	assert_true(mmds_metric(o, "tx_frames") >= 4); /* 2 SYN-ACKs, 2 responses */
+	assert_int_equal(mmds_metric(o, "tx_frames"), mmds_metric(o, "tx_count"));
+	assert_true(mmds_metric(o, "tx_bytes") >= 54 * mmds_metric(o, "tx_frames"));
+	assert_int_equal(mmds_metric(o, "tx_errors"), 0);
+	cJSON_Delete(o);
+	free(line);
+	/* counters report what happened since the previous line */
+	line = metrics_serialize();
+	o = cJSON_Parse(line);
+	assert_int_equal(mmds_metric(o, "rx_accepted"), 0);
+	cJSON_Delete(o);
+	free(line);
+}
+
 /* Frames to other addresses pass to the TAP unchanged. */
 static void test_other_traffic(void **state)
 {
@@ -275,6 +365,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retransmit_timer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_traffic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	};
 
 	log_set_level(LOG_ERROR);

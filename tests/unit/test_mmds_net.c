@@ -550,6 +550,10 @@ static void test_bad_frames(void **state)
 	    {14 + 20 + 12, 0x40}, /* TCP data offset 16 */
 	    {14 + 20 + 12, 0xf0}, /* TCP data offset 60, past the segment */
 	};
+	struct metrics_mmds m0, m1;
+
+	mmds_net_get_stats(x->net, &st);
+	m0 = st.m;
 	for (size_t i = 0; i < sizeof(breaks) / sizeof(breaks[0]); i++) {
 		memcpy(g, f, n);
 		if (breaks[i].off == 14 + 3)
@@ -566,6 +570,17 @@ static void test_bad_frames(void **state)
 		mmds_net_input(x->net, f, k, false, x->now);
 		no_out(x);
 	}
+	/* the "mmds" metrics: every frame handed over, none taken; the frames
+	 * shorter than Ethernet + IPv4 headers cannot be parsed */
+	mmds_net_get_stats(x->net, &st);
+	m1 = st.m;
+	assert_int_equal(m1.rx_accepted - m0.rx_accepted, sizeof(breaks) / sizeof(breaks[0]) + n);
+	assert_int_equal(m1.rx_count, m0.rx_count);
+	assert_int_equal(m1.rx_bad_eth - m0.rx_bad_eth, 14 + 20);
+	assert_int_equal((m1.rx_accepted_err - m0.rx_accepted_err) +
+			     (m1.rx_accepted_unusual - m0.rx_accepted_unusual),
+			 sizeof(breaks) / sizeof(breaks[0]) + n - (14 + 20));
+	assert_int_equal(m1.tx_count, m0.tx_count);
 	/* a VLAN tag, IPv6: not ours */
 	memcpy(g, f, n);
 	p16(g + 12, 0x8100);

@@ -236,13 +236,18 @@ static int do_get(struct mmds *m, const struct req *r, const char *path,
 	size_t blen;
 	int e;
 
+	/* Counted as Firecracker: V1 serves the GET anyway. */
+	bool tok_ok = tok && mmds_token_valid(m, tok->value, tok->vlen);
+
+	out->no_token = !tok;
+	out->invalid_token = tok && !tok_ok;
 	if (mmds_version(m) == MMDS_V2) {
 		if (!tok)
 			return respond_msg(out, r->http10, 401, NULL, "%s",
 					   "No MMDS token provided. Use `X-metadata-token` or "
 					   "`X-aws-ec2-metadata-token` header to specify the "
 					   "session token.");
-		if (!mmds_token_valid(m, tok->value, tok->vlen))
+		if (!tok_ok)
 			return respond_msg(out, r->http10, 401, NULL, "MMDS token not valid.");
 	}
 	e = mmds_lookup(m, path, json, &body, &blen);

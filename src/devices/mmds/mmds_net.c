@@ -23,6 +23,10 @@
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 
+/* A counter of Firecracker's "mmds" metrics group (metrics.h), kept in
+ * s->st.m until the device publishes it. */
+#define MMDS_INC(field) (s->st.m.field++)
+
 #define RTO_MS 200
 #define RTO_MAX_MS 3200
 
@@ -165,6 +169,7 @@ static void conn_free(struct mmds_net *s, struct conn *c)
 	free(c->out);
 	memset(c, 0, sizeof(*c));
 	s->st.conns_closed++;
+	MMDS_INC(connections_destroyed);
 }
 
 void mmds_net_destroy(struct mmds_net *s)
@@ -213,6 +218,7 @@ static void ctl_push(struct mmds_net *s, const uint8_t *mac, uint32_t ip, uint16
 
 	if (s->ctl_n == MMDS_NET_MAX_CTL) {
 		s->st.dropped++;
+		MMDS_INC(tx_errors); /* an answer we cannot keep */
 		return;
 	}
 	c = &s->ctl[(s->ctl_head + s->ctl_n++) % MMDS_NET_MAX_CTL];
@@ -245,8 +251,10 @@ static void arp_input(struct mmds_net *s, const uint8_t *a, size_t len)
 	if (len < 28 || get16(a) != 1 || get16(a + 2) != ET_IPV4 || a[4] != 6 || a[5] != 4 ||
 	    get16(a + 6) != 1 || (a[8] & 1)) {
 		s->st.dropped++;
+		MMDS_INC(rx_accepted_err);
 		return;
 	}
+	MMDS_INC(rx_count);
 	s->arp_pending = true;
 	memcpy(s->arp_mac, a + 8, 6);
 	s->arp_ip = get32(a + 14);
@@ -318,11 +326,14 @@ static void serve(struct mmds_net *s, struct conn *c)
 	if (n <= 0) {
 		c->tried = c->rlen;
 		if (n < 0) { /* out of memory: give up on this connection */
+			MMDS_INC(tx_errors);
 			c->close_after = true;
 		}
 		return;
 	}
 	s->st.http_requests++;
+	s->st.m.rx_no_token += rep.no_token;
+	s->st.m.rx_invalid_token += rep.invalid_token;
 	memmove(c->rbuf, c->rbuf + n, c->rlen - (size_t)n);
 	c->rlen -= (size_t)n;
 	c->tried = 0;
@@ -352,6 +363,7 @@ static void conn_syn(struct mmds_net *s, const uint8_t *mac, uint32_t ip, uint16
 		i += opt[i + 1];
 	}
 	s->st.conns_opened++;
+	MMDS_INC(connections_created);
 	c->state = C_SYN_RCVD;
 	memcpy(c->peer_mac, mac, 6);
 	c->peer_ip = ip;
@@ -384,12 +396,15 @@ static void tcp_input(struct mmds_net *s, const uint8_t *mac, uint32_t src, uint
 
 	if (len < 20 || (off = (size_t)(t[12] >> 4) * 4) < 20 || off > len) {
 		s->st.dropped++;
+		MMDS_INC(rx_accepted_err);
 		return;
 	}
 	if (!csum_partial && tcp_csum(src, dst, t, len) != 0) {
 		s->st.dropped++;
+		MMDS_INC(rx_accepted_err);
 		return;
 	}
+	MMDS_INC(rx_count);
 	sport = get16(t);
 	dport = get16(t + 2);
 	seq = get32(t + 4);
@@ -400,14 +415,17 @@ static void tcp_input(struct mmds_net *s, const uint8_t *mac, uint32_t src, uint
 	dlen = len - off;
 	c = conn_find(s, src, sport);
 	if (dport != HTTP_PORT) {
+		MMDS_INC(rx_accepted_unusual);
 		reset_for(s, mac, src, sport, flags, seq, ack, dlen);
 		return;
 	}
 	if (!c) {
-		if ((flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_SYN)
+		if ((flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_SYN) {
 			conn_syn(s, mac, src, sport, seq, win, t + 20, off - 20, now);
-		else
+		} else {
+			MMDS_INC(rx_accepted_unusual); /* a segment of no connection */
 			reset_for(s, mac, src, sport, flags, seq, ack, dlen);
+		}
 		return;
 	}
 	c->last_active = now;
@@ -453,6 +471,7 @@ static void tcp_input(struct mmds_net *s, const uint8_t *mac, uint32_t src, uint
 	}
 	if (dlen || (flags & TH_FIN)) {
 		if (seq != c->rcv_nxt) {
+			MMDS_INC(rx_accepted_unusual);
 			c->need_ack = true; /* out of order or old: ask again */
 		} else {
 			size_t take = MIN(dlen, sizeof(c->rbuf) - c->rlen);
@@ -491,10 +510,12 @@ static void ipv4_input(struct mmds_net *s, const uint8_t *mac, const uint8_t *ip
 	if (len < 20 || (ip[0] >> 4) != 4 || (ihl = (size_t)(ip[0] & 15) * 4) < 20 ||
 	    (tot = get16(ip + 2)) < ihl || tot > len || csum_fold(csum_add(0, ip, ihl)) != 0) {
 		s->st.dropped++;
+		MMDS_INC(rx_accepted_err);
 		return;
 	}
 	if ((get16(ip + 6) & 0x3fff) != 0 || ip[9] != IP_TCP) {
 		s->st.dropped++; /* fragments, ICMP, UDP, ... */
+		MMDS_INC(rx_accepted_unusual);
 		return;
 	}
 	tcp_input(s, mac, get32(ip + 12), get32(ip + 16), ip + ihl, tot - ihl, csum_partial, now);
@@ -504,8 +525,10 @@ void mmds_net_input(struct mmds_net *s, const uint8_t *f, size_t len, bool csum_
 		    uint64_t now_ms)
 {
 	s->st.frames_in++;
+	MMDS_INC(rx_accepted);
 	if (!mmds_net_wants(s, f, len)) {
 		s->st.dropped++;
+		MMDS_INC(rx_bad_eth);
 		return;
 	}
 	if (get16(f + 12) == ET_ARP)
@@ -533,6 +556,8 @@ static size_t build_arp(struct mmds_net *s, uint8_t *f)
 	memcpy(a + 18, s->arp_mac, 6);
 	put32(a + 24, s->arp_ip);
 	s->arp_pending = false;
+	s->st.frames_out++;
+	MMDS_INC(tx_count);
 	return ETH_HLEN_ + 28;
 }
 
@@ -575,6 +600,7 @@ static size_t build_tcp(struct mmds_net *s, uint8_t *f, const uint8_t *mac, uint
 		memcpy(t + thl, data, dlen);
 	put16(t + 16, tcp_csum(s->ip, ip, t, tlen));
 	s->st.frames_out++;
+	MMDS_INC(tx_count);
 	return ETH_HLEN_ + 20 + tlen;
 }
 
@@ -631,8 +657,11 @@ static size_t conn_output(struct mmds_net *s, struct conn *c, uint8_t *f, uint64
 
 size_t mmds_net_output(struct mmds_net *s, uint8_t *f, size_t cap, uint64_t now_ms)
 {
-	if (cap < MMDS_NET_MAX_FRAME)
+	if (cap < MMDS_NET_MAX_FRAME) {
+		if (mmds_net_has_output(s))
+			MMDS_INC(tx_errors);
 		return 0;
+	}
 	if (s->arp_pending)
 		return build_arp(s, f);
 	if (s->ctl_n) {

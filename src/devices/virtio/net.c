@@ -112,6 +112,7 @@ static int rx_read_stream(struct virtio_net *n)
 	memset(n->rx_buf, 0, VIRTIO_NET_HDR_LEN);
 	n->rx_len = VIRTIO_NET_HDR_LEN + (size_t)r;
 	n->rx_pending = true;
+	n->rx_mmds = false;
 	n->rx_checked = n->rx_charged = false;
 	n->rx_nheld = 0;
 	n->rx_off = 0;
@@ -142,6 +143,7 @@ static int rx_read(struct virtio_net *n)
 	}
 	n->rx_len = (size_t)r;
 	n->rx_pending = true;
+	n->rx_mmds = false;
 	n->rx_checked = n->rx_charged = false;
 	n->rx_nheld = 0;
 	n->rx_off = 0;
@@ -165,7 +167,7 @@ static int rx_from_mmds(struct virtio_net *n)
 	if (!len)
 		return 0;
 	memset(n->rx_buf, 0, VIRTIO_NET_HDR_LEN); /* checksums are complete */
-	n->mmds_frames_out++;
+	n->rx_mmds = true;
 	n->rx_len = VIRTIO_NET_HDR_LEN + len;
 	n->rx_pending = true;
 	n->rx_checked = false;
@@ -359,8 +361,14 @@ static int rx_deliver(struct virtio_net *n, struct virtqueue *vq, bool *pushed)
 	if (r == 1) {
 		NET_INC(n, rx_packets_count);
 		NET_ADD(n, rx_bytes_count, bytes);
+		if (n->rx_mmds) {
+			n->mmds_stats.tx_frames++;
+			n->mmds_stats.tx_bytes += bytes;
+		}
 	} else {
 		NET_INC(n, rx_fails); /* does not fit the driver's buffers */
+		if (n->rx_mmds)
+			n->mmds_stats.tx_errors++;
 		rl_replenish(&n->rx_rl, 1, bytes);
 	}
 	return 0;
@@ -585,7 +593,6 @@ static bool tx_to_mmds(struct virtio_net *n, const struct vq_chain *c,
 	if (!mmds_net_wants(n->mmds, peek, got))
 		return false;
 	got = vq_chain_read(c, VIRTIO_NET_HDR_LEN, n->mmds_buf, frame_len);
-	n->mmds_frames_in++;
 	mmds_net_input(n->mmds, n->mmds_buf, got, h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM,
 		       mono_ms());
 	return true;
@@ -853,6 +860,8 @@ static void net_publish_metrics(struct virtio_dev *vd)
 	struct virtio_net *n = to_net(vd);
 	struct metrics_net now, *old = &n->published;
 
+	struct metrics_mmds mm;
+
 	virtio_net_get_counters(n, &now);
 	if (n->metrics) {
 #define N(f) METRIC_ADD(n->metrics->f, now.f - old->f);
@@ -860,6 +869,13 @@ static void net_publish_metrics(struct virtio_dev *vd)
 #undef N
 	}
 	*old = now;
+	if (virtio_net_mmds_counters(n, &mm) == 0) {
+		/* one "mmds" group for every interface, as Firecracker */
+#define M(f) METRIC_ADD(metrics.mmds.f, mm.f - n->mmds_published.f);
+		METRICS_MMDS(M)
+#undef M
+		n->mmds_published = mm;
+	}
 }
 
 static void net_destroy_op(struct virtio_dev *vd)
@@ -1047,6 +1063,24 @@ void virtio_net_get_counters(struct virtio_net *n, struct metrics_net *out)
 	pthread_mutex_lock(&n->vdev.lock);
 	*out = n->stats;
 	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+int virtio_net_mmds_counters(struct virtio_net *n, struct metrics_mmds *out)
+{
+	struct mmds_net_stats st;
+
+	pthread_mutex_lock(&n->vdev.lock);
+	if (!n->mmds) {
+		pthread_mutex_unlock(&n->vdev.lock);
+		return -ENOENT;
+	}
+	mmds_net_get_stats(n->mmds, &st);
+	*out = st.m;
+	out->tx_frames = n->mmds_stats.tx_frames;
+	out->tx_bytes = n->mmds_stats.tx_bytes;
+	out->tx_errors += n->mmds_stats.tx_errors;
+	pthread_mutex_unlock(&n->vdev.lock);
+	return 0;
 }
 
 bool virtio_net_link_up(struct virtio_net *n)
