@@ -68,6 +68,9 @@ void mmds_net_input(struct mmds_net *s, const uint8_t *frame, size_t len, bool c
  * length, or 0 when there is nothing to send. */
 size_t mmds_net_output(struct mmds_net *s, uint8_t *buf, size_t cap, uint64_t now_ms);
 bool mmds_net_has_output(const struct mmds_net *s);
+/* Nothing to send and no connection: the cheap test the device makes for
+ * every frame it receives from the TAP before asking for output. */
+bool mmds_net_idle(const struct mmds_net *s);
 /* Retransmission: when mmds_net_timer wants to run next (CLOCK_MONOTONIC
  * ms), 0 when no timer is needed. */
 uint64_t mmds_net_deadline(const struct mmds_net *s);

@@ -76,7 +76,8 @@ struct mmds_net {
 	uint32_t arp_ip;
 	struct ctl ctl[MMDS_NET_MAX_CTL];
 	unsigned ctl_head, ctl_n;
-	unsigned rr; /* round robin over connections */
+	unsigned rr;	 /* round robin over connections */
+	unsigned nconns; /* connections not C_FREE */
 	uint32_t isn_seed;
 	struct mmds_net_stats st;
 	struct conn conns[MMDS_NET_MAX_CONNS];
@@ -168,6 +169,7 @@ static void conn_free(struct mmds_net *s, struct conn *c)
 {
 	free(c->out);
 	memset(c, 0, sizeof(*c));
+	s->nconns--;
 	s->st.conns_closed++;
 	MMDS_INC(connections_destroyed);
 }
@@ -364,6 +366,7 @@ static void conn_syn(struct mmds_net *s, const uint8_t *mac, uint32_t ip, uint16
 	}
 	s->st.conns_opened++;
 	MMDS_INC(connections_created);
+	s->nconns++;
 	c->state = C_SYN_RCVD;
 	memcpy(c->peer_mac, mac, 6);
 	c->peer_ip = ip;
@@ -702,6 +705,11 @@ static bool conn_has_output(const struct conn *c)
 	return c->rlen > 0 && !c->out && !c->close_after && c->rlen != c->tried;
 }
 
+bool mmds_net_idle(const struct mmds_net *s)
+{
+	return !s->arp_pending && !s->ctl_n && !s->nconns;
+}
+
 bool mmds_net_has_output(const struct mmds_net *s)
 {
 	if (s->arp_pending || s->ctl_n)
@@ -716,6 +724,8 @@ uint64_t mmds_net_deadline(const struct mmds_net *s)
 {
 	uint64_t d = 0;
 
+	if (!s->nconns)
+		return 0;
 	for (int i = 0; i < MMDS_NET_MAX_CONNS; i++) {
 		const struct conn *c = &s->conns[i];
 

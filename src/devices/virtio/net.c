@@ -161,9 +161,12 @@ static uint64_t mono_ms(void)
 /* The MMDS responder's next frame into rx_buf: 1 (rx_pending set) or 0. */
 static int rx_from_mmds(struct virtio_net *n)
 {
-	size_t len = mmds_net_output(n->mmds, n->rx_buf + VIRTIO_NET_HDR_LEN,
-				     RX_BUF_SIZE - VIRTIO_NET_HDR_LEN, mono_ms());
+	size_t len;
 
+	if (mmds_net_idle(n->mmds))
+		return 0; /* the common case: no clock read, no scan */
+	len = mmds_net_output(n->mmds, n->rx_buf + VIRTIO_NET_HDR_LEN,
+			      RX_BUF_SIZE - VIRTIO_NET_HDR_LEN, mono_ms());
 	if (!len)
 		return 0;
 	memset(n->rx_buf, 0, VIRTIO_NET_HDR_LEN); /* checksums are complete */
@@ -583,14 +586,14 @@ static int tx_frame_stream(struct virtio_net *n, int cnt, size_t frame_len)
 }
 
 /* A frame for the MMDS goes to its responder: true (taken), false (for the
- * TAP). */
+ * TAP). peek: the frame's first bytes (plen), already read. */
 static bool tx_to_mmds(struct virtio_net *n, const struct vq_chain *c,
-		       const struct virtio_net_hdr_v1 *h, size_t frame_len)
+		       const struct virtio_net_hdr_v1 *h, size_t frame_len, const uint8_t *peek,
+		       size_t plen)
 {
-	uint8_t peek[MMDS_NET_PEEK_LEN];
-	size_t got = vq_chain_read(c, VIRTIO_NET_HDR_LEN, peek, MIN(frame_len, sizeof(peek)));
+	size_t got;
 
-	if (!mmds_net_wants(n->mmds, peek, got))
+	if (!mmds_net_wants(n->mmds, peek, plen))
 		return false;
 	got = vq_chain_read(c, VIRTIO_NET_HDR_LEN, n->mmds_buf, frame_len);
 	mmds_net_input(n->mmds, n->mmds_buf, got, h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM,
@@ -603,8 +606,8 @@ static bool tx_to_mmds(struct virtio_net *n, const struct vq_chain *c,
 static int tx_frame(struct virtio_net *n, const struct vq_chain *c)
 {
 	struct virtio_net_hdr_v1 h;
-	uint8_t src[ETH_ALEN];
-	size_t frame_len;
+	uint8_t peek[MMDS_NET_PEEK_LEN]; /* addresses, and what the MMDS looks at */
+	size_t frame_len, plen;
 	ssize_t w;
 	int cnt;
 
@@ -626,10 +629,13 @@ static int tx_frame(struct virtio_net *n, const struct vq_chain *c)
 		NET_INC(n, tx_rate_limiter_throttled);
 		return -EAGAIN;
 	}
-	vq_chain_read(c, VIRTIO_NET_HDR_LEN + ETH_ALEN, src, sizeof(src));
-	if (memcmp(src, n->mac, ETH_ALEN) != 0)
+	/* One read for both checks: the source MAC, and with MMDS on the bytes
+	 * up to the IPv4 destination / ARP target. */
+	plen = n->mmds ? MIN(frame_len, sizeof(peek)) : 2 * ETH_ALEN;
+	plen = vq_chain_read(c, VIRTIO_NET_HDR_LEN, peek, plen);
+	if (plen < 2 * ETH_ALEN || memcmp(peek + ETH_ALEN, n->mac, ETH_ALEN) != 0)
 		NET_INC(n, tx_spoofed_mac_count);
-	if (n->mmds && tx_to_mmds(n, c, &h, frame_len))
+	if (n->mmds && tx_to_mmds(n, c, &h, frame_len, peek, plen))
 		return 0;
 	h.num_buffers = 0;
 	n->tx_iov[0] = (struct iovec){.iov_base = &h, .iov_len = sizeof(h)};
