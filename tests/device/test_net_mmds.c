@@ -23,82 +23,36 @@
 #include "ember/metrics.h"
 #include "ember/mmds.h"
 #include "ember/mmds_net.h"
+#include "lib/frames.h"
 #include "net_fix.h"
 
 #define MMDS_IP MMDS_DEFAULT_IPV4
 #define GUEST_IP 0xa9fe0002u
-#define F_SYN 0x02
-#define F_ACK 0x10
-#define F_PSH 0x08
+#define F_SYN FR_SYN
+#define F_ACK FR_ACK
+#define F_PSH FR_PSH
 
 struct fx {
 	struct netfix f;
 	struct mmds *store;
 };
 
-static uint16_t g16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t g32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void p16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void p32(uint8_t *p, uint32_t v)
-{
-	p16(p, (uint16_t)(v >> 16));
-	p16(p + 2, (uint16_t)v);
-}
-
-static uint16_t csum(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (; n > 1; p += 2, n -= 2)
-		s += g16(p);
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
+/* A guest TCP segment from the guest's MAC to the MMDS, port 80. */
 static size_t tcp_frame(struct fx *x, uint8_t *f, uint16_t sport, uint32_t seq, uint32_t ack,
 			uint8_t flags, const char *data)
 {
-	size_t dlen = data ? strlen(data) : 0, tl = 20 + dlen;
-	uint8_t *ip = f + 14, *t = ip + 20;
-	uint32_t ps;
-
-	memset(f, 0, 54);
-	memcpy(f, MMDS_MAC, 6);
-	memcpy(f + 6, x->f.mac, 6);
-	p16(f + 12, 0x0800);
-	ip[0] = 0x45;
-	p16(ip + 2, (uint16_t)(20 + tl));
-	ip[8] = 64;
-	ip[9] = 6;
-	p32(ip + 12, GUEST_IP);
-	p32(ip + 16, MMDS_IP);
-	p16(ip + 10, csum(0, ip, 20));
-	p16(t, sport);
-	p16(t + 2, 80);
-	p32(t + 4, seq);
-	p32(t + 8, ack);
-	t[12] = 5 << 4;
-	t[13] = flags;
-	p16(t + 14, 65535);
-	memcpy(t + 20, data ? data : "", dlen);
-	ps = (GUEST_IP >> 16) + (GUEST_IP & 0xffff) + (MMDS_IP >> 16) + (MMDS_IP & 0xffff) + 6 +
-	     (uint32_t)tl;
-	p16(t + 16, csum(ps, t, tl));
-	return 14 + 20 + tl;
+	return fr_tcp(f, &(struct fr_tcp){.dst_mac = MMDS_MAC,
+					  .src_mac = x->f.mac,
+					  .src = GUEST_IP,
+					  .dst = MMDS_IP,
+					  .sport = sport,
+					  .dport = 80,
+					  .seq = seq,
+					  .ack = ack,
+					  .flags = flags,
+					  .win = 65535,
+					  .data = data,
+					  .dlen = data ? strlen(data) : 0});
 }
 
 static int setup(void **state)
@@ -172,22 +126,12 @@ static void test_arp(void **state)
 	uint8_t f[64] = {0}, r[2048];
 	size_t n;
 
-	memset(f, 0xff, 6);
-	memcpy(f + 6, x->f.mac, 6);
-	p16(f + 12, 0x0806);
-	p16(f + 14, 1);
-	p16(f + 16, 0x0800);
-	f[18] = 6;
-	f[19] = 4;
-	p16(f + 20, 1);
-	memcpy(f + 22, x->f.mac, 6);
-	p32(f + 28, GUEST_IP);
-	p32(f + 38, MMDS_IP);
-	send_frame(x, f, 60, false);
+	fr_arp_request(f, x->f.mac, GUEST_IP, MMDS_IP);
+	send_frame(x, f, 60, false); /* padded to the minimum, as a NIC would */
 	n = recv_frame(x, r, sizeof(r));
 	assert_int_equal(n, 42);
-	assert_int_equal(g16(r + 12), 0x0806);
-	assert_int_equal(g16(r + 20), 2);
+	assert_int_equal(fr_get16(r + 12), 0x0806);
+	assert_int_equal(fr_get16(r + 20), 2);
 	assert_memory_equal(r + 22, MMDS_MAC, 6);
 	only_marker_on_tap(x);
 }
@@ -204,14 +148,14 @@ static void http_get(struct fx *x, uint16_t port, const char *req, bool partial,
 	n = recv_frame(x, r, sizeof(r));
 	assert_true(n >= 54);
 	assert_int_equal(r[14 + 20 + 13], F_SYN | F_ACK);
-	s = g32(r + 14 + 20 + 4) + 1;
+	s = fr_get32(r + 14 + 20 + 4) + 1;
 	send_frame(x, f, tcp_frame(x, f, port, g, s, F_ACK | F_PSH, req), partial);
 	g += (uint32_t)strlen(req);
 	while (!strstr(out, "\r\n\r\n") || got < 60) {
 		n = recv_frame(x, r, sizeof(r));
 		if (n <= 54)
 			continue; /* the ACK of the request */
-		assert_int_equal(g32(r + 14 + 20 + 4), s);
+		assert_int_equal(fr_get32(r + 14 + 20 + 4), s);
 		memcpy(out + got, r + 54, n - 54);
 		got += n - 54;
 		s += (uint32_t)(n - 54);
@@ -290,14 +234,12 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(out, "\r\n\r\nami-42")); /* V1: served anyway */
 	/* unusual: UDP to the MMDS; a frame for the TAP is not counted */
 	n = tcp_frame(x, f, 33012, 1, 0, F_SYN, NULL);
-	f[14 + 9] = 17;
-	f[14 + 10] = f[14 + 11] = 0;
-	p16(f + 14 + 10, csum(0, f + 14, 20));
+	f[FR_IP + 9] = 17;
+	fr_ipv4_csum(f);
 	send_frame(x, f, n, false);
 	memcpy(other, f, n);
-	p32(other + 14 + 16, 0xac100001);
-	other[14 + 10] = other[14 + 11] = 0;
-	p16(other + 14 + 10, csum(0, other + 14, 20));
+	fr_put32(other + FR_IP + 16, 0xac100001);
+	fr_ipv4_csum(other);
 	send_frame(x, other, n, false);
 	assert_int_equal(netfix_host_recv(&x->f, NULL, got, sizeof(got), VDRV_WAIT_MS), (int)n);
 	assert_memory_equal(got, other, n);
@@ -349,9 +291,8 @@ static void test_other_traffic(void **state)
 	size_t n = tcp_frame(x, f, 33003, 1, 0, F_SYN, NULL);
 	int r;
 
-	p32(f + 14 + 16, 0xac100001); /* 172.16.0.1 */
-	f[14 + 10] = f[14 + 11] = 0;
-	p16(f + 14 + 10, csum(0, f + 14, 20));
+	fr_put32(f + FR_IP + 16, 0xac100001); /* 172.16.0.1 */
+	fr_ipv4_csum(f);
 	send_frame(x, f, n, false);
 	r = netfix_host_recv(&x->f, NULL, got, sizeof(got), VDRV_WAIT_MS);
 	assert_int_equal(r, (int)n);

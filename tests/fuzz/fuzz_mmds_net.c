@@ -14,29 +14,13 @@
 
 #include "ember/mmds.h"
 #include "ember/mmds_net.h"
+#include "lib/frames.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint16_t g16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint16_t csum(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (; n > 1; p += 2, n -= 2)
-		s += g16(p);
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
 
 static void fix(uint8_t *f, size_t n)
 {
 	size_t ihl, tot;
-	uint32_t ps;
 
 	if (n < 14 + 20)
 		return;
@@ -55,17 +39,12 @@ static void fix(uint8_t *f, size_t n)
 	f[21] = 0;
 	f[23] = 6;
 	f[30] = 169, f[31] = 254, f[32] = 169, f[33] = 254;
-	f[24] = f[25] = 0;
-	ps = csum(0, f + 14, ihl);
-	f[24] = (uint8_t)(ps >> 8);
-	f[25] = (uint8_t)ps;
-	f[14 + ihl + 2] = 0; /* port 80 */
-	f[14 + ihl + 3] = 80;
-	f[14 + ihl + 16] = f[14 + ihl + 17] = 0;
-	ps = g16(f + 26) + g16(f + 28) + g16(f + 30) + g16(f + 32) + 6 + (uint32_t)(tot - ihl);
-	ps = csum(ps, f + 14 + ihl, tot - ihl);
-	f[14 + ihl + 16] = (uint8_t)(ps >> 8);
-	f[14 + ihl + 17] = (uint8_t)ps;
+	fr_put16(f + 24, 0);
+	fr_put16(f + 24, fr_fold(fr_sum(0, f + 14, ihl))); /* IPv4 options included */
+	fr_put16(f + 14 + ihl + 2, 80);
+	fr_put16(f + 14 + ihl + 16, 0);
+	fr_put16(f + 14 + ihl + 16,
+		 fr_l4_sum(fr_get32(f + 26), fr_get32(f + 30), 6, f + 14 + ihl, tot - ihl));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -88,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	while (off + 3 <= size) {
 		uint8_t flags = data[off];
-		size_t n = (size_t)g16(data + off + 1) % sizeof(frame);
+		size_t n = (size_t)fr_get16(data + off + 1) % sizeof(frame);
 
 		off += 3;
 		if (n > size - off)
@@ -113,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (len < 42 || len > MMDS_NET_MAX_FRAME ||
 			    memcmp(out + 6, MMDS_MAC, 6) != 0)
 				__builtin_trap();
-			if (g16(out + 12) == 0x0800 && csum(0, out + 14, 20) != 0)
+			if (fr_get16(out + 12) == 0x0800 && fr_fold(fr_sum(0, out + 14, 20)) != 0)
 				__builtin_trap();
 			if (!(flags & 8))
 				break;

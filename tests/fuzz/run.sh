@@ -32,7 +32,7 @@ echo "fuzz: building the library with $CC into $BUILD/"
 make --no-print-directory -s BUILD="$BUILD" CC="$CC" "$BUILD/libember.a" || exit 1
 LDLIBS=$(make --no-print-directory -s -f Makefile -f <(printf 'print-%%:\n\t@echo $($*)\n') \
 	BUILD="$BUILD" print-LDLIBS) || exit 1
-CFLAGS_ALL="$CFLAGS -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Itests/device \
+CFLAGS_ALL="$CFLAGS -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Itests -Itests/device \
 -Itests/fuzz -D_GNU_SOURCE"
 
 # Shared helpers: the guest-less driver and device fixtures, the fuzz harness.

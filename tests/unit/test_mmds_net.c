@@ -18,14 +18,15 @@
 #include "ember/mmds.h"
 #include "ember/mmds_http.h"
 #include "ember/mmds_net.h"
+#include "lib/frames.h"
 
 #define MMDS_IP MMDS_DEFAULT_IPV4
 #define GUEST_IP 0xa9fe0002u /* 169.254.0.2 */
-#define F_FIN 0x01
-#define F_SYN 0x02
-#define F_RST 0x04
-#define F_PSH 0x08
-#define F_ACK 0x10
+#define F_FIN FR_FIN
+#define F_SYN FR_SYN
+#define F_RST FR_RST
+#define F_PSH FR_PSH
+#define F_ACK FR_ACK
 
 static const uint8_t guest_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
 
@@ -47,80 +48,22 @@ struct seg {
 	uint8_t raw[MMDS_NET_MAX_FRAME];
 };
 
-static uint16_t g16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t g32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void p16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void p32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t sum(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (; n > 1; p += 2, n -= 2)
-		s += g16(p);
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
 /* A guest TCP segment to the MMDS (port 80 unless dport). */
 static size_t tcp_frame(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
 			uint8_t flags, uint16_t win, const void *data, size_t dlen)
 {
-	uint8_t *ip = f + 14, *t = ip + 20, ph[12];
-	size_t tl = 20 + dlen;
-
-	memset(f, 0, 54);
-	memcpy(f, MMDS_MAC, 6);
-	memcpy(f + 6, guest_mac, 6);
-	p16(f + 12, 0x0800);
-	ip[0] = 0x45;
-	p16(ip + 2, (uint16_t)(20 + tl));
-	ip[8] = 64;
-	ip[9] = 6;
-	p32(ip + 12, GUEST_IP);
-	p32(ip + 16, MMDS_IP);
-	p16(ip + 10, fold(sum(0, ip, 20)));
-	p16(t, sport);
-	p16(t + 2, dport);
-	p32(t + 4, seq);
-	p32(t + 8, ack);
-	t[12] = 5 << 4;
-	t[13] = flags;
-	p16(t + 14, win);
-	if (dlen)
-		memcpy(t + 20, data, dlen);
-	p32(ph, GUEST_IP);
-	p32(ph + 4, MMDS_IP);
-	ph[8] = 0;
-	ph[9] = 6;
-	p16(ph + 10, (uint16_t)tl);
-	p16(t + 16, fold(sum(sum(0, ph, 12), t, tl)));
-	return 14 + 20 + tl;
+	return fr_tcp(f, &(struct fr_tcp){.dst_mac = MMDS_MAC,
+					  .src_mac = guest_mac,
+					  .src = GUEST_IP,
+					  .dst = MMDS_IP,
+					  .sport = sport,
+					  .dport = dport,
+					  .seq = seq,
+					  .ack = ack,
+					  .flags = flags,
+					  .win = win,
+					  .data = data,
+					  .dlen = dlen});
 }
 
 static int setup(void **state)
@@ -162,35 +105,29 @@ static void in(struct fx *x, const uint8_t *f, size_t n)
 static bool out(struct fx *x, struct seg *s)
 {
 	const uint8_t *ip, *t;
-	uint8_t ph[12];
 
 	memset(s, 0, offsetof(struct seg, raw));
 	s->len = mmds_net_output(x->net, s->raw, sizeof(s->raw), x->now);
 	if (!s->len)
 		return false;
 	assert_memory_equal(s->raw + 6, MMDS_MAC, 6);
-	s->ethertype = g16(s->raw + 12);
+	s->ethertype = fr_get16(s->raw + 12);
 	if (s->ethertype != 0x0800)
 		return true;
 	ip = s->raw + 14;
 	t = ip + 20;
-	assert_int_equal(fold(sum(0, ip, 20)), 0);
-	assert_int_equal(g16(ip + 2), s->len - 14);
-	assert_int_equal(g32(ip + 12), MMDS_IP);
-	assert_int_equal(g32(ip + 16), GUEST_IP);
+	assert_int_equal(fr_fold(fr_sum(0, ip, 20)), 0);
+	assert_int_equal(fr_get16(ip + 2), s->len - 14);
+	assert_int_equal(fr_get32(ip + 12), MMDS_IP);
+	assert_int_equal(fr_get32(ip + 16), GUEST_IP);
 	assert_memory_equal(s->raw, guest_mac, 6);
-	p32(ph, MMDS_IP);
-	p32(ph + 4, GUEST_IP);
-	ph[8] = 0;
-	ph[9] = 6;
-	p16(ph + 10, (uint16_t)(s->len - 34));
-	assert_int_equal(fold(sum(sum(0, ph, 12), t, s->len - 34)), 0);
-	s->sport = g16(t);
-	s->dport = g16(t + 2);
-	s->seq = g32(t + 4);
-	s->ack = g32(t + 8);
+	assert_int_equal(fr_l4_sum(MMDS_IP, GUEST_IP, 6, t, s->len - 34), 0);
+	s->sport = fr_get16(t);
+	s->dport = fr_get16(t + 2);
+	s->seq = fr_get32(t + 4);
+	s->ack = fr_get32(t + 8);
 	s->flags = t[13];
-	s->win = g16(t + 14);
+	s->win = fr_get16(t + 14);
 	s->data = t + (t[12] >> 4) * 4;
 	s->dlen = s->len - 34 - (size_t)((t[12] >> 4) * 4);
 	return true;
@@ -252,37 +189,27 @@ static void test_arp(void **state)
 	uint8_t f[60] = {0}, *a = f + 14;
 	struct seg s;
 
-	memset(f, 0xff, 6);
-	memcpy(f + 6, guest_mac, 6);
-	p16(f + 12, 0x0806);
-	p16(a, 1);
-	p16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	p16(a + 6, 1);
-	memcpy(a + 8, guest_mac, 6);
-	p32(a + 14, GUEST_IP);
-	p32(a + 24, MMDS_IP);
+	assert_int_equal(fr_arp_request(f, guest_mac, GUEST_IP, MMDS_IP), 42);
 	in(x, f, 42);
 	assert_true(out(x, &s));
 	assert_int_equal(s.ethertype, 0x0806);
 	assert_memory_equal(s.raw, guest_mac, 6);
-	assert_int_equal(g16(s.raw + 14 + 6), 2);
+	assert_int_equal(fr_get16(s.raw + 14 + 6), 2);
 	assert_memory_equal(s.raw + 14 + 8, MMDS_MAC, 6);
-	assert_int_equal(g32(s.raw + 14 + 14), MMDS_IP);
+	assert_int_equal(fr_get32(s.raw + 14 + 14), MMDS_IP);
 	assert_memory_equal(s.raw + 14 + 18, guest_mac, 6);
-	assert_int_equal(g32(s.raw + 14 + 24), GUEST_IP);
+	assert_int_equal(fr_get32(s.raw + 14 + 24), GUEST_IP);
 	no_out(x);
 	/* for another address: not ours (the TAP gets it) */
-	p32(a + 24, 0xa9fe0003);
+	fr_put32(a + 24, 0xa9fe0003);
 	assert_false(mmds_net_wants(x->net, f, 42));
 	/* a reply, a bad hardware type: dropped */
-	p32(a + 24, MMDS_IP);
-	p16(a + 6, 2);
+	fr_put32(a + 24, MMDS_IP);
+	fr_put16(a + 6, 2);
 	in(x, f, 42);
 	no_out(x);
-	p16(a + 6, 1);
-	p16(a, 6);
+	fr_put16(a + 6, 1);
+	fr_put16(a, 6);
 	in(x, f, 42);
 	no_out(x);
 }
@@ -583,13 +510,13 @@ static void test_bad_frames(void **state)
 	assert_int_equal(m1.tx_count, m0.tx_count);
 	/* a VLAN tag, IPv6: not ours */
 	memcpy(g, f, n);
-	p16(g + 12, 0x8100);
+	fr_put16(g + 12, 0x8100);
 	assert_false(mmds_net_wants(x->net, g, n));
-	p16(g + 12, 0x86dd);
+	fr_put16(g + 12, 0x86dd);
 	assert_false(mmds_net_wants(x->net, g, n));
 	/* to another address: not ours */
 	memcpy(g, f, n);
-	p32(g + 14 + 16, 0x0a000001);
+	fr_put32(g + 14 + 16, 0x0a000001);
 	assert_false(mmds_net_wants(x->net, g, n));
 	mmds_net_get_stats(x->net, &st);
 	assert_true(st.dropped >= 11);
@@ -610,15 +537,15 @@ static void test_junk(void **state)
 			r = r * 1103515245u + 12345u;
 			f[k] = (uint8_t)(r >> 16);
 		}
-		p16(f + 12, (r & 1) ? 0x0800 : 0x0806);
+		fr_put16(f + 12, (r & 1) ? 0x0800 : 0x0806);
 		if (r & 2) { /* keep the first header bytes sane sometimes */
 			f[14] = 0x45;
 			f[14 + 9] = 6;
 		}
 		if (n >= 14 + 20)
-			p32(f + 14 + 16, MMDS_IP);
+			fr_put32(f + 14 + 16, MMDS_IP);
 		if (n >= 14 + 28)
-			p32(f + 14 + 24, MMDS_IP);
+			fr_put32(f + 14 + 24, MMDS_IP);
 		mmds_net_input(x->net, f, n, (r & 4) != 0, x->now);
 		while (mmds_net_output(x->net, o, sizeof(o), x->now))
 			;
