@@ -225,8 +225,12 @@ struct resp {
 	char head[1024];
 	char body[8192];
 	bool close;
+	bool no_token, invalid_token; /* what the metrics count */
 	int consumed;
 };
+
+static char token[MMDS_TOKEN_LEN + 1];
+static void get_token(struct mmds *m);
 
 static struct resp http(struct mmds *m, const char *req)
 {
@@ -246,11 +250,11 @@ static struct resp http(struct mmds *m, const char *req)
 	snprintf(out.body, sizeof(out.body), "%.*s", (int)(r.len - (size_t)(sep + 4 - r.data)),
 		 sep + 4);
 	out.close = r.close;
+	out.no_token = r.no_token;
+	out.invalid_token = r.invalid_token;
 	free(r.data);
 	return out;
 }
-
-static char token[MMDS_TOKEN_LEN + 1];
 
 static void get_token(struct mmds *m)
 {
@@ -273,10 +277,25 @@ static void test_http_v1(void **state)
 	assert_string_equal(r.body, "ami-12345678");
 	assert_non_null(strstr(r.head, "Content-Type: text/plain"));
 	assert_false(r.close);
-	/* V1: a bad token still gets the data */
+	assert_true(r.no_token && !r.invalid_token);
+	/* V1: a bad token still gets the data (counted as invalid) */
 	r = http(m, "GET /latest HTTP/1.1\r\nX-metadata-token: nonsense\r\n\r\n");
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "meta-data/");
+	assert_true(!r.no_token && r.invalid_token);
+	/* and a session token works as in V2 */
+	{
+		char req[256];
+
+		get_token(m);
+		snprintf(req, sizeof(req),
+			 "GET /latest/meta-data/ami-id HTTP/1.1\r\nX-metadata-token: %s\r\n\r\n",
+			 token);
+		r = http(m, req);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, "ami-12345678");
+		assert_true(!r.no_token && !r.invalid_token);
+	}
 	r = http(m, "GET /latest/meta-data/ami-id HTTP/1.1\r\nAccept: application/json\r\n\r\n");
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "\"ami-12345678\"");
@@ -360,6 +379,32 @@ static void test_http_token_errors(void **state)
 	assert_non_null(strstr(r.body, "Unsupported header name. Key: X-Forwarded-For"));
 	r = http(m, "PUT /latest/meta-data HTTP/1.1\r\nX-metadata-token-ttl-seconds: 60\r\n\r\n");
 	assert_int_equal(r.status, 404);
+	/* the TTL's bounds, 1 and 21600, are taken; a token lives exactly that long */
+	{
+		char req[256];
+
+		fake_now = 5000000;
+		mmds_set_clock(m, fake_clock);
+		r = http(m, "PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: "
+			    "21600\r\n\r\n");
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.head, "X-metadata-token-ttl-seconds: 21600"));
+		r = http(m, "PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: "
+			    "1\r\n\r\n");
+		assert_int_equal(r.status, 200);
+		snprintf(req, sizeof(req),
+			 "GET /latest HTTP/1.1\r\nX-metadata-token: %.*s\r\n\r\n", MMDS_TOKEN_LEN,
+			 r.body);
+		fake_now += 999;
+		r = http(m, req);
+		assert_int_equal(r.status, 200);
+		fake_now += 1; /* expired */
+		r = http(m, req);
+		assert_int_equal(r.status, 401);
+		assert_string_equal(r.body, "MMDS token not valid.");
+		assert_true(r.invalid_token);
+		mmds_set_clock(m, NULL);
+	}
 	/* repeated slashes collapse, as Firecracker */
 	r = http(m, "PUT //latest//api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 9\r\n\r\n");
 	assert_int_equal(r.status, 200);
