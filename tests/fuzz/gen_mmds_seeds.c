@@ -15,7 +15,7 @@
 #define GUEST_IP 0xa9fe0002u /* 169.254.0.2 */
 
 /* fuzz_mmds_net's record flags */
-#define R_FIX 2   /* MMDS address and checksums put in by the harness */
+#define R_FIX 2	  /* MMDS address and checksums put in by the harness */
 #define R_TIMER 4 /* the clock advances, the timer runs */
 #define R_TAKE 8  /* the responder's frames are taken */
 #define R_PATCH 16
