@@ -224,10 +224,10 @@ e2e-linux-short: $(EMBER)
 # NESTED_ONLY=RUN,RUN picks runs (tests/nested/runs/RUN.sh); tests/nested/README.md
 # make test runs the runs that have been stable (tests/nested/README.md has
 # the measurements); add a new run here once it is.
-NESTED_TEST_RUNS ?= main,elf,uki,fpr,panic,jail,oneshot,mmds,cpu,devices
+NESTED_TEST_RUNS ?= main,elf,uki,fpr,panic,jail,oneshot,mmds,cpu,devices,passt
 .PHONY: nested
 nested: setup $(EMBER)
-	$(Q)BUILD=$(BUILD) NESTED_ONLY=$(NESTED_ONLY) tools/nested/run.sh
+	$(Q)BUILD=$(BUILD) NESTED_ONLY=$(NESTED_ONLY) NESTED_PASST_MIB=$(NESTED_PASST_MIB) tools/nested/run.sh
 
 # The other architecture, cross-built (CI builds both): make ARCH=aarch64.
 cross-aarch64:
@@ -246,7 +246,7 @@ test: setup
 	$(Q)$(MAKE) --no-print-directory device
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory e2e-linux-short
-	$(Q)$(MAKE) --no-print-directory nested NESTED_ONLY=$(NESTED_TEST_RUNS)
+	$(Q)$(MAKE) --no-print-directory nested NESTED_ONLY=$(NESTED_TEST_RUNS) NESTED_PASST_MIB=2
 	$(Q)$(MAKE) --no-print-directory nested-aarch64 NESTED_A64_FULL=0
 	@echo "make test: all passed"
 

@@ -152,6 +152,15 @@ run_cli() {
 	results_from $con
 }
 
+# passt takes its addresses from the host's default route: an uplink
+# stand-in (a TAP nobody reads, ptup0 10.0.2.15/24) with one (runs passt, netbench)
+passt_uplink() {
+	ip link show ptup0 >/dev/null 2>&1 && return
+	tunctl -t ptup0 >/dev/null && ip addr add 10.0.2.15/24 dev ptup0 &&
+		ip link set ptup0 up && ip route add default via 10.0.2.2 dev ptup0 ||
+		echo "NT-L1: passt uplink setup failed"
+}
+
 want() { [ -z "$only" ] || echo ",$only," | grep -q ",$1,"; }
 
 if [ "$mode" = shell ]; then
