@@ -165,9 +165,49 @@ static int raw_tap_open(struct raw_tap *t, unsigned offloads)
 	return -ETIMEDOUT;
 }
 
+/* The host side of the device under test: the TAP backend (frames reach the
+ * device through an injector socket on the TAP's network; what it sends
+ * goes to the kernel) or the stream backend (passt's protocol: frames are
+ * written to, and what the device sends is read from, the socketpair's peer
+ * end). One tx and one rx loop serve both. */
+struct backend {
+	int inj;              /* TAP: the injector socket; -1 for the stream */
+	int peer;             /* stream: the socketpair's peer end; -1 for the TAP */
+	const uint8_t *frame; /* TAP: one frame; stream: BATCH length-prefixed frames */
+};
+
+/* The stream peer reads exactly len bytes (the frames the device sent). */
+static int peer_drain(int fd, size_t len)
+{
+	static uint8_t buf[256 * 1024];
+
+	while (len) {
+		ssize_t r = recv(fd, buf, len < sizeof(buf) ? len : sizeof(buf), 0);
+
+		if (r <= 0)
+			return r < 0 ? -errno : -EPIPE;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+/* batch frames of w into the backend, for the device to receive */
+static int inject(const struct backend *be, const struct workload *w, int batch)
+{
+	size_t bytes = (size_t)batch * (4 + w->len);
+
+	if (be->peer >= 0)
+		return write(be->peer, be->frame, bytes) == (ssize_t)bytes ? 0 : -EIO;
+	for (int j = 0; j < batch; j++)
+		if (send(be->inj, be->frame, w->len, 0) < 0)
+			return -errno;
+	return 0;
+}
+
 /* ---- tx ---- */
 
-static int tx_ember(struct netfix *f, const struct workload *w, uint64_t bufs, struct result *res)
+static int tx_virtio(struct netfix *f, const struct backend *be, const struct workload *w,
+		     uint64_t bufs, struct result *res)
 {
 	struct vdriver *d = &f->d;
 	double t0 = now_s(), c0 = cpu_s();
@@ -192,6 +232,8 @@ static int tx_ember(struct netfix *f, const struct workload *w, uint64_t bufs, s
 				return -ETIMEDOUT;
 			vdrv_free_chain(d, VIRTIO_NET_TXQ, (uint16_t)id);
 		}
+		if (be->peer >= 0 && peer_drain(be->peer, (size_t)batch * (4 + w->len)) < 0)
+			return -EIO;
 	}
 	res->cpu_s = cpu_s() - c0;
 	res->wall_s = now_s() - t0;
@@ -212,101 +254,21 @@ static int tx_raw(struct raw_tap *t, const struct workload *w, const uint8_t *bu
 	return 0;
 }
 
-/* The stream peer reads exactly len bytes (the frames the device sent). */
-static int peer_drain(int fd, size_t len)
-{
-	static uint8_t buf[256 * 1024];
-
-	while (len) {
-		ssize_t r = recv(fd, buf, len < sizeof(buf) ? len : sizeof(buf), 0);
-
-		if (r <= 0)
-			return r < 0 ? -errno : -EPIPE;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
-static int tx_stream(struct netfix *f, const struct workload *w, uint64_t bufs, struct result *res)
-{
-	struct vdriver *d = &f->d;
-	double t0 = now_s(), c0 = cpu_s();
-
-	for (uint64_t i = 0; i < w->n; i += BATCH) {
-		uint16_t old = d->q[VIRTIO_NET_TXQ].avail_idx;
-		int batch = (int)(w->n - i < BATCH ? w->n - i : BATCH);
-
-		for (int j = 0; j < batch; j++) {
-			struct vd_buf b = {bufs + (uint64_t)j * RX_BUF_SIZE,
-					   (uint32_t)(VIRTIO_NET_HDR_LEN + w->len), false};
-
-			if (vdrv_add_chain(d, VIRTIO_NET_TXQ, &b, 1, false) < 0)
-				return -ENOSPC;
-		}
-		if (vdrv_kick_needed(d, VIRTIO_NET_TXQ, old))
-			vdrv_kick(d, VIRTIO_NET_TXQ);
-		for (int j = 0; j < batch; j++) {
-			uint32_t id, len;
-
-			if (vdrv_wait_used(d, VIRTIO_NET_TXQ, VDRV_WAIT_MS, &id, &len) < 0)
-				return -ETIMEDOUT;
-			vdrv_free_chain(d, VIRTIO_NET_TXQ, (uint16_t)id);
-		}
-		if (peer_drain(f->peer, (size_t)batch * (4 + w->len)) < 0)
-			return -EIO;
-	}
-	res->cpu_s = cpu_s() - c0;
-	res->wall_s = now_s() - t0;
-	vdrv_irqs(d);
-	return 0;
-}
-
 /* ---- rx ---- */
 
-static int rx_stream(struct netfix *f, const struct workload *w, const uint8_t *burst,
+static int rx_virtio(struct netfix *f, const struct backend *be, const struct workload *w,
 		     struct result *res)
 {
 	struct vdriver *d = &f->d;
 	double t0 = now_s(), c0 = cpu_s();
-
-	for (uint64_t i = 0; i < w->n; i += BATCH) {
-		int batch = (int)(w->n - i < BATCH ? w->n - i : BATCH);
-		uint16_t old = d->q[VIRTIO_NET_RXQ].avail_idx;
-		size_t bytes = (size_t)batch * (4 + w->len);
-
-		if (write(f->peer, burst, bytes) != (ssize_t)bytes)
-			return -EIO;
-		for (int j = 0; j < batch; j++) {
-			uint16_t head;
-			uint32_t len;
-
-			if (netfix_rx_wait(f, VDRV_WAIT_MS, &head, &len, NULL) < 0)
-				return -ETIMEDOUT;
-			if (len != VIRTIO_NET_HDR_LEN + w->len || netfix_recycle_rx(f, head) < 0)
-				return -EIO;
-		}
-		if (vdrv_kick_needed(d, VIRTIO_NET_RXQ, old))
-			vdrv_kick(d, VIRTIO_NET_RXQ);
-	}
-	res->cpu_s = cpu_s() - c0;
-	res->wall_s = now_s() - t0;
-	vdrv_irqs(d);
-	return 0;
-}
-
-static int rx_ember(struct netfix *f, int inj, const struct workload *w, const uint8_t *frame,
-		    struct result *res)
-{
-	struct vdriver *d = &f->d;
-	double t0 = now_s(), c0 = cpu_s();
+	int r;
 
 	for (uint64_t i = 0; i < w->n; i += BATCH) {
 		int batch = (int)(w->n - i < BATCH ? w->n - i : BATCH);
 		uint16_t old = d->q[VIRTIO_NET_RXQ].avail_idx;
 
-		for (int j = 0; j < batch; j++)
-			if (send(inj, frame, w->len, 0) < 0)
-				return -errno;
+		if ((r = inject(be, w, batch)) < 0)
+			return r;
 		for (int j = 0; j < batch; j++) {
 			uint16_t head;
 			uint32_t len;
@@ -537,8 +499,10 @@ static int stream_section(struct netfix *f, const struct workload *wl,
 			memcpy(burst + (size_t)j * (4 + w->len) + 4, frames + VIRTIO_NET_HDR_LEN,
 			       w->len);
 		}
+		struct backend sb = {-1, f->peer, burst};
+
 		for (int round = 0; round < ROUNDS; round++) {
-			r = w->rx ? rx_stream(f, w, burst, &res) : tx_stream(f, w, bufs, &res);
+			r = w->rx ? rx_virtio(f, &sb, w, &res) : tx_virtio(f, &sb, w, bufs, &res);
 			if (r < 0) {
 				fprintf(stderr, "net_bench: %s: stream path failed: %s\n", w->name,
 					strerror(-r));
@@ -628,9 +592,10 @@ int main(int argc, char **argv)
 		struct workload *w = &wl[k];
 		struct result be = {1e9, 1e9}, br = {1e9, 1e9}, res = {0, 0};
 		const uint8_t *frame = frames + VIRTIO_NET_HDR_LEN;
+		struct backend tb = {inj, -1, frame};
 
 		for (int round = 0; round < ROUNDS && rc == 0; round++) {
-			r = w->rx ? rx_ember(f, inj, w, frame, &res) : tx_ember(f, w, bufs, &res);
+			r = w->rx ? rx_virtio(f, &tb, w, &res) : tx_virtio(f, &tb, w, bufs, &res);
 			if (r < 0) {
 				fprintf(stderr, "net_bench: %s: ember path failed: %s\n", w->name,
 					strerror(-r));
