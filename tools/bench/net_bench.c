@@ -393,6 +393,8 @@ static int mmds_section(struct netfix *f, int inj, uint64_t bufs, const struct w
 
 		half.n = wl[k].n / 2 < 2 * BATCH ? 2 * BATCH : wl[k].n / 2;
 		ipv4_frames(frames, w->len, f->mac);
+		struct backend tb = {inj, -1, frames + VIRTIO_NET_HDR_LEN};
+
 		for (int round = 0; round < MMDS_ROUNDS && rc == 0; round++) {
 			struct workload one = *w;
 			uint64_t batches = w->n / BATCH;
@@ -409,8 +411,8 @@ static int mmds_section(struct netfix *f, int inj, uint64_t bufs, const struct w
 				/* The same device: the responder is attached or
 				 * not (the event loop runs on this thread). */
 				f->net->mmds = on ? resp : NULL;
-				r = w->rx ? rx_ember(f, inj, &one, frames + VIRTIO_NET_HDR_LEN, &res)
-					  : tx_ember(f, &one, bufs, &res);
+				r = w->rx ? rx_virtio(f, &tb, &one, &res)
+					  : tx_virtio(f, &tb, &one, bufs, &res);
 				if (r < 0) {
 					fprintf(stderr, "net_bench: %s: MMDS %s failed: %s\n",
 						w->name, on ? "on" : "off", strerror(-r));
