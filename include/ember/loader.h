@@ -1,6 +1,7 @@
 /* Kernel loaders: ELF vmlinux, bzImage (64-bit boot protocol), UKI (PE/COFF),
- * initrd placement on x86_64 (src/arch/x86_64/loader); the arm64 Image on
- * aarch64 (src/arch/aarch64/image.c), where the x86 formats are refused.
+ * on x86_64 (src/arch/x86_64/loader); the arm64 Image on aarch64
+ * (src/arch/aarch64/image.c), where the x86 formats are refused; initrd
+ * placement for both (src/arch/initrd.c, the arch giving its limits).
  * They write into guest memory only via memory.h.
  *
  * Every function validates the whole image before writing anything into guest
@@ -93,13 +94,22 @@ int loader_parse_uki(const uint8_t *buf, size_t len, struct uki_image *out);
  * malloc'd buffer (*buf NULL, *len 0 when the UKI has neither). */
 int loader_uki_initrd(const struct uki_image *uki, uint8_t **buf, size_t *len);
 
-/* Where an initrd of len bytes goes: as high as possible below
- * min(initrd_addr_max + 1, end of low RAM, i.e. below the MMIO gap),
- * page-aligned, above kernel->load_end. -ENOMEM if it does not fit. */
+/* Where an initrd of len bytes goes, the architecture's limits given to
+ * loader_initrd_fit: x86 as high as possible below min(initrd_addr_max + 1,
+ * end of low RAM, i.e. below the MMIO gap) and above kernel->load_end;
+ * aarch64 below the device tree and above the kernel. -ENOMEM if it does
+ * not fit. */
 int loader_initrd_gpa(const struct guest_mem *gm, const struct kernel_image *k, size_t len,
 		      uint64_t *gpa);
-/* loader_initrd_gpa, then copy buf there; returns its gpa. */
+/* loader_initrd_gpa, then copy buf there; returns its gpa (every
+ * architecture: src/arch/initrd.c). */
 int loader_place_initrd(struct guest_mem *gm, const struct kernel_image *k, const uint8_t *buf,
 			size_t len, uint64_t *gpa);
+/* The one placement rule (src/arch/initrd.c): page-aligned, as high as fits
+ * in [bottom, top) (bottom rounded up, top down to pages), inside guest RAM;
+ * top_name says in the error what bounds it from above ("the device tree
+ * at ", or "" for a bare address). */
+int loader_initrd_fit(const struct guest_mem *gm, uint64_t bottom, uint64_t top,
+		      const char *top_name, size_t len, uint64_t *gpa);
 
 #endif

@@ -133,21 +133,5 @@ int a64_image_load(struct guest_mem *gm, const struct kimage *img, struct kernel
 int a64_initrd_gpa(const struct guest_mem *gm, const struct kernel_image *k, size_t len,
 		   uint64_t *gpa)
 {
-	uint64_t top = a64_fdt_gpa(gm), bottom = ALIGN_UP(k->load_end, PAGE);
-
-	if (len == 0)
-		return err_set(EINVAL, "initrd is empty");
-	if (bottom > top || (uint64_t)len > top - bottom)
-		return err_set(
-		    ENOMEM,
-		    "initrd of %llu MiB does not fit in guest RAM (%llu MiB free between "
-		    "the kernel end %#llx and the device tree at %#llx)",
-		    (unsigned long long)(((uint64_t)len + MiB - 1) / MiB),
-		    (unsigned long long)(bottom > top ? 0 : (top - bottom) >> 20),
-		    (unsigned long long)bottom, (unsigned long long)top);
-	*gpa = ALIGN_DOWN(top - len, PAGE);
-	if (!gm_valid(gm, *gpa, len))
-		return err_set(EFAULT, "initrd at %#llx outside guest RAM",
-			       (unsigned long long)*gpa);
-	return 0;
+	return loader_initrd_fit(gm, k->load_end, a64_fdt_gpa(gm), "the device tree at ", len, gpa);
 }

@@ -87,21 +87,6 @@ int loader_initrd_gpa(const struct guest_mem *gm, const struct kernel_image *k, 
 	return a64_initrd_gpa(gm, k, len, gpa);
 }
 
-int loader_place_initrd(struct guest_mem *gm, const struct kernel_image *k, const uint8_t *buf,
-			size_t len, uint64_t *gpa)
-{
-	uint64_t addr;
-	int r = a64_initrd_gpa(gm, k, len, &addr);
-
-	if (r < 0)
-		return r;
-	if (gm_populate(gm, addr, len) < 0 || gm_write(gm, addr, buf, len) < 0)
-		return err_set(EFAULT, "initrd at %#llx outside guest RAM",
-			       (unsigned long long)addr);
-	*gpa = addr;
-	return 0;
-}
-
 int loader_decompress(const uint8_t *buf, size_t len, size_t max_out, uint8_t **out,
 		      size_t *out_len)
 {

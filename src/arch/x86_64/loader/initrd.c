@@ -1,53 +1,18 @@
-/* initrd placement: page-aligned, as high as the kernel allows, below the
- * MMIO gap and above the kernel's footprint. */
+/* initrd placement on x86: below the MMIO gap and the kernel's
+ * initrd_addr_max, above the kernel's footprint (loader_initrd_fit places
+ * it, src/arch/initrd.c). */
 #include "ember/loader.h"
 
-#include <errno.h>
-
-#include "ember/error.h"
 #include "ember/layout.h"
 #include "ember/util.h"
 #include "loader_priv.h"
 
-#define PAGE 4096ULL
-
 int loader_initrd_gpa(const struct guest_mem *gm, const struct kernel_image *k, size_t len,
 		      uint64_t *gpa)
 {
-	uint64_t top = loader_low_ram_end(gm), bottom;
-	unsigned long long mib = ((uint64_t)len + MiB - 1) / MiB;
+	uint64_t top = loader_low_ram_end(gm);
 
-	if (len == 0)
-		return err_set(EINVAL, "initrd is empty");
 	if (k->initrd_addr_max < top - 1)
 		top = k->initrd_addr_max + 1;
-	top = ALIGN_DOWN(top, PAGE);
-	bottom = ALIGN_UP(MAX(k->load_end, LAYOUT_HIMEM), PAGE);
-	if (bottom > top || (uint64_t)len > top - bottom)
-		return err_set(
-		    ENOMEM,
-		    "initrd of %llu MiB does not fit in guest RAM (%llu MiB free between "
-		    "the kernel end %#llx and %#llx)",
-		    mib, (unsigned long long)(bottom > top ? 0 : (top - bottom) >> 20),
-		    (unsigned long long)bottom, (unsigned long long)top);
-	*gpa = ALIGN_DOWN(top - len, PAGE);
-	if (!gm_valid(gm, *gpa, len))
-		return err_set(EFAULT, "initrd at %#llx outside guest RAM",
-			       (unsigned long long)*gpa);
-	return 0;
-}
-
-int loader_place_initrd(struct guest_mem *gm, const struct kernel_image *k, const uint8_t *buf,
-			size_t len, uint64_t *gpa)
-{
-	uint64_t addr;
-	int r = loader_initrd_gpa(gm, k, len, &addr);
-
-	if (r < 0)
-		return r;
-	if (gm_populate(gm, addr, len) < 0 || gm_write(gm, addr, buf, len) < 0)
-		return err_set(EFAULT, "initrd at %#llx outside guest RAM",
-			       (unsigned long long)addr);
-	*gpa = addr;
-	return 0;
+	return loader_initrd_fit(gm, MAX(k->load_end, LAYOUT_HIMEM), top, "", len, gpa);
 }
