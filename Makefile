@@ -81,7 +81,7 @@ Q := $(if $(V),,@)
 ifeq ($(ARCH),x86_64)
 all: $(EMBER) testguest $(UFFD_HANDLER)
 else
-all: $(EMBER) $(UFFD_HANDLER)
+all: $(EMBER) $(UFFD_HANDLER) $(BUILD)/tools/seccomp_gen
 endif
 
 help:
@@ -130,18 +130,26 @@ $(BUILD)/tools/seccomp_gen: tools/seccomp_gen.c $(SECCOMP_GEN_OBJS) | $(SETUP_ST
 		-Wl,-Bstatic -lseccomp -Wl,-Bdynamic
 
 ifeq ($(ARCH),$(HOST_ARCH))
-$(BUILD)/gen/seccomp_bpf.c: $(BUILD)/tools/seccomp_gen
+SECCOMP_GEN_RUN := $(BUILD)/tools/seccomp_gen
+else
+# A cross build runs a generator built for the build host, with the
+# target's tables (seccomp_arch.h): the target's programs at build time too.
+# The target's own generator ($(BUILD)/tools/seccomp_gen) is built as well:
+# the arm64 nested run checks that it prints the same file on arm64.
+HOST_CC ?= gcc
+SECCOMP_GEN_RUN := $(BUILD)/host/tools/seccomp_gen
+SECCOMP_GEN_HOST_OBJS := $(SECCOMP_GEN_OBJS:$(BUILD)/%=$(BUILD)/host/%)
+$(BUILD)/host/%.o: %.c | $(SETUP_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)$(HOST_CC) $(CFLAGS) -DEMBER_SECCOMP_TABLES_$(shell echo $(ARCH) | tr a-z A-Z) \
+		-MMD -MP -c $< -o $@
+$(SECCOMP_GEN_RUN): $(BUILD)/host/tools/seccomp_gen.o $(SECCOMP_GEN_HOST_OBJS)
+	$(Q)$(HOST_CC) -o $@ $^ -Wl,-Bstatic -lseccomp -Wl,-Bdynamic
+endif
+$(BUILD)/gen/seccomp_bpf.c: $(SECCOMP_GEN_RUN)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GEN     $@")
 	$(Q)$< >$@.tmp && mv $@.tmp $@
-else
-# A cross build cannot run the generator (the tables' syscall and ioctl
-# numbers are the target's): ember compiles the tables once at start-up
-# with libseccomp instead (seccomp_bpf_runtime.c, seccomp.h).
-$(BUILD)/gen/seccomp_bpf.c: tools/seccomp_bpf_runtime.c
-	@mkdir -p $(dir $@)
-	$(Q)cp $< $@
-endif
 
 $(BUILD)/gen/seccomp_bpf.o: $(BUILD)/gen/seccomp_bpf.c
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@

@@ -164,6 +164,10 @@ void seccomp_default_filter(enum seccomp_thread kind, struct seccomp_filter *out
 /* Checks that libseccomp accepts f and compiles it to BPF: *prog_out and
  * *len_out (number of struct sock_filter), malloc'ed; either may be NULL. */
 int seccomp_compile(const struct seccomp_filter *f, void **prog_out, size_t *len_out);
+/* The same for another architecture (libseccomp's SCMP_ARCH_*): the rules'
+ * syscall numbers are this host's, translated by name. */
+int seccomp_compile_arch(const struct seccomp_filter *f, uint32_t arch, void **prog_out,
+			 size_t *len_out);
 
 /* ---- the built-in filters, compiled at build time ----
  * tools/seccomp_gen.c runs seccomp_compile() on every built-in filter when
@@ -182,12 +186,10 @@ extern const struct seccomp_builtin seccomp_builtin_bpf[SECCOMP_THREAD_ALL]
 /* The built-in filter of kind in a variant as seccomp_compile() is given it
  * (the generator and the unit tests use this). */
 void seccomp_builtin_filter(enum seccomp_thread kind, int variant, struct seccomp_filter *out);
-/* NULL when the programs were generated at build time; in a cross build
- * (make ARCH=..., which cannot run the generator) seccomp_builtin_filter,
- * and ember compiles the tables once at start-up
- * (tools/seccomp_bpf_runtime.c stands in for the generated file). */
-extern void (*const seccomp_builtin_runtime)(enum seccomp_thread kind, int variant,
-					      struct seccomp_filter *out);
+/* The architecture the tables were compiled for (libseccomp's SCMP_ARCH_*):
+ * this host's, or in a cross build's generator the target's
+ * (seccomp_arch.h). */
+extern const uint32_t seccomp_tables_arch;
 
 /* ---- seccomp.c: the process's policy ---- */
 

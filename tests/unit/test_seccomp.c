@@ -461,6 +461,55 @@ static void test_builtin_programs(void **state)
 		}
 }
 
+/* A cross build's generator compiles the tables for another architecture
+ * (seccomp_compile_arch, tools/seccomp_gen.c): here this host's tables for
+ * aarch64 (the arm64 nested run checks the cross-generated file against
+ * libseccomp on arm64). The program checks arm64's audit arch and tests
+ * the arm64 number of every syscall the tables name that arm64 has. */
+static void test_other_arch_programs(void **state)
+{
+	(void)state;
+	for (int k = 0; k < SECCOMP_THREAD_ALL; k++) {
+		struct seccomp_filter f;
+		struct sock_filter *prog = NULL;
+		size_t len = 0, tested = 0;
+		void *p = NULL;
+
+		seccomp_builtin_filter((enum seccomp_thread)k, SECCOMP_BUILTIN_KILL, &f);
+		if (seccomp_compile_arch(&f, SCMP_ARCH_AARCH64, &p, &len) < 0)
+			fail_msg("%s: %s", seccomp_thread_name((enum seccomp_thread)k), err_msg());
+		prog = p;
+		assert_true(len > 3);
+		/* ld arch; jeq AUDIT_ARCH_AARCH64 */
+		assert_int_equal(prog[0].code, BPF_LD | BPF_W | BPF_ABS);
+		assert_int_equal(prog[0].k, offsetof(struct seccomp_data, arch));
+		assert_int_equal(prog[1].code, BPF_JMP | BPF_JEQ | BPF_K);
+		assert_int_equal(prog[1].k, 0xc00000b7u);
+		for (size_t i = 0; i < f.nrules; i++) {
+			char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, f.rules[i].nr);
+			int nr;
+			bool found = false;
+
+			assert_non_null(name);
+			nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_AARCH64, name);
+			if (nr < 0) { /* x86-only (epoll_wait, poll, unlink): left out */
+				free(name);
+				continue;
+			}
+			tested++;
+			for (size_t j = 2; j < len && !found; j++)
+				found = prog[j].code == (BPF_JMP | BPF_JEQ | BPF_K) &&
+					prog[j].k == (uint32_t)nr;
+			if (!found)
+				fail_msg("%s: %s (arm64 %d) not tested in the aarch64 program",
+					 seccomp_thread_name(k), name, nr);
+			free(name);
+		}
+		assert_true(tested + 3 >= f.nrules);
+		free(prog);
+	}
+}
+
 /* ---- real filters, in forked children ---- */
 
 /* Set: the child blocks every signal before it installs its filter, as the
@@ -750,6 +799,7 @@ int main(void)
 	    cmocka_unit_test(test_install_file),     cmocka_unit_test(test_setup_errors),
 	    cmocka_unit_test(test_libc_paths),	     cmocka_unit_test(test_report_mode),
 	    cmocka_unit_test(test_builtin_programs),
+	    cmocka_unit_test(test_other_arch_programs),
 	};
 
 	/* the kill-process expectations need the real filters */

@@ -119,22 +119,12 @@ static int compile_kind(const struct seccomp_filter *f, enum seccomp_thread k)
 	return 0;
 }
 
-/* The programs tools/seccomp_gen compiled from the built-in tables (a
- * cross build compiles the tables here instead: seccomp_builtin_runtime). */
+/* The programs tools/seccomp_gen compiled from the built-in tables at
+ * build time (for a cross build's target too). */
 static int use_builtin(int variant)
 {
 	for (int k = 0; k < SECCOMP_THREAD_ALL; k++) {
 		const struct seccomp_builtin *b = &seccomp_builtin_bpf[k][variant];
-
-		if (seccomp_builtin_runtime) {
-			struct seccomp_filter f;
-			int r;
-
-			seccomp_builtin_runtime((enum seccomp_thread)k, variant, &f);
-			if ((r = compile_kind(&f, (enum seccomp_thread)k)) < 0)
-				return r;
-			continue;
-		}
 
 		sc.prog[k] = &seccomp_builtin_insns[b->start];
 		sc.len[k] = b->len;

@@ -1,13 +1,29 @@
 /* The KVM ioctls of the built-in seccomp tables that differ per
- * architecture (seccomp.c's only #if; syscall names are resolved per
- * architecture by libseccomp). Included by seccomp.c after its IOCTL(). */
+ * architecture (the tables' only #if; syscall names are resolved per
+ * architecture by libseccomp). Included by seccomp_tables.c after its IOCTL().
+ *
+ * The tables are for the architecture being compiled for, or for the one
+ * EMBER_SECCOMP_TABLES_ARCH names (aarch64): a cross build compiles them for
+ * the build host with the target's ioctls to generate the target's BPF at
+ * build time (tools/seccomp_gen.c). Every other constant of the tables has
+ * the same value on x86_64 and aarch64 (the generic ioctl encoding, fcntl,
+ * socket, mmap, futex, signal numbers); syscall numbers are the host's and
+ * libseccomp translates them by name (seccomp_tables_arch). */
 #ifndef EMBER_SECCOMP_ARCH_H
 #define EMBER_SECCOMP_ARCH_H
 
 #include <linux/kvm.h>
 
+#if defined(EMBER_SECCOMP_TABLES_AARCH64) || defined(__aarch64__)
+#define SECCOMP_TABLES_AARCH64 1
+#elif defined(__x86_64__)
+#define SECCOMP_TABLES_X86_64 1
+#endif
+
 /* clang-format off */
-#if defined(__x86_64__)
+#if defined(SECCOMP_TABLES_X86_64)
+
+#define SECCOMP_TABLES_SCMP_ARCH SCMP_ARCH_X86_64
 
 /* glibc's epoll_wait(), poll() and unlink() */
 #define SYS_EPOLL_WAIT epoll_wait
@@ -36,7 +52,19 @@
 	IOCTL(KVM_SET_XSAVE), IOCTL(KVM_SET_XCRS), IOCTL(KVM_SET_MP_STATE),                   \
 	IOCTL(KVM_SET_VCPU_EVENTS), IOCTL(KVM_SET_DEBUGREGS)
 
-#elif defined(__aarch64__)
+#elif defined(SECCOMP_TABLES_AARCH64)
+
+#define SECCOMP_TABLES_SCMP_ARCH SCMP_ARCH_AARCH64
+
+#ifndef __aarch64__
+/* arm64's struct kvm_vcpu_init (its asm/kvm.h, not the build host's), the
+ * argument of KVM_ARM_PREFERRED_TARGET and KVM_ARM_VCPU_INIT */
+struct kvm_vcpu_init {
+	__u32 target;
+	__u32 features[7];
+};
+#endif
+_Static_assert(sizeof(struct kvm_vcpu_init) == 32, "arm64 struct kvm_vcpu_init");
 
 /* arm64 has only the newer calls: glibc's epoll_wait(), poll() and unlink()
  * make these */

@@ -150,6 +150,12 @@ static int export_bpf(scmp_filter_ctx ctx, void **prog_out, size_t *len_out)
 
 int seccomp_compile(const struct seccomp_filter *f, void **prog_out, size_t *len_out)
 {
+	return seccomp_compile_arch(f, SCMP_ARCH_NATIVE, prog_out, len_out);
+}
+
+int seccomp_compile_arch(const struct seccomp_filter *f, uint32_t arch, void **prog_out,
+			 size_t *len_out)
+{
 	scmp_filter_ctx ctx;
 	int r;
 
@@ -163,6 +169,16 @@ int seccomp_compile(const struct seccomp_filter *f, void **prog_out, size_t *len
 	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0) {
 		seccomp_release(ctx);
 		return err_set(-r, "libseccomp attributes: %s", strerror(-r));
+	}
+	/* Another architecture's program (a cross build's generator): the
+	 * rules' syscall numbers stay the host's, libseccomp translates them to
+	 * the target's by name. */
+	if (arch != SCMP_ARCH_NATIVE && arch != seccomp_arch_native() &&
+	    ((r = seccomp_arch_add(ctx, arch)) < 0 ||
+	     (r = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE)) < 0)) {
+		seccomp_release(ctx);
+		return err_set(-r, "libseccomp: filters for architecture %#x: %s", arch,
+			       strerror(-r));
 	}
 	r = add_rules(ctx, f->filter_action, f->rules, f->nrules, false);
 #ifdef EMBER_SANITIZER

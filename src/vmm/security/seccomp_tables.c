@@ -145,6 +145,8 @@ static const struct seccomp_rule rules_vmm_boot[] = {RULES_MEMORY, RULES_THREAD,
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+const uint32_t seccomp_tables_arch = SECCOMP_TABLES_SCMP_ARCH;
+
 void seccomp_default_filter(enum seccomp_thread kind, struct seccomp_filter *out)
 {
 	out->default_action = SCMP_ACT_KILL_PROCESS;
