@@ -12,11 +12,33 @@
  * (seccomp_tables_arch); and for the target, where the arm64 nested run
  * checks that it prints the same file natively. */
 #include <linux/filter.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "ember/error.h"
 #include "ember/seccomp.h"
+
+/* libseccomp leaves out, silently, a rule for a syscall the target does not
+ * have (x86's poll, epoll_wait, unlink on arm64): refuse such tables. */
+static int check_syscalls(const struct seccomp_filter *f, enum seccomp_thread k)
+{
+	for (size_t i = 0; i < f->nrules; i++) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, f->rules[i].nr);
+		int nr = name ? seccomp_syscall_resolve_name_arch(seccomp_tables_arch, name) : -1;
+
+		if (nr < 0) {
+			fprintf(stderr,
+				"seccomp_gen: %s filter: syscall %s (%d) does not exist on the "
+				"target architecture (seccomp_arch.h)\n",
+				seccomp_thread_name(k), name ? name : "?", f->rules[i].nr);
+			free(name);
+			return -1;
+		}
+		free(name);
+	}
+	return 0;
+}
 
 int main(void)
 {
@@ -30,6 +52,8 @@ int main(void)
 			void *p = NULL;
 
 			seccomp_builtin_filter((enum seccomp_thread)k, v, &f);
+			if (check_syscalls(&f, (enum seccomp_thread)k) < 0)
+				return 1;
 			if (seccomp_compile_arch(&f, seccomp_tables_arch, &p, &len[k][v]) < 0) {
 				fprintf(stderr, "seccomp_gen: %s filter: %s\n",
 					seccomp_thread_name((enum seccomp_thread)k), err_msg());
