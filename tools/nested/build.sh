@@ -190,6 +190,15 @@ gcc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$out/nt-dyn" "$EMBER_ROOT/tests/nes
 copy_with_libs "$l1" "$out/nt-dyn"
 mkdir -p "$l1/usr/local/bin"
 mv "$l1$out/nt-dyn" "$l1/usr/local/bin/nt-dyn"
+# Debian's QEMU for the vmmbench run (ember next to -M microvm), when asked:
+# the binary, what ldd lists and the firmware microvm loads (qboot)
+if [ "${NESTED_QEMU:-0}" = 1 ]; then
+	copy_with_libs "$l1" "$(readlink -f "$(command -v qemu-system-x86_64)")"
+	mkdir -p "$l1/usr/share/qemu"
+	for f in bios-microvm.bin kvmvapic.bin linuxboot_dma.bin; do
+		cp -L "/usr/share/qemu/$f" "$l1/usr/share/qemu/$f"
+	done
+fi
 # e2fsprogs look for their config and mtab
 cp /etc/mke2fs.conf "$l1/etc/mke2fs.conf"
 ln -sf /proc/mounts "$l1/etc/mtab"
@@ -202,6 +211,8 @@ mkdir -p "$l1/l2"
 cp "$kdir/vmlinuz" "$l1/l2/vmlinuz"
 cp "$cache/vmlinux" "$l1/l2/vmlinux"
 cp "$out/l2-initrd.cpio.gz" "$l1/l2/initrd"
+# ember's minimal kernel (tools/build-guest-kernel.sh) for the minimal run, when given
+[ -z "${NESTED_GUEST_KERNEL:-}" ] || cp "$NESTED_GUEST_KERNEL" "$l1/l2/minimal-vmlinux"
 # The UKI carries its own command line; l1-init.sh boots it as given.
 "$EMBER_ROOT/tools/mkuki.sh" -o "$l1/l2/uki.efi" -k "$kdir/vmlinuz" -i "$out/l2-initrd.cpio.gz" \
 	-c "console=ttyS0 reboot=k panic=1 quiet nt.run=uki" >/dev/null

@@ -33,6 +33,17 @@ for r in ${only//,/ }; do
 	[ -f "$EMBER_ROOT/tests/nested/runs/$r.sh" ] || die "no run '$r' (tests/nested/runs/$r.sh)"
 done
 
+# The minimal run boots ember's own kernel: built (or found in the cache, or
+# waited for when `make test` started building it in the background) only when
+# that run is selected.
+if [ -z "$only" ] || [[ ",$only," == *",minimal,"* ]]; then
+	NESTED_GUEST_KERNEL=$("$EMBER_ROOT/tools/build-guest-kernel.sh") || die "tools/build-guest-kernel.sh failed"
+	export NESTED_GUEST_KERNEL
+fi
+# The vmmbench run (make bench) needs Debian's QEMU inside L1.
+if [ -z "$only" ] || [[ ",$only," == *",vmmbench,"* ]]; then
+	export NESTED_QEMU=1
+fi
 out=$("$EMBER_ROOT/tools/nested/build.sh")
 # The emulated L1 machine; the NESTED_L1_* knobs are for measuring what the
 # emulated nested SVM tolerates (tests/nested/README.md), not for the tests.

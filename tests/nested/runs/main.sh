@@ -113,9 +113,11 @@ main_steps() {
 	mkfifo /tmp/nf
 	(nc -l -p 5001 0<>/tmp/nf | sha256sum | cut -d' ' -f1 >/tmp/out.sum) &
 	lpid=$!
+	ts=$(up)
 	go net-ping
-	sync_l2 net-out-done 240 || return 1
+	sync_l2 net-out-done 600 || return 1
 	wait $lpid
+	echo "NT-L1: got 16 MiB from L2 in $(echo "$(up) - $ts" | bc) s"
 	want=$(nt gen 11 16M | sha256sum | cut -d" " -f1)
 	if [ "$(cat /tmp/out.sum)" = "$want" ]; then
 		R PASS net-tcp-out "16 MiB from L2 over TCP (busybox nc), sha256 matches"
@@ -123,7 +125,7 @@ main_steps() {
 		R FAIL net-tcp-out "sha256 $(cat /tmp/out.sum), want $want"
 	fi
 	i=0 ts=$(up)
-	until nt gen 12 64M | nc 172.16.0.2 5002 2>/tmp/nc.err; do
+	until NT_TIMEOUT=900 nt gen 12 64M | nc 172.16.0.2 5002 2>/tmp/nc.err; do
 		i=$((i + 1))
 		[ $i -lt 100 ] && grep -q "can't connect\|refused" /tmp/nc.err || break
 		usleep 100000
