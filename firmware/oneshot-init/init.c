@@ -7,11 +7,6 @@
  *     dependencies first; "already loaded" is fine);
  *  3. makes /dev/console the controlling terminal and stdin/stdout/stderr
  *     of CMD, output without CR/LF translation (the host sees CMD's bytes);
- *     when ember's stdin is not a terminal (the stdin port says so), CMD's
- *     stdin is a pipe instead: the tty goes raw with RTS/CTS flow control, a
- *     relay process copies the framed bytes from it into the pipe and closes
- *     the pipe at the end-of-stdin mark (oneshot_abi.h), so CMD reads exactly
- *     the host's stdin and then EOF; the init then tells ember it is ready;
  *  4. runs CMD with the arguments in /ember/argv (NUL-separated), PATH set;
  *  5. reports CMD's exit status (128 + signal if killed) to ember through
  *     the one-shot exit port (ONESHOT_EXIT_PORT, ioperm + outb), which ends
@@ -75,24 +70,13 @@ static void say(const char *a, const char *b, const char *c)
 	SYS(write, 2, "\n", 1);
 }
 
-static void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
 static void report(int status)
 {
+	uint8_t v = (uint8_t)status;
+
 	SYS(sync, 0, 0, 0);
-	if (SYS(ioperm, ONESHOT_EXIT_PORT, 2, 1) == 0)
-		outb(ONESHOT_EXIT_PORT, (uint8_t)status);
+	if (SYS(ioperm, ONESHOT_EXIT_PORT, 1, 1) == 0)
+		__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"((uint16_t)ONESHOT_EXIT_PORT));
 	SYS5(reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_POWER_OFF, 0, 0);
 	for (;;)
 		SYS(pause, 0, 0, 0);
@@ -167,84 +151,6 @@ static void setup_console(void)
 	}
 }
 
-/* The relay: framed bytes from the tty (fd 0) into the pipe (fd out) until
- * the end mark, then exit, which closes the pipe: CMD reads EOF. */
-static void relay(long out)
-{
-	static uint8_t in[4096], data[4096];
-	int esc = 0;
-
-	for (;;) {
-		long n = SYS(read, 0, in, sizeof(in)), m = 0;
-
-		if (n == -4 /* EINTR */)
-			continue;
-		if (n <= 0)
-			break;
-		for (long i = 0; i < n; i++) {
-			if (esc) {
-				esc = 0;
-				if (in[i] == ONESHOT_STDIN_EOF)
-					goto end;
-				data[m++] = in[i]; /* ESC ESC: one ESC */
-			} else if (in[i] == ONESHOT_STDIN_ESC) {
-				esc = 1;
-			} else {
-				data[m++] = in[i];
-			}
-		}
-		for (long off = 0, w; off < m; off += w)
-			if ((w = SYS(write, out, data + off, m - off)) <= 0)
-				goto end; /* CMD closed its stdin */
-		continue;
-	end:
-		for (long off = 0, w; off < m; off += w)
-			if ((w = SYS(write, out, data + off, m - off)) <= 0)
-				break;
-		break;
-	}
-	SYS(exit, 0, 0, 0);
-}
-
-/* When ember frames its stdin (it is not a terminal): the tty raw, with
- * RTS/CTS flow control so that ember sends only what the tty has room for;
- * CMD's stdin a pipe fed by the relay. Then ember may start sending. */
-static void setup_stdin(void)
-{
-	struct termios t;
-	int p[2];
-	long pid;
-
-	if (SYS(ioperm, ONESHOT_EXIT_PORT, 2, 1) != 0)
-		return;
-	if (inb(ONESHOT_STDIN_PORT) != ONESHOT_STDIN_FRAMED)
-		goto ready;
-	if (SYS(ioctl, 0, TCGETS, &t) == 0) {
-		t.c_iflag &= ~(unsigned)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL |
-					 IXON | IXOFF | IXANY | INPCK);
-		t.c_lflag &= ~(unsigned)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
-		t.c_cflag &= ~(unsigned)(CSIZE | PARENB);
-		t.c_cflag |= CS8 | CREAD | CLOCAL | CRTSCTS;
-		t.c_cc[VMIN] = 1;
-		t.c_cc[VTIME] = 0;
-		SYS(ioctl, 0, TCSETS, &t);
-	}
-	if (SYS(pipe2, p, O_CLOEXEC, 0) < 0)
-		fail("pipe failed", NULL, 126);
-	pid = SYS(fork, 0, 0, 0);
-	if (pid < 0)
-		fail("fork failed", NULL, 126);
-	if (pid == 0) {
-		SYS(close, p[0], 0, 0);
-		relay(p[1]);
-	}
-	SYS(close, p[1], 0, 0);
-	SYS(dup2, p[0], 0, 0); /* dup2 clears O_CLOEXEC on fd 0 */
-	SYS(close, p[0], 0, 0);
-ready:
-	outb(ONESHOT_STDIN_PORT, 1);
-}
-
 int main_init(void)
 {
 	static const char *const envp[] = {
@@ -267,11 +173,10 @@ int main_init(void)
 		i += (long)slen(argbuf + i) + 1;
 	}
 	argv[argc] = NULL;
-	setup_stdin();
 	pid = SYS(fork, 0, 0, 0);
 	if (pid == 0) {
 		SYS(setsid, 0, 0, 0);
-		SYS(ioctl, 1, TIOCSCTTY, 1); /* fd 0 may be the stdin pipe */
+		SYS(ioctl, 0, TIOCSCTTY, 1);
 		n = SYS(execve, argv[0], argv, envp);
 		fail("cannot run ", argv[0], n == -ENOENT ? 127 : 126);
 	}

@@ -4,7 +4,6 @@
 #define EMBER_SERIAL_H
 
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "ember/bus.h"
@@ -26,7 +25,6 @@ struct serial {
 	int fcr;
 	void (*rx_drained)(void *opaque); /* FIFO emptied by the guest */
 	void *rx_drained_opaque;
-	bool rts_flow; /* host input waits while the guest holds RTS low */
 	uint64_t tx_bytes, missed_writes;
 	struct token_bucket out_limit; /* PUT /serial rate_limiter (size 0: none) */
 	struct metrics_uart counters, published; /* Firecracker's "uart" group */
@@ -41,14 +39,8 @@ void serial_destroy(struct serial *s);
 void serial_set_out_limit(struct serial *s, const struct token_bucket_cfg *cfg);
 /* Queue host input for the guest; returns bytes accepted (FIFO may be full). */
 size_t serial_push_input(struct serial *s, const uint8_t *buf, size_t len);
-/* Room in the receive FIFO; 0 while the guest holds RTS low with RTS flow
- * control on. */
+/* Room in the receive FIFO. */
 size_t serial_input_room(struct serial *s);
-/* RTS flow control of host input (off by default, as on a line without
- * it): while the guest's MCR has RTS clear, serial_input_room is 0; setting
- * RTS again calls rx_drained. Linux drives RTS so with CRTSCTS set on the
- * tty (it clears RTS when its buffer fills). */
-void serial_set_rts_flow(struct serial *s, bool on);
 /* Add what the counters gained since the previous call to metrics.uart. */
 void serial_publish_metrics(struct serial *s);
 

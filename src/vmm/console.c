@@ -1,17 +1,9 @@
 /* Host side of the serial console: stdout/stdin in raw mode (restored on
  * every way out), a file, or nothing. Ctrl-A x quits, Ctrl-A Ctrl-A sends
- * Ctrl-A.
- *
- * One-shot runs whose stdin is not a terminal (a pipe, a file, /dev/null)
- * frame it (oneshot_abi.h): the guest's init relays the bytes to CMD through
- * a pipe and closes it at the end-of-stdin mark, so CMD sees EOF and every
- * byte as it was. ember starts sending once the init says it is ready (no
- * byte meets the tty before it is raw) and, with RTS flow control on the
- * UART, only while the guest's tty has room (none is dropped). */
+ * Ctrl-A. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -21,7 +13,6 @@
 
 #include "ember/error.h"
 #include "ember/log.h"
-#include "ember/oneshot_abi.h"
 #include "vm_priv.h"
 
 struct console {
@@ -29,10 +20,7 @@ struct console {
 	bool reading;    /* stdin is in the event loop */
 	bool stdin_eof;
 	bool escape;     /* Ctrl-A seen */
-	bool framed;     /* one-shot, stdin not a terminal: framed input */
-	bool always_ready; /* stdin cannot be polled (a file, /dev/null) */
-	atomic_bool go;  /* framed: the guest's init is ready for it */
-	int wake_efd;    /* serial FIFO drained (or init ready): read stdin again */
+	int wake_efd;    /* serial FIFO drained: read stdin again */
 };
 
 static struct termios saved_tio;
@@ -78,22 +66,10 @@ static void stdin_ready(void *opaque, int fd, uint32_t events);
 
 static void start_reading(struct console *c)
 {
-	int r;
-
-	if (c->reading || c->stdin_eof || (c->framed && !atomic_load(&c->go)))
+	if (c->reading || c->stdin_eof)
 		return;
-	if (!c->always_ready) {
-		r = el_add(c->vm->el, STDIN_FILENO, EPOLLIN, stdin_ready, c);
-		if (r == 0) {
-			c->reading = true;
-			return;
-		}
-		if (r != -EPERM)
-			return;
-		c->always_ready = true;
-	}
-	/* a file or /dev/null: read whenever the FIFO has room again */
-	stdin_ready(c, STDIN_FILENO, EPOLLIN);
+	if (el_add(c->vm->el, STDIN_FILENO, EPOLLIN, stdin_ready, c) == 0)
+		c->reading = true;
 }
 
 static void stop_reading(struct console *c)
@@ -104,37 +80,6 @@ static void stop_reading(struct console *c)
 	c->reading = false;
 }
 
-/* Framed stdin (oneshot_abi.h): ESC is sent as ESC ESC, the end as ESC EOF.
- * At most room / 2 bytes are read, so that their framing always fits. */
-static void framed_input(struct console *c, int fd, size_t room)
-{
-	uint8_t buf[SERIAL_FIFO_LEN / 2], out[SERIAL_FIFO_LEN];
-	size_t n = 0;
-	ssize_t got;
-
-	if (room < 2) {
-		stop_reading(c); /* resumed by the drained callback */
-		return;
-	}
-	got = read(fd, buf, room / 2);
-	if (got < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (got <= 0) {
-		if (got < 0)
-			log_warn("console: reading stdin: %s; the guest sees its end", strerror(errno));
-		out[n++] = ONESHOT_STDIN_ESC;
-		out[n++] = ONESHOT_STDIN_EOF;
-		c->stdin_eof = true;
-		stop_reading(c);
-	}
-	for (ssize_t i = 0; i < got; i++) {
-		out[n++] = buf[i];
-		if (buf[i] == ONESHOT_STDIN_ESC)
-			out[n++] = ONESHOT_STDIN_ESC;
-	}
-	serial_push_input(&c->vm->serial, out, n);
-}
-
 static void stdin_ready(void *opaque, int fd, uint32_t events)
 {
 	struct console *c = opaque;
@@ -143,10 +88,6 @@ static void stdin_ready(void *opaque, int fd, uint32_t events)
 	ssize_t got;
 
 	(void)events;
-	if (c->framed) {
-		framed_input(c, fd, room);
-		return;
-	}
 	if (room == 0) {
 		stop_reading(c); /* resumed by the drained callback */
 		return;
@@ -202,24 +143,7 @@ static void wake_ready(void *opaque, int fd, uint32_t events)
 	start_reading(c);
 }
 
-bool console_stdin_framed(struct vm *vm)
-{
-	return vm->console && vm->console->framed;
-}
-
-void console_stdin_go(struct vm *vm)
-{
-	struct console *c = vm->console;
-	uint64_t one = 1;
-
-	if (!c || !c->framed || atomic_exchange(&c->go, true))
-		return;
-	if (write(c->wake_efd, &one, sizeof(one)) < 0) {
-		/* counter saturated: a wake-up is pending anyway */
-	}
-}
-
-int console_open(struct vm *vm, const struct console_cfg *cfg, bool oneshot, int *out_fd)
+int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd)
 {
 	struct console *c;
 	int r, fd;
@@ -254,10 +178,6 @@ int console_open(struct vm *vm, const struct console_cfg *cfg, bool oneshot, int
 		return err_set(errno, "eventfd: %s", strerror(errno));
 	}
 	vm->console = c;
-	if (oneshot && !isatty(STDIN_FILENO)) {
-		c->framed = true;
-		serial_set_rts_flow(&vm->serial, true);
-	}
 	if ((r = raw_mode()) < 0)
 		return r;
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);

@@ -56,36 +56,21 @@ static void acpi_sleep_write(void *opaque, uint64_t off, const void *data, uint3
 
 static const struct bus_ops acpi_sleep_ops = {.write = acpi_sleep_write};
 
-/* One-shot runs (oneshot_abi.h): the init writes CMD's exit status to the
- * exit port; the stdin port reads whether stdin comes framed and takes the
- * init's word that it is ready for it. */
-static void oneshot_port_read(void *opaque, uint64_t off, void *data, uint32_t len)
-{
-	struct vm *vm = opaque;
-
-	memset(data, 0, len);
-	if (off == ONESHOT_STDIN_PORT - ONESHOT_EXIT_PORT && console_stdin_framed(vm))
-		*(uint8_t *)data = ONESHOT_STDIN_FRAMED;
-}
-
-static void oneshot_port_write(void *opaque, uint64_t off, const void *data, uint32_t len)
+/* One-shot runs: the init writes CMD's exit status here (oneshot_abi.h). */
+static void oneshot_exit_write(void *opaque, uint64_t off, const void *data, uint32_t len)
 {
 	struct vm *vm = opaque;
 	int expected = -1, v = *(const uint8_t *)data;
 
+	(void)off;
 	(void)len;
-	if (off == ONESHOT_STDIN_PORT - ONESHOT_EXIT_PORT) {
-		console_stdin_go(vm);
-		return;
-	}
 	if (atomic_compare_exchange_strong(&vm->oneshot_status, &expected, v)) {
 		log_info("one-shot: the command exited with status %d", v);
 		vm_request_exit(vm, v);
 	}
 }
 
-static const struct bus_ops oneshot_exit_ops = {.read = oneshot_port_read,
-						 .write = oneshot_port_write};
+static const struct bus_ops oneshot_exit_ops = {.write = oneshot_exit_write};
 
 static void exit_event(void *opaque, int fd, uint32_t events)
 {
@@ -171,7 +156,7 @@ static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	serial_init(&vm->serial, -1, serial_irq, vm);
-	if ((r = console_open(vm, &cfg->console, cfg->oneshot.present, &out_fd)) < 0)
+	if ((r = console_open(vm, &cfg->console, &out_fd)) < 0)
 		return r;
 	vm->serial.out_fd = out_fd;
 	if (cfg->console.rate_limiter.present)

@@ -129,11 +129,7 @@ int vm_genid_new(struct vm *vm);
 void vm_genid_notify(struct vm *vm);
 
 /* console.c: host side of the serial console */
-int console_open(struct vm *vm, const struct console_cfg *cfg, bool oneshot, int *out_fd);
-/* One-shot runs: whether stdin goes to the guest framed (it is not a
- * terminal), and the init's word that it is ready for it (any thread). */
-bool console_stdin_framed(struct vm *vm);
-void console_stdin_go(struct vm *vm);
+int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd);
 void console_close(struct vm *vm);
 
 #endif

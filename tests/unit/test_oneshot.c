@@ -345,34 +345,6 @@ static void test_prepare_and_cache(void **state)
 	assert_int_equal(oneshot_prepare(&cfg), -EINVAL);
 	free(cfg.boot.initrd_path);
 	cfg.boot.initrd_path = NULL;
-	/* --copy: a dynamically linked program (this test) with its shared
-	 * objects (libcjson is linked dynamically), in yet another image */
-	char self[PATH_MAX];
-	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	assert_true(sl > 0);
-	self[sl] = 0;
-	cfg.oneshot.copy[cfg.oneshot.ncopy++] = strdup(self);
-	assert_int_equal(oneshot_prepare(&cfg), 0);
-	snprintf(cmd, sizeof(cmd),
-		 "cpio --quiet -it < %s | grep -cxE '%s|(usr/)?lib/x86_64-linux-gnu/libcjson.so.1'",
-		 cfg.boot.initrd_path, self + 1);
-	f = popen(cmd, "r");
-	count = 0;
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%d", &count), 1);
-	pclose(f);
-	assert_int_equal(count, 2);
-	free(cfg.boot.initrd_path);
-	cfg.boot.initrd_path = NULL;
-	/* a --copy that does not exist: an error before boot */
-	free(cfg.oneshot.copy[0]);
-	cfg.oneshot.copy[0] = strdup("/nonexistent-ember-copy");
-	assert_true(oneshot_prepare(&cfg) < 0);
-	assert_non_null(strstr(err_msg(), "/nonexistent-ember-copy"));
-	assert_null(strchr(err_msg(), '\n'));
-	assert_null(cfg.boot.initrd_path);
-	free(cfg.oneshot.copy[0]);
-	cfg.oneshot.ncopy = 0;
 	/* errors before boot */
 	argv0 = cfg.oneshot.argv[0];
 	cfg.oneshot.argv[0] = strdup("ember-no-such-command");

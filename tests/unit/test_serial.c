@@ -340,35 +340,6 @@ static void test_rx(void **state)
 	assert_int_equal(inb(f, RBR), 'k');
 }
 
-/* RTS flow control (one-shot runs' framed stdin): no room while the guest
- * holds RTS low, a drained callback when it raises RTS again; off by
- * default, as on a line without flow control. */
-static void test_rts_flow(void **state)
-{
-	struct fx *f = *state;
-	uint8_t b = 'x';
-
-	outb(f, MCR, 0x08); /* OUT2, RTS low */
-	assert_int_equal(serial_input_room(&f->s), SERIAL_FIFO_LEN);
-	serial_set_rts_flow(&f->s, true);
-	assert_int_equal(serial_input_room(&f->s), 0);
-	f->drained = 0;
-	outb(f, MCR, 0x0a); /* RTS up */
-	assert_int_equal(f->drained, 1);
-	assert_int_equal(serial_input_room(&f->s), SERIAL_FIFO_LEN);
-	assert_int_equal(serial_push_input(&f->s, &b, 1), 1);
-	assert_int_equal(serial_input_room(&f->s), SERIAL_FIFO_LEN - 1);
-	outb(f, MCR, 0x08); /* the guest's buffer is full: RTS low */
-	assert_int_equal(serial_input_room(&f->s), 0);
-	outb(f, MCR, 0x08); /* still low: no wake-up */
-	assert_int_equal(f->drained, 1);
-	outb(f, MCR, 0x18); /* loopback: the host side is not in play */
-	assert_int_equal(serial_input_room(&f->s), SERIAL_FIFO_LEN - 1);
-	serial_set_rts_flow(&f->s, false);
-	outb(f, MCR, 0x08);
-	assert_int_equal(serial_input_room(&f->s), SERIAL_FIFO_LEN - 1);
-}
-
 static void test_rx_before_thri(void **state)
 {
 	struct fx *f = *state;
@@ -400,7 +371,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_thri, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_before_thri, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rts_flow, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

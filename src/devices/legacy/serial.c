@@ -30,7 +30,6 @@
 #define LSR_DR 0x01
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
-#define MCR_RTS 0x02
 #define MCR_LOOP 0x10
 #define MSR_CTS 0x10
 #define MSR_DSR 0x20
@@ -186,8 +185,6 @@ static void serial_write(void *opaque, uint64_t off, const void *data, uint32_t 
 		s->lcr = v;
 		break;
 	case R_MCR:
-		if (s->rts_flow && !(s->mcr & MCR_RTS) && (v & MCR_RTS) && s->rx_drained)
-			s->rx_drained(s->rx_drained_opaque); /* the host may send again */
 		s->mcr = v & 0x1f;
 		break;
 	case R_SCR:
@@ -232,17 +229,8 @@ size_t serial_input_room(struct serial *s)
 
 	pthread_mutex_lock(&s->lock);
 	room = SERIAL_FIFO_LEN - s->rx_count;
-	if (s->rts_flow && !(s->mcr & (MCR_RTS | MCR_LOOP)))
-		room = 0;
 	pthread_mutex_unlock(&s->lock);
 	return room;
-}
-
-void serial_set_rts_flow(struct serial *s, bool on)
-{
-	pthread_mutex_lock(&s->lock);
-	s->rts_flow = on;
-	pthread_mutex_unlock(&s->lock);
 }
 
 size_t serial_push_input(struct serial *s, const uint8_t *buf, size_t len)

@@ -18,11 +18,10 @@ run_passt() {
 	chgrp kvm /dev/kvm && chmod 660 /dev/kvm
 	chmod 666 $EMBER_SECCOMP_REPORT
 	con=/tmp/passt.con errf=/tmp/passt.err
-	rm -f /tmp/passt.in /tmp/passt.nf /tmp/passt.out.bin /tmp/passt.img /tmp/passt.v.sock
+	rm -f /tmp/passt.in /tmp/passt.nf /tmp/passt.out.bin
 	: >$con
 	: >$errf
-	truncate -s 4M /tmp/passt.img # nt's disk: L2 writes a line at its start
-	chown nt $con $errf /tmp/passt.img
+	chown nt $con $errf
 	mkfifo /tmp/passt.in /tmp/passt.nf
 	chown nt /tmp/passt.in
 	exec 8<>/tmp/passt.in
@@ -38,7 +37,6 @@ run_passt() {
 	show_console $con
 	su -s /bin/sh nt -c "exec env PATH=/bin:/sbin:/usr/bin EMBER_SECCOMP_REPORT=$EMBER_SECCOMP_REPORT \
 		timeout 600 ember run --kernel /l2/vmlinuz --initrd /l2/initrd --mem 256M --cpus 1 \
-		--disk /tmp/passt.img --vsock 3:/tmp/passt.v.sock \
 		--net passt,mac=06:00:0a:00:02:0f,forward=8022:22 \
 		--cmdline '$L2_ARGS nt.run=passt nt.passt_mib=$passt_mib'" <&8 >$con 2>$errf &
 	epid=$!
@@ -46,11 +44,10 @@ run_passt() {
 		id=$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$(pidof ember)/status 2>/dev/null)
 		pp=$(pidof passt)
 		capeff=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/$(pidof ember)/status 2>/dev/null)
-		vs=$(stat -c %U /tmp/passt.v.sock 2>/dev/null)
-		if [ "$id" = 1000 ] && [ "$capeff" = 0000000000000000 ] && [ -n "$pp" ] && [ "$vs" = nt ]; then
-			R PASS passt-boot "ember as uid $id (CapEff $capeff) started passt (pid $pp) and booted L2 with a disk and vsock (its socket is nt's)"
+		if [ "$id" = 1000 ] && [ "$capeff" = 0000000000000000 ] && [ -n "$pp" ]; then
+			R PASS passt-boot "ember as uid $id (CapEff $capeff) started passt (pid $pp) and booted L2"
 		else
-			R FAIL passt-boot "ember uid '$id' CapEff '$capeff', passt pid '$pp', vsock socket owner '$vs'"
+			R FAIL passt-boot "ember uid '$id' CapEff '$capeff', passt pid '$pp'"
 		fi
 		echo "GO passt-boot" >&8
 	fi
@@ -85,12 +82,6 @@ run_passt() {
 	echo "NT-L1: passt run ended after $(echo "$(up) - $t0" | bc) s, ember exit $rc"
 	diagnose $rc $errf $con
 	results_from $con
-	if [ "$(head -n 1 /tmp/passt.img 2>/dev/null)" = passt-disk-ok ]; then
-		R PASS passt-disk "L2 wrote to nt's disk file through virtio-blk (uid 1000)"
-	else
-		R FAIL passt-disk "the disk starts with '$(head -c 20 /tmp/passt.img | tr -c '[:print:]' .)'"
-	fi
-	rm -f /tmp/passt.img
 	# passt saw its socket close and left with the VM
 	if [ "$rc" = 0 ] && wait_until 10 passt_gone; then
 		R PASS passt-exit "L2 powered off: ember exited 0, passt is gone"
