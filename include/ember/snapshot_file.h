@@ -92,4 +92,7 @@ void snap_add(struct snap_writer *w, uint32_t tag, uint32_t index, const void *h
 /* Fill the header (length, CRCs): 0 or -ENOMEM. buf/len is the file. */
 int snap_finish(struct snap_writer *w);
 
+/* CRC-32 (zlib) of len bytes: the state file's and the working-set file's checksum. */
+uint32_t snap_crc(const uint8_t *p, size_t len);
+
 #endif

@@ -31,7 +31,8 @@ static void put64(uint8_t *p, uint64_t v)
 	put32(p + 4, (uint32_t)(v >> 32));
 }
 
-static uint32_t crc(const uint8_t *p, size_t len)
+/* CRC-32 (zlib) of len bytes, in 1 GiB steps (zlib takes a uInt). */
+uint32_t snap_crc(const uint8_t *p, size_t len)
 {
 	uLong c = crc32(0L, Z_NULL, 0);
 
@@ -55,7 +56,7 @@ int snap_parse(const void *buf, size_t len, struct snap_file *out)
 		return err_set(EINVAL, "snapshot file: %zu bytes, shorter than its header", len);
 	if (memcmp(p, SNAP_MAGIC, 8) != 0)
 		return err_set(EINVAL, "snapshot file: not an ember snapshot (bad magic)");
-	if (crc(p, 28) != get32(p + 28))
+	if (snap_crc(p, 28) != get32(p + 28))
 		return err_set(EINVAL, "snapshot file: header CRC mismatch");
 	out->version = get32(p + 8);
 	out->arch = get32(p + 12);
@@ -70,7 +71,7 @@ int snap_parse(const void *buf, size_t len, struct snap_file *out)
 		return err_set(EINVAL,
 			       "snapshot file: %zu bytes, the header says %llu (truncated?)", len,
 			       (unsigned long long)(body_len + SNAP_HEADER_SIZE));
-	if (crc(p + SNAP_HEADER_SIZE, body_len) != get32(p + 24))
+	if (snap_crc(p + SNAP_HEADER_SIZE, body_len) != get32(p + 24))
 		return err_set(EINVAL, "snapshot file: CRC mismatch in the body (corrupted)");
 	off = SNAP_HEADER_SIZE;
 	while (off < len) {
@@ -94,7 +95,7 @@ int snap_parse(const void *buf, size_t len, struct snap_file *out)
 		s->data = p + off + SNAP_SECTION_HEADER;
 		if (s->tag == 0 || s->tag >= SNAP_TAG_MAX)
 			return err_set(EINVAL, "snapshot file: unknown section tag %u", s->tag);
-		if (crc(s->data, slen) != get32(p + off + 12))
+		if (snap_crc(s->data, slen) != get32(p + off + 12))
 			return err_set(EINVAL, "snapshot file: CRC mismatch in section %u/%u",
 				       s->tag, s->index);
 		for (int i = 0; i < out->nsections - 1; i++)
@@ -202,7 +203,7 @@ void snap_add(struct snap_writer *w, uint32_t tag, uint32_t index, const void *h
 	if (len)
 		memcpy(p + SNAP_SECTION_HEADER + head_len, data, len);
 	memset(p + SNAP_SECTION_HEADER + total, 0, padded - total);
-	put32(p + 12, crc(p + SNAP_SECTION_HEADER, total));
+	put32(p + 12, snap_crc(p + SNAP_SECTION_HEADER, total));
 }
 
 int snap_finish(struct snap_writer *w)
@@ -215,7 +216,7 @@ int snap_finish(struct snap_writer *w)
 	put32(p + 8, SNAP_VERSION);
 	put32(p + 12, SNAP_ARCH_X86_64);
 	put64(p + 16, w->len - SNAP_HEADER_SIZE);
-	put32(p + 24, crc(p + SNAP_HEADER_SIZE, w->len - SNAP_HEADER_SIZE));
-	put32(p + 28, crc(p, 28));
+	put32(p + 24, snap_crc(p + SNAP_HEADER_SIZE, w->len - SNAP_HEADER_SIZE));
+	put32(p + 28, snap_crc(p, 28));
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ember/snapshot_file.h"
 #include "ember/error.h"
 #include "ember/log.h"
 #include "ember/util.h"
@@ -65,19 +66,6 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-static uint32_t ws_crc(const uint8_t *p, size_t len)
-{
-	uLong c = crc32(0L, Z_NULL, 0);
-
-	while (len) {
-		uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-		c = crc32(c, p, n);
-		p += n;
-		len -= n;
-	}
-	return (uint32_t)c;
-}
-
 int snap_ws_parse(const uint8_t *buf, size_t len, uint64_t mem_total, struct snap_ws *out)
 {
 	uint64_t pages = mem_total / WS_PAGE, next = 0, total = 0;
@@ -104,7 +92,7 @@ int snap_ws_parse(const uint8_t *buf, size_t len, uint64_t mem_total, struct sna
 	if ((len - WS_HDR) / 16 != n || (len - WS_HDR) % 16)
 		return err_set(EINVAL, "working set file: %u runs, the file holds %zu bytes of runs",
 			       n, len - WS_HDR);
-	if (ws_crc(buf + WS_HDR, len - WS_HDR) != get32(buf + 28))
+	if (snap_crc(buf + WS_HDR, len - WS_HDR) != get32(buf + 28))
 		return err_set(EINVAL, "working set file: CRC mismatch (corrupted)");
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t first = get64(buf + WS_HDR + 16 * (size_t)i),
@@ -219,7 +207,7 @@ int snap_ws_record(const struct guest_mem *gm, const char *path, uint64_t *pages
 	put32(rb.out + 12, WS_PAGE);
 	put64(rb.out + 16, gm->total);
 	put32(rb.out + 24, (uint32_t)rb.n);
-	put32(rb.out + 28, ws_crc(rb.out + WS_HDR, rb.n * 16));
+	put32(rb.out + 28, snap_crc(rb.out + WS_HDR, rb.n * 16));
 	close(fd);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
