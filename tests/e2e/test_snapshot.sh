@@ -122,6 +122,7 @@ if start_ember orig; then
 	api 204 PUT /snapshot/create "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\", \"snapshot_type\": \"Full\"}"
 	echo "      create: $(($(now_ms) - t0)) ms, state $(stat -c %s "$SNAP") bytes, memory file $(stat -c %s "$MEM") bytes ($(du -k "$MEM" | cut -f1) KiB on disk)"
 	kill_ember
+	mem_sum=$(sha256sum <"$MEM")
 	last=$(counts "$OUT" | tail -1)
 	ORIG=$OUT
 	if [ -z "$last" ] || [ "$last" -ge "$N" ]; then
@@ -156,6 +157,12 @@ if [ -n "${last:-}" ] && start_ember restored; then
 		show_file "$OUT"
 	else
 		pass "restored guest continued at $((last + 1)), counted to $N, $(grep '^TESTGUEST DONE' <<<"$out")"
+	fi
+	# File backend: the memory file is mapped copy-on-write, never written
+	if [ "$(sha256sum <"$MEM")" = "$mem_sum" ]; then
+		pass "the memory file is unchanged after the restored guest ran to its end (MAP_PRIVATE)"
+	else
+		fail "the restored guest's writes reached the memory file"
 	fi
 fi
 
