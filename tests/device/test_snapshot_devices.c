@@ -350,6 +350,51 @@ static void test_vsock_load(void **state)
 	vsock_fix_fini(&f);
 }
 
+/* Diff snapshots take the pages ember writes itself (track_dirty_pages):
+ * a virtio-blk read marks its buffer's pages (and the status byte's) in
+ * guest memory's dirty bitmap, a write request's data page stays clean (the
+ * device only reads it); the used ring is added at snapshot time
+ * (snapshot.c), KVM's log has the guest's own writes. */
+static bool page_dirty(const struct guest_mem *gm, uint64_t gpa)
+{
+	uint64_t p = gpa / 4096;
+
+	return gm->dirty[p / 64] & (1ull << (p % 64));
+}
+
+static void test_blk_dirty_pages(void **state)
+{
+	struct blkfix f;
+	uint64_t rbuf, wbuf, rhs, whs;
+	uint32_t id, len;
+
+	(void)state;
+	assert_int_equal(blkfix_init(&f, 1 << 20, 8 << 20, false, NULL), 0);
+	assert_int_equal(gm_track_dirty(&f.d.gm), 0);
+	rbuf = vdrv_alloc(&f.d, 8192, 4096);
+	wbuf = vdrv_alloc(&f.d, 4096, 4096);
+	rhs = vdrv_alloc(&f.d, 4096, 4096);
+	whs = vdrv_alloc(&f.d, 4096, 4096);
+	memset(vdrv_ptr(&f.d, wbuf, 4096), 0x5a, 4096);
+	assert_true(vdrv_blk_submit(&f.d, 0, VIRTIO_BLK_T_IN, 8, &(struct vd_buf){rbuf, 8192, true},
+				    1, false, rhs) >= 0);
+	assert_true(vdrv_blk_submit(&f.d, 0, VIRTIO_BLK_T_OUT, 64,
+				    &(struct vd_buf){wbuf, 4096, false}, 1, false, whs) >= 0);
+	vdrv_kick(&f.d, 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(vdrv_wait_used(&f.d, 0, VDRV_WAIT_MS, &id, &len), 0);
+		vdrv_free_chain(&f.d, 0, (uint16_t)id);
+	}
+	assert_int_equal(*(uint8_t *)vdrv_ptr(&f.d, rhs + 16, 1), VIRTIO_BLK_S_OK);
+	assert_int_equal(*(uint8_t *)vdrv_ptr(&f.d, whs + 16, 1), VIRTIO_BLK_S_OK);
+	assert_true(page_dirty(&f.d.gm, rbuf));
+	assert_true(page_dirty(&f.d.gm, rbuf + 4096));
+	assert_true(page_dirty(&f.d.gm, rhs + 16));
+	assert_true(page_dirty(&f.d.gm, whs + 16));
+	assert_false(page_dirty(&f.d.gm, wbuf));
+	blkfix_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +402,7 @@ int main(void)
 	    cmocka_unit_test(test_net_mid_traffic),
 	    cmocka_unit_test(test_rng_mid_traffic),
 	    cmocka_unit_test(test_vsock_load),
+	    cmocka_unit_test(test_blk_dirty_pages),
 	    cmocka_unit_test(test_refused_state_leaves_reset),
 	    cmocka_unit_test(test_balloon_state),
 	};
