@@ -182,62 +182,30 @@ static uint64_t peek(uint64_t *c)
 		}                                                                                  \
 	} while (0)
 
-static void add_block_devices(cJSON *root)
-{
-	struct metrics_block sum = {0};
-
-	for (int i = 0; i < METRICS_MAX_DEVS; i++) {
-		struct metrics_block snap;
-		char key[CFG_ID_MAX + 8];
-
-		if (!block_ids[i].used)
-			continue;
-#define SNAP(name) snap.name = take(&block_devs[i].name), sum.name += snap.name;
-		METRICS_BLOCK(SNAP)
-#undef SNAP
-		snprintf(key, sizeof(key), "block_%.64s", block_ids[i].id);
-		GROUP(root, key, struct metrics_block, &snap, METRICS_BLOCK, ADD_PEEK);
+/* add_NAME_devices(root): a "NAME_<id>" group per device (its counters
+ * taken) and the "NAME" group with their sums, as Firecracker writes them. */
+#define SNAP(name) snap.name = take(&devs[i].name), sum.name += snap.name;
+#define PER_DEVICE_WRITER(NAME, LIST)                                                              \
+	static void add_##NAME##_devices(cJSON *root)                                              \
+	{                                                                                          \
+		struct metrics_##NAME *devs = NAME##_devs, sum = {0};                              \
+                                                                                                   \
+		for (int i = 0; i < METRICS_MAX_DEVS; i++) {                                       \
+			struct metrics_##NAME snap;                                                \
+			char key[CFG_ID_MAX + 8];                                                  \
+                                                                                                   \
+			if (!NAME##_ids[i].used)                                                   \
+				continue;                                                          \
+			LIST(SNAP)                                                                 \
+			snprintf(key, sizeof(key), #NAME "_%.64s", NAME##_ids[i].id);              \
+			GROUP(root, key, struct metrics_##NAME, &snap, LIST, ADD_PEEK);            \
+		}                                                                                  \
+		GROUP(root, #NAME, struct metrics_##NAME, &sum, LIST, ADD_PEEK);                   \
 	}
-	GROUP(root, "block", struct metrics_block, &sum, METRICS_BLOCK, ADD_PEEK);
-}
-
-static void add_net_devices(cJSON *root)
-{
-	struct metrics_net sum = {0};
-
-	for (int i = 0; i < METRICS_MAX_DEVS; i++) {
-		struct metrics_net snap;
-		char key[CFG_ID_MAX + 8];
-
-		if (!net_ids[i].used)
-			continue;
-#define SNAP(name) snap.name = take(&net_devs[i].name), sum.name += snap.name;
-		METRICS_NET(SNAP)
+PER_DEVICE_WRITER(block, METRICS_BLOCK)
+PER_DEVICE_WRITER(net, METRICS_NET)
+PER_DEVICE_WRITER(pmem, METRICS_PMEM)
 #undef SNAP
-		snprintf(key, sizeof(key), "net_%.64s", net_ids[i].id);
-		GROUP(root, key, struct metrics_net, &snap, METRICS_NET, ADD_PEEK);
-	}
-	GROUP(root, "net", struct metrics_net, &sum, METRICS_NET, ADD_PEEK);
-}
-
-static void add_pmem_devices(cJSON *root)
-{
-	struct metrics_pmem sum = {0};
-
-	for (int i = 0; i < METRICS_MAX_DEVS; i++) {
-		struct metrics_pmem snap;
-		char key[CFG_ID_MAX + 8];
-
-		if (!pmem_ids[i].used)
-			continue;
-#define SNAP(name) snap.name = take(&pmem_devs[i].name), sum.name += snap.name;
-		METRICS_PMEM(SNAP)
-#undef SNAP
-		snprintf(key, sizeof(key), "pmem_%.64s", pmem_ids[i].id);
-		GROUP(root, key, struct metrics_pmem, &snap, METRICS_PMEM, ADD_PEEK);
-	}
-	GROUP(root, "pmem", struct metrics_pmem, &sum, METRICS_PMEM, ADD_PEEK);
-}
 
 static void add_memory_hotplug(cJSON *root)
 {

@@ -200,6 +200,10 @@ retrying() {
 	done
 }
 
+# A heartbeat for the runner, which stops QEMU when the log stays silent
+# (tools/nested/run.sh, NESTED_SILENCE): an emulated L1 can freeze.
+(while :; do sleep 30; echo "NT-ALIVE at $(up)s"; done) &
+
 # ======== the runs ========
 # Each run NAME is /nt/runs/NAME.sh (tests/nested/runs/NAME.sh), sourced here
 # with the helpers above; runs go in the order in which they first appear in

@@ -77,12 +77,34 @@ run_l1() {
 	timeout --kill-after=10 "$limit" "${qemu[@]}" -display none -monitor none -serial "file:$1" \
 		-append "$l1_args nt.mode=test${only:+ nt.only=$only}" </dev/null 2>"$out/qemu.err" &
 	qpid=$!
+	# L1 prints NT-ALIVE every 30 s (l1-init.sh): a log silent for
+	# NESTED_SILENCE seconds means the emulated L1 froze (seen in a CI run: no
+	# output for 1500 s from the main run's L2 boot on), so QEMU is stopped
+	# then rather than at the wall-clock limit, and the run is repeated below.
+	rm -f "$out/silent"
+	(
+		last=-1 quiet=0
+		while kill -0 $qpid 2>/dev/null; do
+			size=$(stat -c %s "$1" 2>/dev/null || echo 0)
+			if [ "$size" = "$last" ]; then quiet=$((quiet + 5)); else quiet=0 last=$size; fi
+			if [ $quiet -ge "${NESTED_SILENCE:-240}" ]; then
+				echo "$quiet" >"$out/silent"
+				kill $qpid # timeout(1) passes the TERM on to QEMU
+				break
+			fi
+			sleep 5
+		done
+	) &
+	wpid=$!
 	tail -n +1 -f --pid=$qpid "$1" 2>/dev/null |
 		sed -un 's/\r$//; s/^NT-RESULT \(PASS\|FAIL\) /  \1 /p; s/^NT-STEP \(.*\)/  .. \1/p' &
 	tpid=$!
 	rc=0
 	wait $qpid || rc=$?
 	wait $tpid 2>/dev/null || true
+	kill $wpid 2>/dev/null || true
+	wait $wpid 2>/dev/null || true
+	[ ! -f "$out/silent" ] || log "L1 printed nothing for $(cat "$out/silent") s: QEMU stopped"
 	[ $rc -eq 0 ] || log "QEMU exit status $rc$([ $rc -eq 124 ] && echo " (wall-clock limit of $limit s)")"
 	grep -v 'warning: TCG doesn.t support' "$out/qemu.err" | sed 's/^/qemu: /' >&2 || true
 }
@@ -91,10 +113,12 @@ run_l1 "$log"
 # overflow in the vCPU thread of ember while L2 sent 64 MiB over TCP): the
 # whole run is repeated once, reported as FLAKE.
 l1flake=""
-if ! grep -aq '^NT-DONE' "$log" && { [ $rc -eq 124 ] || grep -aq '^\[ *[0-9.]*\] Kernel panic' "$log"; }; then
-	l1flake=$(tr -d '\r' <"$log" | grep -a '^\[ *[0-9.]*\] \(Kernel panic\|RIP:\)' | head -n 2 | sed 's/^\[ *[0-9.]*\] //' | tr '\n' ' ')
-	l1flake=${l1flake:-no output for the rest of the run (wall-clock limit) }
-	log "L1 kernel died or froze ($l1flake): running QEMU once more"
+if ! grep -aq '^NT-DONE' "$log" &&
+	{ [ $rc -eq 124 ] || [ -f "$out/silent" ] || grep -aq '^\[ *[0-9.]*\] Kernel panic' "$log"; }; then
+	l1flake=$(tr -d '\r' <"$log" | grep -a '^\[ *[0-9.]*\] \(Kernel panic\|RIP:\)' | head -n 2 | sed 's/^\[ *[0-9.]*\] //' | tr '\n' ' ') || true
+	l1flake=${l1flake:-no output for $(cat "$out/silent" 2>/dev/null || echo "the rest of the run until the $limit s limit") s }
+	log "L1 kernel died or froze ($l1flake): running QEMU once more; its last lines:"
+	tr -d '\r' <"$log" | grep -av '^NT-ALIVE' | tail -n 15 | sed 's/^/  | /' >&2 || true
 	cp "$log" "$log.1"
 	run_l1 "$log"
 fi
@@ -102,7 +126,7 @@ wall=$(( ($(now_ms) - t0) / 1000 ))
 
 # ---- results ----
 clean=$(tr -d '\r' <"$log")
-laststep=$(grep -a '^NT-STEP ' <<<"$clean" | tail -n 1 | cut -d' ' -f2-)
+laststep=$(grep -a '^NT-STEP ' <<<"$clean" | tail -n 1 | cut -d' ' -f2-) || true
 # A check whose description starts with "xfail(REASON)" is a known ember bug:
 # its failure is printed as XFAIL and does not fail the run; a pass prints XPASS.
 pass=0 fail=0 xfail=0
@@ -118,7 +142,7 @@ while read -r run check what; do
 	if [ -z "$lines" ]; then
 		why="no result (last L1 step: ${laststep:-none})"
 	elif grep -q '^NT-RESULT FAIL' <<<"$lines" || [ "$(wc -l <<<"$lines")" -ne 1 ]; then
-		why=$(grep -v '^NT-RESULT PASS' <<<"$lines" | head -n 1 | sed 's/^NT-RESULT [A-Z]* [^ ]* //')
+		why=$(grep -v '^NT-RESULT PASS' <<<"$lines" | head -n 1 | sed 's/^NT-RESULT [A-Z]* [^ ]* //') || true
 		[ -n "$why" ] || why="$(wc -l <<<"$lines") results"
 	fi
 	case "$why:$what" in
@@ -135,7 +159,7 @@ for c in $(grep -a '^NT-RESULT ' <<<"$clean" | cut -d' ' -f3 | tr -d ':' | sort 
 done
 grep -a '^NT-RETRY ' <<<"$clean" | sed 's/^NT-RETRY /FLAKE (retried) /' || true
 [ -z "$l1flake" ] || echo "FLAKE (retried) L1: its kernel died: $l1flake(first log: $log.1)"
-ups=$(grep -ao 'NT-L2: user space up at [0-9.]*s' <<<"$clean" | grep -o '[0-9.]*s$' | tr '\n' ' ')
+ups=$(grep -ao 'NT-L2: user space up at [0-9.]*s' <<<"$clean" | grep -o '[0-9.]*s$' | tr '\n' ' ') || true
 echo "nested: $pass passed, $fail failed, $xfail known failures in ${wall} s wall (L2 user space at: ${ups:-none} of L2 uptime; log $log)"
 grep -aq '^NT-DONE' <<<"$clean" || { echo "nested: L1 did not finish (last step: ${laststep:-none})"; fail=$((fail + 1)); }
 [ $fail -eq 0 ]
