@@ -109,14 +109,16 @@ run_l1() {
 	grep -v 'warning: TCG doesn.t support' "$out/qemu.err" | sed 's/^/qemu: /' >&2 || true
 }
 run_l1 "$log"
+# (A run that reaches the wall-clock limit while L1 still prints is slow,
+# not stuck: it is not repeated.)
 # L1's own kernel can die under the emulated nested SVM (seen once: a stack
 # overflow in the vCPU thread of ember while L2 sent 64 MiB over TCP): the
 # whole run is repeated once, reported as FLAKE.
 l1flake=""
 if ! grep -aq '^NT-DONE' "$log" &&
-	{ [ $rc -eq 124 ] || [ -f "$out/silent" ] || grep -aq '^\[ *[0-9.]*\] Kernel panic' "$log"; }; then
+	{ [ -f "$out/silent" ] || grep -aq '^\[ *[0-9.]*\] Kernel panic' "$log"; }; then
 	l1flake=$(tr -d '\r' <"$log" | grep -a '^\[ *[0-9.]*\] \(Kernel panic\|RIP:\)' | head -n 2 | sed 's/^\[ *[0-9.]*\] //' | tr '\n' ' ') || true
-	l1flake=${l1flake:-no output for $(cat "$out/silent" 2>/dev/null || echo "the rest of the run until the $limit s limit") s }
+	l1flake=${l1flake:-no output for $(cat "$out/silent" 2>/dev/null) s }
 	log "L1 kernel died or froze ($l1flake): running QEMU once more; its last lines:"
 	tr -d '\r' <"$log" | grep -av '^NT-ALIVE' | tail -n 15 | sed 's/^/  | /' >&2 || true
 	cp "$log" "$log.1"
