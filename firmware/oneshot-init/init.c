@@ -1,6 +1,7 @@
 /* The init of `ember run ... -- CMD [ARGS...]` (one-shot runs): a static,
- * freestanding x86_64 Linux program (no libc, raw system calls), built into
- * ember as a blob and placed at /init of the initramfs ember builds.
+ * freestanding Linux program for the machine ember is built for (no libc,
+ * raw system calls; the machine part is sys-$(ARCH).h), built into ember as
+ * a blob and placed at /init of the initramfs ember builds.
  *
  *  1. mounts devtmpfs, proc and sysfs;
  *  2. loads the kernel modules listed in /ember/modules (one path a line,
@@ -8,9 +9,10 @@
  *  3. makes /dev/console the controlling terminal and stdin/stdout/stderr
  *     of CMD, output without CR/LF translation (the host sees CMD's bytes);
  *  4. runs CMD with the arguments in /ember/argv (NUL-separated), PATH set;
- *  5. reports CMD's exit status (128 + signal if killed) to ember through
- *     the one-shot exit port (ONESHOT_EXIT_PORT, ioperm + outb), which ends
- *     the VM with that status; powers off if that somehow returns.
+ *  5. reports CMD's exit status (128 + signal if killed) to ember: one byte
+ *     to the one-shot exit register (its address in ONESHOT_EXIT_FILE),
+ *     through a mapping of /dev/mem, which ends the VM with that status;
+ *     powers off if that somehow returns (ember then says no status came).
  * Any failure before CMD runs is one line on the console and status 127
  * (CMD missing) or 126 (anything else), as a shell reports them. */
 #include <stddef.h>
@@ -18,6 +20,7 @@
 
 #include <asm/unistd.h>
 #include <linux/fcntl.h>
+#include <linux/mman.h>
 #include <linux/reboot.h>
 #include <linux/termios.h>
 #include <linux/wait.h>
@@ -28,24 +31,14 @@
 #define MS_NODEV 4
 #define MS_NOEXEC 8
 #define ENOENT 2
+#define EINTR 4
 #define EEXIST 17
+#define SIGCHLD 17
 
 int main_init(void);
 void _start(void);
 
-static long sys6(long n, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	register long r9 __asm__("r9") = f;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
+#include ONESHOT_SYS_H_FILE
 
 #define SYS(n, a, b, c) sys6(__NR_##n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
 #define SYS5(n, a, b, c, d, e)                                                                     \
@@ -70,16 +63,60 @@ static void say(const char *a, const char *b, const char *c)
 	SYS(write, 2, "\n", 1);
 }
 
+static long hexval(const char *p)
+{
+	long v = 0;
+
+	if (p[0] != '0' || p[1] != 'x')
+		return -1;
+	for (p += 2; *p && *p != '\n'; p++) {
+		int d = *p >= '0' && *p <= '9'	 ? *p - '0'
+			: *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+						 : -1;
+		if (d < 0 || v >> 56)
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+static long slurp(const char *path, char *buf, size_t cap);
+
+/* One byte to ember's exit register (mapped from /dev/mem in a page of the
+ * guest's size: 4, 16 or 64 KiB, whichever mmap takes). */
+static void write_exit_register(uint8_t v)
+{
+	char buf[32];
+	long n = slurp(ONESHOT_EXIT_FILE, buf, sizeof(buf) - 1), addr, fd;
+
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	if ((addr = hexval(buf)) < 0)
+		return;
+	fd = SYS(openat, AT_FDCWD, "/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+	if (fd < 0) {
+		say("ember-init: cannot open /dev/mem (CONFIG_DEVMEM): no exit status", NULL, NULL);
+		return;
+	}
+	for (long ps = 4096; ps <= 65536; ps <<= 2) {
+		long m = sys6(__NR_mmap, 0, ps, PROT_WRITE, MAP_SHARED, fd, addr & ~(ps - 1));
+
+		if (m < 0 && m > -4096)
+			continue;
+		mmio_write8((volatile uint8_t *)(m + (addr & (ps - 1))), v);
+		return; /* not reached: ember ends the VM */
+	}
+	say("ember-init: cannot map the exit register from /dev/mem: no exit status", NULL, NULL);
+}
+
 static void report(int status)
 {
-	uint8_t v = (uint8_t)status;
-
 	SYS(sync, 0, 0, 0);
-	if (SYS(ioperm, ONESHOT_EXIT_PORT, 1, 1) == 0)
-		__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"((uint16_t)ONESHOT_EXIT_PORT));
+	write_exit_register((uint8_t)status);
 	SYS5(reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_POWER_OFF, 0, 0);
 	for (;;)
-		SYS(pause, 0, 0, 0);
+		SYS5(ppoll, 0, 0, 0, 0, 0);
 }
 
 static void fail(const char *what, const char *arg, int status)
@@ -91,7 +128,7 @@ static void fail(const char *what, const char *arg, int status)
 /* The whole (small) file at path into buf; its length or -errno. */
 static long slurp(const char *path, char *buf, size_t cap)
 {
-	long fd = SYS(open, path, O_RDONLY | O_CLOEXEC, 0), n, got = 0;
+	long fd = SYS5(openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0, 0), n, got = 0;
 
 	if (fd < 0)
 		return fd;
@@ -123,7 +160,7 @@ static void load_modules(void)
 			*end++ = 0;
 		if (!*p)
 			continue;
-		fd = SYS(open, p, O_RDONLY | O_CLOEXEC, 0);
+		fd = SYS5(openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0, 0);
 		if (fd < 0)
 			fail("cannot open module ", p, 126);
 		r = SYS(finit_module, fd, "", 0);
@@ -136,13 +173,13 @@ static void load_modules(void)
 static void setup_console(void)
 {
 	struct termios t;
-	long fd = SYS(open, "/dev/console", O_RDWR, 0);
+	long fd = SYS5(openat, AT_FDCWD, "/dev/console", O_RDWR, 0, 0);
 
 	if (fd < 0)
 		return; /* keep what the kernel gave us */
 	for (int i = 0; i < 3; i++)
 		if (fd != i)
-			SYS(dup2, fd, i, 0);
+			SYS(dup3, fd, i, 0);
 	if (fd > 2)
 		SYS(close, fd, 0, 0);
 	if (SYS(ioctl, 0, TCGETS, &t) == 0) {
@@ -173,7 +210,7 @@ int main_init(void)
 		i += (long)slen(argbuf + i) + 1;
 	}
 	argv[argc] = NULL;
-	pid = SYS(fork, 0, 0, 0);
+	pid = SYS5(clone, SIGCHLD, 0, 0, 0, 0); /* fork(): arm64 has only clone */
 	if (pid == 0) {
 		SYS(setsid, 0, 0, 0);
 		SYS(ioctl, 0, TIOCSCTTY, 1);
@@ -191,16 +228,9 @@ int main_init(void)
 			status = (st & 0x7f) == 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f);
 			break;
 		}
-		if (w < 0 && w != -4 /* EINTR */)
+		if (w < 0 && w != -EINTR)
 			break;
 	}
 	report(status);
 	return 0;
 }
-
-__asm__(".globl _start\n"
-	"_start:\n"
-	"	xor %rbp, %rbp\n"
-	"	and $-16, %rsp\n"
-	"	call main_init\n"
-	"	hlt\n");

@@ -27,6 +27,9 @@
 #define A64_SERIAL_SPI 1
 #define A64_RTC_ADDR 0x40001000ULL
 #define A64_RTC_SPI 2
+/* one-shot exit register (oneshot_abi.h), above the virtio slots and alone
+ * in its 64 KiB: a guest with 64 KiB pages maps it without the UART */
+#define A64_ONESHOT_EXIT_ADDR 0x40030000ULL
 #define A64_DEV_SIZE 0x1000ULL
 #define A64_VIRTIO_BASE 0x40010000ULL
 #define A64_VIRTIO_SIZE 0x1000ULL

@@ -55,7 +55,7 @@ struct arch_layout {
 	struct arch_place pl031;      /* ARM PrimeCell RTC */
 	struct arch_place acpi_sleep; /* x86 ACPI sleep control/status registers */
 	struct arch_place boot_timer; /* the guest writes 123 here: boot time logged */
-	struct arch_place oneshot_exit; /* x86 one-shot init's exit status port */
+	struct arch_place oneshot_exit; /* one-shot exit register (oneshot_abi.h) */
 	/* virtio-mmio devices also as virtio_mmio.device= tokens on the
 	 * command line (x86; the device tree describes them on aarch64) */
 	bool virtio_cmdline;

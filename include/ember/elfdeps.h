@@ -2,7 +2,8 @@
  * the shared objects of its DT_NEEDED closure, found as the dynamic loader
  * finds them (DT_RPATH/DT_RUNPATH with $ORIGIN, LD_LIBRARY_PATH, the
  * multiarch and default directories), without running anything (ldd runs
- * the loader on the file). Only x86-64 ELF64 objects are taken; a file that
+ * the loader on the file). Only ELF64 objects of ember's own machine
+ * (arch_layout.elf_machine) are taken; a file that
  * is not one (a script, a 32-bit library in the way) is skipped where the
  * loader would skip it, an error where it was asked for by name. Every file
  * is hostile input: all offsets are bounds-checked. */
@@ -26,8 +27,8 @@ struct elfdeps {
 int elfdeps_add(struct elfdeps *d, const char *path);
 void elfdeps_free(struct elfdeps *d);
 
-/* The parts of one ELF file (for tests): 0, -ENOEXEC (not an x86-64
- * ELF64), -EINVAL (broken). interp/needed/runpath point into buf. */
+/* The parts of one ELF file (for tests): 0, -ENOEXEC (not an ELF64 of
+ * ember's machine), -EINVAL (broken). interp/needed/runpath point into buf. */
 struct elf_info {
 	const char *interp;
 	int nneeded;

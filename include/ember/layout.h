@@ -21,6 +21,7 @@
 
 #define LAYOUT_MMIO_GAP_START 0xc0000000ULL
 #define LAYOUT_MMIO_GAP_END 0x100000000ULL
+#define LAYOUT_ONESHOT_EXIT 0xcffff000ULL /* one-shot exit register (oneshot_abi.h): below virtio */
 #define LAYOUT_VIRTIO_MMIO_BASE 0xd0000000ULL
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ULL
 #define LAYOUT_VIRTIO_MAX_DEVICES 19 /* IRQs 5..23: the IOAPIC has 24 pins */

@@ -2,13 +2,19 @@
 #ifndef EMBER_ONESHOT_ABI_H
 #define EMBER_ONESHOT_ABI_H
 
-/* I/O port: a byte written here ends the VM; ember exits with it. */
-#define ONESHOT_EXIT_PORT 0x3f4
+/* The one-shot exit register: a byte written at its offset 0 ends the VM and
+ * ember exits with it. An MMIO page of ember's own on every machine
+ * (arch_layout.oneshot_exit, described in no firmware table, so no guest
+ * driver claims it); the init reaches it through /dev/mem. */
+#define ONESHOT_EXIT_SIZE 0x1000
 /* ember's exit status when the guest ended without reporting one. */
 #define ONESHOT_EXIT_NO_STATUS 125
 /* In the initramfs: CMD and its arguments, NUL-separated. */
 #define ONESHOT_ARGV_FILE "/ember/argv"
 /* In the initramfs: kernel modules to load, one path a line, in order. */
 #define ONESHOT_MODULES_FILE "/ember/modules"
+/* In the initramfs: the exit register's guest-physical address, "0x" and
+ * hex digits and a newline. */
+#define ONESHOT_EXIT_FILE "/ember/exit"
 
 #endif

@@ -9,20 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ember/arch.h"
 #include "ember/error.h"
 #include "ember/util.h"
 
 #define MAX_FILE (512ULL << 20)
 
+/* The loader's default directories after the multiarch ones,
+ * /lib/<name>-linux-gnu and /usr/lib/<name>-linux-gnu (Debian's triplets
+ * for x86_64 and aarch64 are the machine's name and -linux-gnu). */
 static const char *const default_dirs[] = {
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib64",
-    "/usr/lib64",
-    "/lib",
-    "/usr/lib",
-    "/usr/local/lib",
-    NULL,
+    "/lib64", "/lib", "/usr/lib", "/usr/local/lib", NULL,
 };
 
 /* A NUL-terminated string at off inside [0, len), or NULL. */
@@ -56,7 +53,7 @@ int elf_parse(const unsigned char *buf, size_t len, struct elf_info *out)
 		return -ENOEXEC;
 	memcpy(&ehc, eh, sizeof(ehc));
 	if (ehc.e_ident[EI_CLASS] != ELFCLASS64 || ehc.e_ident[EI_DATA] != ELFDATA2LSB ||
-	    ehc.e_machine != EM_X86_64)
+	    ehc.e_machine != arch_layout.elf_machine)
 		return -ENOEXEC;
 	if (ehc.e_phentsize != sizeof(Elf64_Phdr) || ehc.e_phoff >= len ||
 	    ehc.e_phnum > (len - ehc.e_phoff) / sizeof(Elf64_Phdr) || ehc.e_phoff % 8)
@@ -150,7 +147,7 @@ static bool loadable(const char *path)
 	fclose(f);
 	memcpy(&eh, h, sizeof(eh));
 	return ok && memcmp(h, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
-	       eh.e_machine == EM_X86_64;
+	       eh.e_machine == arch_layout.elf_machine;
 }
 
 /* Look for name in the ':'-separated dirs ($ORIGIN = origin). */
@@ -200,6 +197,13 @@ static int add_needed(struct elfdeps *d, const char *obj, const struct elf_info 
 			ok = search(ei->runpath, origin, name, found, sizeof(found));
 		if (!ok)
 			ok = search(getenv("LD_LIBRARY_PATH"), origin, name, found, sizeof(found));
+		for (int k = 0; !ok && k < 2; k++) {
+			char multiarch[64];
+
+			snprintf(multiarch, sizeof(multiarch), "%s/lib/%s-linux-gnu",
+				 k ? "/usr" : "", arch_layout.name);
+			ok = search(multiarch, origin, name, found, sizeof(found));
+		}
 		for (int k = 0; !ok && default_dirs[k]; k++)
 			ok = search(default_dirs[k], origin, name, found, sizeof(found));
 		if (!ok)

@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "ember/arch.h"
 #include "ember/cpio.h"
 #include "ember/elfdeps.h"
 #include "ember/error.h"
@@ -503,6 +504,11 @@ static int build(const struct vm_config *cfg, const struct inputs *in, struct cp
 		alen += l;
 	}
 	if (r == 0) {
+		char exit_reg[32];
+		int l = snprintf(exit_reg, sizeof(exit_reg), "0x%llx\n",
+				 (unsigned long long)arch_layout.oneshot_exit.addr);
+
+		cpio_add_file(&im.c, ONESHOT_EXIT_FILE, 0644, exit_reg, (size_t)l);
 		cpio_add_file(&im.c, ONESHOT_ARGV_FILE, 0644, argv, alen);
 		if (in->nmods)
 			cpio_add_file(&im.c, ONESHOT_MODULES_FILE, 0644, modlist, strlen(modlist));
@@ -538,7 +544,9 @@ int oneshot_prepare(struct vm_config *cfg)
 	if ((r = gather(cfg, &in)) < 0)
 		goto out;
 	/* the cache key: everything the image is made of */
-	if ((r = measure_begin(&h)) < 0 || (r = measure_add(h, "ember-oneshot-1\n", 16)) < 0 ||
+	if ((r = measure_begin(&h)) < 0 || (r = measure_add(h, "ember-oneshot-2\n", 16)) < 0 ||
+	    (r = measure_add(h, &arch_layout.oneshot_exit.addr,
+			     sizeof(arch_layout.oneshot_exit.addr))) < 0 ||
 	    (r = measure_add(h, ember_oneshot_init,
 			     (size_t)(ember_oneshot_init_end - ember_oneshot_init))) < 0)
 		goto out_hash;

@@ -56,14 +56,16 @@ static void acpi_sleep_write(void *opaque, uint64_t off, const void *data, uint3
 
 static const struct bus_ops acpi_sleep_ops = {.write = acpi_sleep_write};
 
-/* One-shot runs: the init writes CMD's exit status here (oneshot_abi.h). */
+/* One-shot runs: the init writes CMD's exit status at offset 0 of this
+ * MMIO page (oneshot_abi.h); the first write counts, the rest of the page
+ * ignores writes. */
 static void oneshot_exit_write(void *opaque, uint64_t off, const void *data, uint32_t len)
 {
 	struct vm *vm = opaque;
 	int expected = -1, v = *(const uint8_t *)data;
 
-	(void)off;
-	(void)len;
+	if (off != 0 || len == 0)
+		return;
 	if (atomic_compare_exchange_strong(&vm->oneshot_status, &expected, v)) {
 		log_info("one-shot: the command exited with status %d", v);
 		vm_request_exit(vm, v);
@@ -177,7 +179,7 @@ static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
 		return err_set(ENOTSUP, "one-shot runs are not implemented on %s", l->name);
 	if (cfg->oneshot.present &&
 	    (r = place(vm, &l->oneshot_exit, &oneshot_exit_ops, vm, NULL)) < 0)
-		return err_set(-r, "registering the one-shot exit port: %s", strerror(-r));
+		return err_set(-r, "registering the one-shot exit register: %s", strerror(-r));
 	if (cfg->boot_timer && l->boot_timer.bus) {
 		boot_timer_init(&vm->boot_timer);
 		pthread_mutex_init(&vm->boot_timer_lock, NULL);

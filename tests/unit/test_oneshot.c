@@ -18,10 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ember/arch.h"
 #include "ember/config.h"
 #include "ember/elfdeps.h"
 #include "ember/error.h"
 #include "ember/oneshot.h"
+#include "ember/oneshot_abi.h"
 
 static char tmpdir[] = "/tmp/ember-test-oneshot-XXXXXX";
 
@@ -326,6 +328,17 @@ static void test_prepare_and_cache(void **state)
 	assert_int_equal(fscanf(f, "%d", &count), 1);
 	pclose(f);
 	assert_int_equal(count, 4);
+	/* the exit register's address, as this machine places it (MMIO) */
+	snprintf(cmd, sizeof(cmd), "cpio --quiet -i --to-stdout ember/exit < %s", first);
+	f = popen(cmd, "r");
+	char reg[64] = "", want[64];
+	assert_non_null(f);
+	assert_non_null(fgets(reg, sizeof(reg), f));
+	pclose(f);
+	snprintf(want, sizeof(want), "0x%llx\n", (unsigned long long)arch_layout.oneshot_exit.addr);
+	assert_string_equal(reg, want);
+	assert_int_equal(arch_layout.oneshot_exit.bus, ARCH_BUS_MMIO);
+	assert_int_equal(arch_layout.oneshot_exit.size, ONESHOT_EXIT_SIZE);
 	/* a second run: the same image, not rebuilt (same inode, same mtime) */
 	free(cfg.boot.initrd_path);
 	cfg.boot.initrd_path = NULL;

@@ -17,6 +17,7 @@
 #include "ember/error.h"
 #include "ember/kvm.h"
 #include "ember/log.h"
+#include "ember/oneshot_abi.h"
 #include "ember/util.h"
 
 const struct arch_layout arch_layout = {
@@ -32,6 +33,7 @@ const struct arch_layout arch_layout = {
     .virtio_max = A64_VIRTIO_MAX,
     .serial = {ARCH_BUS_MMIO, A64_SERIAL_ADDR, A64_DEV_SIZE, A64_SERIAL_SPI},
     .pl031 = {ARCH_BUS_MMIO, A64_RTC_ADDR, A64_DEV_SIZE, A64_RTC_SPI},
+    .oneshot_exit = {ARCH_BUS_MMIO, A64_ONESHOT_EXIT_ADDR, ONESHOT_EXIT_SIZE, 0},
     .virtio_cmdline = false,
     .default_cmdline = "console=ttyS0 reboot=k panic=1",
 };
@@ -39,6 +41,9 @@ const struct arch_layout arch_layout = {
 _Static_assert(A64_VIRTIO_MAX <= ARCH_VIRTIO_MAX_DEVICES && A64_VIRTIO_MAX >= ARCH_VIRTIO_MIN_DEVICES,
 	       "virtio slots");
 _Static_assert(A64_VIRTIO_SPI_BASE + A64_VIRTIO_MAX + 32 <= A64_NR_IRQS, "vGIC lines");
+_Static_assert(A64_VIRTIO_BASE + A64_VIRTIO_MAX * A64_VIRTIO_SIZE <= A64_ONESHOT_EXIT_ADDR &&
+		   A64_ONESHOT_EXIT_ADDR % 0x10000 == 0 && ONESHOT_EXIT_SIZE <= 0x10000,
+	       "one-shot exit register");
 
 #define CORE_REG(x)                                                                                \
 	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE |                                     \
