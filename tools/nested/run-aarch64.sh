@@ -10,7 +10,11 @@
 #   NESTED_A64_FULL=0: without the vsock and balloon checks, which take
 #   minutes under TCG, and 1 MiB each way over TCP instead of 4 (make test
 #   runs it so; make nested-aarch64 runs all). NESTED_A64_TCP=SIZE (0: none),
-#   NESTED_TIMEOUT (wall-clock limit, s).
+#   NESTED_A64_ONESHOT=0|1: the one-shot runs (`ember run -- CMD`; default:
+#   with the full set), NESTED_A64_JAIL=0|1: the boot under ember jail
+#   (default 1), NESTED_TIMEOUT (wall-clock limit, s).
+#   NESTED_A64_BOOTBENCH=K: no tests, only K timed one-shot boots (make bench,
+#   tools/bench/nested-boot_bench.sh reads the serial log).
 set -euo pipefail
 . "$(dirname "$0")/../common.sh"
 
@@ -20,6 +24,9 @@ full=${NESTED_A64_FULL:-1}
 # under TCG on a loaded host, L1 -> L2 at ~0.4 (tests/nested/README.md)
 tcp=${NESTED_A64_TCP:-$([ "$full" = 1 ] && echo 4M || echo 1M)}
 FULL_ONLY=" a64-vsock-h2g a64-vsock-g2h a64-balloon "
+oneshot=${NESTED_A64_ONESHOT:-$full} jail=${NESTED_A64_JAIL:-1}
+ONESHOT_CHECKS=" a64-oneshot-sh a64-oneshot-dynamic "
+JAIL_CHECKS=" a64-jail a64-jail-userspace a64-jail-blk a64-reboot-exit0 "
 ember=$EMBER_ROOT/$A64/ember
 T=$EMBER_ROOT/tests/nested/aarch64
 [ -x "$ember" ] || die "$ember missing (make ARCH=aarch64)"
@@ -62,6 +69,11 @@ install -m 0755 "$T/l2-init.sh" "$l2/init"
 # nt (tests/nested/nt.c), static for arm64: vsock and HTTP-over-Unix-socket
 aarch64-linux-gnu-gcc -static -O2 -Wall -Werror -o "$out/nt" "$EMBER_ROOT/tests/nested/nt.c"
 cp "$out/nt" "$l2/bin/nt" && cp "$out/nt" "$l1/bin/nt"
+# nt-dyn, dynamically linked against L1's glibc: a one-shot CMD whose
+# loader and libc ember must find and bring
+mkdir -p "$l1/usr/local/bin"
+aarch64-linux-gnu-gcc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$l1/usr/local/bin/nt-dyn" \
+	"$EMBER_ROOT/tests/nested/nt-dyn.c"
 (cd "$l2" && find . | cpio -o -H newc --quiet) >"$l1/l2/initrd.cpio"
 cp "$image" "$l1/l2/Image"
 cp "$ember" "$l1/bin/ember"
@@ -84,16 +96,23 @@ rc=0
 timeout --kill-after=10 "$limit" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 \
 	-cpu max -accel tcg,thread=multi -smp 2 -m 2048 -no-reboot -display none -monitor none \
 	-serial "file:$log" -kernel "$image" -initrd "$out/l1.cpio" \
-	-append "console=ttyAMA0 panic=-1 quiet nt.cpus=${NESTED_A64_CPUS:-2} nt.full=$full nt.tcp=$tcp nt.jail=1" </dev/null \
+	-append "console=ttyAMA0 panic=-1 quiet nt.cpus=${NESTED_A64_CPUS:-2} nt.full=$full nt.tcp=$tcp nt.jail=$jail nt.oneshot=$oneshot${NESTED_A64_BOOTBENCH:+ nt.bootbench=$NESTED_A64_BOOTBENCH}" </dev/null \
 	2>"$out/qemu.err" || rc=$?
 wall=$(( ($(now_ms) - t0) / 1000 ))
 [ $rc -eq 0 ] || log "QEMU exit status $rc$([ $rc -eq 124 ] && echo " (wall-clock limit of $limit s)")"
+if [ -n "${NESTED_A64_BOOTBENCH:-}" ]; then
+	echo "nested-aarch64: bootbench in ${wall} s wall (log $log)"
+	exit $rc
+fi
 
 clean=$(tr -d '\r' <"$log")
 pass=0 fail=0
 while read -r check what; do
 	case $check in ''|'#'*) continue ;; esac
 	[ "$full" = 1 ] || [[ $FULL_ONLY != *" $check "* ]] || continue
+	[ "$oneshot" = 1 ] || [[ $ONESHOT_CHECKS != *" $check "* ]] || continue
+	[ "$jail" = 1 ] || [[ $JAIL_CHECKS != *" $check "* ]] || continue
+	[ "$tcp" != 0 ] || [[ " a64-net-tcp-out a64-net-tcp-in " != *" $check "* ]] || continue
 	lines=$(grep -a "^NT-RESULT [A-Z]* $check: " <<<"$clean" || true)
 	if [ -z "$lines" ]; then
 		fail=$((fail + 1)); echo "FAIL $check: no result -- $what"

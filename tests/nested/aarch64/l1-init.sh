@@ -42,8 +42,36 @@ CPUS=$(arg cpus)
 FULL=$(arg full) # vsock, balloon
 TCP=$(arg tcp)   # bytes each way over TCP (nt gen size), 0: none
 JAIL=$(arg jail) # the second boot, under ember jail, ending with reboot -f
-: "${CPUS:=2}" "${FULL:=1}" "${TCP:=4M}" "${JAIL:=1}"
+ONESHOT=$(arg oneshot) # one-shot runs: ember run --kernel K -- CMD
+: "${CPUS:=2}" "${FULL:=1}" "${TCP:=4M}" "${JAIL:=1}" "${ONESHOT:=1}"
 L2_ARGS="console=ttyS0 earlycon quiet panic=-1 rdinit=/init nt.cpus=$CPUS"
+
+# nt.bootbench=K (make bench's nested-boot section, not the tests): only a
+# warm-up and K one-shot boots to `/bin/cat /proc/uptime`, 1 vCPU, 128 MiB,
+# no devices, as the x86 run tests/nested/runs/bootbench.sh does; each prints
+# "NT-BOOTBENCH aarch64 L2-UPTIME WALL" (L2's uptime when CMD ran, L1's
+# seconds from ember's start to its exit)
+BOOTBENCH=$(arg bootbench)
+if [ -n "$BOOTBENCH" ]; then
+	export XDG_CACHE_HOME=/tmp/oneshot-cache
+	ok=0
+	for i in $(seq 0 "$BOOTBENCH"); do
+		t0=$(up)
+		timeout 300 ember run --kernel /l2/Image --mem 128M -- /bin/cat /proc/uptime \
+			</dev/null >/tmp/bootbench.out 2>/tmp/bootbench.err
+		rc=$?
+		wall=$(awk -v a="$t0" -v b="$(up)" 'BEGIN { print b - a }')
+		l2=$(tr -d '\r' </tmp/bootbench.out | awk 'NF == 2 { print $1; exit }')
+		if [ "$rc" = 0 ] && [ -n "$l2" ]; then
+			[ "$i" = 0 ] || { echo "NT-BOOTBENCH aarch64 $l2 $wall"; ok=$((ok + 1)); }
+		else
+			echo "NT-L1: bootbench $i: exit $rc, stdout '$(head -c 200 /tmp/bootbench.out | tr '\n\r' '|~')'"
+			sed 's/^/ember| /' /tmp/bootbench.err | head -n 5
+		fi
+	done
+	echo "NT-L1: bootbench $ok of $BOOTBENCH measured"
+	poweroff -f
+fi
 
 # ember-aarch64's built-in seccomp programs were generated at build time on
 # the (x86_64) build host: libseccomp on arm64 compiles the same from the
@@ -203,5 +231,38 @@ if [ "$JAIL" = 1 ]; then
 	else
 		res FAIL a64-reboot-exit0 "rc=$rc"
 	fi
+fi
+# ---- one-shot runs: `ember run --kernel K -- CMD` builds an initramfs
+# from L1's own files around ember's arm64 init, which runs CMD on the
+# console and writes its exit status to ember's exit register (/dev/mem);
+# ember exits with it ----
+if [ "$ONESHOT" = 1 ]; then
+	export XDG_CACHE_HOME=/tmp/oneshot-cache
+	oneshot() { # NAME SECONDS ARGS...: rc, stdout in /tmp/oneshot-NAME.out
+		name=$1 secs=$2
+		shift 2
+		t0=$(up)
+		timeout "$secs" ember run --kernel /l2/Image --mem 128M "$@" \
+			</dev/null >/tmp/oneshot-$name.out 2>/tmp/oneshot-$name.err
+		rc=$?
+		osecs=$(awk -v a="$t0" -v b="$(up)" 'BEGIN { print b - a }')
+		echo "NT-L1: oneshot $name: exit $rc after $osecs s; stdout: $(head -c 200 /tmp/oneshot-$name.out | tr '\n\r' '|~')"
+		sed 's/^/ember| /' /tmp/oneshot-$name.err | head -n 5
+	}
+	oneshot sh 300 --keep-initrd /tmp/oneshot-sh.cpio -- /bin/sh -c 'echo hi; exit 7'
+	if [ "$rc" = 7 ] && [ "$(cat /tmp/oneshot-sh.out)" = hi ]; then
+		res PASS a64-oneshot-sh "ember run -- /bin/sh -c 'echo hi; exit 7': printed hi, exited 7 in $osecs s ($(($(stat -c %s /tmp/oneshot-sh.cpio) / 1024)) KiB initramfs, arm64 init)"
+	else
+		res FAIL a64-oneshot-sh "exit $rc, stdout '$(head -c 200 /tmp/oneshot-sh.out | tr '\n\r' '|~')'"
+	fi
+	# a dynamically linked arm64 program: its loader and libc from L1's
+	# multiarch directory; a status above 128 (a signal) comes back too
+	oneshot dyn 300 -- /usr/local/bin/nt-dyn one two
+	if [ "$rc" = 0 ] && grep -qx 'nt-dyn: dynamic, 2 args: one two' /tmp/oneshot-dyn.out; then
+		res PASS a64-oneshot-dynamic "a dynamically linked arm64 binary ran ($osecs s): $(head -n 1 /tmp/oneshot-dyn.out)"
+	else
+		res FAIL a64-oneshot-dynamic "exit $rc, stdout '$(head -c 200 /tmp/oneshot-dyn.out | tr '\n\r' '|~')'"
+	fi
+	unset XDG_CACHE_HOME
 fi
 poweroff -f
