@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Wrap a freestanding x86_64 ELF (linked at 1 MiB with its 64-bit entry at
 1 MiB + 0x200) into a bzImage that only supports the 64-bit boot protocol:
-a boot sector + one setup sector holding the setup header, then the flat
+a boot sector + 7 setup sectors holding the setup header, then the flat
 protected-mode image. Used to build the test guest's bzImage and UKI.
 
     elf2bzimage.py IN.elf OUT.bzImage
@@ -11,7 +11,7 @@ import sys
 
 LOAD = 0x100000
 ENTRY_OFF = 0x200
-SETUP_SECTS = 1
+SETUP_SECTS = 7  # 4 KiB of setup: the image starts on a page (ember maps it)
 
 
 def load_segments(elf):

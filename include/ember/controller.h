@@ -133,6 +133,9 @@ bool controller_started(const struct controller *c);
 bool controller_exited(const struct controller *c, int *code);
 /* Ask a running VM to stop (signal). */
 void controller_request_exit(struct controller *c, int code);
+/* SIGIO: a file mapped into guest RAM is about to be written
+ * (vm_file_lease_break). */
+void controller_file_lease_break(struct controller *c);
 const struct vm_config *controller_config(const struct controller *c);
 
 #endif

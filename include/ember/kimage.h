@@ -2,6 +2,7 @@
 #ifndef EMBER_KIMAGE_H
 #define EMBER_KIMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,8 @@ struct kimage {
 	size_t len;
 	const uint8_t *head; /* optional: image bytes [0, head_len) already read; */
 	size_t head_len;     /* reads inside them are served from there */
+	bool map;	     /* the file cannot change (a lease): kimage_load may map
+				its page-aligned part (gm_map_file) instead of copying */
 };
 
 static inline struct kimage kimage_mem(const uint8_t *buf, size_t len)
@@ -31,8 +34,9 @@ static inline struct kimage kimage_mem(const uint8_t *buf, size_t len)
 /* Copy [off, off + len) of the image to dst: 0 or -errno (EIO: outside the
  * image or the file shrank). */
 int kimage_read(const struct kimage *img, uint64_t off, void *dst, size_t len);
-/* The same into guest memory at gpa, faulted in first in one step
- * (gm_populate): 0, -EFAULT (not RAM) or -EIO. */
+/* The same into guest memory at gpa: mapped where img->map allows it, else
+ * copied, faulted in first in one step (gm_populate): 0, -EFAULT (not RAM)
+ * or -EIO. */
 int kimage_load(const struct kimage *img, struct guest_mem *gm, uint64_t gpa, uint64_t off,
 		size_t len);
 

@@ -37,6 +37,14 @@ struct gm_hotplug {
 	uint64_t *mapped; /* one bit per slot; read with atomic loads */
 };
 
+/* Page-aligned ranges of RAM that map a file MAP_PRIVATE (a kernel or
+ * initrd mapped at its load address instead of copied: gm_map_file). */
+#define GM_MAX_FILE_MAPS 4
+struct gm_file_map {
+	uint8_t *hva;
+	uint64_t len;
+};
+
 struct guest_mem {
 	struct gm_region regions[GM_MAX_REGIONS];
 	int nregions;
@@ -45,12 +53,15 @@ struct guest_mem {
 	uint8_t *base;		     /* the single host mapping of the memfd */
 	bool private_file;	     /* base maps a snapshot memory file MAP_PRIVATE */
 	uint64_t file_dev, file_ino; /* that file (0 when anonymous) */
+	bool anon;		     /* boot RAM from gm_init_anon: untouched pages are zero */
 	/* Pages ember itself wrote (gm_write, device-writable buffers of popped
 	 * chains, discards), one bit per 4 KiB of the mapping; NULL: not
 	 * tracked. KVM logs the guest's own writes (Diff snapshots). */
 	uint64_t *dirty;
 	enum gm_pages pages;
 	struct gm_hotplug hotplug;
+	struct gm_file_map fmaps[GM_MAX_FILE_MAPS];
+	int nfmaps;
 };
 
 /* Allocate SIZE bytes of RAM starting at gpa 0; RAM that would overlap
@@ -67,6 +78,30 @@ int gm_init_backed(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint
  * memfd). -EINVAL if the file is shorter than size. fd < 0: private
  * anonymous memory (a userfaultfd handler fills it). */
 int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end, int fd);
+/* A VM's boot RAM: private anonymous memory (named "ember-guest-ram" where
+ * the host names anonymous mappings, never inherited by a fork); 4 KiB
+ * pages, or advised for THP; GM_PAGES_2M is a hugetlb memfd (gm_init_backed).
+ * Pages are faulted in (zeroed) only where touched. */
+int gm_init_anon(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end,
+		 enum gm_pages pages);
+/* Map [off, off+len) of fd MAP_PRIVATE at gpa instead of copying it: the
+ * guest reads the page cache's pages until it writes them (copy-on-write).
+ * Only whole pages (gpa and off 4 KiB-aligned; the partial last page is
+ * not mapped) inside one region of anonymous RAM (gm_init_anon). Returns
+ * the bytes mapped (a multiple of 4 KiB, maybe 0: the caller copies the
+ * rest) or -errno. The caller must keep the file from being written or
+ * truncated while mapped (a truncation drops even copied pages): a lease,
+ * and gm_unshare_files() when it breaks. */
+long gm_map_file(struct guest_mem *gm, uint64_t gpa, int fd, uint64_t off, size_t len);
+/* Replace every file-mapped range by anonymous memory holding the same
+ * bytes (nothing may write guest RAM meanwhile: vCPUs paused). 0 or -errno. */
+int gm_unshare_files(struct guest_mem *gm);
+/* Bytes of RAM mapped from files. */
+uint64_t gm_file_mapped_bytes(const struct guest_mem *gm);
+/* The next range of RAM at or after offset off that may hold data (in
+ * mapping offsets): *start, *end; false when none. A memfd's holes and
+ * anonymous pages never touched are skipped; anything else is data. */
+bool gm_next_data(const struct guest_mem *gm, uint64_t off, uint64_t *start, uint64_t *end);
 void gm_destroy(struct guest_mem *gm);
 /* Start recording the pages ember writes (gm->dirty). */
 int gm_track_dirty(struct guest_mem *gm);

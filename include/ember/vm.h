@@ -75,6 +75,11 @@ struct virtio_mem *vm_get_virtio_mem(struct vm *vm);
  * the metrics registry (virtio_dev_ops.publish_metrics). VMM thread. */
 void vm_publish_metrics(struct vm *vm);
 
+/* SIGIO: someone wants to write or truncate a kernel or initrd file that
+ * guest RAM maps (its read lease breaks): copy those pages into anonymous
+ * memory (vCPUs paused meanwhile) and release the file. NULL is fine. */
+void vm_file_lease_break(struct vm *vm);
+
 /* Stop and join every thread, free everything. NULL is fine. */
 void vm_destroy(struct vm *vm);
 

@@ -434,6 +434,10 @@ static void signal_event(void *opaque, int fd, uint32_t events)
 	(void)events;
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGIO) { /* a read lease breaks (vm_file_lease_break) */
+		controller_file_lease_break(st->ctl);
+		return;
+	}
 	if (si.ssi_signo == SIGXFSZ)
 		METRIC_INC(metrics.signals.sigxfsz);
 	else if (si.ssi_signo == SIGXCPU)

@@ -49,6 +49,10 @@ static void signal_event(void *opaque, int fd, uint32_t events)
 			vm_dump_vcpus(vm);
 			return;
 		}
+		if (si.ssi_signo == SIGIO) { /* a read lease breaks */
+			vm_file_lease_break(vm);
+			return;
+		}
 		if (!signal_is_stop((int)si.ssi_signo)) {
 			log_warn("signal %u ignored (from pid %u)", si.ssi_signo, si.ssi_pid);
 			return;

@@ -42,6 +42,19 @@ int kimage_load(const struct kimage *img, struct guest_mem *gm, uint64_t gpa, ui
 		return -EFAULT;
 	if (off > img->len || len > img->len - off)
 		return -EIO;
+	if (!img->buf && img->map && len) {
+		/* the page cache's pages themselves, copied only when written */
+		long n = gm_map_file(gm, gpa, img->fd, img->off + off, len);
+
+		if (n < 0)
+			return (int)n;
+		gpa += (uint64_t)n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+		dst += n;
+		if (!len)
+			return 0;
+	}
 	/* Through the memfd: the pages are never zeroed before they are filled
 	 * (the cost that dominates a copy into fresh guest RAM). */
 	r = img->buf ? gm_fill(gm, gpa, img->buf + off, len)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -108,6 +109,189 @@ int gm_init_file(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64
 	}
 	split_regions(gm, gap_start, gap_end);
 	return 0;
+}
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+/* Guest RAM, no memory of the VMM's own: not copied into a forked child
+ * (passt), and named in /proc/PID/smaps where the host names anonymous
+ * mappings (the RSS benchmark tells guest RAM from the VMM's memory by it). */
+static void mark_ram(const struct guest_mem *gm, void *p, uint64_t len)
+{
+	/* huge_pages "None" is 4 KiB pages, whatever the host's THP default
+	 * ("always" on Debian) would make of anonymous memory, as it was with
+	 * the memfd: what the guest's memory is made of does not change with
+	 * the host's settings */
+	if (gm->pages == GM_PAGES_4K)
+		(void)madvise(p, len, MADV_NOHUGEPAGE);
+	(void)madvise(p, len, MADV_DONTFORK);
+	(void)prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, p, len, "ember-guest-ram");
+}
+
+int gm_init_anon(struct guest_mem *gm, uint64_t size, uint64_t gap_start, uint64_t gap_end,
+		 enum gm_pages pages)
+{
+	int r;
+
+	if (pages == GM_PAGES_2M)
+		return gm_init_backed(gm, size, gap_start, gap_end, pages);
+	if ((r = gm_init_file(gm, size, gap_start, gap_end, -1)) < 0)
+		return r;
+	gm->pages = pages;
+	gm->anon = true;
+	if (pages == GM_PAGES_THP && madvise(gm->base, size, MADV_HUGEPAGE) < 0) {
+		int e = errno;
+		gm_destroy(gm);
+		return err_set(e, "madvise(MADV_HUGEPAGE) on guest memory: %s", strerror(e));
+	}
+	mark_ram(gm, gm->base, size);
+	return 0;
+}
+
+long gm_map_file(struct guest_mem *gm, uint64_t gpa, int fd, uint64_t off, size_t len)
+{
+	uint8_t *p = gm_slice(gm, gpa, len);
+	uint64_t n = len & ~(uint64_t)0xfff;
+
+	if (!p)
+		return -EFAULT;
+	if (!gm->anon || (gpa & 0xfff) || (off & 0xfff) || ((uintptr_t)p & 0xfff) ||
+	    gm->nfmaps == GM_MAX_FILE_MAPS || !n)
+		return 0; /* not anonymous RAM, or not page-aligned: copy */
+	if (mmap(p, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd,
+		 (off_t)off) == MAP_FAILED) {
+		int e = errno;
+		/* MAP_FIXED failed: the range may be gone; make it RAM again */
+		if (mmap(p, n, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			 0) == MAP_FAILED)
+			return -errno;
+		mark_ram(gm, p, n);
+		return e == ENODEV || e == EACCES || e == EINVAL ? 0 : -e;
+	}
+	(void)madvise(p, n, MADV_DONTFORK);
+	gm->fmaps[gm->nfmaps++] = (struct gm_file_map){.hva = p, .len = n};
+	gm_mark_dirty(gm, p, n);
+	return (long)n;
+}
+
+int gm_unshare_files(struct guest_mem *gm)
+{
+	while (gm->nfmaps > 0) {
+		struct gm_file_map *f = &gm->fmaps[gm->nfmaps - 1];
+		void *tmp = mmap(NULL, f->len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (tmp == MAP_FAILED)
+			return -errno;
+		memcpy(tmp, f->hva, f->len);
+		if (mremap(tmp, f->len, f->len, MREMAP_MAYMOVE | MREMAP_FIXED, f->hva) ==
+		    MAP_FAILED) {
+			int e = errno;
+			munmap(tmp, f->len);
+			return -e;
+		}
+		mark_ram(gm, f->hva, f->len);
+		gm->nfmaps--;
+	}
+	return 0;
+}
+
+uint64_t gm_file_mapped_bytes(const struct guest_mem *gm)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < gm->nfmaps; i++)
+		n += gm->fmaps[i].len;
+	return n;
+}
+
+/* Is mapping offset off inside a file-mapped range? */
+static bool in_fmap(const struct guest_mem *gm, uint64_t off)
+{
+	for (int i = 0; i < gm->nfmaps; i++) {
+		uint64_t s = (uint64_t)(gm->fmaps[i].hva - gm->base);
+		if (off >= s && off - s < gm->fmaps[i].len)
+			return true;
+	}
+	return false;
+}
+
+/* /proc/self/pagemap, opened once (VMM thread: snapshots); -1 where /proc
+ * is not mounted (a jail): then all anonymous RAM counts as data. */
+static int pagemap_fd(void)
+{
+	static int fd = -2;
+
+	if (fd == -2)
+		fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	return fd;
+}
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+
+bool gm_next_data(const struct guest_mem *gm, uint64_t off, uint64_t *start, uint64_t *end)
+{
+	enum { WIN = 4096 }; /* pages per pagemap read: 16 MiB of RAM */
+	uint64_t pm[WIN];
+	int fd;
+
+	if (gm->memfd >= 0) {
+		off_t d = lseek(gm->memfd, (off_t)off, SEEK_DATA), h;
+
+		if (d < 0 && errno == ENXIO)
+			return false;
+		if (d < 0) /* SEEK_DATA unsupported (hugetlbfs): all data */
+			d = (off_t)off;
+		if ((uint64_t)d >= gm->total)
+			return false;
+		h = lseek(gm->memfd, d, SEEK_HOLE);
+		*start = (uint64_t)d;
+		*end = h < 0 || (uint64_t)h > gm->total ? gm->total : (uint64_t)h;
+		return true;
+	}
+	off &= ~(uint64_t)0xfff;
+	if (off >= gm->total)
+		return false;
+	*start = off;
+	*end = gm->total;
+	/* a memory file, or filled by a userfaultfd handler: all data */
+	if (!gm->anon || (fd = pagemap_fd()) < 0)
+		return true;
+	/* anonymous: pages never touched are neither present nor swapped */
+	while (off < gm->total) {
+		uint64_t pages = (gm->total - off) / 4096, i = 0, j;
+		struct iovec iov = {.iov_base = pm, .iov_len = 0};
+
+		if (pages > WIN)
+			pages = WIN;
+		iov.iov_len = pages * sizeof(pm[0]);
+		if (preadv(fd, &iov, 1, (off_t)(((uintptr_t)gm->base + off) / 4096 * 8)) !=
+		    (ssize_t)iov.iov_len) {
+			*start = off; /* cannot tell: data */
+			*end = gm->total;
+			return true;
+		}
+		while (i < pages && !(pm[i] & (PM_PRESENT | PM_SWAPPED)) &&
+		       !in_fmap(gm, off + i * 4096))
+			i++;
+		if (i == pages) {
+			off += pages * 4096;
+			continue;
+		}
+		for (j = i; j < pages &&
+			    ((pm[j] & (PM_PRESENT | PM_SWAPPED)) || in_fmap(gm, off + j * 4096));
+		     j++)
+			;
+		*start = off + i * 4096;
+		*end = off + j * 4096;
+		return true;
+	}
+	return false;
 }
 
 static void split_regions(struct guest_mem *gm, uint64_t gap_start, uint64_t gap_end)

@@ -1200,6 +1200,11 @@ void controller_request_exit(struct controller *c, int code)
 		vm_request_exit(c->vm, code);
 }
 
+void controller_file_lease_break(struct controller *c)
+{
+	vm_file_lease_break(c->vm);
+}
+
 const struct vm_config *controller_config(const struct controller *c)
 {
 	return &c->cfg;

@@ -70,12 +70,13 @@ static int write_range(int fd, const uint8_t *base, uint64_t off, uint64_t end)
 	return 0;
 }
 
-/* Guest RAM to path. A memfd's holes (never touched) are skipped without
- * reading them (SEEK_DATA), so they are not faulted in. */
+/* Guest RAM to path. Memory never touched (a memfd's holes, anonymous
+ * pages never faulted in) is skipped without reading it (gm_next_data), so
+ * it is not faulted in. */
 static int write_memory(const struct guest_mem *gm, const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r = 0;
-	uint64_t off = 0;
+	uint64_t off = 0, data, end;
 
 	if (fd < 0)
 		return err_set(errno, "memory file %s: %s", path, strerror(errno));
@@ -83,23 +84,13 @@ static int write_memory(const struct guest_mem *gm, const char *path)
 		r = err_set(errno, "memory file %s: %s", path, strerror(errno));
 		goto out;
 	}
-	while (off < gm->total) {
-		off_t data = gm->memfd >= 0 ? lseek(gm->memfd, (off_t)off, SEEK_DATA) : (off_t)off;
-		off_t hole;
-
-		if (data < 0 && errno == ENXIO)
-			break; /* no data after off */
-		if (data < 0)  /* SEEK_DATA unsupported (hugetlbfs): read it all */
-			data = (off_t)off;
-		hole = gm->memfd >= 0 ? lseek(gm->memfd, data, SEEK_HOLE) : (off_t)gm->total;
-		if (hole < 0 || (uint64_t)hole > gm->total)
-			hole = (off_t)gm->total;
-		if ((r = write_range(fd, gm->base, (uint64_t)data & ~(uint64_t)(PAGE - 1),
-				     ((uint64_t)hole + PAGE - 1) & ~(uint64_t)(PAGE - 1))) < 0) {
+	while (off < gm->total && gm_next_data(gm, off, &data, &end)) {
+		if ((r = write_range(fd, gm->base, data & ~(uint64_t)(PAGE - 1),
+				     (end + PAGE - 1) & ~(uint64_t)(PAGE - 1))) < 0) {
 			r = err_set(-r, "memory file %s: %s", path, strerror(-r));
 			goto out;
 		}
-		off = (uint64_t)hole;
+		off = end;
 	}
 	if (fdatasync(fd) < 0)
 		r = err_set(errno, "memory file %s: %s", path, strerror(errno));

@@ -1,5 +1,6 @@
 /* VM lifecycle: build everything from a vm_config, run, pause, stop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,8 +117,8 @@ static int setup_memory(struct vm *vm, const struct machine_cfg *m, int mem_fd)
 	int r = mem_fd != VM_MEM_BOOT
 			? gm_init_file(&vm->mem, bytes, arch_layout.gap_start, arch_layout.gap_end,
 				       mem_fd >= 0 ? mem_fd : -1)
-			: gm_init_backed(&vm->mem, bytes, arch_layout.gap_start,
-					 arch_layout.gap_end, pages);
+			: gm_init_anon(&vm->mem, bytes, arch_layout.gap_start,
+				       arch_layout.gap_end, pages);
 
 	if (r < 0)
 		return r;
@@ -242,6 +243,7 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 	if (!vm)
 		return err_set(ENOMEM, "out of memory");
 	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->serial_out_fd = vm->uffd = -1;
+	vm->lease_fds[0] = vm->lease_fds[1] = -1;
 	vm->mem.memfd = -1;
 	vm->el = el;
 	vm->ncpus = (int)cfg->machine.vcpu_count;
@@ -329,6 +331,41 @@ int vm_pause(struct vm *vm)
 	return 0;
 }
 
+void vm_file_lease_break(struct vm *vm)
+{
+	bool running = vm && vm->state == VM_STATE_RUNNING;
+	uint64_t kib;
+	int r;
+
+	if (!vm)
+		return;
+	vm_measure_wait(vm); /* it reads the files under the same leases */
+	if (vm->lease_fds[0] < 0 && vm->lease_fds[1] < 0)
+		return;
+	kib = gm_file_mapped_bytes(&vm->mem) >> 10;
+	if (running)
+		vm_pause(vm);
+	r = gm_unshare_files(&vm->mem);
+	if (running)
+		vm_resume(vm);
+	if (r < 0) { /* the guest would lose its pages with the file: stop it */
+		log_error("guest RAM mapped from the kernel/initrd file: copy failed: %s",
+			  strerror(-r));
+		vm_request_exit(vm, EMBER_EXIT_HOST_ERROR);
+		return; /* the leases stay until ember exits */
+	}
+	for (int i = 0; i < 2; i++) {
+		if (vm->lease_fds[i] < 0)
+			continue;
+		(void)fcntl(vm->lease_fds[i], F_SETLEASE, F_UNLCK);
+		close(vm->lease_fds[i]);
+		vm->lease_fds[i] = -1;
+	}
+	log_info("kernel/initrd file opened for writing: %llu KiB of guest RAM mapped from it "
+		 "copied, file released",
+		 (unsigned long long)kib);
+}
+
 int vm_resume(struct vm *vm)
 {
 	if (vm->state == VM_STATE_RUNNING)
@@ -345,6 +382,7 @@ int vm_resume(struct vm *vm)
 
 const struct boot_measurements *vm_get_measurements(const struct vm *vm)
 {
+	vm_measure_wait((struct vm *)vm);
 	return vm->measured.kernel[0] ? &vm->measured : NULL;
 }
 
@@ -406,6 +444,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	vm_measure_wait(vm);
 	atomic_store(&vm->stopping, true);
 	pthread_mutex_lock(&vm->pause_lock);
 	pthread_cond_broadcast(&vm->pause_cond);
@@ -427,6 +466,9 @@ void vm_destroy(struct vm *vm)
 	arch_vm_destroy(vm->arch);
 	free(vm->cmdline);
 	gm_destroy(&vm->mem);
+	for (int i = 0; i < 2; i++)
+		if (vm->lease_fds[i] >= 0)
+			close(vm->lease_fds[i]);
 	if (vm->uffd >= 0)
 		close(vm->uffd);
 	free(vm->ws_record);

@@ -51,7 +51,7 @@ struct vm {
 	int kvm_fd;
 	int vm_fd;
 	struct guest_mem mem;
-	int uffd; /* snapshot loaded with the Uffd backend: kept open */
+	int uffd;	 /* snapshot loaded with the Uffd backend: kept open */
 	char *ws_record; /* working set to record at the first pause/exit (snapshot_ws.c) */
 	struct bus pio;
 	struct bus mmio;
@@ -75,7 +75,9 @@ struct vm {
 	int nvdevs;
 
 	struct kernel_image kernel;
-	char *cmdline; /* as booted (the aarch64 device tree carries it) */
+	int lease_fds[2];	  /* kernel and initrd files mapped into RAM (read leases), or -1 */
+	struct measure_job *mjob; /* measured boot hashing in a thread (vm_boot.c), or NULL */
+	char *cmdline;		  /* as booted (the aarch64 device tree carries it) */
 	struct boot_measurements measured;
 
 	/* lifecycle */
@@ -94,6 +96,9 @@ struct vm {
 #define VM_MEM_BOOT (-1) /* a normal boot: fresh RAM, kernel loaded */
 #define VM_MEM_ANON (-2) /* snapshot load, Uffd backend */
 int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, struct vm **out);
+
+/* vm_boot.c: wait for the measured-boot thread, if one runs (VMM thread). */
+void vm_measure_wait(struct vm *vm);
 
 /* vcpu.c */
 int vcpu_init(struct vm *vm, int id, struct vcpu *v);

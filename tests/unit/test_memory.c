@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -344,6 +346,98 @@ static void test_fill(void **state)
 	gm_destroy(&gm);
 }
 
+/* A scratch file of n bytes: byte i is (i * 7 + 3) & 0xff. */
+static int scratch_file(size_t n)
+{
+	char path[] = "/tmp/ember-test-memory-XXXXXX";
+	int fd = mkstemp(path);
+	uint8_t *b = malloc(n);
+
+	assert_true(fd >= 0 && b);
+	unlink(path);
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(pwrite(fd, b, n, 0), (ssize_t)n);
+	free(b);
+	return fd;
+}
+
+static bool pattern_at(const uint8_t *p, size_t off, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (uint8_t)((off + i) * 7 + 3))
+			return false;
+	return true;
+}
+
+/* gm_init_anon: private anonymous RAM, split like a memfd's; gm_map_file maps
+ * whole pages only where page-aligned, reads the file, writes stay private;
+ * gm_unshare_files keeps the bytes once the file is gone; gm_next_data skips
+ * what was never touched but never a mapped file range. */
+static void test_anon_map_file(void **state)
+{
+	struct guest_mem gm;
+	size_t flen = 5 * PAGE + 100;
+	int fd = scratch_file(flen);
+	uint8_t *p, byte;
+	uint64_t s, e;
+
+	(void)state;
+	assert_int_equal(gm_init_anon(&gm, 64 * MiB, GAP_S, GAP_E, GM_PAGES_4K), 0);
+	assert_true(gm.anon);
+	assert_int_equal(gm.memfd, -1);
+	assert_false(gm_next_data(&gm, 0, &s, &e)); /* nothing touched yet */
+	/* not page-aligned (gpa or file offset): nothing mapped, the caller copies */
+	assert_int_equal(gm_map_file(&gm, MiB + 512, fd, 0, flen), 0);
+	assert_int_equal(gm_map_file(&gm, MiB, fd, 512, flen - 512), 0);
+	assert_int_equal(gm_map_file(&gm, 64 * MiB - PAGE, fd, 0, 2 * PAGE), -EFAULT);
+	assert_int_equal(gm.nfmaps, 0);
+	/* whole pages only: 5 of them, the 100-byte tail is the caller's */
+	assert_int_equal(gm_map_file(&gm, 2 * MiB, fd, 0, flen), (long)(5 * PAGE));
+	assert_int_equal(gm_file_mapped_bytes(&gm), 5 * PAGE);
+	p = gm_slice(&gm, 2 * MiB, 5 * PAGE);
+	assert_true(pattern_at(p, 0, 5 * PAGE));
+	assert_int_equal(p[5 * PAGE], 0); /* the page after: anonymous, zero */
+	/* offset within the file: page 1.. at 8 MiB */
+	assert_int_equal(gm_map_file(&gm, 8 * MiB, fd, PAGE, 2 * PAGE), (long)(2 * PAGE));
+	assert_true(pattern_at(gm_slice(&gm, 8 * MiB, 2 * PAGE), PAGE, 2 * PAGE));
+	/* a write is the guest's own: the file keeps its bytes */
+	p[10] = 0xee;
+	assert_int_equal(pread(fd, &byte, 1, 10), 1);
+	assert_int_equal(byte, (uint8_t)(10 * 7 + 3));
+	/* data: the mapped ranges (even pages never read), and what was touched */
+	assert_true(gm_next_data(&gm, 0, &s, &e));
+	assert_int_equal(s, 2 * MiB);
+	assert_int_equal(e, 2 * MiB + 6 * PAGE); /* + the zero page read above */
+	assert_true(gm_next_data(&gm, e, &s, &e));
+	assert_int_equal(s, 8 * MiB);
+	assert_int_equal(e, 8 * MiB + 2 * PAGE);
+	assert_false(gm_next_data(&gm, e, &s, &e));
+	/* the file goes away: the bytes stay after gm_unshare_files */
+	assert_int_equal(gm_unshare_files(&gm), 0);
+	assert_int_equal(gm.nfmaps, 0);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(p[10], 0xee);
+	p[10] = (uint8_t)(10 * 7 + 3);
+	assert_true(pattern_at(p, 0, 5 * PAGE));
+	assert_true(pattern_at(gm_slice(&gm, 8 * MiB, 2 * PAGE), PAGE, 2 * PAGE));
+	/* discard: zero again (anonymous) */
+	assert_int_equal(gm_discard(&gm, 2 * MiB, PAGE), 0);
+	assert_int_equal(p[10], 0);
+	close(fd);
+	gm_destroy(&gm);
+	/* memfd RAM (gm_init): never mapped over, its holes are not data */
+	assert_int_equal(gm_init(&gm, 16 * MiB, GAP_S, GAP_E), 0);
+	fd = scratch_file(PAGE);
+	assert_int_equal(gm_map_file(&gm, MiB, fd, 0, PAGE), 0);
+	assert_false(gm_next_data(&gm, 0, &s, &e));
+	assert_int_equal(gm_write(&gm, 3 * MiB, "x", 1), 0);
+	assert_true(gm_next_data(&gm, 0, &s, &e));
+	assert_int_equal(s, 3 * MiB);
+	close(fd);
+	gm_destroy(&gm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +450,7 @@ int main(void)
 	    cmocka_unit_test(test_read_write),
 	    cmocka_unit_test(test_discard),
 	    cmocka_unit_test(test_fill),
+	    cmocka_unit_test(test_anon_map_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

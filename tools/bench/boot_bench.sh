@@ -21,7 +21,7 @@
 #     strace timestamps of KVM_RUN were rejected: ptrace stops inflate every
 #     syscall several times over.
 #   * Memory: /proc/PID/smaps sampled at the first instruction and every 2 ms
-#     until exit; the guest-RAM memfd mapping is excluded; reported as RSS
+#     until exit; guest RAM is excluded (boot_probe.c says how); reported as RSS
 #     (all resident pages, the way Firecracker's static binary is counted)
 #     and its dirty part (heap, stacks, written library data: what ember alone
 #     costs; the rest is clean program/library code, shareable and

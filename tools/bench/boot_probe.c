@@ -13,19 +13,20 @@
  *   (a write() and a pipe wake-up after the guest's OUT: microseconds); C is
  *   CLOCK_PROCESS_CPUTIME_ID of all ember threads at the write, read by ember
  *   itself. RSS is sampled from /proc/PID/smaps at t1 and then every 2 ms
- *   while the guest runs; the guest-RAM mapping (the memfd "ember-guest-ram")
- *   is counted apart. "dirty" = Private_Dirty + Shared_Dirty of the other
+ *   while the guest runs; guest RAM is counted apart: mappings named
+ *   "ember-guest-ram" (a memfd, or anonymous where the host names those), or
+ *   marked MADV_DONTFORK ("dc" in VmFlags: ember's anonymous RAM and the
+ *   kernel/initrd pages mapped into it). "dirty" = Private_Dirty + Shared_Dirty of the other
  *   mappings: heap, stacks, written library data; the rest of RSS is clean
  *   file pages (program and library code), shareable and reclaimable.
  * kvmrun: the VMM runs with SHIM (kvm_run_shim.so) preloaded, which reports
  *   CLOCK_PROCESS_CPUTIME_ID (all threads) and CLOCK_MONOTONIC at the first
  *   KVM_RUN ioctl, before the guest's first instruction, and holds that
- *   thread; smaps is read then and the VMM killed. Guest RAM = the memfd
- *   "ember-guest-ram" or any mapping of at least 15/16 of RAM_MIB (kvmtool's
- *   anonymous RAM). Works for any guest, also where KVM cannot run it.
- * api: t1 is the first successful connect() to the API socket (Firecracker's
- *   "API socket availability"); CPU is the sum of /proc/PID/task/STAR/schedstat
- *   run times (ns) at that moment. ember is then killed.
+ *   thread; smaps is read then and the VMM killed. Guest RAM = as above, or
+ *   any mapping of at least 15/16 of RAM_MIB (kvmtool's anonymous RAM). Works for any guest, also
+ * where KVM cannot run it. api: t1 is the first successful connect() to the API socket
+ * (Firecracker's "API socket availability"); CPU is the sum of /proc/PID/task/STAR/schedstat run
+ * times (ns) at that moment. ember is then killed.
  *
  * Prints one line of key=value pairs (times in us, sizes in KiB). */
 #define _GNU_SOURCE
@@ -83,7 +84,7 @@ static void add_name(struct mem *m, const char *line, long kib)
 		field++;
 	}
 	base = strrchr(p, '/');
-	snprintf(name, sizeof(name), "%s", *p && *p != '\n' ? (base ? base + 1 : p) : "anon");
+	snprintf(name, sizeof(name), "%.47s", *p && *p != '\n' ? (base ? base + 1 : p) : "anon");
 	name[strcspn(name, "\n")] = '\0';
 	for (i = 0; i < m->nnames && strcmp(m->names[i].name, name) != 0; i++)
 		;
@@ -99,42 +100,69 @@ static void add_name(struct mem *m, const char *line, long kib)
 /* Mappings at least this large are guest RAM too (kvmrun mode). */
 static unsigned long guest_min_bytes;
 
+/* One mapping of smaps, while it is read. */
+struct cur_map {
+	char header[512];
+	int guest; /* by name or size */
+	long rss, dirty, anon;
+	int dontfork;
+};
+
+static void end_map(struct mem *m, const struct cur_map *c)
+{
+	if (!c->header[0])
+		return;
+	/* MADV_DONTFORK ("dc"): guest RAM, as VMMs mark it (ember's anonymous
+	 * RAM and the kernel/initrd pages mapped into it: several mappings
+	 * where the host cannot name anonymous memory) */
+	if (c->guest || c->dontfork) {
+		m->guest_kib += c->rss;
+		return;
+	}
+	m->rss_kib += c->rss;
+	m->dirty_kib += c->dirty;
+	m->anon_kib += c->anon;
+	if (c->rss)
+		add_name(m, c->header, c->rss);
+}
+
 /* Sum smaps of pid; 0 on success. */
 static int read_smaps(pid_t pid, struct mem *m)
 {
-	char path[64], line[512], header[512] = "";
+	char path[64], line[512];
+	struct cur_map c;
 	FILE *f;
-	int guest = 0, any = 0;
+	int any = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
 	memset(m, 0, sizeof(*m));
+	memset(&c, 0, sizeof(c));
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long a, b;
 		long v;
 
 		if (sscanf(line, "%lx-%lx ", &a, &b) == 2) {
-			guest = strstr(line, "ember-guest-ram") != NULL ||
-				(guest_min_bytes && b - a >= guest_min_bytes);
-			snprintf(header, sizeof(header), "%s", line);
+			end_map(m, &c);
+			memset(&c, 0, sizeof(c));
+			c.guest = strstr(line, "ember-guest-ram") != NULL ||
+				  (guest_min_bytes && b - a >= guest_min_bytes);
+			snprintf(c.header, sizeof(c.header), "%s", line);
 			any = 1;
 		} else if (sscanf(line, "Rss: %ld kB", &v) == 1) {
-			if (guest) {
-				m->guest_kib += v;
-			} else {
-				m->rss_kib += v;
-				if (v)
-					add_name(m, header, v);
-			}
-		} else if (!guest && (sscanf(line, "Shared_Dirty: %ld kB", &v) == 1 ||
-				      sscanf(line, "Private_Dirty: %ld kB", &v) == 1)) {
-			m->dirty_kib += v;
-		} else if (!guest && sscanf(line, "Anonymous: %ld kB", &v) == 1) {
-			m->anon_kib += v;
+			c.rss += v;
+		} else if (sscanf(line, "Shared_Dirty: %ld kB", &v) == 1 ||
+			   sscanf(line, "Private_Dirty: %ld kB", &v) == 1) {
+			c.dirty += v;
+		} else if (sscanf(line, "Anonymous: %ld kB", &v) == 1) {
+			c.anon += v;
+		} else if (strncmp(line, "VmFlags:", 8) == 0) {
+			c.dontfork = strstr(line, " dc") != NULL;
 		}
 	}
+	end_map(m, &c);
 	fclose(f);
 	return any && m->rss_kib > 0 ? 0 : -1;
 }

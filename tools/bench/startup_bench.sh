@@ -11,7 +11,7 @@
 # smaps is read: "VMM RSS" is every mapping except guest RAM (Firecracker's
 # method); "dirty" is the part of it the process wrote (heap, stacks,
 # relocated data: what each VMM costs beyond the clean page-cache pages of
-# its binary and libc, which every process running them shares). Median [min..max] of STARTUP_BENCH_RUNS runs (default 11), and
+# its binary and libc, which every process running them shares). Median [min..max] of STARTUP_BENCH_RUNS rounds (default 11; each round runs every configuration once, interleaved), and
 # ember/kvmtool ratios of the medians. Also: start -> API socket accepting,
 # and `ember --version` / `--help`.
 #
@@ -98,26 +98,38 @@ fi
 UKI=$TMP/linux.efi
 "$EMBER_ROOT/tools/mkuki.sh" -o "$UKI" -k "$K" -i "$initrd" -c "$CMD" >/dev/null 2>&1 || UKI=""
 
-# A freshly linked binary's page-cache pages are dirty until written back,
-# which smaps would report as the VMM's own dirty memory.
-sync "$EMBER" ${LKVM:+"$LKVM"} 2>/dev/null
+# A freshly written file's page-cache pages (a binary just linked, the UKI
+# and vmlinux made above) are dirty until written back, which smaps would
+# report as the VMM's own dirty memory.
+sync "$EMBER" ${LKVM:+"$LKVM"} ${UKI:+"$UKI"} ${VMLINUX:+"$VMLINUX"} "$initrd" 2>/dev/null
 
-# run NAME VMM ARGS...: RUNS kvmrun samples into $TMP/NAME.txt (one warm-up)
-run() {
+# Every configuration once per round, RUNS rounds (interleaved: the load
+# of the shared host falls on all of them alike); one warm-up round first.
+# cfg NAME VMM ARGS...: add a configuration (its samples go to $TMP/NAME.txt)
+names=()
+cfg() {
 	local name=$1
 	shift
-	"$PROBE" kvmrun "$SHIM" 128 -- "$@" >/dev/null 2>&1
-	for ((i = 0; i < RUNS; i++)); do
-		"$PROBE" kvmrun "$SHIM" 128 -- "$@" >>"$TMP/$name.txt" 2>>"$TMP/err" || true
-	done
+	names+=("$name")
+	printf '%s\0' "$@" >"$TMP/$name.argv"
 }
-ember_run() { run "$1" "$EMBER" run --mem 128M --cpus 1 --console none --no-seccomp "${@:2}"; }
+ember_cfg() { cfg "$1" "$EMBER" run --mem 128M --cpus 1 --console none --no-seccomp "${@:2}"; }
 
-ember_run bz --kernel "$K" --initrd "$initrd" --cmdline "$CMD"
-ember_run bz_measured --kernel "$K" --initrd "$initrd" --cmdline "$CMD" --measured-boot
-[ -n "$VMLINUX" ] && ember_run elf --kernel "$VMLINUX" --initrd "$initrd" --cmdline "$CMD"
-[ -n "$UKI" ] && ember_run uki --kernel "$UKI"
-[ -n "$LKVM" ] && run kvmtool "$LKVM" run -k "$K" -i "$initrd" -m 128 -c 1 -p "$CMD"
+ember_cfg bz --kernel "$K" --initrd "$initrd" --cmdline "$CMD"
+ember_cfg bz_measured --kernel "$K" --initrd "$initrd" --cmdline "$CMD" --measured-boot
+[ -n "$VMLINUX" ] && ember_cfg elf --kernel "$VMLINUX" --initrd "$initrd" --cmdline "$CMD"
+[ -n "$UKI" ] && ember_cfg uki --kernel "$UKI"
+[ -n "$LKVM" ] && cfg kvmtool "$LKVM" run -k "$K" -i "$initrd" -m 128 -c 1 -p "$CMD"
+for ((i = -1; i < RUNS; i++)); do
+	for name in "${names[@]}"; do
+		mapfile -d '' argv <"$TMP/$name.argv"
+		if [ "$i" -lt 0 ]; then
+			"$PROBE" kvmrun "$SHIM" 128 -- "${argv[@]}" >/dev/null 2>&1
+		else
+			"$PROBE" kvmrun "$SHIM" 128 -- "${argv[@]}" >>"$TMP/$name.txt" 2>>"$TMP/err" || true
+		fi
+	done
+done
 
 # st FILE KEY: "median min max"
 st() {
@@ -139,7 +151,7 @@ row() { # LABEL NAME: one line of figures
 	printf '  %-30s %-22s %7s   %-18s %5s\n' "$1" "$cpu" "$wall" "$rss" "$dirty"
 }
 
-echo "kernel $(cat "$kdir/release") bzImage $(($(stat -c %s "$K") >> 10)) KiB, initramfs $(($(stat -c %s "$initrd") >> 10)) KiB; 128 MiB, 1 vCPU, seccomp off; $RUNS runs"
+echo "kernel $(cat "$kdir/release") bzImage $(($(stat -c %s "$K") >> 10)) KiB, initramfs $(($(stat -c %s "$initrd") >> 10)) KiB; 128 MiB, 1 vCPU, seccomp off; $RUNS interleaved rounds, load $(cut -d' ' -f1 /proc/loadavg)"
 echo "exec -> first KVM_RUN         CPU ms (all threads)   wall ms   VMM RSS KiB        dirty"
 row "ember bzImage" bz
 [ -n "$LKVM" ] && row "kvmtool bzImage" kvmtool
@@ -152,8 +164,10 @@ if [ -n "$LKVM" ] && [ -s "$TMP/kvmtool.txt" ]; then
 	kd=$(med "$TMP/kvmtool.txt" dirty_run_kib)
 	echo "ember / kvmtool (medians): CPU bzImage $(ratio "$(med "$TMP/bz.txt" cpu_run_us)" "$kc")," \
 		"measured $(ratio "$(med "$TMP/bz_measured.txt" cpu_run_us)" "$kc")," \
-		"UKI $(ratio "$(med "$TMP/uki.txt" cpu_run_us)" "$kc"); VMM RSS $(ratio "$(med "$TMP/bz.txt" rss_run_kib)" "$kr")," \
-		"its dirty part $(ratio "$(med "$TMP/bz.txt" dirty_run_kib)" "$kd")"
+		"ELF $(ratio "$(med "$TMP/elf.txt" cpu_run_us)" "$kc")," \
+		"UKI $(ratio "$(med "$TMP/uki.txt" cpu_run_us)" "$kc"); VMM RSS bzImage $(ratio "$(med "$TMP/bz.txt" rss_run_kib)" "$kr")," \
+		"ELF $(ratio "$(med "$TMP/elf.txt" rss_run_kib)" "$kr"), UKI $(ratio "$(med "$TMP/uki.txt" rss_run_kib)" "$kr")," \
+		"dirty part $(ratio "$(med "$TMP/bz.txt" dirty_run_kib)" "$kd")"
 else
 	echo "kvmtool: not available (no mirror at $KVMTOOL_REPO): ember's figures alone"
 fi

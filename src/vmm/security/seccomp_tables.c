@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <linux/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -93,6 +94,10 @@
 	ARG_EQ(fallocate, 1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, "balloon: punch hole"), \
 	ARG_EQ(madvise, 2, MADV_REMOVE, "balloon: MADV_REMOVE"),                             \
 	ARG_EQ(fcntl, 1, F_GETFL, "F_GETFL"), ARG_EQ(fcntl, 1, F_SETFL, "F_SETFL"),         \
+	ARG_EQ(fcntl, 1, F_SETLEASE, "kernel/initrd mapped into RAM: lease taken, released"), \
+	ARG_EQ(madvise, 2, MADV_DONTFORK, "guest RAM: not inherited by a fork (passt)"),   \
+	ARG_EQ(madvise, 2, MADV_NOHUGEPAGE, "guest RAM: huge_pages None is 4 KiB pages"),  \
+	ARG_EQ(prctl, 0, PR_SET_VMA, "guest RAM: named ember-guest-ram in smaps"),         \
 	ARG_EQ(tgkill, 2, SECCOMP_KICK_SIGNAL_NR, "SIGRTMIN: vCPU kick"),                            \
 	ARG_EQ(tgkill, 2, SIGTERM, "SIGTERM: re-raised after clean-up"),                      \
 	ARG_EQ(tgkill, 2, SIGINT, "SIGINT: re-raised after clean-up"),                        \
@@ -104,7 +109,7 @@
 /* PUT /snapshot/create on the paused VM: the KVM state of the VM and every
  * vCPU, the memory file (sparse: ftruncate, pwrite of non-zero runs). */
 #define RULES_SNAPSHOT                                                                        \
-	ALLOW(ftruncate), ALLOW(pwrite64), RULES_ARCH_SNAPSHOT, IOCTL(KVM_GET_DIRTY_LOG)
+	ALLOW(ftruncate), ALLOW(pwrite64), /* pagemap: pages never touched skipped */ RULES_ARCH_SNAPSHOT, IOCTL(KVM_GET_DIRTY_LOG)
 
 /* The API thread: poll, accept, HTTP over the Unix socket, the eventfd
  * mailbox to the VMM thread. */
@@ -125,6 +130,7 @@
 	ARG_EQ(madvise, 2, MADV_POPULATE_WRITE, "guest RAM faulted in before a kernel load"), \
 	ARG_EQ(madvise, 2, MADV_POPULATE_READ, "snapshot load: working set mapped"),      \
 	ARG_EQ(fadvise64, 3, POSIX_FADV_WILLNEED, "snapshot load: working set read ahead"), \
+	ARG_EQ(madvise, 2, MADV_HUGEPAGE, "huge_pages Transparent"),                        \
 	ARG_EQ(prctl, 0, PR_SET_NAME, "PR_SET_NAME: thread names"),                          \
 	ARG_EQ(seccomp, 0, SECCOMP_SET_MODE_FILTER, "later threads add their own filter"),  \
 	IOCTL(KVM_GET_API_VERSION), IOCTL(KVM_CHECK_EXTENSION), IOCTL(KVM_CREATE_VM),         \
