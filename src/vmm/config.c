@@ -277,9 +277,6 @@ int config_check_balloon(const struct balloon_cfg *b, const struct machine_cfg *
 		return err_set(
 		    EINVAL, "balloon: amount_mib (%u) is larger than the guest memory (%llu MiB)",
 		    b->amount_mib, (unsigned long long)m->mem_size_mib);
-	if (m && m->huge_pages)
-		return err_set(EINVAL, "balloon: huge pages support is incompatible with memory "
-				       "ballooning");
 	return 0;
 }
 
@@ -490,8 +487,6 @@ int config_validate(const struct vm_config *c)
 	if (c->boot.initrd_path && (r = config_check_file(c->boot.initrd_path, false,
 							  HOST_FILE_REGULAR, "initrd_path")) < 0)
 		return r;
-	if (c->boot.initrd_path && c->machine.huge_pages)
-		return err_set(EINVAL, "huge pages support is incompatible with initrds");
 	if ((r = validate_drives(c)) < 0 || (r = validate_nets(c)) < 0 ||
 	    (r = validate_pmems(c)) < 0 || (r = config_check_device_count(c)) < 0)
 		return r;

@@ -217,13 +217,6 @@ static void put_machine(struct controller *c, struct api_request *q, struct ctl_
 				 "previously set balloon device target size.");
 		return;
 	}
-	if (c->cfg.balloon.present && m.huge_pages) {
-		free(m.cpu_template_name);
-		METRIC_INC(*fails);
-		ctl_refuse(resp, "Machine config error: Firecracker's huge pages "
-				 "support is incompatible with memory ballooning.");
-		return;
-	}
 	if (u->has_cpu_template) {
 		/* A static template (or "None") replaces a custom one. */
 		free(c->cfg.cpu_template_json);
