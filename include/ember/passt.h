@@ -10,6 +10,12 @@
  * away; PR_SET_PDEATHSIG(SIGTERM) covers a passt that hangs. It must run
  * before any seccomp filter is installed (children inherit the filter), so
  * only `ember run` starts passt; API clients give passt_socket.
+ * ember waits until passt is set up before the VM is built: passt writes
+ * its PID (-P) to a FIFO in a fresh directory in $TMPDIR once its options
+ * and sandbox are done; a passt that exits first (a bad option, no user
+ * `nobody` to drop to as root, ...) fails `ember run` with one line naming
+ * its exit status, after passt's own message on stderr (and one that does
+ * neither within PASST_START_TIMEOUT_MS is stopped: an error too).
  *
  * passt_connect (--net passt-socket=PATH, "passt_socket" in the API):
  * connect to a passt the user started (`passt -s PATH`), non-blocking. */
@@ -20,6 +26,8 @@
 #include <sys/types.h>
 
 #include "ember/virtio_net.h"
+
+#define PASST_START_TIMEOUT_MS 30000
 
 /* The passt executable on PATH (or $EMBER_PASST if set) into out. 0 or
  * -ENOENT with a one-line err_set naming the Debian package. */

@@ -3,13 +3,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ember/error.h"
@@ -63,18 +69,106 @@ fail:
 	_exit(127);
 }
 
+/* The FIFO passt writes its PID to (-P) once it is set up: in a fresh
+ * directory others cannot list, writable by passt's user (root's passt
+ * drops to nobody before it opens the file). *rfd: its read end. */
+static int pid_fifo(char *dir, size_t dlen, char *path, size_t plen, int *rfd)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	*rfd = -1;
+	if (snprintf(dir, dlen, "%s/ember-passt-XXXXXX", tmp && *tmp ? tmp : "/tmp") >= (int)dlen)
+		return err_set(ENAMETOOLONG, "--net passt: TMPDIR too long");
+	if (!mkdtemp(dir)) {
+		*dir = 0;
+		return err_set(errno, "--net passt: mkdtemp in %s: %s", tmp && *tmp ? tmp : "/tmp",
+			       strerror(errno));
+	}
+	snprintf(path, plen, "%s/pid", dir);
+	if (chmod(dir, 0711) < 0 || mkfifo(path, 0600) < 0 || chmod(path, 0622) < 0)
+		return err_set(errno, "--net passt: %s: %s", path, strerror(errno));
+	/* a reader first: passt's open for writing then does not block */
+	*rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*rfd < 0)
+		return err_set(errno, "--net passt: %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Until passt has written its PID (it is past its options and set-up) or
+ * has exited (a bad option, no user to drop to, ...: its own message is on
+ * stderr already), at most PASST_START_TIMEOUT_MS. */
+static int wait_started(const char *exe, pid_t p, int rfd)
+{
+	struct pollfd pf[2] = {{.fd = rfd, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
+	uint64_t deadline = now_ms() + PASST_START_TIMEOUT_MS, t;
+	char buf[32];
+	int st, r;
+
+	/* pidfd_open(2) (Linux 5.3): passt's exit as an event; without it,
+	 * its exit is looked for every 100 ms */
+	pf[1].fd = (int)syscall(SYS_pidfd_open, p, 0);
+	for (;;) {
+		if (waitpid(p, &st, WNOHANG) == p) {
+			if (WIFSIGNALED(st))
+				r = err_set(ECHILD,
+					    "--net passt: %s was killed by signal %d at start-up",
+					    exe, WTERMSIG(st));
+			else
+				r = err_set(
+				    ECHILD,
+				    "--net passt: %s exited with status %d at start-up (its "
+				    "own message is above)",
+				    exe, WEXITSTATUS(st));
+			break;
+		}
+		if ((t = now_ms()) >= deadline) {
+			kill(p, SIGTERM);
+			r = err_set(ETIMEDOUT, "--net passt: %s did not start within %d s", exe,
+				    PASST_START_TIMEOUT_MS / 1000);
+			break;
+		}
+		r = poll(pf, 2, pf[1].fd >= 0 ? (int)(deadline - t) : 100);
+		if (r < 0 && errno != EINTR) {
+			r = err_set(errno, "--net passt: poll: %s", strerror(errno));
+			break;
+		}
+		if (r > 0 && (pf[0].revents & (POLLIN | POLLHUP))) {
+			ssize_t n = read(rfd, buf, sizeof(buf));
+
+			if (n > 0 || (n == 0 && (pf[0].revents & POLLHUP))) {
+				r = 0; /* written (or opened and closed): it is running */
+				break;
+			}
+		}
+	}
+	if (pf[1].fd >= 0)
+		close(pf[1].fd);
+	return r;
+}
+
 int passt_start(const struct net_cfg *cfg, int *fd, pid_t *pid)
 {
-	char exe[4096], fdarg[16], fwd[NET_PASST_MAX_FWD][16];
-	char *argv[8 + 2 * NET_PASST_MAX_FWD];
-	int sv[2] = {-1, -1}, ep[2] = {-1, -1}, devnull = -1, argc = 0, e = 0, r;
+	char exe[4096], fdarg[16], fwd[NET_PASST_MAX_FWD][16], dir[4096], pidpath[4200];
+	char *argv[10 + 2 * NET_PASST_MAX_FWD];
+	int sv[2] = {-1, -1}, ep[2] = {-1, -1}, devnull = -1, rfd = -1, argc = 0, e = 0, r;
 	pid_t parent = getpid(), p;
 	ssize_t n;
 
 	*fd = -1;
 	*pid = -1;
+	*dir = 0;
 	if ((r = passt_find(exe, sizeof(exe))) < 0)
 		return r;
+	if ((r = pid_fifo(dir, sizeof(dir), pidpath, sizeof(pidpath), &rfd)) < 0)
+		goto out;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    pipe2(ep, O_CLOEXEC) < 0 || (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
 		r = err_set(errno, "--net passt: %s", strerror(errno));
@@ -92,6 +186,8 @@ int passt_start(const struct net_cfg *cfg, int *fd, pid_t *pid)
 		argv[argc++] = "-t";
 		argv[argc++] = fwd[i];
 	}
+	argv[argc++] = "-P";
+	argv[argc++] = pidpath;
 	argv[argc] = NULL;
 	p = fork();
 	if (p < 0) {
@@ -109,8 +205,13 @@ int passt_start(const struct net_cfg *cfg, int *fd, pid_t *pid)
 	if (n > 0) {
 		r = err_set(e ? e : EIO, "--net passt: cannot run %s: %s", exe,
 			    strerror(e ? e : EIO));
+		waitpid(p, NULL, 0);
 		goto out;
 	}
+	close(sv[1]); /* passt's end: its exit then closes the stream */
+	sv[1] = -1;
+	if ((r = wait_started(exe, p, rfd)) < 0)
+		goto out;
 	*fd = sv[0];
 	*pid = p;
 	sv[0] = -1;
@@ -124,6 +225,12 @@ out:
 	}
 	if (devnull >= 0)
 		close(devnull);
+	if (rfd >= 0)
+		close(rfd);
+	if (*dir) {
+		unlink(pidpath);
+		rmdir(dir);
+	}
 	return r;
 }
 

@@ -7,7 +7,8 @@
 # "args ...", "READY", "arp_request src=MAC who_has=IP", "udp from=IP:PORT
 # payload=...", "EOF" when ember's end closes (then it exits, as passt does).
 #   passt_peer.py --listen PATH         a passt started by the user (-s PATH)
-#   passt_peer.py [passt options] --fd N  as ember starts passt (EMBER_PASST)
+#   passt_peer.py [passt options] --fd N  as ember starts passt (EMBER_PASST);
+#                                       -P FILE: its PID written there when set up
 import os
 import socket
 import struct
@@ -90,6 +91,9 @@ def main():
         s, _ = ls.accept()
     else:
         s = socket.socket(fileno=int(args[args.index('--fd') + 1]))
+        if '-P' in args:
+            with open(args[args.index('-P') + 1], 'w') as f:
+                f.write('%d\n' % os.getpid())
         say('READY')
     serve(s)
 

@@ -7,7 +7,8 @@
 #    exits when the VM ends;
 #  - `--net passt-socket=PATH`: ember connects to a peer listening there;
 #  - `--config-file` with "passt_socket" (the API extension);
-#  - one-line errors: no passt on PATH, nothing listening at the socket;
+#  - one-line errors: no passt on PATH, nothing listening at the socket, a
+#    passt that exits (or is killed) before it is set up (its -P PID file);
 #  - `ember jail` as an ordinary user: one line, it must run as root.
 # The real passt is exercised in tests/nested (runs/passt.sh).
 set -u
@@ -55,7 +56,7 @@ EMBER_PASST=$PEER run_ember spawn run --kernel "$TESTGUEST" --mem 128M --cpus 1 
 	--console "file:$E2E_TMP/spawn.console" --cmdline "$cmdline" \
 	--net "passt,mac=$MAC,forward=8022:22"
 guest_ok "--net passt" "$E2E_TMP/spawn.console" "$log"
-if grep -qE '^args --foreground --quiet --fd [0-9]+ -t 8022:22$' "$log"; then
+if grep -qE '^args --foreground --quiet --fd [0-9]+ -t 8022:22 -P /[^ ]+/pid$' "$log"; then
 	pass "--net passt: $(grep '^args' "$log")"
 else
 	fail "--net passt: passt's arguments: $(grep '^args' "$log")"
@@ -119,6 +120,46 @@ if [ "$RC" -eq 1 ] && [ "$(wc -l <"$ERR")" -eq 1 ] && grep -q "nothing.sock: con
 	pass "no passt at the socket: $(cat "$ERR")"
 else
 	fail "no passt at the socket: exit $RC, $(cat "$ERR")"
+fi
+# A passt that exits at start-up (a bad option, no user `nobody` as root, ...)
+# fails the run: its own message, then ember's line with its status, exit 1,
+# the guest never runs (the console stays empty).
+cat >"$E2E_TMP/passt-dies" <<'SH'
+#!/bin/sh
+echo "passt: unrecognized option '--fd'" >&2
+exit 1
+SH
+chmod +x "$E2E_TMP/passt-dies"
+mkdir -p "$E2E_TMP/tmp"
+TMPDIR=$E2E_TMP/tmp EMBER_PASST=$E2E_TMP/passt-dies run_ember dies run --kernel "$TESTGUEST" --mem 128M \
+	--console "file:$E2E_TMP/dies.console" --cmdline "$cmdline" --net passt
+if [ "$RC" -eq 1 ] && grep -q "^passt: unrecognized option" "$ERR" &&
+	grep -q "passt-dies exited with status 1 at start-up" "$ERR" && [ "$(wc -l <"$ERR")" -eq 2 ] &&
+	[ ! -s "$E2E_TMP/dies.console" ]; then
+	pass "passt exits at start-up: $(tail -n 1 "$ERR") (${MS} ms)"
+else
+	fail "passt exits at start-up: exit $RC, console $(wc -c <"$E2E_TMP/dies.console" 2>/dev/null) bytes"
+	show_file "$ERR"
+fi
+# ... killed by a signal before it is set up: the same
+cat >"$E2E_TMP/passt-killed" <<'SH'
+#!/bin/sh
+kill -KILL $$
+SH
+chmod +x "$E2E_TMP/passt-killed"
+TMPDIR=$E2E_TMP/tmp EMBER_PASST=$E2E_TMP/passt-killed run_ember killed run --kernel "$TESTGUEST" --mem 128M \
+	--console "file:$E2E_TMP/killed.console" --cmdline "$cmdline" --net passt
+if [ "$RC" -eq 1 ] && grep -q "passt-killed was killed by signal 9 at start-up" "$ERR" &&
+	[ "$(wc -l <"$ERR")" -eq 1 ]; then
+	pass "passt killed at start-up: $(cat "$ERR")"
+else
+	fail "passt killed at start-up: exit $RC, $(cat "$ERR")"
+fi
+# nothing left behind in TMPDIR (the FIFO passt writes its PID to)
+if [ -z "$(ls -A "$E2E_TMP/tmp")" ]; then
+	pass "passt: its PID FIFO and directory removed from TMPDIR"
+else
+	fail "passt: left in TMPDIR: $(ls -A "$E2E_TMP/tmp")"
 fi
 echo '{"boot-source": {"kernel_image_path": "'"$TESTGUEST"'"}, "network-interfaces": [{"iface_id": "n", "host_dev_name": "tap0", "passt_socket": "/x"}]}' >"$E2E_TMP/both.json"
 run_ember both --no-api --config-file "$E2E_TMP/both.json"
