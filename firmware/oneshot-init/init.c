@@ -9,7 +9,11 @@
  *  3. makes /dev/console the controlling terminal and stdin/stdout/stderr
  *     of CMD, output without CR/LF translation (the host sees CMD's bytes);
  *  4. runs CMD with the arguments in /ember/argv (NUL-separated), PATH set;
- *  5. reports CMD's exit status (128 + signal if killed) to ember: one byte
+ *     with ONESHOT_STDIN_FILE in the image, CMD's stdin is a vsock stream
+ *     to the host (oneshot_abi.h), /dev/null if that cannot be had; with
+ *     ONESHOT_STDIN_NULL_FILE, /dev/null;
+ *  5. waits until the console has sent all of CMD's output (TCSBRK), then
+ *     reports CMD's exit status (128 + signal if killed) to ember: one byte
  *     to the one-shot exit register (its address in ONESHOT_EXIT_FILE),
  *     through a mapping of /dev/mem, which ends the VM with that status;
  *     powers off if that somehow returns (ember then says no status came).
@@ -34,6 +38,17 @@
 #define EINTR 4
 #define EEXIST 17
 #define SIGCHLD 17
+#define AF_VSOCK 40
+#define SOCK_STREAM 1
+#define VMADDR_CID_HOST 2
+#define SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD 6
+
+/* linux/vm_sockets.h's sockaddr_vm, without the libc headers it wants */
+struct vsock_addr {
+	uint16_t family, reserved1;
+	uint32_t port, cid;
+	uint8_t flags, zero[3];
+};
 
 int main_init(void);
 void _start(void);
@@ -112,6 +127,7 @@ static void write_exit_register(uint8_t v)
 
 static void report(int status)
 {
+	SYS(ioctl, 1, TCSBRK, 1); /* like tcdrain: every byte of CMD's output sent */
 	SYS(sync, 0, 0, 0);
 	write_exit_register((uint8_t)status);
 	SYS5(reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_POWER_OFF, 0, 0);
@@ -188,6 +204,46 @@ static void setup_console(void)
 	}
 }
 
+/* CMD's stdin (fd 0) from the host over vsock when ember asks for it: a
+ * pipe or file on ember's side reaches CMD whole, then EOF. */
+static void stdin_from_host(void)
+{
+	struct vsock_addr a = {
+	    .family = AF_VSOCK, .port = ONESHOT_STDIN_PORT, .cid = VMADDR_CID_HOST};
+	long tv[2] = {600, 0}; /* connect timeout (default 2 s): the host may be slow */
+	long fd, r;
+	int null = 0;
+
+	if (SYS(faccessat, AT_FDCWD, ONESHOT_STDIN_NULL_FILE, 0) == 0) {
+		fd = -2; /* ember's stdin is /dev/null: so is CMD's */
+		null = 1;
+	} else if (SYS(faccessat, AT_FDCWD, ONESHOT_STDIN_FILE, 0) != 0) {
+		return; /* a terminal: the console is CMD's stdin */
+	} else {
+		fd = SYS(socket, AF_VSOCK, SOCK_STREAM, 0);
+	}
+	if (fd >= 0) {
+		SYS5(setsockopt, fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD, tv, sizeof(tv));
+		do
+			r = SYS(connect, fd, &a, sizeof(a));
+		while (r == -EINTR);
+		if (r < 0) {
+			SYS(close, fd, 0, 0);
+			fd = r;
+		}
+	}
+	if (fd < 0) {
+		if (!null)
+			say("ember-init: no vsock stream from the host for stdin; it is /dev/null",
+			    NULL, NULL);
+		fd = SYS(openat, AT_FDCWD, "/dev/null", O_RDONLY);
+	}
+	if (fd > 0) {
+		SYS(dup3, fd, 0, 0);
+		SYS(close, fd, 0, 0);
+	}
+}
+
 int main_init(void)
 {
 	static const char *const envp[] = {
@@ -214,6 +270,7 @@ int main_init(void)
 	if (pid == 0) {
 		SYS(setsid, 0, 0, 0);
 		SYS(ioctl, 0, TIOCSCTTY, 1);
+		stdin_from_host();
 		n = SYS(execve, argv[0], argv, envp);
 		fail("cannot run ", argv[0], n == -ENOENT ? 127 : 126);
 	}

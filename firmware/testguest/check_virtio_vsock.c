@@ -16,8 +16,13 @@
  *      (ember connects to <uds_path>_H) sending "ember-tg-vsock-hello\n",
  *      closed with SHUTDOWN(both) -> RST; and one to H+1, where nobody
  *      listens: RST.
+ *   With tg.vsock_stdin=P instead of 2-4: a one-shot run's stdin as its
+ *   init reads it (oneshot_abi.h): connect to host port P, read until the
+ *   host's SHUTDOWN(SEND), handing credit back as it reads; "vsock0.stdin"
+ *   gives the byte count and their FNV-1a, then the guest writes 0 to the
+ *   one-shot exit register (ember exits 0).
  * Results: vsock0.init, vsock0.listen, vsock0.echo, vsock0.connect,
- * vsock0.refused, vsock0.status, vsock.count. */
+ * vsock0.refused, vsock0.stdin, vsock0.status, vsock.count. */
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_vsock.h>
@@ -35,6 +40,7 @@
 #define REPLY_WAIT_S 5
 #define HOST_CID 2
 #define GUEST_PORT 1234 /* source port of guest-initiated connections */
+#define ONESHOT_EXIT_GPA 0xcffff000UL
 
 static uint8_t vq_mem[3][4096] __attribute__((aligned(4096), section(".noinit")));
 static uint8_t rx_bufs[RX_BUFS][RX_BUF_LEN] __attribute__((aligned(64), section(".noinit")));
@@ -356,6 +362,63 @@ static void guest_connect(struct vs *v, uint32_t hport)
 		  GUEST_PORT + 1, hport + 1, op3);
 }
 
+/* A one-shot run's stdin: everything the host sends on a connection to
+ * host port hport, up to its SHUTDOWN(SEND). */
+static void stdin_read(struct vs *v, uint32_t hport)
+{
+	struct vconn *c = &v->c;
+	struct virtio_vsock_hdr h;
+	uint32_t plen, fnv = 2166136261u, credited = 0;
+	int op, id = -1;
+	bool eof = false;
+
+	memset(c, 0, sizeof(*c));
+	c->local_port = GUEST_PORT;
+	c->peer_port = hport;
+	csend(v, c, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
+	op = wait_reply(v, GUEST_PORT, hport);
+	while (op == VIRTIO_VSOCK_OP_RESPONSE && !eof) {
+		id = rx_next(v, &h, &plen, VSOCK_IDLE_S);
+		if (id < 0)
+			break;
+		if (h.dst_port != GUEST_PORT || h.src_port != hport) {
+			rx_done(v, id);
+			continue;
+		}
+		if (h.op == VIRTIO_VSOCK_OP_RW) {
+			const uint8_t *p = rx_bufs[id] + HDR;
+
+			if (plen > ECHO_BUF - (c->rx_cnt - c->fwd_cnt))
+				v->violation = true; /* beyond the window we gave */
+			for (uint32_t i = 0; i < plen; i++)
+				fnv = (fnv ^ p[i]) * 16777619u;
+			c->rx_cnt += plen;
+			c->fwd_cnt += plen; /* read at once: the room is back */
+		} else if (h.op == VIRTIO_VSOCK_OP_SHUTDOWN) {
+			eof = !!(h.flags & VIRTIO_VSOCK_SHUTDOWN_SEND);
+		} else if (h.op == VIRTIO_VSOCK_OP_RST) {
+			rx_done(v, id);
+			break;
+		}
+		rx_done(v, id);
+		if (h.op == VIRTIO_VSOCK_OP_CREDIT_REQUEST ||
+		    c->fwd_cnt - credited >= ECHO_BUF / 4) {
+			csend(v, c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+			credited = c->fwd_cnt;
+		}
+	}
+	tg_expect(op == VIRTIO_VSOCK_OP_RESPONSE && eof && !v->violation, "vsock0.stdin",
+		  "host port %u: reply op %d, bytes=%u fnv=%08x, end %s, window respected: %s",
+		  hport, op, c->rx_cnt, fnv, eof ? "seen" : "NOT seen",
+		  v->violation ? "NO" : "yes");
+	if (eof)
+		csend(v, c, VIRTIO_VSOCK_OP_SHUTDOWN,
+		      VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND, NULL, 0);
+	/* the one-shot exit register (LAYOUT_ONESHOT_EXIT, include/ember/layout.h):
+	 * ember ends the run with status 0 */
+	*(volatile uint8_t *)ONESHOT_EXIT_GPA = 0;
+}
+
 static uint64_t param(const char *key, uint64_t dflt, bool *given)
 {
 	size_t len;
@@ -377,11 +440,12 @@ static void test_vsock(struct tg_vdev *d)
 {
 	static struct vs v; /* big enough to keep off the stack */
 	const char *why = "";
-	bool cid_given, hp_given;
+	bool cid_given, hp_given, stdin_given;
 	uint64_t want_cid = param("tg.vsock_cid", 0, &cid_given);
 	uint32_t port = (uint32_t)param("tg.vsock_port", 5000, NULL);
 	uint64_t nconns = param("tg.vsock_conns", 1, NULL);
 	uint32_t hport = (uint32_t)param("tg.vsock_hostport", 0, &hp_given);
+	uint32_t sport = (uint32_t)param("tg.vsock_stdin", 0, &stdin_given);
 	unsigned refused = 0, served = 0;
 	long total = 0;
 
@@ -404,6 +468,10 @@ static void test_vsock(struct tg_vdev *d)
 		       v.ev.size, why))
 		return;
 	setup_buffers(&v);
+	if (stdin_given) {
+		stdin_read(&v, sport);
+		return;
+	}
 	tg_ok("vsock0.listen", "echo on port %u, cid %lu, %lu connection(s)", port, v.cid, nconns);
 	while (served < nconns) {
 		long n = serve_one(&v, port, &refused);

@@ -84,6 +84,10 @@ struct oneshot_cfg {
 	char *copy[CFG_ONESHOT_MAX_COPY]; /* --copy PATH */
 	char *modules_dir;		  /* --modules DIR */
 	char *keep_initrd;		  /* --keep-initrd PATH */
+	/* ember's stdin is not a terminal: CMD's stdin comes over vsock, or
+	 * is the guest's /dev/null when ember's is (oneshot_abi.h); set by the
+	 * front-end before oneshot_prepare */
+	bool stdin_vsock, stdin_null;
 };
 
 struct vm_config {

@@ -16,5 +16,15 @@
 /* In the initramfs: the exit register's guest-physical address, "0x" and
  * hex digits and a newline. */
 #define ONESHOT_EXIT_FILE "/ember/exit"
+/* In the initramfs when ember's stdin is a pipe or a file (not a terminal,
+ * not /dev/null): CMD's stdin is then a virtio-vsock stream the init opens to
+ * the host (CID 2) on ONESHOT_STDIN_PORT; ember writes its stdin into it and
+ * shuts it down at the end, so CMD reads every byte, then EOF. Flow control
+ * is vsock's credit. Without vsock in the guest, CMD reads /dev/null. */
+#define ONESHOT_STDIN_FILE "/ember/stdin-vsock"
+#define ONESHOT_STDIN_PORT 1000000000u
+/* In the initramfs when ember's stdin is /dev/null (or closed): CMD's stdin
+ * is the guest's /dev/null, no vsock needed. */
+#define ONESHOT_STDIN_NULL_FILE "/ember/stdin-null"
 
 #endif

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "ember/arch.h"
@@ -77,6 +79,17 @@ static int cmd_run(int argc, char **argv)
 			fprintf(stderr, "ember: %s\n", err_msg());
 		config_free(&cfg);
 		return r < 0 ? EMBER_EXIT_BAD_CONFIG : EMBER_EXIT_OK;
+	}
+	/* a pipe or file reaches CMD whole, then EOF (over vsock); /dev/null
+	 * (or no stdin) is the guest's /dev/null */
+	if (cfg.oneshot.present && !isatty(STDIN_FILENO)) {
+		struct stat st;
+
+		if (fstat(STDIN_FILENO, &st) < 0 ||
+		    (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
+			cfg.oneshot.stdin_null = true;
+		else
+			cfg.oneshot.stdin_vsock = true;
 	}
 	if ((r = oneshot_prepare(&cfg)) < 0 || (r = config_validate(&cfg)) < 0 ||
 	    (r = seccomp_setup(cfg.seccomp_filter, cfg.no_seccomp)) < 0) {

@@ -143,7 +143,7 @@ static void wake_ready(void *opaque, int fd, uint32_t events)
 	start_reading(c);
 }
 
-int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd)
+int console_open(struct vm *vm, const struct console_cfg *cfg, bool read_stdin, int *out_fd)
 {
 	struct console *c;
 	int r, fd;
@@ -172,6 +172,7 @@ int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd)
 	if (!c)
 		return err_set(ENOMEM, "out of memory");
 	c->vm = vm;
+	c->stdin_eof = !read_stdin; /* never read */
 	c->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_efd < 0) {
 		free(c);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -510,6 +512,10 @@ static int build(const struct vm_config *cfg, const struct inputs *in, struct cp
 
 		cpio_add_file(&im.c, ONESHOT_EXIT_FILE, 0644, exit_reg, (size_t)l);
 		cpio_add_file(&im.c, ONESHOT_ARGV_FILE, 0644, argv, alen);
+		if (o->stdin_vsock)
+			cpio_add_file(&im.c, ONESHOT_STDIN_FILE, 0644, "", 0);
+		else if (o->stdin_null)
+			cpio_add_file(&im.c, ONESHOT_STDIN_NULL_FILE, 0644, "", 0);
 		if (in->nmods)
 			cpio_add_file(&im.c, ONESHOT_MODULES_FILE, 0644, modlist, strlen(modlist));
 		if (cpio_finish(&im.c) < 0)
@@ -523,6 +529,32 @@ static int build(const struct vm_config *cfg, const struct inputs *in, struct cp
 		return r;
 	}
 	*out = im.c;
+	return 0;
+}
+
+/* CMD's stdin over vsock: a vsock device if none is configured, its Unix
+ * socket a fresh name in $TMPDIR (removed when the VM ends). */
+static int stdin_vsock(struct vm_config *cfg)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct vsock_cfg *v = &cfg->vsock;
+	uint32_t rnd = 0;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int n;
+
+	if (v->present)
+		return 0; /* the stream is "<uds_path>_<ONESHOT_STDIN_PORT>" */
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
+		rnd = (uint32_t)getpid() * 2654435761u;
+	n = snprintf(path, sizeof(path), "%s/ember-%d-%08x.vsock", tmp && *tmp ? tmp : "/tmp",
+		     (int)getpid(), rnd);
+	/* room for "_<port>" after it */
+	if (n < 0 || (size_t)n + 12 >= sizeof(path))
+		return err_set(ENAMETOOLONG, "one-shot stdin: TMPDIR %s is too long", tmp);
+	if (!(v->uds_path = strdup(path)))
+		return err_set(ENOMEM, "out of memory");
+	v->present = true;
+	v->guest_cid = 3;
 	return 0;
 }
 
@@ -541,6 +573,8 @@ int oneshot_prepare(struct vm_config *cfg)
 		return err_set(EINVAL, "nothing to run after --");
 	if (cfg->boot.initrd_path)
 		return err_set(EINVAL, "--initrd and a command after -- exclude each other");
+	if (o->stdin_vsock && (r = stdin_vsock(cfg)) < 0)
+		return r;
 	if ((r = gather(cfg, &in)) < 0)
 		goto out;
 	/* the cache key: everything the image is made of */
@@ -550,6 +584,9 @@ int oneshot_prepare(struct vm_config *cfg)
 	    (r = measure_add(h, ember_oneshot_init,
 			     (size_t)(ember_oneshot_init_end - ember_oneshot_init))) < 0)
 		goto out_hash;
+	if (o->stdin_vsock || o->stdin_null)
+		r = measure_add(h, o->stdin_vsock ? "stdin-vsock\n" : "stdin-null\n",
+				o->stdin_vsock ? 12 : 11);
 	for (int i = 0; i < o->argc && r == 0; i++)
 		r = measure_add(h, i == 0 ? in.cmd : o->argv[i],
 				strlen(i == 0 ? in.cmd : o->argv[i]) + 1);

@@ -159,7 +159,7 @@ static int setup_legacy_devices(struct vm *vm, const struct vm_config *cfg)
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	serial_init(&vm->serial, -1, serial_irq, vm);
-	if ((r = console_open(vm, &cfg->console, &out_fd)) < 0)
+	if ((r = console_open(vm, &cfg->console, !cfg->oneshot.stdin_vsock, &out_fd)) < 0)
 		return r;
 	vm->serial.out_fd = out_fd;
 	if (cfg->console.rate_limiter.present)
@@ -259,6 +259,9 @@ int vm_build(const struct vm_config *cfg, struct event_loop *el, int mem_fd, str
 	if ((r = setup_legacy_devices(vm, cfg)) < 0)
 		goto fail;
 	if ((r = vm_setup_device_memory(vm, cfg)) < 0 || (r = vm_setup_virtio_devices(vm, cfg)) < 0)
+		goto fail;
+	if (cfg->oneshot.present && cfg->oneshot.stdin_vsock &&
+	    (r = oneshot_stdin_open(vm, cfg->vsock.uds_path)) < 0)
 		goto fail;
 	if (boot && (r = vm_load_guest(vm, cfg, &bs)) < 0)
 		goto fail;
@@ -456,8 +459,10 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 	}
 	vm_destroy_virtio_devices(vm);
-	if (vm->el)
+	if (vm->el) {
+		oneshot_stdin_close(vm);
 		console_close(vm);
+	}
 	if (vm->exit_efd >= 0) {
 		el_remove(vm->el, vm->exit_efd);
 		close(vm->exit_efd);

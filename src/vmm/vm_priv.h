@@ -38,6 +38,7 @@ struct vcpu {
 };
 
 struct console;
+struct oneshot_stdin;
 struct virtio_dev;
 
 /* One virtio-mmio slot: arch_virtio_addr(slot), interrupt arch_virtio_irq(slot). */
@@ -69,6 +70,8 @@ struct vm {
 	pthread_mutex_t boot_timer_lock;
 	atomic_int oneshot_status; /* one-shot: CMD's status from the exit port, or -1 */
 	struct console *console;
+	/* one-shot runs: stdin over vsock (oneshot_stdin.c) */
+	struct oneshot_stdin *oneshot_stdin;
 	int serial_out_fd; /* file console: owned */
 
 	struct vm_vdev vdevs[ARCH_VIRTIO_MAX_DEVICES];
@@ -133,8 +136,14 @@ int vm_load_guest(struct vm *vm, const struct vm_config *cfg, struct arch_boot *
 int vm_genid_new(struct vm *vm);
 void vm_genid_notify(struct vm *vm);
 
-/* console.c: host side of the serial console */
-int console_open(struct vm *vm, const struct console_cfg *cfg, int *out_fd);
+/* console.c: host side of the serial console; read_stdin false leaves
+ * stdin alone (one-shot runs that send it over vsock) */
+int console_open(struct vm *vm, const struct console_cfg *cfg, bool read_stdin, int *out_fd);
 void console_close(struct vm *vm);
+
+/* oneshot_stdin.c: a one-shot run's stdin to CMD over vsock, through the
+ * stream the guest opens to "<uds_path>_<ONESHOT_STDIN_PORT>" */
+int oneshot_stdin_open(struct vm *vm, const char *uds_path);
+void oneshot_stdin_close(struct vm *vm);
 
 #endif

@@ -358,6 +358,34 @@ static void test_prepare_and_cache(void **state)
 	assert_int_equal(oneshot_prepare(&cfg), -EINVAL);
 	free(cfg.boot.initrd_path);
 	cfg.boot.initrd_path = NULL;
+	/* --copy: a dynamically linked program (this test) with its shared
+	 * objects (libcjson is linked dynamically), in yet another image */
+	char self[PATH_MAX];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(sl > 0);
+	self[sl] = 0;
+	cfg.oneshot.copy[cfg.oneshot.ncopy++] = strdup(self);
+	assert_int_equal(oneshot_prepare(&cfg), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "cpio --quiet -it < %s | grep -cxE '%s|(usr/)?lib/x86_64-linux-gnu/libcjson.so.1'",
+		 cfg.boot.initrd_path, self + 1);
+	f = popen(cmd, "r");
+	count = 0;
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &count), 1);
+	pclose(f);
+	assert_int_equal(count, 2);
+	free(cfg.boot.initrd_path);
+	cfg.boot.initrd_path = NULL;
+	/* a --copy that does not exist: an error before boot */
+	free(cfg.oneshot.copy[0]);
+	cfg.oneshot.copy[0] = strdup("/nonexistent-ember-copy");
+	assert_true(oneshot_prepare(&cfg) < 0);
+	assert_non_null(strstr(err_msg(), "/nonexistent-ember-copy"));
+	assert_null(strchr(err_msg(), '\n'));
+	assert_null(cfg.boot.initrd_path);
+	free(cfg.oneshot.copy[0]);
+	cfg.oneshot.ncopy = 0;
 	/* errors before boot */
 	argv0 = cfg.oneshot.argv[0];
 	cfg.oneshot.argv[0] = strdup("ember-no-such-command");
@@ -372,6 +400,99 @@ static void test_prepare_and_cache(void **state)
 	config_free(&cfg);
 }
 
+static int count_entries(const char *cpio, const char *re)
+{
+	char cmd[2 * PATH_MAX];
+	int count = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "cpio --quiet -it < %s | grep -cxE '%s'", cpio, re);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &count), 1);
+	pclose(f);
+	return count;
+}
+
+/* stdin not a terminal: CMD's stdin over vsock. A vsock device appears
+ * (CID 3, its socket a fresh name in TMPDIR) with its modules; the image
+ * marks the mode (and is another image); a configured vsock is kept.
+ * ember's stdin /dev/null: the guest's, no device. */
+static void test_stdin_vsock(void **state)
+{
+	struct vm_config cfg;
+	char mods[PATH_MAX], dep[PATH_MAX + 16], plain[PATH_MAX], prefix[PATH_MAX];
+	const char *names[8];
+
+	(void)state;
+	setenv("XDG_CACHE_HOME", tmpdir, 1);
+	setenv("TMPDIR", tmpdir, 1);
+	snprintf(mods, sizeof(mods), "%s/mods", tmpdir);
+	mkdir(mods, 0755);
+	snprintf(dep, sizeof(dep), "%s/modules.dep", mods);
+	write_file(dep, "", 0, 0644);
+	config_init(&cfg);
+	cfg.oneshot.present = true;
+	cfg.oneshot.argc = 1;
+	cfg.oneshot.argv = calloc(2, sizeof(char *));
+	cfg.oneshot.argv[0] = strdup("cat");
+	cfg.oneshot.modules_dir = strdup(mods);
+	assert_int_equal(oneshot_prepare(&cfg), 0);
+	assert_false(cfg.vsock.present);
+	assert_int_equal(count_entries(cfg.boot.initrd_path, "ember/stdin-vsock"), 0);
+	snprintf(plain, sizeof(plain), "%s", cfg.boot.initrd_path);
+	free(cfg.boot.initrd_path);
+	cfg.boot.initrd_path = NULL;
+
+	cfg.oneshot.stdin_vsock = true;
+	assert_int_equal(oneshot_prepare(&cfg), 0);
+	assert_true(cfg.vsock.present);
+	assert_int_equal(cfg.vsock.guest_cid, 3);
+	snprintf(prefix, sizeof(prefix), "%s/ember-", tmpdir);
+	assert_true(strncmp(cfg.vsock.uds_path, prefix, strlen(prefix)) == 0);
+	assert_int_equal(access(cfg.vsock.uds_path, F_OK), -1); /* made at boot */
+	assert_int_equal(oneshot_module_names(&cfg, names, 8), 2);
+	assert_string_equal(names[1], "vmw_vsock_virtio_transport");
+	assert_string_not_equal(cfg.boot.initrd_path, plain);
+	assert_int_equal(count_entries(cfg.boot.initrd_path, "ember/stdin-vsock|init|ember/argv"),
+			 3);
+	free(cfg.boot.initrd_path);
+	cfg.boot.initrd_path = NULL;
+	config_free(&cfg);
+
+	/* ember's stdin is /dev/null: the guest's /dev/null, no vsock */
+	config_init(&cfg);
+	cfg.oneshot.present = true;
+	cfg.oneshot.stdin_null = true;
+	cfg.oneshot.argc = 1;
+	cfg.oneshot.argv = calloc(2, sizeof(char *));
+	cfg.oneshot.argv[0] = strdup("cat");
+	cfg.oneshot.modules_dir = strdup(mods);
+	assert_int_equal(oneshot_prepare(&cfg), 0);
+	assert_false(cfg.vsock.present);
+	assert_string_not_equal(cfg.boot.initrd_path, plain);
+	assert_int_equal(count_entries(cfg.boot.initrd_path, "ember/stdin-(null|vsock)"), 1);
+	assert_int_equal(count_entries(cfg.boot.initrd_path, "ember/stdin-null"), 1);
+	config_free(&cfg);
+
+	/* the user's vsock device carries it ("<uds_path>_<port>") */
+	config_init(&cfg);
+	cfg.oneshot.present = true;
+	cfg.oneshot.stdin_vsock = true;
+	cfg.oneshot.argc = 1;
+	cfg.oneshot.argv = calloc(2, sizeof(char *));
+	cfg.oneshot.argv[0] = strdup("cat");
+	cfg.oneshot.modules_dir = strdup(mods);
+	cfg.vsock.present = true;
+	cfg.vsock.guest_cid = 7;
+	cfg.vsock.uds_path = strdup("/run/user.vsock");
+	assert_int_equal(oneshot_prepare(&cfg), 0);
+	assert_int_equal(cfg.vsock.guest_cid, 7);
+	assert_string_equal(cfg.vsock.uds_path, "/run/user.vsock");
+	config_free(&cfg);
+	unsetenv("TMPDIR");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +500,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_hostile), cmocka_unit_test(test_missing_library),
 	    cmocka_unit_test(test_script),	  cmocka_unit_test(test_modules),
 	    cmocka_unit_test(test_module_names),  cmocka_unit_test(test_prepare_and_cache),
+	    cmocka_unit_test(test_stdin_vsock),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -185,6 +185,24 @@ mv "$l1$(readlink -f "$EMBER")" "$l1/bin/ember"
 passt=$(command -v passt) || die "passt not found (make setup installs it)"
 copy_with_libs "$l1" "$(readlink -f "$passt")"
 [ -e "$l1/usr/bin/passt" ] || { mkdir -p "$l1/usr/bin" && mv "$l1$(readlink -f "$passt")" "$l1/usr/bin/passt"; }
+# L2's kernel modules as a Debian system keeps them (/lib/modules/RELEASE with
+# modules.dep; L1 runs the same kernel): `ember run -- CMD` in the oneshot run
+# finds the modules of its devices there (vsock: CMD's stdin from a pipe)
+mt=$l1/lib/modules/$release
+mkdir -p "$mt/kernel"
+while read -r m; do
+	cp "$kdir/modules/$m.ko" "$mt/kernel/"
+done <"$kdir/modules.load"
+python3 - "$mt" <<-'PY'
+	import os, re, sys
+	mt = sys.argv[1]
+	with open(os.path.join(mt, "modules.dep"), "w") as dep:
+	    for f in sorted(os.listdir(os.path.join(mt, "kernel"))):
+	        d = open(os.path.join(mt, "kernel", f), "rb").read()
+	        m = re.search(rb"(?:^|\0)depends=([^\0]*)\0", d)
+	        names = [n for n in (m.group(1).decode().split(",") if m else []) if n]
+	        dep.write("kernel/%s:%s\n" % (f, "".join(" kernel/%s.ko" % n for n in names)))
+PY
 # a dynamically linked program for the oneshot run (ember finds its libraries)
 gcc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$out/nt-dyn" "$EMBER_ROOT/tests/nested/nt-dyn.c"
 copy_with_libs "$l1" "$out/nt-dyn"

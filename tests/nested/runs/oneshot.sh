@@ -1,6 +1,8 @@
 # L1 side of the `oneshot` run (sourced by l1-init.sh): `ember run --kernel K
 # -- CMD [ARGS...]` builds an initramfs from L1's own files and exits with
 # CMD's status. No L2 part: the guest runs CMD itself, under ember's init.
+# ember's stdin is /dev/null, or the output of the command in oneshot_feed
+# (a pipe), or the file oneshot_file.
 oneshot_run() { # NAME SECONDS ARGS...: stdout in /tmp/oneshot-NAME.out
 	name=$1 secs=$2
 	shift 2
@@ -8,8 +10,13 @@ oneshot_run() { # NAME SECONDS ARGS...: stdout in /tmp/oneshot-NAME.out
 	t0=$(up) tries=0
 	# (repeated after an L2 triple fault: tests/nested/README.md, known problems)
 	while :; do
-		timeout "$secs" ember run --kernel /l2/vmlinuz --mem 128M "$@" \
-			</dev/null >/tmp/oneshot-$name.out 2>/tmp/oneshot-$name.err
+		if [ -n "${oneshot_feed:-}" ]; then
+			eval "$oneshot_feed" | timeout "$secs" ember run --kernel /l2/vmlinuz --mem 128M \
+				"$@" >/tmp/oneshot-$name.out 2>/tmp/oneshot-$name.err
+		else
+			timeout "$secs" ember run --kernel /l2/vmlinuz --mem 128M "$@" \
+				<"${oneshot_file:-/dev/null}" >/tmp/oneshot-$name.out 2>/tmp/oneshot-$name.err
+		fi
 		rc=$?
 		tries=$((tries + 1))
 		[ "$rc" = 2 ] && grep -q 'guest triple fault' /tmp/oneshot-$name.err && [ $tries -lt 3 ] ||
@@ -35,6 +42,30 @@ run_oneshot() {
 	else
 		R FAIL oneshot-dynamic "exit $rc, stdout '$(head -c 200 /tmp/oneshot-dyn.out | tr '\n\r' '|~')'"
 	fi
+	# the host's stdin reaches CMD whole, then its end (over vsock): through
+	# a pipe (hi and 4 KiB of every byte value: CR, ^C, ^D, 0xff among them),
+	# and from a file (1 MiB: more than the socket's buffer and vsock's credit)
+	nt gen 41 4K >/tmp/oneshot-bin4k
+	oneshot_feed='{ echo hi; cat /tmp/oneshot-bin4k; }'
+	oneshot_run cat 300 -- cat
+	oneshot_feed=
+	{ echo hi; cat /tmp/oneshot-bin4k; } >/tmp/oneshot-cat.want
+	if [ "$rc" = 0 ] && cmp -s /tmp/oneshot-cat.out /tmp/oneshot-cat.want; then
+		R PASS oneshot-stdin-pipe "{ echo hi; 4 KiB binary; } | ember run -- cat: printed every byte back, exited 0 at the pipe's end ($(echo "$(up) - $t0" | bc) s)"
+	else
+		R FAIL oneshot-stdin-pipe "exit $rc, $(wc -c </tmp/oneshot-cat.out) bytes out of $(wc -c </tmp/oneshot-cat.want), first line '$(head -n 1 /tmp/oneshot-cat.out | head -c 80 | tr '\r' '~')'"
+	fi
+	nt gen 42 1M >/tmp/oneshot-bin1m
+	want=$(sha256sum </tmp/oneshot-bin1m | cut -d' ' -f1)
+	oneshot_file=/tmp/oneshot-bin1m
+	oneshot_run sha 300 -- sha256sum
+	oneshot_file=
+	if [ "$rc" = 0 ] && [ "$(tr -d '\r' </tmp/oneshot-sha.out)" = "$want  -" ]; then
+		R PASS oneshot-stdin-file "ember run -- sha256sum < (1 MiB file): L1's sha256, exited 0 ($(echo "$(up) - $t0" | bc) s)"
+	else
+		R FAIL oneshot-stdin-file "exit $rc, stdout '$(head -c 120 /tmp/oneshot-sha.out | tr '\n\r' '|~')', want $want"
+	fi
+	rm -f /tmp/oneshot-bin4k /tmp/oneshot-bin1m /tmp/oneshot-cat.want
 	# errors before anything boots: one line each
 	oneshot_run nobin 60 -- /nonexistent/cmd
 	nobin_rc=$rc nobin_err=$(cat /tmp/oneshot-nobin.err)
