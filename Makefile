@@ -232,7 +232,7 @@ e2e-linux-short: $(EMBER)
 # NESTED_ONLY=RUN,RUN picks runs (tests/nested/runs/RUN.sh); tests/nested/README.md
 # make test runs the runs that have been stable (tests/nested/README.md has
 # the measurements); add a new run here once it is.
-NESTED_TEST_RUNS ?= main,elf,uki,fpr,panic,jail,oneshot,mmds,cpu,huge,devices,passt,devcli
+NESTED_TEST_RUNS ?= main,elf,uki,fpr,panic,jail,oneshot,mmds,cpu,huge,devices,passt,devcli,snapshot
 .PHONY: nested
 nested: setup $(EMBER)
 	$(Q)BUILD=$(BUILD) NESTED_ONLY=$(NESTED_ONLY) NESTED_PASST_MIB=$(NESTED_PASST_MIB) tools/nested/run.sh

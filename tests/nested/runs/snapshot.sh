@@ -11,15 +11,25 @@
 # drive path being a symlink repointed between loads).
 snap_api() { nt http "$snap_sock" "$@"; }
 snap_wait() { nt wait "$1" "$2" "${3:-120}" >/dev/null; }
-# snap_counts CONSOLE: the NT-COUNT numbers, one a line
-snap_counts() { tr -d '\r' <"$1" | sed -n 's/^NT-COUNT \([0-9]*\)$/\1/p'; }
-# snap_consecutive CONSOLE FIRST: every count follows the previous, from FIRST
+# snap_counts CONSOLE...: the NT-COUNT numbers of the consoles read as one
+# stream, one a line. The pause can fall in the middle of a line (the guest
+# writes it byte by byte; L1 pauses as soon as it sees "NT-COUNT 10"): the
+# restored guest prints the rest of it, so the cold boot's console and the
+# restored one's join into whole lines; an unfinished last line is left out
+# (the marker spoils it).
+snap_counts() { { cat "$@"; echo '#end'; } | tr -d '\r' | sed -n 's/^NT-COUNT \([0-9][0-9]*\)$/\1/p'; }
+# snap_consecutive CONSOLE: the cold boot's console and CONSOLE (a restored
+# guest's) count 1, 2, 3, ... without a gap or a repeat, past the snapshot
 snap_consecutive() {
-	snap_counts "$1" | awk -v w="$2" '$1 != w { exit 1 } { w++ } END { exit NR ? 0 : 1 }'
+	snap_counts /tmp/snapA.con "$1" | awk -v l="$last" '$1 != NR { bad = 1; exit } END { exit bad || NR <= l }'
 }
 # snap_private PID: "CLEAN DIRTY" KiB of the process's private pages (smaps_rollup)
 snap_private() {
 	awk '/^Private_Clean:/ { c = $2 } /^Private_Dirty:/ { d = $2 } END { print c + 0, d + 0 }' /proc/$1/smaps_rollup 2>/dev/null || echo "0 0"
+}
+# snap_where: where in its output the cold-booted guest was paused
+snap_where() {
+	[ "$(tail -c 1 /tmp/snapA.con | od -An -tx1 | tr -d ' ')" = 0a ] && echo "at a line end" || echo "mid-line"
 }
 snap_genids() { tr -d '\r' <"$1" | sed -n 's/^NT-GENID \([0-9a-f]*\) changed.*/\1/p'; }
 # snap_ember NAME: a fresh ember in API mode, console /tmp/NAME.con, its input
@@ -60,7 +70,10 @@ run_snapshot() {
 	ember --api-sock /tmp/snapA.sock --config-file /tmp/snap.json </dev/null >$con 2>$errf &
 	epid=$!
 	rc=0 stalled=0
-	if ! snap_wait $con "NT-COUNT 10" 300; then
+	# (until the count or ember's end: a guest that died at boot is retried
+	# at once, not after the full 300 s)
+	snap_booted() { grep -aq 'NT-COUNT 10' $con || gone $epid; }
+	if ! wait_until 300 snap_booted || ! grep -aq 'NT-COUNT 10' $con; then
 		stalled=1
 		kill $epid
 		wait $epid
@@ -105,8 +118,8 @@ run_snapshot() {
 	fi
 	grep -a 'vCPU [0-9]* restored' $errf | sed 's/^.*\] /NT-L1: /'
 	step snapshot-counter
-	if snap_wait $con "NT-COUNT $((last + 3))" 120 && snap_consecutive $con $((last + 1)); then
-		R PASS snapshot-counter "in a fresh ember the count went on at $((last + 1)) (killed at $last)"
+	if snap_wait $con "NT-COUNT $((last + 3))" 120 && snap_consecutive $con; then
+		R PASS snapshot-counter "in a fresh ember the count went on at $((last + 1)) (killed at $last, paused $(snap_where))"
 	else
 		R FAIL snapshot-counter "after the load: $(snap_counts $con | head -n 3 | tr '\n' ' ') (killed at $last)"
 	fi
@@ -140,10 +153,13 @@ run_snapshot() {
 	step snapshot-end
 	wait_until 120 gone $spid || kill $spid
 	wait $spid
-	rc=$?
+	rrc=$?
 	hide_console
 	exec 9>&-
-	diagnose $rc $errf $con
+	diagnose $rrc $errf $con
+	# A fault of the restored guest is what this run looks for: it fails the
+	# checks above and is not retried (`retrying` repeats a boot that failed)
+	rc=0
 	results_from $con
 	final=$(tr -d '\r' <$con | sed -n 's/^NT-L2: final count \([0-9]*\),.*/\1/p')
 	if out=$($E2/e2fsck -fn /tmp/snap.img 2>&1) &&
@@ -169,7 +185,7 @@ run_snapshot() {
 	step snapshot-clones-check
 	for i in 1 2 3 4; do
 		c=/tmp/snapC$i.con
-		if snap_wait $c "NT-COUNT $((last + 3))" 180 && snap_consecutive $c $((last + 1)) &&
+		if snap_wait $c "NT-COUNT $((last + 3))" 180 && snap_consecutive $c &&
 			snap_wait $c "vsock-hold: connection 2 up" 60 && snap_wait $c "NT-GENID" 30; then
 			ok=$((ok + 1))
 			ids="$ids $(snap_genids $c | head -n 1)"
