@@ -146,7 +146,9 @@ balloon() {
 
 # ---- pause/resume: a counter runs while L1 pauses and resumes the VM ----
 pause() {
-	(i=0; while :; do i=$((i + 1)); echo $i >/tmp/count; echo "NT-TICK $i"; usleep 100000; done) &
+	# (the count replaced by a rename: a reader never sees the file truncated
+	# and not yet written, which failed pause-l2-state once as "counter 2 -> ")
+	(i=0; while :; do i=$((i + 1)); echo $i >/tmp/count.n; mv /tmp/count.n /tmp/count; echo "NT-TICK $i"; usleep 100000; done) &
 	tpid=$!
 	wait_until 30 [ -s /tmp/count ]
 	c0=$(cat /tmp/count)
