@@ -10,8 +10,9 @@
 #   NESTED_A64_FULL=0: without the vsock and balloon checks, which take
 #   minutes under TCG, and 1 MiB each way over TCP instead of 4 (make test
 #   runs it so; make nested-aarch64 runs all). NESTED_A64_TCP=SIZE (0: none),
-#   NESTED_A64_ONESHOT=0|1: the one-shot runs (`ember run -- CMD`; default:
-#   with the full set), NESTED_A64_JAIL=0|1: the boot under ember jail
+#   NESTED_A64_ONESHOT=0|1|2: the one-shot runs (`ember run -- CMD`): none,
+#   the shell one (make test), also the dynamically linked one (the full
+#   set), NESTED_A64_JAIL=0|1: the boot under ember jail
 #   (default 1), NESTED_TIMEOUT (wall-clock limit, s).
 #   NESTED_A64_BOOTBENCH=K: no tests, only K timed one-shot boots (make bench,
 #   tools/bench/nested-boot_bench.sh reads the serial log).
@@ -24,8 +25,7 @@ full=${NESTED_A64_FULL:-1}
 # under TCG on a loaded host, L1 -> L2 at ~0.4 (tests/nested/README.md)
 tcp=${NESTED_A64_TCP:-$([ "$full" = 1 ] && echo 4M || echo 1M)}
 FULL_ONLY=" a64-vsock-h2g a64-vsock-g2h a64-balloon "
-oneshot=${NESTED_A64_ONESHOT:-$full} jail=${NESTED_A64_JAIL:-1}
-ONESHOT_CHECKS=" a64-oneshot-sh a64-oneshot-dynamic "
+oneshot=${NESTED_A64_ONESHOT:-$([ "$full" = 1 ] && echo 2 || echo 1)} jail=${NESTED_A64_JAIL:-1}
 JAIL_CHECKS=" a64-jail a64-jail-userspace a64-jail-blk a64-reboot-exit0 "
 ember=$EMBER_ROOT/$A64/ember
 T=$EMBER_ROOT/tests/nested/aarch64
@@ -110,7 +110,8 @@ pass=0 fail=0
 while read -r check what; do
 	case $check in ''|'#'*) continue ;; esac
 	[ "$full" = 1 ] || [[ $FULL_ONLY != *" $check "* ]] || continue
-	[ "$oneshot" = 1 ] || [[ $ONESHOT_CHECKS != *" $check "* ]] || continue
+	[ "$oneshot" -ge 1 ] || [ "$check" != a64-oneshot-sh ] || continue
+	[ "$oneshot" -ge 2 ] || [ "$check" != a64-oneshot-dynamic ] || continue
 	[ "$jail" = 1 ] || [[ $JAIL_CHECKS != *" $check "* ]] || continue
 	[ "$tcp" != 0 ] || [[ " a64-net-tcp-out a64-net-tcp-in " != *" $check "* ]] || continue
 	lines=$(grep -a "^NT-RESULT [A-Z]* $check: " <<<"$clean" || true)
