@@ -470,3 +470,24 @@ size_t netfix_tcp4_frame(uint8_t *buf, size_t len, const uint8_t src[6], const u
 	tcp[17] = (uint8_t)c;
 	return len;
 }
+
+int netfix_peer_read(struct netfix *f, void *buf, size_t len, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = recv(f->peer, (uint8_t *)buf + got, len - got, MSG_DONTWAIT);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return -EPIPE;
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
+		el_run_once(&f->d.el, 10);
+	}
+	return 0;
+}

@@ -69,6 +69,10 @@ int netfix_tx(struct netfix *f, const struct virtio_net_hdr_v1 *hdr, const void 
 	      uint32_t *used_len);
 
 /* ---- host side ---- */
+/* Stream backend: exactly len bytes from f->peer within timeout_ms, the
+ * device's event loop run meanwhile (it may be waiting to send the rest);
+ * -EPIPE if the device's end closed, -ETIMEDOUT. */
+int netfix_peer_read(struct netfix *f, void *buf, size_t len, int timeout_ms);
 /* A test frame: broadcast destination, source src, NETFIX_ETHERTYPE, then
  * len - 14 payload bytes from seed; returns len. */
 size_t netfix_frame(uint8_t *buf, size_t len, const uint8_t src[6], uint32_t seed);

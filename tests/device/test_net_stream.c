@@ -92,41 +92,18 @@ static void peer_send_frame(struct netfix *f, const void *p, size_t len)
 	peer_write(f, p, len);
 }
 
-/* Exactly len bytes from the peer's end, or -ETIMEDOUT; runs the device's
- * event loop meanwhile (it may be waiting to send the rest). */
-static int peer_read(struct netfix *f, void *buf, size_t len, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	size_t got_len = 0;
-
-	while (got_len < len) {
-		ssize_t r = recv(f->peer, (uint8_t *)buf + got_len, len - got_len, MSG_DONTWAIT);
-
-		if (r > 0) {
-			got_len += (size_t)r;
-			continue;
-		}
-		if (r == 0)
-			return -EPIPE;
-		if (now_ms() > deadline)
-			return -ETIMEDOUT;
-		el_run_once(&f->d.el, 10);
-	}
-	return 0;
-}
-
 /* One frame as the peer receives it: its length, the bytes in buf. */
 static int peer_recv_frame(struct netfix *f, void *buf, size_t cap)
 {
 	uint32_t be, len;
-	int r = peer_read(f, &be, sizeof(be), WAIT_MS);
+	int r = netfix_peer_read(f, &be, sizeof(be), WAIT_MS);
 
 	if (r < 0)
 		return r;
 	len = be32toh(be);
 	if (len > cap)
 		return -EMSGSIZE;
-	r = peer_read(f, buf, len, WAIT_MS);
+	r = netfix_peer_read(f, buf, len, WAIT_MS);
 	return r < 0 ? r : (int)len;
 }
 

@@ -167,36 +167,6 @@ static void test_balloon_state(void **state)
 	balloon_fix_fini(&f);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Exactly len bytes from the stream peer, the device's loop run meanwhile. */
-static int peer_read(struct netfix *f, void *buf, size_t len)
-{
-	int64_t deadline = now_ms() + VDRV_WAIT_MS;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t r = recv(f->peer, (uint8_t *)buf + got, len - got, MSG_DONTWAIT);
-
-		if (r > 0) {
-			got += (size_t)r;
-			continue;
-		}
-		if (r == 0)
-			return -EPIPE;
-		if (now_ms() > deadline)
-			return -ETIMEDOUT;
-		el_run_once(&f->d.el, 10);
-	}
-	return 0;
-}
-
 /* virtio-net (stream backend, passt's framing): two tx frames and four rx
  * buffers posted, nothing kicked; the restored device on a new peer (the
  * load's own backend) sends both frames in order, byte for byte, and a frame
@@ -218,8 +188,8 @@ static void test_net_mid_traffic(void **state)
 	/* traffic before: the saved indices are past it */
 	netfix_frame(frame[0], LEN, f.mac, 1);
 	assert_int_equal(netfix_tx(&f, &no_hdr, frame[0], LEN, NULL), 0);
-	assert_int_equal(peer_read(&f, &be, sizeof(be)), 0);
-	assert_int_equal(peer_read(&f, got, LEN), 0);
+	assert_int_equal(netfix_peer_read(&f, &be, sizeof(be), VDRV_WAIT_MS), 0);
+	assert_int_equal(netfix_peer_read(&f, got, LEN, VDRV_WAIT_MS), 0);
 	assert_int_equal(netfix_post_rx(&f, 1, 2048, false), 0);
 	be = htobe32(LEN);
 	assert_int_equal(write(f.peer, &be, sizeof(be)), (ssize_t)sizeof(be));
@@ -240,9 +210,9 @@ static void test_net_mid_traffic(void **state)
 	f.net = n2;
 	f.peer = sv[1];
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(peer_read(&f, &be, sizeof(be)), 0);
+		assert_int_equal(netfix_peer_read(&f, &be, sizeof(be), VDRV_WAIT_MS), 0);
 		assert_int_equal(be32toh(be), LEN);
-		assert_int_equal(peer_read(&f, got, LEN), 0);
+		assert_int_equal(netfix_peer_read(&f, got, LEN, VDRV_WAIT_MS), 0);
 		assert_memory_equal(got, frame[i], LEN);
 	}
 	for (int i = 0; i < 2; i++) {
