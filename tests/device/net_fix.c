@@ -10,6 +10,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -209,6 +210,23 @@ void netfix_fini(struct netfix *f)
 		close(f->peer);
 	f->pkt = f->pkt_vnet = f->peer = -1;
 	vdrv_destroy(&f->d);
+}
+
+int netfix_teardown(void **state)
+{
+	struct netfix *f = *state;
+
+	netfix_fini(f);
+	free(f);
+	return 0;
+}
+
+struct metrics_net netfix_counters(struct netfix *f)
+{
+	struct metrics_net m;
+
+	virtio_net_get_counters(f->net, &m);
+	return m;
 }
 
 /* ---- guest side ---- */

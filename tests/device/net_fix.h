@@ -48,6 +48,10 @@ int netfix_init(struct netfix *f, struct net_cfg *cfg, uint64_t want, uint16_t q
  * f->peer (blocking) the test's end playing passt. No namespace needed. */
 int netfix_init_stream(struct netfix *f, struct net_cfg *cfg, uint64_t want, uint16_t qsize);
 void netfix_fini(struct netfix *f);
+/* A cmocka teardown for a fixture the set-up allocated: fini and free. */
+int netfix_teardown(void **state);
+/* The device's counters now. */
+struct metrics_net netfix_counters(struct netfix *f);
 
 /* ---- guest side ---- */
 /* Post n receive buffers of size bytes each (one descriptor each, or split

@@ -40,16 +40,6 @@ static struct balloon_fix *fix_new(const struct balloon_cfg *cfg, uint64_t want)
 	return f;
 }
 
-static uint64_t offered(struct balloon_fix *f)
-{
-	uint64_t v;
-
-	vdrv_write32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	v = (uint64_t)vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
-	vdrv_write32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	return v | vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES);
-}
-
 static uint32_t pfn(uint64_t gpa)
 {
 	return (uint32_t)(gpa / PG);
@@ -59,7 +49,7 @@ static void test_features_and_config(void **state)
 {
 	(void)state;
 	struct balloon_fix *f = fix_new(&cfg_plain, 0);
-	uint64_t feat = offered(f);
+	uint64_t feat = vdrv_device_features(&f->d);
 
 	assert_int_equal(vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BALLOON);
 	assert_true(feat & F(VIRTIO_F_VERSION_1));
@@ -79,7 +69,7 @@ static void test_features_and_config(void **state)
 	balloon_fix_free(f);
 
 	f = fix_new(&cfg_all, 0);
-	feat = offered(f);
+	feat = vdrv_device_features(&f->d);
 	assert_true(feat & F(VIRTIO_BALLOON_F_DEFLATE_ON_OOM));
 	assert_true(feat & F(VIRTIO_BALLOON_F_STATS_VQ));
 	assert_true(feat & F(VIRTIO_BALLOON_F_REPORTING));

@@ -57,33 +57,6 @@ static int setup_small_queue(void **state)
 	return setup_with(state, NETFIX_ALL_FEATURES, 4, NULL);
 }
 
-static int teardown(void **state)
-{
-	struct netfix *f = *state;
-
-	netfix_fini(f);
-	free(f);
-	return 0;
-}
-
-static struct metrics_net counters(struct netfix *f)
-{
-	struct metrics_net m;
-
-	virtio_net_get_counters(f->net, &m);
-	return m;
-}
-
-static uint64_t offered(struct netfix *f)
-{
-	uint64_t v;
-
-	vdrv_write32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	v = (uint64_t)vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
-	vdrv_write32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	return v | vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES);
-}
-
 /* The vnet header at the start of an rx buffer. */
 static struct virtio_net_hdr_v1 rx_hdr(const uint8_t *p)
 {
@@ -99,7 +72,7 @@ static void test_config(void **state)
 {
 	struct netfix *f = *state;
 	struct virtio_net_config cfg;
-	uint64_t feat = offered(f);
+	uint64_t feat = vdrv_device_features(&f->d);
 
 	assert_int_equal(vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_NET);
 	vdrv_config_read(&f->d, 0, &cfg, offsetof(struct virtio_net_config, speed));
@@ -150,9 +123,9 @@ static void test_config_mac_mtu(void **state)
 	vdrv_config_read(&f->d, 0, &c, offsetof(struct virtio_net_config, speed));
 	assert_memory_equal(c.mac, cfg.mac, 6);
 	assert_int_equal(le16toh(c.mtu), 9000);
-	assert_true(offered(f) & F(MTU));
+	assert_true(vdrv_device_features(&f->d) & F(MTU));
 	assert_true(f->d.features & F(MTU));
-	teardown(state);
+	netfix_teardown(state);
 }
 
 /* Offload features that need another one are refused at FEATURES_OK. */
@@ -171,7 +144,7 @@ static void test_feature_dependencies(void **state)
 	assert_int_equal(vdrv_setup_queue(&f->d, 0, 16), 0);
 	vdrv_queue_ready(&f->d, 0);
 	assert_int_equal(vdrv_driver_ok(&f->d), -EPROTO);
-	assert_int_equal(counters(f).activate_fails, 1);
+	assert_int_equal(netfix_counters(f).activate_fails, 1);
 	/* and then it works */
 	assert_int_equal(vdrv_setup(&f->d, NETFIX_ALL_FEATURES, 2, 64), 0);
 }
@@ -191,7 +164,7 @@ static void test_tx_one(void **state)
 	r = netfix_host_recv(f, NULL, got, sizeof(got), WAIT_MS);
 	assert_int_equal(r, (int)len);
 	assert_memory_equal(got, frame, len);
-	struct metrics_net m = counters(f);
+	struct metrics_net m = netfix_counters(f);
 	assert_int_equal(m.tx_packets_count, 1);
 	assert_int_equal(m.tx_count, 1);
 	assert_int_equal(m.tx_bytes_count, len);
@@ -234,7 +207,7 @@ static void test_tx_layouts(void **state)
 			}
 		}
 	}
-	assert_int_equal(counters(f).tx_malformed_frames, 0);
+	assert_int_equal(netfix_counters(f).tx_malformed_frames, 0);
 }
 
 /* A batch of chains with one kick: all sent in order, one interrupt. */
@@ -264,7 +237,7 @@ static void test_tx_batch(void **state)
 		assert_int_equal(netfix_host_recv(f, NULL, got, sizeof(got), WAIT_MS), 100 + i);
 		assert_memory_equal(got, frame, 100 + (size_t)i);
 	}
-	struct metrics_net m = counters(f);
+	struct metrics_net m = netfix_counters(f);
 	assert_int_equal(m.tx_packets_count, N);
 	assert_int_equal(m.tx_queue_event_count, 1);
 	/* Drained: the next chain needs a kick. */
@@ -277,7 +250,7 @@ static void test_tx_batch(void **state)
 	assert_int_equal(vdrv_wait_used(&f->d, 1, WAIT_MS, &id1, &len1), 0);
 	assert_int_equal(netfix_host_recv(f, NULL, got, sizeof(got), WAIT_MS), 60);
 	assert_memory_equal(got, frame, 60);
-	assert_int_equal(counters(f).tx_packets_count, N + 1);
+	assert_int_equal(netfix_counters(f).tx_packets_count, N + 1);
 }
 
 /* A source MAC other than the device's is sent but counted. */
@@ -289,7 +262,7 @@ static void test_tx_spoofed(void **state)
 
 	assert_int_equal(netfix_tx(f, &h, frame, len, NULL), 0);
 	assert_int_equal(netfix_host_recv(f, NULL, got, sizeof(got), WAIT_MS), (int)len);
-	assert_int_equal(counters(f).tx_spoofed_mac_count, 1);
+	assert_int_equal(netfix_counters(f).tx_spoofed_mac_count, 1);
 }
 
 /* Checksum offload and TSO from the guest: the header reaches the kernel. */
@@ -321,7 +294,7 @@ static void test_tx_csum_tso(void **state)
 	assert_int_equal(rh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
 	assert_int_equal(rh.gso_size, 1448);
 	assert_memory_equal(got + 54, frame + 54, len - 54);
-	struct metrics_net m = counters(f);
+	struct metrics_net m = netfix_counters(f);
 	assert_int_equal(m.tx_packets_count, 2);
 	assert_int_equal(m.tx_malformed_frames, 0);
 	assert_int_equal(m.tap_write_fails, 0);
@@ -352,7 +325,7 @@ static void test_rx_one(void **state)
 	assert_int_equal(netfix_post_rx(f, 16, 2048, false), 0);
 	assert_int_equal(netfix_host_send(f, NULL, frame, len), 0);
 	expect_rx(f, frame, len, 1);
-	struct metrics_net m = counters(f);
+	struct metrics_net m = netfix_counters(f);
 	assert_int_equal(m.rx_packets_count, 1);
 	assert_int_equal(m.rx_bytes_count, len);
 	assert_int_equal(m.rx_fails, 0);
@@ -374,7 +347,7 @@ static void test_rx_many(void **state)
 		size_t len = netfix_frame(frame, 60 + (size_t)i * 14, f->mac, (uint32_t)i);
 		expect_rx(f, frame, len, 1);
 	}
-	assert_int_equal(counters(f).rx_packets_count, N);
+	assert_int_equal(netfix_counters(f).rx_packets_count, N);
 }
 
 /* Without MRG_RXBUF each frame takes one buffer, num_buffers = 1. */
@@ -407,7 +380,7 @@ static void test_rx_too_big(void **state)
 	assert_int_equal(head, 0); /* the first buffer posted */
 	assert_int_equal(used, VIRTIO_NET_HDR_LEN + small);
 	assert_memory_equal(p + VIRTIO_NET_HDR_LEN, got, small);
-	struct metrics_net m = counters(f);
+	struct metrics_net m = netfix_counters(f);
 	assert_int_equal(m.rx_fails, 1);
 	assert_int_equal(m.rx_packets_count, 1);
 	assert_false(vdrv_needs_reset(&f->d));
@@ -462,7 +435,7 @@ static void test_rx_mrg_waits_for_buffers(void **state)
 	assert_int_equal(netfix_host_send(f, NULL, frame, len), 0);
 	assert_int_equal(netfix_rx_wait(f, 300, &head, &used, &p), -ETIMEDOUT);
 	assert_int_equal(vdrv_poll(&f->d), 0); /* idle: not polling the TAP */
-	assert_int_equal(counters(f).rx_fails, 0);
+	assert_int_equal(netfix_counters(f).rx_fails, 0);
 	/* A driver that kicks only when asked (EVENT_IDX) is asked. */
 	uint16_t old = f->d.q[0].avail_idx;
 	assert_int_equal(netfix_add_rx(f, 2, 512, false), 0);
@@ -486,7 +459,7 @@ static void test_rx_mrg_never_fits(void **state)
 	size_t len = netfix_frame(frame, 100, f->mac, 13);
 	assert_int_equal(netfix_host_send(f, NULL, frame, len), 0);
 	expect_rx(f, frame, len, 1);
-	assert_int_equal(counters(f).rx_fails, 1);
+	assert_int_equal(netfix_counters(f).rx_fails, 1);
 }
 
 /* No buffers: the frame waits in the TAP, the event loop goes idle (no
@@ -505,21 +478,21 @@ static void test_rx_no_buffers(void **state)
 	assert_int_equal(netfix_host_send(f, NULL, frame, l2), 0);
 	assert_int_equal(netfix_tap_wait_readable(f, WAIT_MS), 0);
 	vdrv_poll(&f->d); /* whatever was in flight */
-	taps = counters(f).rx_tap_event_count;
+	taps = netfix_counters(f).rx_tap_event_count;
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(netfix_tap_wait_readable(f, 0), 0); /* still queued */
 		assert_int_equal(el_run_once(&f->d.el, 20), 0);	     /* and nobody wakes */
 	}
-	assert_int_equal(counters(f).rx_tap_event_count, taps);
-	assert_true(counters(f).no_rx_avail_buffer >= 1);
-	assert_int_equal(counters(f).rx_packets_count, 1);
+	assert_int_equal(netfix_counters(f).rx_tap_event_count, taps);
+	assert_true(netfix_counters(f).no_rx_avail_buffer >= 1);
+	assert_int_equal(netfix_counters(f).rx_packets_count, 1);
 	/* Buffers (the device asks for the kick): the frame arrives. */
 	uint16_t old = f->d.q[0].avail_idx;
 	assert_int_equal(netfix_add_rx(f, 4, 2048, false), 0);
 	assert_true(vdrv_kick_needed(&f->d, 0, old));
 	vdrv_kick(&f->d, 0);
 	expect_rx(f, frame, l2, 1);
-	assert_int_equal(counters(f).rx_fails, 0);
+	assert_int_equal(netfix_counters(f).rx_fails, 0);
 }
 
 /* Frames queued before DRIVER_OK (or before any buffer) are delivered once
@@ -643,26 +616,27 @@ static void test_reset_and_restart(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config, setup, netfix_teardown),
 	    cmocka_unit_test(test_config_mac_mtu),
-	    cmocka_unit_test_setup_teardown(test_feature_dependencies, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_one, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_layouts, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_batch, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_spoofed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_csum_tso, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_one, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_many, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_no_mrg, setup_no_mrg, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_too_big, setup_no_mrg, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_mrg, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_mrg_waits_for_buffers, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_mrg_never_fits, setup_small_queue, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_no_buffers, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_before_buffers, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_gso, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_gso_segmented, setup_plain, teardown),
-	    cmocka_unit_test_setup_teardown(test_reset_and_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_feature_dependencies, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_one, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_layouts, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_batch, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_spoofed, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_csum_tso, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_one, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_many, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_no_mrg, setup_no_mrg, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_too_big, setup_no_mrg, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_mrg, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_mrg_waits_for_buffers, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_mrg_never_fits, setup_small_queue,
+					    netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_no_buffers, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_before_buffers, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_gso, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_gso_segmented, setup_plain, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_and_restart, setup, netfix_teardown),
 	};
 
 	log_set_level(LOG_ERROR);

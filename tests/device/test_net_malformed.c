@@ -51,23 +51,6 @@ static int setup_small_queue(void **state)
 	return setup_with(state, NETFIX_ALL_FEATURES, 4);
 }
 
-static int teardown(void **state)
-{
-	struct netfix *f = *state;
-
-	netfix_fini(f);
-	free(f);
-	return 0;
-}
-
-static struct metrics_net counters(struct netfix *f)
-{
-	struct metrics_net m;
-
-	virtio_net_get_counters(f->net, &m);
-	return m;
-}
-
 /* Post a raw tx chain, kick, and expect it back with used length 0. */
 static void tx_raw_expect_used(struct netfix *f, const struct vd_buf *b, int n)
 {
@@ -86,13 +69,13 @@ static void tx_raw_expect_used(struct netfix *f, const struct vd_buf *b, int n)
 static void tx_expect_malformed(struct netfix *f, const struct virtio_net_hdr_v1 *h, size_t len,
 				const char *what)
 {
-	uint64_t before = counters(f).tx_malformed_frames;
+	uint64_t before = netfix_counters(f).tx_malformed_frames;
 	uint32_t used = 99;
 
 	netfix_frame(frame, len, f->mac, (uint32_t)len);
 	assert_int_equal(netfix_tx(f, h, frame, len, &used), 0);
 	assert_int_equal(used, 0);
-	if (counters(f).tx_malformed_frames != before + 1)
+	if (netfix_counters(f).tx_malformed_frames != before + 1)
 		fail_msg("not counted as malformed: %s", what);
 }
 
@@ -182,7 +165,7 @@ static void test_tx_bad_headers(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		tx_expect_malformed(f, &cases[i].h, cases[i].len, cases[i].what);
-	struct metrics_net m = counters(f);
+	struct metrics_net m = netfix_counters(f);
 	assert_int_equal(m.tx_malformed_frames, sizeof(cases) / sizeof(cases[0]));
 	assert_int_equal(m.tx_packets_count, 0);
 	assert_int_equal(m.tap_write_fails, 0);
@@ -190,9 +173,10 @@ static void test_tx_bad_headers(void **state)
 	struct virtio_net_hdr_v1 h = {0};
 	netfix_frame(frame, VIRTIO_NET_MAX_FRAME, f->mac, 1);
 	assert_int_equal(netfix_tx(f, &h, frame, VIRTIO_NET_MAX_FRAME, NULL), 0);
-	assert_int_equal(counters(f).tx_malformed_frames, sizeof(cases) / sizeof(cases[0]));
-	assert_int_equal(counters(f).tx_packets_count + counters(f).tap_write_fails, 1);
-	if (counters(f).tx_packets_count == 1)
+	assert_int_equal(netfix_counters(f).tx_malformed_frames, sizeof(cases) / sizeof(cases[0]));
+	assert_int_equal(netfix_counters(f).tx_packets_count + netfix_counters(f).tap_write_fails,
+			 1);
+	if (netfix_counters(f).tx_packets_count == 1)
 		assert_int_equal(netfix_host_recv(f, NULL, got, sizeof(got), WAIT_MS),
 				 VIRTIO_NET_MAX_FRAME);
 	tx_good_is_next(f);
@@ -237,11 +221,11 @@ static void test_tx_bad_chains(void **state)
 	tx_raw_expect_used(f, outside, 2);
 	tx_raw_expect_used(f, wr_first, 2);
 	tx_raw_expect_used(f, only_wr, 1);
-	assert_int_equal(counters(f).tx_malformed_frames, 4);
+	assert_int_equal(netfix_counters(f).tx_malformed_frames, 4);
 	/* Zero-length descriptors are fine. */
 	netfix_frame(vdrv_ptr(&f->d, buf + 64, 60), 60, f->mac, 5);
 	tx_raw_expect_used(f, empty_descs, 4);
-	assert_int_equal(counters(f).tx_packets_count, 1);
+	assert_int_equal(netfix_counters(f).tx_packets_count, 1);
 	assert_int_equal(netfix_host_recv(f, NULL, got, sizeof(got), WAIT_MS), 60);
 	assert_memory_equal(got, vdrv_ptr(&f->d, buf + 64, 60), 60);
 	tx_good_is_next(f);
@@ -259,7 +243,7 @@ static void test_tx_kernel_refuses(void **state)
 	netfix_frame(frame, 100, f->mac, 9);
 	assert_int_equal(netfix_tx(f, &h, frame, 100, &used), 0);
 	assert_int_equal(used, 0);
-	struct metrics_net m = counters(f);
+	struct metrics_net m = netfix_counters(f);
 	assert_int_equal(m.tap_write_fails, 1);
 	assert_int_equal(m.tx_fails, 1);
 	assert_int_equal(m.tx_packets_count, 0);
@@ -296,7 +280,7 @@ static void test_rx_bad_chains(void **state)
 	assert_int_equal(netfix_rx_wait(f, WAIT_MS, &head, &used, &p), 0);
 	assert_int_equal(used, VIRTIO_NET_HDR_LEN + len);
 	assert_memory_equal(p + VIRTIO_NET_HDR_LEN, frame, len);
-	assert_int_equal(counters(f).rx_fails, 3);
+	assert_int_equal(netfix_counters(f).rx_fails, 3);
 	assert_false(vdrv_needs_reset(&f->d));
 }
 
@@ -329,7 +313,7 @@ static void test_rx_mrg_held_with_bad_chain(void **state)
 		vdrv_free_chain(&f->d, VIRTIO_NET_RXQ, (uint16_t)id);
 	}
 	assert_int_equal(nempty, 4);
-	assert_int_equal(counters(f).rx_fails, 2); /* the bad chain + the frame */
+	assert_int_equal(netfix_counters(f).rx_fails, 2); /* the bad chain + the frame */
 	assert_int_equal(netfix_post_rx(f, 4, 256, false), 0);
 	size_t len = netfix_frame(frame, 100, f->mac, 12);
 	assert_int_equal(netfix_host_send(f, NULL, frame, len), 0);
@@ -398,17 +382,17 @@ static void test_tap_deleted(void **state)
 	assert_int_equal(system("ip link del " NETFIX_TAP), 0);
 	for (int i = 0; i < 20 && (n = el_run_once(&f->d.el, 50)) >= 0; i++) {
 		events += n;
-		if (counters(f).event_fails)
+		if (netfix_counters(f).event_fails)
 			break;
 	}
-	assert_int_equal(counters(f).event_fails, 1);
+	assert_int_equal(netfix_counters(f).event_fails, 1);
 	assert_true(f->net->tap_dead);
 	assert_int_equal(el_run_once(&f->d.el, 50), 0); /* quiet now */
 	netfix_frame(frame, 64, f->mac, 14);
 	assert_int_equal(netfix_tx(f, &h, frame, 64, &used), 0);
 	assert_int_equal(used, 0);
-	assert_int_equal(counters(f).tap_write_fails, 1);
-	assert_int_equal(counters(f).tx_fails, 1);
+	assert_int_equal(netfix_counters(f).tap_write_fails, 1);
+	assert_int_equal(netfix_counters(f).tx_fails, 1);
 	assert_false(vdrv_needs_reset(&f->d));
 	(void)events;
 	/* Recreate it for whoever comes next. */
@@ -418,17 +402,17 @@ static void test_tap_deleted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_tx_bad_headers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_bad_headers, setup, netfix_teardown),
 	    cmocka_unit_test_setup_teardown(test_tx_offloads_not_negotiated, setup_no_offloads,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_bad_chains, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_kernel_refuses, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_bad_chains, setup, teardown),
+					    netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_bad_chains, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_kernel_refuses, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_bad_chains, setup, netfix_teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_mrg_held_with_bad_chain, setup_small_queue,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_broken_rings, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_config_write_ignored, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tap_deleted, setup, teardown),
+					    netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_rings, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_config_write_ignored, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_tap_deleted, setup, netfix_teardown),
 	};
 
 	log_set_level(LOG_OFF);

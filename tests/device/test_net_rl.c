@@ -44,14 +44,6 @@ static void fini(struct netfix *f)
 	free(f);
 }
 
-static struct metrics_net counters(struct netfix *f)
-{
-	struct metrics_net m;
-
-	virtio_net_get_counters(f->net, &m);
-	return m;
-}
-
 /* Post n tx frames of len (seeds base..base+n-1) and kick once. */
 static void tx_post_n(struct netfix *f, int n, size_t len, uint32_t base)
 {
@@ -117,10 +109,10 @@ static void test_tx_ops(void **state)
 	assert_int_equal(vdrv_used_idx(&f->d, VIRTIO_NET_TXQ), 2);
 	assert_true(f->net->tx_throttled);
 	assert_true(rl_timer_remaining_ns(&f->net->tx_rl) > 0);
-	assert_true(counters(f).tx_rate_limiter_throttled >= 1);
+	assert_true(netfix_counters(f).tx_rate_limiter_throttled >= 1);
 	tx_expect_used(f, 6);
 	host_expect(f, 6, 100, 0);
-	struct metrics_net m = counters(f);
+	struct metrics_net m = netfix_counters(f);
 	assert_int_equal(m.tx_packets_count, 6);
 	assert_true(m.tx_rate_limiter_event_count >= 1);
 	assert_int_equal(m.tx_malformed_frames + m.tx_fails, 0);
@@ -136,7 +128,7 @@ static void test_tx_bandwidth(void **state)
 	tx_post_n(f, 3, 600, 10);
 	vdrv_poll(&f->d);
 	assert_int_equal(vdrv_used_idx(&f->d, VIRTIO_NET_TXQ), 1);
-	assert_true(counters(f).tx_rate_limiter_throttled >= 1);
+	assert_true(netfix_counters(f).tx_rate_limiter_throttled >= 1);
 	tx_expect_used(f, 3);
 	host_expect(f, 3, 600, 10);
 	fini(f);
@@ -151,7 +143,7 @@ static void test_rx_ops(void **state)
 	assert_int_equal(netfix_post_rx(f, 8, 2048, false), 0);
 	host_send_n(f, 3, 80, 20);
 	rx_expect(f, 3, 80, 20);
-	struct metrics_net m = counters(f);
+	struct metrics_net m = netfix_counters(f);
 	assert_int_equal(m.rx_packets_count, 3);
 	assert_true(m.rx_rate_limiter_throttled >= 1);
 	assert_true(m.rx_event_rate_limiter_count >= 1);
@@ -213,12 +205,12 @@ static void test_update_adds_limit(void **state)
 	vdrv_poll(&f->d);
 	assert_int_equal(vdrv_used_idx(&f->d, VIRTIO_NET_TXQ), 3);
 	assert_true(f->net->tx_throttled);
-	assert_int_equal(counters(f).tx_packets_count, 3);
+	assert_int_equal(netfix_counters(f).tx_packets_count, 3);
 	/* rx unchanged (NULL): still unlimited */
 	assert_int_equal(netfix_post_rx(f, 8, 2048, false), 0);
 	host_send_n(f, 3, 80, 60);
 	rx_expect(f, 3, 80, 60);
-	assert_int_equal(counters(f).rx_rate_limiter_throttled, 0);
+	assert_int_equal(netfix_counters(f).rx_rate_limiter_throttled, 0);
 	fini(f);
 }
 

@@ -54,29 +54,12 @@ static int setup_no_mrg(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct netfix *f = *state;
-
-	netfix_fini(f);
-	free(f);
-	return 0;
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct metrics_net counters(struct netfix *f)
-{
-	struct metrics_net m;
-
-	virtio_net_get_counters(f->net, &m);
-	return m;
 }
 
 static void peer_write(struct netfix *f, const void *p, size_t len)
@@ -125,16 +108,6 @@ static uint16_t cfg_status(struct netfix *f)
 	return le16toh(st);
 }
 
-static uint64_t offered(struct netfix *f)
-{
-	uint64_t v;
-
-	vdrv_write32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	v = (uint64_t)vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
-	vdrv_write32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	return v | vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES);
-}
-
 /* The guest transmits one frame and gets the chain back. */
 static void guest_tx(struct netfix *f, size_t len, uint32_t seed)
 {
@@ -166,7 +139,7 @@ static void guest_rx_expect(struct netfix *f, const uint8_t *exp, size_t len)
 static void test_features_and_link(void **state)
 {
 	struct netfix *f = *state;
-	uint64_t feat = offered(f);
+	uint64_t feat = vdrv_device_features(&f->d);
 
 	assert_true(feat & F(MAC));
 	assert_true(feat & F(STATUS));
@@ -194,8 +167,8 @@ static void test_tx_frames(void **state)
 		assert_int_equal(peer_recv_frame(f, got, sizeof(got)), (int)len);
 		assert_memory_equal(got, exp, len);
 	}
-	assert_int_equal(counters(f).tx_packets_count, 10);
-	assert_int_equal(counters(f).tx_fails, 0);
+	assert_int_equal(netfix_counters(f).tx_packets_count, 10);
+	assert_int_equal(netfix_counters(f).tx_fails, 0);
 }
 
 static void test_rx_frames_batched(void **state)
@@ -219,7 +192,7 @@ static void test_rx_frames_batched(void **state)
 		guest_rx_expect(f, all + off + 4, 100 + i);
 		off += 4 + 100 + i;
 	}
-	assert_int_equal(counters(f).rx_packets_count, 20);
+	assert_int_equal(netfix_counters(f).rx_packets_count, 20);
 }
 
 /* A frame trickling in byte by byte is delivered once, when whole. */
@@ -289,7 +262,7 @@ static void test_rx_runt_skipped(void **state)
 	netfix_frame(frame, 80, (const uint8_t[6]){2, 1, 1, 1, 1, 1}, 9);
 	peer_send_frame(f, frame, 80);
 	guest_rx_expect(f, frame, 80);
-	assert_int_equal(counters(f).rx_fails, 2);
+	assert_int_equal(netfix_counters(f).rx_fails, 2);
 	assert_true(virtio_net_link_up(f->net));
 }
 
@@ -305,7 +278,7 @@ static void test_rx_too_big_for_buffer(void **state)
 	netfix_frame(frame, 1514, (const uint8_t[6]){2, 1, 1, 1, 1, 1}, 2);
 	peer_send_frame(f, frame, 1514);
 	guest_rx_expect(f, frame, 1514);
-	assert_int_equal(counters(f).rx_fails, 1);
+	assert_int_equal(netfix_counters(f).rx_fails, 1);
 }
 
 /* A length no frame can have: the stream cannot be followed any more. Link
@@ -326,12 +299,12 @@ static void test_hostile_length(void **state)
 		assert_int_equal(cfg_status(f) & VIRTIO_NET_S_LINK_UP, 0);
 		assert_true(vdrv_ack_irq(&f->d) & VIRTIO_MMIO_INT_CONFIG);
 		assert_int_equal(vdrv_used_idx(&f->d, VIRTIO_NET_RXQ), 0);
-		assert_true(counters(f).tap_read_fails >= 1);
+		assert_true(netfix_counters(f).tap_read_fails >= 1);
 		guest_tx(f, 100, 1);
-		assert_int_equal(counters(f).tx_fails, 1);
+		assert_int_equal(netfix_counters(f).tx_fails, 1);
 		assert_false(vdrv_needs_reset(&f->d));
 		/* The next test case gets a fresh device. */
-		teardown(state);
+		netfix_teardown(state);
 		setup(state);
 	}
 }
@@ -350,7 +323,7 @@ static void test_peer_closes_mid_frame(void **state)
 	assert_true(wait_link_down(f));
 	assert_int_equal(vdrv_used_idx(&f->d, VIRTIO_NET_RXQ), 0);
 	guest_tx(f, 200, 2);
-	assert_int_equal(counters(f).tx_fails, 1);
+	assert_int_equal(netfix_counters(f).tx_fails, 1);
 	assert_false(vdrv_needs_reset(&f->d));
 	/* A driver reset and a new start are fine; the link stays down. */
 	vdrv_write32(&f->d, VIRTIO_MMIO_STATUS, 0);
@@ -393,8 +366,8 @@ static void test_tx_backpressure(void **state)
 		heads++;
 	}
 	vdrv_release(&f->d, mark);
-	assert_int_equal(counters(f).tx_packets_count, n);
-	assert_int_equal(counters(f).tx_fails, 0);
+	assert_int_equal(netfix_counters(f).tx_packets_count, n);
+	assert_int_equal(netfix_counters(f).tx_fails, 0);
 	assert_false(f->net->tx_wait_out);
 	assert_true(virtio_net_link_up(f->net));
 }
@@ -423,7 +396,7 @@ static void test_peer_dies_during_backpressure(void **state)
 	     vdrv_used_idx(&f->d, VIRTIO_NET_TXQ) != n && now_ms() < deadline;)
 		el_run_once(&f->d.el, 50);
 	assert_int_equal(vdrv_used_idx(&f->d, VIRTIO_NET_TXQ), n);
-	assert_true(counters(f).tx_fails > 0);
+	assert_true(netfix_counters(f).tx_fails > 0);
 	assert_false(vdrv_needs_reset(&f->d));
 }
 
@@ -444,18 +417,20 @@ static void test_no_mrg_rx_tx(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_features_and_link, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_frames, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_frames_batched, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_partial_frame, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_large_frame_mrg, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_runt_skipped, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_too_big_for_buffer, setup_no_mrg, teardown),
-	    cmocka_unit_test_setup_teardown(test_hostile_length, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_peer_closes_mid_frame, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_backpressure, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_peer_dies_during_backpressure, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_no_mrg_rx_tx, setup_no_mrg, teardown),
+	    cmocka_unit_test_setup_teardown(test_features_and_link, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_frames, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_frames_batched, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_partial_frame, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_large_frame_mrg, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_runt_skipped, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_rx_too_big_for_buffer, setup_no_mrg,
+					    netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_length, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_peer_closes_mid_frame, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_backpressure, setup, netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_peer_dies_during_backpressure, setup,
+					    netfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_no_mrg_rx_tx, setup_no_mrg, netfix_teardown),
 	};
 
 	log_set_level(LOG_ERROR);

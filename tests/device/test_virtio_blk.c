@@ -72,6 +72,7 @@ static void test_config_and_features(void **state)
 {
 	struct blkfix *f = *state;
 	struct virtio_blk_config cfg;
+	uint64_t feat;
 	uint32_t hi, lo;
 
 	vdrv_config_read(&f->d, 0, &cfg, sizeof(cfg));
@@ -80,10 +81,9 @@ static void test_config_and_features(void **state)
 	assert_int_equal(le32toh(cfg.seg_max), VIRTIO_BLK_QUEUE_SIZE - 2);
 	assert_int_equal(le32toh(cfg.size_max), VIRTIO_BLK_SIZE_MAX);
 	assert_int_equal(vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BLOCK);
-	vdrv_write32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	lo = vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES);
-	vdrv_write32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	hi = vdrv_read32(&f->d, VIRTIO_MMIO_DEVICE_FEATURES);
+	feat = vdrv_device_features(&f->d);
+	lo = (uint32_t)feat;
+	hi = (uint32_t)(feat >> 32);
 	assert_true(lo & (1u << VIRTIO_BLK_F_FLUSH));
 	assert_true(lo & (1u << VIRTIO_BLK_F_BLK_SIZE));
 	assert_true(lo & (1u << VIRTIO_BLK_F_SEG_MAX));

@@ -121,18 +121,22 @@ void *vdrv_ptr(struct vdriver *d, uint64_t gpa, uint64_t len)
 
 /* ---- set-up ---- */
 
+uint64_t vdrv_device_features(struct vdriver *d)
+{
+	uint64_t v;
+
+	vdrv_write32(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	v = (uint64_t)vdrv_read32(d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
+	vdrv_write32(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	return v | vdrv_read32(d, VIRTIO_MMIO_DEVICE_FEATURES);
+}
+
 int vdrv_negotiate(struct vdriver *d, uint64_t want)
 {
-	uint64_t offered;
-
 	vdrv_write32(d, VIRTIO_MMIO_STATUS, 0);
 	vdrv_write32(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
 	vdrv_write32(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	vdrv_write32(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	offered = (uint64_t)vdrv_read32(d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
-	vdrv_write32(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	offered |= vdrv_read32(d, VIRTIO_MMIO_DEVICE_FEATURES);
-	d->features = offered & want;
+	d->features = vdrv_device_features(d) & want;
 	vdrv_write32(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
 	vdrv_write32(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)d->features);
 	vdrv_write32(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);

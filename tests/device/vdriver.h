@@ -79,6 +79,8 @@ void *vdrv_ptr(struct vdriver *d, uint64_t gpa, uint64_t len);
 /* ---- set-up ---- */
 /* Reset, ACKNOWLEDGE, DRIVER, negotiate (offered & want), FEATURES_OK. 0, or
  * -EPROTO if the device refused FEATURES_OK. */
+/* The 64 feature bits the device offers (both DEVICE_FEATURES words). */
+uint64_t vdrv_device_features(struct vdriver *d);
 int vdrv_negotiate(struct vdriver *d, uint64_t want);
 /* Lay out queue q with `size` entries in RAM and write its registers (not
  * ready yet); vdrv_queue_ready() sets QueueReady. */
