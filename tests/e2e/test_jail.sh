@@ -75,6 +75,26 @@ jail_args() {
 		--chroot-base-dir "$BASE" "$@")
 }
 
+# start_jailed NAME: runs ember with JARGS and the hang guest in the
+# background (console into the FIFO NAME.fifo, opened on fd 3, stderr in
+# NAME.err), sets pid; fails with LABEL's message unless the guest reports
+# ready within $WAIT_S s (status 1).
+start_jailed() {
+	local name=$1 label=$2
+	mkfifo "$E2E_TMP/$name.fifo"
+	e2e_cases=$((e2e_cases + 1))
+	"$EMBER" "${JARGS[@]}" -- run --kernel /hang.elf --console stdio --mem 64M \
+		>"$E2E_TMP/$name.fifo" 2>"$E2E_TMP/$name.err" </dev/null &
+	pid=$!
+	BGPIDS+=("$pid")
+	exec 3<"$E2E_TMP/$name.fifo"
+	if ! wait_line 3 "JAIL GUEST READY"; then
+		fail "$label: the jailed guest did not start within ${WAIT_S}s"
+		show_file "$E2E_TMP/$name.err" 5
+		return 1
+	fi
+}
+
 # status_field PID NAME: the value of a /proc/PID/status line (tabs -> spaces).
 status_field() {
 	awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "/proc/$1/status"
@@ -309,17 +329,7 @@ else
 	LEAVES+=("$V1LEAF")
 	cpu=$(cut -d, -f1 <"$CPUSET1/cpuset.effective_cpus" | cut -d- -f1)
 	jail_args "$ID" --cgroup "cpuset.cpus=$cpu" --copy-in "$HANG=/hang.elf"
-	mkfifo "$E2E_TMP/v1.fifo"
-	e2e_cases=$((e2e_cases + 1))
-	"$EMBER" "${JARGS[@]}" -- run --kernel /hang.elf --console stdio --mem 64M \
-		>"$E2E_TMP/v1.fifo" 2>"$E2E_TMP/v1.err" </dev/null &
-	pid=$!
-	BGPIDS+=("$pid")
-	exec 3<"$E2E_TMP/v1.fifo"
-	if ! wait_line 3 "JAIL GUEST READY"; then
-		fail "v1: the jailed guest did not start within ${WAIT_S}s"
-		show_file "$E2E_TMP/v1.err" 5
-	else
+	if start_jailed v1 "v1"; then
 		cg=$(grep -E '^[0-9]+:([^:]*,)?cpuset(,[^:]*)?:' "/proc/$pid/cgroup" | cut -d: -f3)
 		mems=$(cat "$V1LEAF/cpuset.mems" 2>/dev/null)
 		if [ "$cg" != "/$EXE/$ID" ]; then
@@ -358,17 +368,7 @@ if [ -n "$CG2" ]; then
 	mkdir "$CG2/$PNAME"
 	LEAVES+=("$CG2/$PNAME")
 	jail_args "p2-$TAG" --cgroup-version 2 --parent-cgroup "$PNAME" --copy-in "$HANG=/hang.elf"
-	mkfifo "$E2E_TMP/p2.fifo"
-	e2e_cases=$((e2e_cases + 1))
-	"$EMBER" "${JARGS[@]}" -- run --kernel /hang.elf --console stdio --mem 64M \
-		>"$E2E_TMP/p2.fifo" 2>"$E2E_TMP/p2.err" </dev/null &
-	pid=$!
-	BGPIDS+=("$pid")
-	exec 3<"$E2E_TMP/p2.fifo"
-	if ! wait_line 3 "JAIL GUEST READY"; then
-		fail "v2 parent: the jailed guest did not start within ${WAIT_S}s"
-		show_file "$E2E_TMP/p2.err" 5
-	else
+	if start_jailed p2 "v2 parent"; then
 		cg=$(grep '^0::' "/proc/$pid/cgroup")
 		if [ "$cg" != "0::/$PNAME" ] || [ -e "$CG2/$PNAME/p2-$TAG" ]; then
 			fail "v2 parent: /proc/$pid/cgroup has '$cg' (expected 0::/$PNAME, no leaf)"

@@ -223,6 +223,13 @@ def start(name, args, env=None):
     return p, out.name, err.name
 
 
+def reap(proc):
+    """Kill proc if it still runs (a check failed midway) and wait for it."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def wait_sock(sock, proc):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and proc.poll() is None:
@@ -338,9 +345,7 @@ def gosdk():
         expect(b"utc_timestamp_ms" in met.data, name + ": the metrics FIFO got a line",
                repr(met.data[:100]))
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)
         if not log.stop:
             log.close()
             met.close()
@@ -362,9 +367,7 @@ def gosdk():
             stop_signal(p, signal.SIGTERM, name + " StopVMM")
             expect(not os.path.exists(sock2), name + ": API socket removed before dying")
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)
 
 
 # ---- firecracker-containerd ----
@@ -406,9 +409,7 @@ def containerd():
         check_contract(c, name)
         stop_signal(p, signal.SIGTERM, name + " StopVMM")
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)
 
 
 # ---- Kata Containers ----
@@ -485,9 +486,7 @@ def kata():
         check_contract(c, name)
         stop_signal(p, signal.SIGTERM, name + " StopVM")
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)
         log.close()
         met.close()
 
@@ -662,9 +661,7 @@ def e2b():
         # E2B stops with SIGTERM (then SIGKILL after 10 s)
         stop_signal(p, signal.SIGTERM, name + " Stop")
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)
         met.close()
 
 
