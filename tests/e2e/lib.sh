@@ -100,6 +100,28 @@ wait_api() {
 sys.exit(0 if fcapi.wait_for_socket(sys.argv[1]) else 1)" "$1"
 }
 
+# start_api NAME ARGS...: ember ARGS with the API socket $SOCK, in the
+# background under timeout (PID; stdout and stderr in OUT and ERR, named
+# after NAME). Counts a case; fails it (stderr shown, ember stopped) and
+# returns 1 unless the socket accepts.
+start_api() {
+	local name=$1
+	shift
+	OUT=$E2E_TMP/$name.stdout
+	ERR=$E2E_TMP/$name.stderr
+	e2e_cases=$((e2e_cases + 1))
+	rm -f "$SOCK"
+	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" "$@" </dev/null >"$OUT" 2>"$ERR" &
+	PID=$!
+	if ! wait_api "$SOCK"; then
+		fail "$name: the API socket never accepted"
+		show_file "$ERR"
+		kill "$PID" 2>/dev/null
+		wait "$PID" 2>/dev/null
+		return 1
+	fi
+}
+
 # api_call SOCK METHOD PATH [JSON]: one request (10 s at most); sets CODE and
 # BODY.
 api_call() {

@@ -44,31 +44,6 @@ api() {
 	return 0
 }
 
-# wait_sock: until ember accepts on $SOCK (or gives up after 10 s).
-wait_sock() {
-	python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; \
-sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)"
-}
-
-# start_ember NAME ARGS...: ember in the background under timeout.
-start_ember() {
-	local name=$1
-	shift
-	OUT=$E2E_TMP/$name.stdout
-	ERR=$E2E_TMP/$name.stderr
-	e2e_cases=$((e2e_cases + 1))
-	rm -f "$SOCK"
-	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" "$@" </dev/null >"$OUT" 2>"$ERR" &
-	PID=$!
-	if ! wait_sock; then
-		fail "$name: the API socket never accepted"
-		show_file "$ERR"
-		kill "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-		return 1
-	fi
-}
-
 # guest_ok FILE: the test guest's report is complete and clean.
 guest_ok() {
 	local out
@@ -88,7 +63,7 @@ metrics=$E2E_TMP/metrics.json
 boot_args="console=ttyS0 tg.mem=256 tg.cpus=2 tg.virtio=1 tg.blk=1 tg.wait=cad"
 
 # ---- 1. Firecracker's getting-started sequence, then the running VM ----
-if start_ember gs --id api_e2e; then
+if start_api gs --id api_e2e; then
 	api 200 GET / && grep -q '"state":"Not started"' <<<"$BODY" || fail "GET / before boot: $BODY"
 	api 200 GET /version
 	api 204 PUT /logger "{\"log_path\": \"$logfile\", \"level\": \"Debug\", \"show_level\": true, \"show_log_origin\": true}"
@@ -180,7 +155,7 @@ c["metrics"]["metrics_path"] = sys.argv[3] + "/metrics2.json"
 json.dump(c, open(sys.argv[2], "w"), indent=2)
 PY
 	: >"$E2E_TMP/ember2.log"
-	if start_ember cf --config-file "$E2E_TMP/vmconfig2.json"; then
+	if start_api cf --config-file "$E2E_TMP/vmconfig2.json"; then
 		api 200 GET / && grep -q '"state":"Running"' <<<"$BODY" || fail "config-file VM not running: $BODY"
 		api 200 GET /vm/config
 		if python3 - "$E2E_TMP/vmconfig2.json" "$RESP/$nreq.json" <<'PY'; then

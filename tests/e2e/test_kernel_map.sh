@@ -29,33 +29,13 @@ truncate -s 1M "$DISK"
 
 api() { api_call "$SOCK" "$@"; }
 
-# start NAME ARGS...: ember with the API socket in the background (PID)
-start() {
-	local name=$1
-	shift
-	OUT=$E2E_TMP/$name.stdout
-	ERR=$E2E_TMP/$name.stderr
-	e2e_cases=$((e2e_cases + 1))
-	rm -f "$SOCK"
-	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" --level Info "$@" \
-		</dev/null >"$OUT" 2>"$ERR" &
-	PID=$!
-	if ! wait_api "$SOCK"; then
-		fail "$name: the API socket never accepted"
-		show_file "$ERR"
-		kill "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-		return 1
-	fi
-}
-
 # boot NAME [DRIVE_JSON]: fresh copies of the files, boot to tg.wait=cad
 boot() {
 	local args="console=ttyS0 tg.mem=128 tg.cpus=1 tg.initrd=EMBERMAP tg.wait=cad"
 	[ -n "${2:-}" ] && args="$args tg.virtio=1 tg.blk=1"
 	cp "$BZ" "$K"
 	{ printf 'EMBERMAP'; head -c 65528 /dev/urandom; } >"$I"
-	start "$1" || return 1
+	start_api "$1" --level Info || return 1
 	api PUT /boot-source "{\"kernel_image_path\": \"$K\", \"initrd_path\": \"$I\", \"boot_args\": \"$args\"}"
 	[ "$CODE" = 204 ] || fail "$1: PUT /boot-source: $CODE $BODY"
 	if [ -n "${2:-}" ]; then

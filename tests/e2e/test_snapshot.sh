@@ -34,26 +34,6 @@ api() {
 	fi
 }
 
-wait_sock() {
-	python3 -c "import sys; sys.path.insert(0, '$API_PY'); import fcapi; \
-sys.exit(0 if fcapi.wait_for_socket('$SOCK') else 1)"
-}
-
-start_ember() {
-	local name=$1
-	OUT=$E2E_TMP/$name.stdout
-	ERR=$E2E_TMP/$name.stderr
-	e2e_cases=$((e2e_cases + 1))
-	rm -f "$SOCK"
-	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" </dev/null >"$OUT" 2>"$ERR" &
-	PID=$!
-	if ! wait_sock; then
-		fail "$name: the API socket never accepted"
-		show_file "$ERR"
-		return 1
-	fi
-}
-
 # kill_ember: SIGKILL to ember itself ($PID is its timeout(1) wrapper, which
 # does not pass SIGKILL on: killing only the wrapper left a paused ember behind).
 kill_ember() {
@@ -100,7 +80,7 @@ load_body() { # load_body SNAPSHOT MEMFILE RESUME
 }
 
 # ---- 1. count, pause, snapshot, kill ----
-if start_ember orig; then
+if start_api orig; then
 	api 400 PUT /snapshot/create "{\"snapshot_path\": \"$SNAP\", \"mem_file_path\": \"$MEM\"}"
 	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'
 	api 204 PUT /boot-source "{\"kernel_image_path\": \"$TESTGUEST\", \"boot_args\": \"$boot_args\"}"
@@ -135,7 +115,7 @@ if start_ember orig; then
 fi
 
 # ---- 2. load into a fresh ember, resume, continue from the exact count ----
-if [ -n "${last:-}" ] && start_ember restored; then
+if [ -n "${last:-}" ] && start_api restored; then
 	t0=$(now_ms)
 	api 204 PUT /snapshot/load "$(load_body "$SNAP" "$MEM" true)"
 	echo "      load + resume: $(($(now_ms) - t0)) ms (API round trip)"
@@ -168,7 +148,7 @@ fi
 
 # ---- 3. resume_vm false: paused until PATCH /vm; a Full snapshot of the
 # loaded VM equals its memory file but for a new VM generation ID ----
-if start_ember paused; then
+if start_api paused; then
 	api 204 PUT /snapshot/load "$(load_body "$SNAP" "$MEM" false)"
 	api 200 GET / && grep -q '"state":"Paused"' <<<"$BODY" || fail "GET / after load: $BODY"
 	if [ -s "$OUT" ]; then
@@ -201,7 +181,7 @@ WS=$E2E_TMP/vm.ws
 ws_body() { # ws_body RECORD
 	echo "{\"snapshot_path\": \"$SNAP\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$MEM\"}, \"resume_vm\": true, \"working_set\": {\"path\": \"$WS\", \"record\": $1}}"
 }
-if [ -n "${last:-}" ] && start_ember wsrec; then
+if [ -n "${last:-}" ] && start_api wsrec; then
 	rm -f "$WS"
 	api 204 PUT /snapshot/load "$(ws_body true)"
 	wait "$PID"
@@ -212,7 +192,7 @@ if [ -n "${last:-}" ] && start_ember wsrec; then
 	elif [ -z "$rec" ] || [ "${rec%% *}" -lt 2 ] || [ ! -s "$WS" ]; then
 		fail "working set recording: no set written ('$rec')"
 		show_file "$ERR"
-	elif start_ember wspre; then
+	elif start_api wspre; then
 		api 204 PUT /snapshot/load "$(ws_body false)"
 		wait "$PID"
 		pre=$(sed -n 's/.*working set: \([0-9]*\) page(s) in .* prefetched.*/\1/p' "$ERR")
@@ -224,7 +204,7 @@ if [ -n "${last:-}" ] && start_ember wsrec; then
 			show_file "$ERR"
 		fi
 	fi
-	if start_ember wsbad; then
+	if start_api wsbad; then
 		printf 'X' | dd of="$WS" bs=1 seek=40 conv=notrunc status=none
 		api 400 PUT /snapshot/load "$(ws_body false)" && grep -q 'working set file' <<<"$BODY" ||
 			fail "a corrupted working set: $BODY"
@@ -242,7 +222,7 @@ if [ -n "${last:-}" ]; then
 	SOCK0=$SOCK
 	for i in 1 2 3 4; do
 		SOCK=$E2E_TMP/clone$i.sock
-		if start_ember "clone$i"; then
+		if start_api "clone$i"; then
 			api 204 PUT /snapshot/load "$(load_body "$SNAP" "$MEM" true)"
 			clones+=("$PID")
 		fi
@@ -303,7 +283,7 @@ elif [ -n "${last:-}" ]; then
 	HPID=$!
 	if ! wait_line "$E2E_TMP/uffd.out" '^uffd_handler: ready' 10; then
 		fail "the uffd handler did not start: $(cat "$E2E_TMP/uffd.out")"
-	elif start_ember uffd; then
+	elif start_api uffd; then
 		api 204 PUT /snapshot/load "{\"snapshot_path\": \"$SNAP\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$USOCK\"}, \"resume_vm\": true}"
 		wait "$PID"
 		RC=$?
@@ -327,7 +307,7 @@ fi
 
 # ---- 4. Diff over a Full base: only the dirtied pages, restores the same ----
 BSNAP=$E2E_TMP/base.snap BMEM=$E2E_TMP/base.mem DSNAP=$E2E_TMP/diff.snap DMEM=$E2E_TMP/diff.mem
-if start_ember diff; then
+if start_api diff; then
 	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "track_dirty_pages": true}'
 	api 204 PUT /boot-source "{\"kernel_image_path\": \"$TESTGUEST\", \"boot_args\": \"$boot_args\"}"
 	api 204 PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$disk\", \"is_root_device\": true, \"is_read_only\": false}"
@@ -348,7 +328,7 @@ if start_ember diff; then
 	DORIG=$OUT
 	if ! grep -q 'dirty page(s)' "$ERR"; then
 		fail "diff: no Diff snapshot logged"
-	elif start_ember diff_restored; then
+	elif start_api diff_restored; then
 		api 204 PUT /snapshot/load "$(load_body "$DSNAP" "$DMEM" true)"
 		wait "$PID"
 		RC=$?
@@ -364,7 +344,7 @@ if start_ember diff; then
 fi
 
 # ---- 4b. Diff of a restored VM (track_dirty_pages at load) over its base ----
-if [ -n "${diff_last:-}" ] && start_ember diff2; then
+if [ -n "${diff_last:-}" ] && start_api diff2; then
 	api 204 PUT /snapshot/load "{\"snapshot_path\": \"$DSNAP\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$DMEM\"}, \"track_dirty_pages\": true, \"resume_vm\": true}"
 	wait_line "$OUT" "^TESTGUEST COUNT $((diff_last + 4))([^0-9]|$)" 30 || fail "diff2: no count after the load"
 	api 204 PATCH /vm '{"state": "Paused"}'
@@ -373,7 +353,7 @@ if [ -n "${diff_last:-}" ] && start_ember diff2; then
 	kill_ember
 	d2_last=$(counts "$DORIG" "$OUT" | tail -1)
 	D2ORIG=$OUT
-	if start_ember diff2_restored; then
+	if start_api diff2_restored; then
 		api 204 PUT /snapshot/load "$(load_body "$DSNAP.2" "$DMEM.2" true)"
 		wait "$PID"
 		RC=$?
@@ -417,7 +397,7 @@ for k, v in cases.items():
     open(f'{d}/bad-{k}.snap', 'wb').write(v)
 EOF
 truncate -s 1M "$E2E_TMP/short.mem"
-if start_ember hostile; then
+if start_api hostile; then
 	bad=0
 	for k in empty short truncated flipped magic version arch garbage overrun missing; do
 		if ! api 400 PUT /snapshot/load "$(load_body "$E2E_TMP/bad-$k.snap" "$MEM" true)"; then
