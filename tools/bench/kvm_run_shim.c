@@ -7,8 +7,15 @@
  * around every KVMIO ioctl: C - K is the VMM's own CPU time), then holds
  * that vCPU thread (the guest has not run an instruction) until boot_probe has read
  * /proc/PID/smaps and killed the process. Any VMM that calls libc's ioctl()
- * is measured the same way; run it without seccomp filters (nanosleep). */
+ * is measured the same way; run it without seccomp filters (nanosleep).
+ * A static binary (ember, see the Makefile) ignores LD_PRELOAD: the Makefile
+ * links this file into a copy of it instead ($(BUILD)/bench/ember-kvmrun,
+ * -DKVM_RUN_SHIM_WRAP and ld's --wrap=ioctl: ember's ioctl() calls come
+ * here, and __real_ioctl is libc's), which does the same on the same
+ * environment variable. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -20,7 +27,13 @@
 
 #include <linux/kvm.h>
 
+#ifdef KVM_RUN_SHIM_WRAP
+int __real_ioctl(int fd, unsigned long req, ...);
+int __wrap_ioctl(int fd, unsigned long req, ...);
+#define ioctl __wrap_ioctl
+#else
 int ioctl(int fd, unsigned long req, ...);
+#endif
 
 static atomic_int seen;
 static atomic_llong kvm_ns;
@@ -61,7 +74,11 @@ int ioctl(int fd, unsigned long req, ...)
 		}
 	}
 	if (!real)
+#ifdef KVM_RUN_SHIM_WRAP
+		real = __real_ioctl;
+#else
 		real = (int (*)(int, unsigned long, ...))dlsym(RTLD_NEXT, "ioctl");
+#endif
 	if (_IOC_TYPE(req) == KVMIO && !atomic_load(&seen)) {
 		long long t = ns(CLOCK_THREAD_CPUTIME_ID);
 		int r = real(fd, req, arg);

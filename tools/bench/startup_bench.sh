@@ -13,7 +13,10 @@
 # relocated data: what each VMM costs beyond the clean page-cache pages of
 # its binary and libc, which every process running them shares). Median [min..max] of STARTUP_BENCH_RUNS rounds (default 11; each round runs every configuration once, interleaved), and
 # ember/kvmtool ratios of the medians. Also: start -> API socket accepting,
-# and `ember --version` / `--help`.
+# and `ember --version` / `--help` next to an empty C program (the floor: exec
+# and glibc's start-up). ember is a static binary (Makefile), which ignores
+# LD_PRELOAD: its rows run $BUILD/bench/ember-kvmrun, the same link with the
+# shim compiled in (ld --wrap=ioctl).
 #
 # kvmtool is not a Debian 12 package. If a local mirror of its git
 # repository exists (KVMTOOL_REPO, default /work/.mirror/kvmtool+kvmtool/repo)
@@ -28,6 +31,11 @@ RUNS=${STARTUP_BENCH_RUNS:-11}
 EMBER=$EMBER_ROOT/$BUILD/ember
 PROBE=$EMBER_ROOT/$BUILD/bench/boot_probe
 SHIM=$EMBER_ROOT/$BUILD/bench/kvm_run_shim.so
+# A static ember ignores LD_PRELOAD: the first-KVM_RUN rows run its copy
+# with the shim linked in (Makefile: $(BUILD)/bench/ember-kvmrun; the same
+# objects and libraries), a dynamic one runs with the shim preloaded.
+EMBER_RUN=$EMBER_ROOT/$BUILD/bench/ember-kvmrun
+[ -x "$EMBER_RUN" ] && [ ! "$EMBER_RUN" -ot "$EMBER" ] || EMBER_RUN=$EMBER
 KVMTOOL_REPO=${KVMTOOL_REPO:-/work/.mirror/kvmtool+kvmtool/repo}
 here=$EMBER_ROOT/tools/bench
 
@@ -101,7 +109,7 @@ UKI=$TMP/linux.efi
 # A freshly written file's page-cache pages (a binary just linked, the UKI
 # and vmlinux made above) are dirty until written back, which smaps would
 # report as the VMM's own dirty memory.
-sync "$EMBER" ${LKVM:+"$LKVM"} ${UKI:+"$UKI"} ${VMLINUX:+"$VMLINUX"} "$initrd" 2>/dev/null
+sync "$EMBER" "$EMBER_RUN" ${LKVM:+"$LKVM"} ${UKI:+"$UKI"} ${VMLINUX:+"$VMLINUX"} "$initrd" 2>/dev/null
 
 # Every configuration once per round, RUNS rounds (interleaved: the load
 # of the shared host falls on all of them alike); one warm-up round first.
@@ -113,7 +121,7 @@ cfg() {
 	names+=("$name")
 	printf '%s\0' "$@" >"$TMP/$name.argv"
 }
-ember_cfg() { cfg "$1" "$EMBER" run --mem 128M --cpus 1 --console none --no-seccomp "${@:2}"; }
+ember_cfg() { cfg "$1" "$EMBER_RUN" run --mem 128M --cpus 1 --console none --no-seccomp "${@:2}"; }
 
 ember_cfg bz --kernel "$K" --initrd "$initrd" --cmdline "$CMD"
 ember_cfg bz_measured --kernel "$K" --initrd "$initrd" --cmdline "$CMD" --measured-boot
@@ -179,10 +187,28 @@ done
 [ -s "$TMP/api.txt" ] && echo "start -> API accepting: CPU $(st "$TMP/api.txt" cpu_api_us |
 	awk '{ printf "%.2f ms [%.2f..%.2f]", $1 / 1000, $2 / 1000, $3 / 1000 }'), RSS $(med "$TMP/api.txt" rss_api_kib) KiB"
 if command -v perf >/dev/null && perf stat -x, -e task-clock true >/dev/null 2>&1; then
-	for opt in --version --help; do
-		perf stat -x, -r "$RUNS" -e task-clock "$EMBER" $opt 2>"$TMP/v.txt" >/dev/null
-		echo "ember $opt: CPU (task-clock, mean of $RUNS) $(awk -F, '/task-clock/ { printf "%.3f ms", $1 }' "$TMP/v.txt")"
+	# The floor: an empty C program (exec, glibc's start-up with its CPUID
+	# probing, exit), linked as ember is and dynamically; one round of each
+	# after another, VRUNS rounds, medians of the rounds' means.
+	echo 'int main(void) { return 0; }' >"$TMP/empty.c"
+	${CC:-cc} -O2 -static-pie -o "$TMP/empty-static" "$TMP/empty.c" 2>/dev/null || rm -f "$TMP/empty-static"
+	${CC:-cc} -O2 -o "$TMP/empty-dynamic" "$TMP/empty.c"
+	sync "$TMP"/empty-* 2>/dev/null
+	VRUNS=${STARTUP_BENCH_VRUNS:-9}
+	for ((i = 0; i < VRUNS; i++)); do
+		for v in "$EMBER --version" "$EMBER --help" "$TMP/empty-static" "$TMP/empty-dynamic"; do
+			[ -x "${v%% *}" ] || continue
+			perf stat -x, -r 20 -e task-clock $v 2>"$TMP/v.txt" >/dev/null
+			awk -F, '/task-clock/ { print "us=" int($1 * 1000) }' "$TMP/v.txt" >>"$TMP/v-$(basename "${v// /_}").txt"
+		done
 	done
+	vrow() { [ -s "$TMP/v-$2.txt" ] && printf '  %-34s %s\n' "$1" "$(st "$TMP/v-$2.txt" us |
+		awk '{ printf "%.3f ms [%.3f..%.3f]", $1 / 1000, $2 / 1000, $3 / 1000 }')"; }
+	echo "CPU (task-clock), median [min..max] of $VRUNS rounds' means of 20 runs:"
+	vrow "ember --version" ember_--version
+	vrow "ember --help" ember_--help
+	vrow "empty C program, static-pie" empty-static
+	vrow "empty C program, dynamic" empty-dynamic
 else
 	echo "ember --version/--help: skipped (no perf for a sub-millisecond CPU figure)"
 fi
