@@ -9,7 +9,11 @@
  * tg.count_burst=K: K pages per step instead of one (the next K of the P,
  * round robin): the working-set benchmark's guest goes through much of its
  * memory in a few steps. tg.count_reread=1: after the first pass over the
- * P pages (written), later passes only read them. */
+ * P pages (written), later passes only read them. tg.count_scatter=S: the
+ * P pages lie S pages apart (RAM must reach 16 MiB + S * P pages) and each
+ * pass visits them in a scattered order (the i-th visit is page
+ * i * 40503 mod P; P not a multiple of that prime), as a real guest's
+ * working set is: no read-ahead of the memory file serves the next one. */
 #include "tg.h"
 #include "x86.h"
 
@@ -23,7 +27,7 @@ static void count(void)
 {
 	size_t len;
 	const char *v = tg_cmdline_get("tg.count", &len);
-	uint64_t n, spin = 200000, touch = 0, burst = 1, next = 0, reread = 0;
+	uint64_t n, spin = 200000, touch = 0, burst = 1, next = 0, reread = 0, scatter = 0;
 
 	if (!v)
 		return;
@@ -52,11 +56,20 @@ static void count(void)
 		tg_fail("count.param", "tg.count_reread needs 0 or 1");
 		return;
 	}
+	v = tg_cmdline_get("tg.count_scatter", &len);
+	if (v && (!tg_parse_u64(v, len, &scatter) || scatter == 0 || scatter > 64 ||
+		  (touch && touch % 40503 == 0))) {
+		tg_fail("count.param",
+			"tg.count_scatter needs a page distance 1..64 (P not a multiple of 40503)");
+		return;
+	}
 	tg_printf("TESTGUEST COUNTING to %lu\n", n);
 	for (tg_counter = 1; tg_counter <= n; tg_counter++) {
 		for (uint64_t b = 0; touch && b < burst; b++) {
 			uint64_t page = burst == 1 ? tg_counter : next++;
-			volatile uint8_t *p = (volatile uint8_t *)(TOUCH_BASE + (page % touch) * 4096);
+			uint64_t at =
+			    scatter ? (page % touch) * 40503 % touch * scatter : page % touch;
+			volatile uint8_t *p = (volatile uint8_t *)(TOUCH_BASE + at * 4096);
 
 			if (reread && page >= touch)
 				tg_sink += *p;

@@ -29,6 +29,11 @@ enum {
 int vm_create(const struct vm_config *cfg, struct event_loop *el, struct vm **out);
 /* Start the vCPU threads. */
 int vm_start(struct vm *vm);
+/* Start the vCPU threads parked (state Paused; vm_resume lets them run).
+ * wait: return only once every thread has parked; without it the threads
+ * park on their own before any KVM_RUN (a load that resumes at once does
+ * not wait for them to be scheduled twice). */
+int vm_start_paused(struct vm *vm, bool wait);
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 enum vm_state vm_get_state(const struct vm *vm);

@@ -464,9 +464,9 @@ static int restore_vm(const struct snap_file *f, const struct snapshot_load_req 
 	vm_genid_notify(vm);
 	if (vm_get_vsock(vm))
 		virtio_vsock_transport_reset(vm_get_vsock(vm));
-	/* Threads start parked: the guest runs only on resume. */
-	atomic_store(&vm->pause_requested, true);
-	if ((r = vm_start(vm)) < 0 || (r = vm_pause(vm)) < 0)
+	/* Threads start parked: the guest runs only on resume (resume_vm:
+	 * right after this returns, so there is no waiting for them to park). */
+	if ((r = vm_start_paused(vm, !req->resume_vm)) < 0)
 		goto fail;
 	*out = vm;
 	return 0;

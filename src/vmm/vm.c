@@ -301,6 +301,19 @@ int vm_start(struct vm *vm)
 	return 0;
 }
 
+int vm_start_paused(struct vm *vm, bool wait)
+{
+	int r;
+
+	atomic_store(&vm->pause_requested, true);
+	if ((r = vm_start(vm)) < 0)
+		return r;
+	if (wait)
+		return vm_pause(vm);
+	vm->state = VM_STATE_PAUSED;
+	return 0;
+}
+
 static void kick_all(struct vm *vm)
 {
 	for (int i = 0; i < vm->ncpus; i++)

@@ -16,19 +16,27 @@ guest running again). For each RAM size:
     it there): exec -> snapshot loaded -> first KVM_RUN vs a cold boot's exec
     -> first KVM_RUN in the same run, wall and ember CPU (user + kernel:
     an upper bound of ember's own), for the test guest over the API and for
-    Debian's cloud kernel + initramfs through `ember run` (tools/bench/
-    startup_bench.sh's headline boot) when they are cached;
+    Debian's cloud kernel + initramfs when they are cached, over the API
+    (the load's own kind of start: the 0.3x goal's reference) and through
+    `ember run` (tools/bench/startup_bench.sh's headline boot); and the
+    floor under all of them: kvm_floor (tools/bench/kvm_floor.c), a trivial
+    program that only execs, creates the VM (irqchip, PIT, the memory file
+    mapped MAP_PRIVATE in a slot) and one vCPU and sets its CPUID and
+    registers, dynamic and static-pie;
   - private memory (smaps_rollup Private_*) of a restored ember vs a cold
     booted one, guest running; 10 clones of one snapshot at once vs 10
     cold boots at once (private and shared KiB, smaps_rollup);
   - working-set prefetch (the load's working_set extension, REAP): a guest
-    that wrote a quarter of its RAM in its first 16 counts and rereads it
-    every 16 counts after (tg.count_touch, tg.count_burst, tg.count_reread)
-    is snapshotted; a load records the pages its guest touches until it has
-    read them all once; then, with the memory
-    file's page cache dropped before each load (POSIX_FADV_DONTNEED: a cold
-    start), loads without and with the prefetch: exec -> first guest output
-    and exec -> the guest rewrote those pages.
+    that wrote part of its RAM in its first 16 counts and rereads it every
+    16 counts after (tg.count_touch, tg.count_burst, tg.count_reread) is
+    snapshotted; a load records the pages its guest touches until it has
+    read them all once; then, with the memory file's page cache dropped
+    before each load (POSIX_FADV_DONTNEED: a cold start), loads without and
+    with the prefetch: exec -> first guest output and exec -> the guest
+    reread all those pages (its work done). Two patterns: a quarter of RAM
+    in order, and 1/16 of RAM 4 pages apart in a scattered order
+    (tg.count_scatter); with the storage's cost of a random 4 KiB read and
+    of reading in order, which decide what a prefetch can gain.
 Median of RUNS runs for the load figures."""
 import json, os, select, socket, statistics, subprocess, sys, tempfile, time
 
@@ -45,6 +53,7 @@ SHIM = os.path.join(BUILD, 'bench', 'kvm_run_shim.so')
 EMBER_SHIM = os.path.join(BUILD, 'bench', 'ember-kvmrun')
 if not os.path.exists(EMBER_SHIM) or os.path.getmtime(EMBER_SHIM) < os.path.getmtime(EMBER):
     EMBER_SHIM = EMBER
+FLOOR = os.path.join(BUILD, 'bench', 'kvm_floor')  # snapshot_bench.sh builds it
 LINUX = os.environ.get('SNAP_BENCH_LINUX', '')  # "VMLINUZ INITRD" (snapshot_bench.sh)
 
 
@@ -148,6 +157,7 @@ class Ember:
         self.t0 = now()
         self.p = subprocess.Popen(args, stdin=subprocess.DEVNULL, env=env, pass_fds=fds,
                                   stdout=subprocess.PIPE, stderr=open(os.path.join(d, name + '.err'), 'w'))
+        _started.append(self.p)
         if shim:
             os.close(w)
         os.set_blocking(self.p.stdout.fileno(), False)
@@ -194,6 +204,7 @@ class Ember:
 
 
 _seq = [0]
+_started = []  # every ember started: main() stops those left when a step fails
 
 
 def boot(d, mib, track, touch=0, burst=1, extra=''):
@@ -240,6 +251,38 @@ def shim_boot_linux(d, mib):
         os.close(r)
 
 
+def shim_boot_linux_api(d, mib):
+    """Cold boot of Linux over the API socket, the same kind of start as a
+    load (ember --api-sock, requests, first KVM_RUN): (wall s, CPU ms, own ms)."""
+    k, i = LINUX.split()
+    _seq[0] += 1
+    e = Ember(d, 'sbootl%d' % _seq[0], shim=True)
+    api(e.sock, 'PUT', '/machine-config', {'vcpu_count': 1, 'mem_size_mib': mib})
+    api(e.sock, 'PUT', '/boot-source', {'kernel_image_path': k, 'initrd_path': i,
+                                        'boot_args': 'console=ttyS0 reboot=k panic=1'})
+    api(e.sock, 'PUT', '/actions', {'action_type': 'InstanceStart'})
+    fig = e.first_run()
+    e.kill()
+    return fig
+
+
+def shim_floor(mem, cpuid, static=False):
+    """kvm_floor (tools/bench/kvm_floor.c): exec, VM + irqchip + PIT + RAM slot
+    (mem mapped MAP_PRIVATE) + one vCPU with CPUID and registers, nothing
+    else: (wall s, CPU ms, own ms) at the KVM_RUN it would do."""
+    env, r, w = shim_env()
+    del env['LD_PRELOAD']
+    t0 = now()
+    p = subprocess.Popen([FLOOR + ('-static' if static else ''), mem, cpuid], env=env,
+                         pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    os.close(w)
+    try:
+        return shim_read(r, t0)
+    finally:
+        p.wait()
+        os.close(r)
+
+
 def shim_load(d, name, snap, mem):
     """exec -> PUT /snapshot/load (resume_vm) -> first KVM_RUN: (wall s, CPU ms)."""
     r = Ember(d, name, shim=True)
@@ -269,6 +312,66 @@ def ws_load(d, name, snap, mem, ws, record, upto):
         api(r.sock, 'PATCH', '/vm', {'state': 'Paused'})  # writes the set
     r.kill()
     return loaded - r.t0, first - r.t0, done - r.t0
+
+
+def ws_bench(d, mib, tag, wtouch, extra):
+    """Working-set prefetch for one access pattern: (pages touched, set
+    description, runs in the set, [plain], [prefetch]) with (exec -> load
+    answered, -> first output, -> the guest reread its pages) per run."""
+    e, *_ = boot(d, mib, False, wtouch, wtouch // 16, ' tg.count_reread=1' + extra)
+    e.wait_output(b'COUNT 40\r', timeout=120)
+    api(e.sock, 'PATCH', '/vm', {'state': 'Paused'})
+    wsnap = os.path.join(d, 's%d.ws%s' % (mib, tag))
+    wmem = os.path.join(d, 's%d.ws%s.mem' % (mib, tag))
+    api(e.sock, 'PUT', '/snapshot/create', {'snapshot_path': wsnap, 'mem_file_path': wmem})
+    time.sleep(0.05)
+    out = e.drain()
+    wat = int(out.split(b'COUNT ')[-1].split(b'\r')[0]) if b'COUNT ' in out else 40
+    e.kill()
+    ws = os.path.join(d, 'ws%d%s' % (mib, tag))
+    upto = wat + 17
+    ws_load(d, 'wsrec%d%s' % (mib, tag), wsnap, wmem, ws, True, upto)
+    with open(ws, 'rb') as f:
+        hdr = f.read(32)
+    ws_runs = int.from_bytes(hdr[24:28], 'little')
+    plain, pre = [], []
+    for i in range(RUNS):
+        plain.append(ws_load(d, 'wsno%d%s_%d' % (mib, tag, i), wsnap, wmem, None, False, upto))
+        pre.append(ws_load(d, 'wspre%d%s_%d' % (mib, tag, i), wsnap, wmem, ws, False, upto))
+    with open(os.path.join(d, 'wspre%d%s_0.err' % (mib, tag))) as f:
+        lines = [l for l in f if 'prefetched' in l]
+    desc = lines[0].split('working set: ')[-1].split(' from ')[0] if lines else '?'
+    return wtouch, desc, ws_runs, plain, pre
+
+
+def storage_costs(path, n=512):
+    """What the memory file's storage costs with its page cache dropped:
+    (us per random 4 KiB read, MB/s reading the first 32 MiB in order)."""
+    import random
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        pages = os.fstat(fd).st_size // 4096
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        t = now()
+        for p in random.sample(range(pages), min(n, pages)):
+            os.pread(fd, 1, p * 4096)
+        rand_us = (now() - t) * 1e6 / min(n, pages)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        size = min(32 << 20, pages * 4096)
+        t = now()
+        got = 0
+        while got < size:
+            b = os.pread(fd, 1 << 20, got)
+            if not b:
+                break
+            got += len(b)
+        seq = got / (now() - t) / 1e6
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        return rand_us, seq
+    finally:
+        os.close(fd)
 
 
 def fmt_ms(x):
@@ -315,38 +418,32 @@ def main():
             diff_s = now() - t
             dst = os.stat(mem + '.diff')
             e.kill()
-            # working set: a guest that rewrites a quarter of its RAM in 16
+            # working set: a guest that writes a quarter of its RAM in 16
             # counts (tg.count_burst), snapshotted once it has written all of
-            # it; its set recorded once, then cold-cache loads without / with it
-            wtouch = mib * 256 // 4
-            e, *_ = boot(d, mib, False, wtouch, wtouch // 16, ' tg.count_reread=1')
-            e.wait_output(b'COUNT 40\r', timeout=120)
-            api(e.sock, 'PATCH', '/vm', {'state': 'Paused'})
-            wsnap, wmem = snap + '.ws', mem + '.ws'
-            api(e.sock, 'PUT', '/snapshot/create', {'snapshot_path': wsnap, 'mem_file_path': wmem})
-            time.sleep(0.05)
-            out = e.drain()
-            wat = int(out.split(b'COUNT ')[-1].split(b'\r')[0]) if b'COUNT ' in out else 40
-            e.kill()
-            ws = os.path.join(d, 'ws%d' % mib)
-            upto = wat + 17
-            ws_load(d, 'wsrec%d' % mib, wsnap, wmem, ws, True, upto)
-            with open(ws, 'rb') as f:
-                hdr = f.read(32)
-            ws_runs = int.from_bytes(hdr[24:28], 'little')
-            ws_plain, ws_pre = [], []
-            for i in range(RUNS):
-                ws_plain.append(ws_load(d, 'wsno%d_%d' % (mib, i), wsnap, wmem, None, False, upto))
-                ws_pre.append(ws_load(d, 'wspre%d_%d' % (mib, i), wsnap, wmem, ws, False, upto))
-            with open(os.path.join(d, 'wspre%d_0.err' % mib)) as f:
-                ws_pages = [l for l in f if 'prefetched' in l]
-            vmm_cold, vmm_linux, vmm_load = [], [], []
+            # it, then only rereads it; its set recorded once, then
+            # cold-cache loads without / with it. Twice: the pages in order
+            # (the kernel's read-ahead of the memory file serves the guest
+            # already) and 1/16 of RAM 4 pages apart in a scattered order
+            # (tg.count_scatter: one fault and one small read per page).
+            ws_figs = [ws_bench(d, mib, 'seq', mib * 256 // 4, ''),
+                       ws_bench(d, mib, 'scat', mib * 256 // 16, ' tg.count_scatter=4')]
+            io_rand, io_seq = storage_costs(snap + '.wsseq.mem')
+            vmm_cold, vmm_linux, vmm_linux_api, vmm_load = [], [], [], []
+            vmm_floor, vmm_floor_static = [], []
             if os.path.exists(SHIM):
+                cpuid = os.path.join(d, 'cpuid')
+                floor = (os.path.exists(FLOOR) and
+                         subprocess.run([FLOOR, '--dump-cpuid', cpuid]).returncode == 0)
                 for i in range(RUNS):
                     vmm_cold.append(shim_boot_tg(d, mib))
                     if LINUX:
                         vmm_linux.append(shim_boot_linux(d, mib))
+                        vmm_linux_api.append(shim_boot_linux_api(d, mib))
                     vmm_load.append(shim_load(d, 'sload%d_%d' % (mib, i), snap, mem))
+                    if floor:
+                        vmm_floor.append(shim_floor(mem, cpuid))
+                        if os.path.exists(FLOOR + '-static'):
+                            vmm_floor_static.append(shim_floor(mem, cpuid, True))
             loads = []
             for i in range(RUNS):
                 r = Ember(d, 'load%d_%d' % (mib, i))
@@ -393,28 +490,54 @@ def main():
                       '(%.2f ms of it ember\'s own, KVM\'s ioctls not counted; goal <= 3 ms at 128 MiB); '
                       'cold boot, test guest over the API: %s, %.2f ms CPU -> %.2fx wall'
                       % (fmt_ms(lw), lc, lo, fmt_ms(cw), cc, lw / cw))
+                if vmm_linux_api:
+                    aw, ac = med([x[0] for x in vmm_linux_api]), med([x[1] for x in vmm_linux_api])
+                    print('    cold boot, Debian kernel + initramfs over the API (the load\'s kind of '
+                          'start): %s, %.2f ms CPU -> load/boot %.2fx wall, %.2fx CPU (goal <= 0.3x)'
+                          % (fmt_ms(aw), ac, lw / aw, lc / ac))
                 if vmm_linux:
                     xw, xc = med([x[0] for x in vmm_linux]), med([x[1] for x in vmm_linux])
-                    print('    cold boot, Debian kernel + initramfs (ember run): %s, %.2f ms CPU -> '
-                          'load/boot %.2fx wall, %.2fx CPU (goal <= 0.3x)'
+                    print('    cold boot, Debian kernel + initramfs (ember run, no API): %s, %.2f ms CPU -> '
+                          'load/boot %.2fx wall, %.2fx CPU'
                           % (fmt_ms(xw), xc, lw / xw, lc / xc))
+                for name, fl in (('dynamic', vmm_floor), ('static-pie', vmm_floor_static)):
+                    if not fl:
+                        continue
+                    fw, fc = med([x[0] for x in fl]), med([x[1] for x in fl])
+                    fk = fc - med([x[2] for x in fl])
+                    ref = ('; %.2fx wall, %.2fx CPU of the API cold boot'
+                           % (fw / aw, fc / ac)) if vmm_linux_api else ''
+                    print('    floor, kvm_floor %s (exec + VM, irqchip, PIT, RAM slot, 1 vCPU, '
+                          'CPUID, registers; nothing else): %s, %.2f ms CPU (%.2f ms in KVM\'s '
+                          'ioctls)%s' % (name, fmt_ms(fw), fc, fk, ref))
+                if vmm_floor and vmm_linux_api:
+                    print('    0.3x of that cold boot is %s wall, %.2f ms CPU: %s the floor'
+                          % (fmt_ms(0.3 * aw), 0.3 * ac,
+                             'below' if 0.3 * ac < med([x[1] for x in vmm_floor]) else 'above'))
             else:
                 print('  VMM side: %s missing (tools/bench/snapshot_bench.sh builds it)' % SHIM)
             print('  private memory, guest running: restored %d KiB vs cold boot %d KiB'
                   % (med([l[3] for l in loads]), med(cold_priv)))
-            pw = [med([x[k] for x in ws_plain]) for k in range(3)]
-            pp = [med([x[k] for x in ws_pre]) for k in range(3)]
-            print('  working set (%s; %d runs): memory file page cache dropped before each load:'
-                  % (ws_pages[0].split('working set: ')[-1].split(' from ')[0] if ws_pages else '?', ws_runs))
-            print('    no prefetch: exec -> load answered %s, -> first output %s, -> %d pages reread %s'
-                  % (fmt_ms(pw[0]), fmt_ms(pw[1]), wtouch, fmt_ms(pw[2])))
-            print('    prefetch:    exec -> load answered %s, -> first output %s, -> %d pages reread %s'
-                  ' (%.2fx faster to the end of the first run)'
-                  % (fmt_ms(pp[0]), fmt_ms(pp[1]), wtouch, fmt_ms(pp[2]), pw[2] / pp[2]))
+            print('  working set (REAP record and prefetch), memory file page cache dropped before '
+                  'each load (%d runs); its storage: %.0f us per random 4 KiB read, %.0f MB/s in order:'
+                  % (RUNS, io_rand, io_seq))
+            for name, (wtouch, desc, ws_runs, ws_plain, ws_pre) in zip(
+                    ('in order', 'scattered (4 pages apart)'), ws_figs):
+                pw = [med([x[k] for x in ws_plain]) for k in range(3)]
+                pp = [med([x[k] for x in ws_pre]) for k in range(3)]
+                print('    %d pages %s, set %s (%d runs): no prefetch: load answered %s, first '
+                      'output %s, pages reread %s; prefetch: %s, %s, %s -> %.2fx faster to the '
+                      'pages reread' % (wtouch, name, desc, ws_runs, fmt_ms(pw[0]), fmt_ms(pw[1]),
+                                        fmt_ms(pw[2]), fmt_ms(pp[0]), fmt_ms(pp[1]), fmt_ms(pp[2]),
+                                        pw[2] / pp[2]))
             print('  %d clones at once: private %d KiB, shared %d KiB in all; %d cold boots: private %d KiB, shared %d KiB'
                   % (CLONES, sum(m[0] for m in clone_mem), sum(m[1] for m in clone_mem),
                      CLONES, sum(m[0] for m in cold_mem), sum(m[1] for m in cold_mem)))
     finally:
+        for p in _started:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         subprocess.run(['rm', '-rf', d])
     return 0
 

@@ -3,7 +3,9 @@
 # method): create time and size (Full, Diff after touching 1 % of RAM), load
 # -> first guest output vs a cold boot, exec -> first KVM_RUN on the VMM side
 # (kvm_run_shim.so) for a load vs cold boots (test guest; Debian's kernel
-# when cached), ember CPU, private memory, 10 clones vs 10 cold boots.
+# when cached, over the API and through `ember run`), the floor under both
+# (tools/bench/kvm_floor.c), ember CPU, private memory, 10 clones vs 10
+# cold boots.
 # SNAP_BENCH_MIB="128 1024", SNAP_BENCH_RUNS=5.
 set -u
 . "$(dirname "$0")/../common.sh"
@@ -13,6 +15,13 @@ SHIM=$EMBER_ROOT/$BUILD/bench/kvm_run_shim.so
 mkdir -p "$(dirname "$SHIM")"
 if [ ! -f "$SHIM" ] || [ "$here/kvm_run_shim.c" -nt "$SHIM" ]; then
 	${CC:-cc} -O2 -Wall -Wextra -Werror -shared -fPIC -o "$SHIM" "$here/kvm_run_shim.c" -ldl || exit 1
+fi
+FLOOR=$EMBER_ROOT/$BUILD/bench/kvm_floor
+if [ ! -f "$FLOOR" ] || [ "$here/kvm_floor.c" -nt "$FLOOR" ]; then
+	${CC:-cc} -O2 -Wall -Wextra -Werror -o "$FLOOR" "$here/kvm_floor.c" || exit 1
+	# the same statically linked (glibc's static PIE), where it links
+	${CC:-cc} -O2 -Wall -Wextra -Werror -static-pie -o "$FLOOR-static" "$here/kvm_floor.c" \
+		2>/dev/null || rm -f "$FLOOR-static"
 fi
 if kdir=$("$EMBER_ROOT/tools/fetch-debian-kernel.sh" 2>/dev/null) &&
 	initrd=$("$EMBER_ROOT/tools/mkinitramfs.sh" "$kdir" 2>/dev/null); then
