@@ -521,13 +521,13 @@ def main():
             print('  working set (REAP record and prefetch), memory file page cache dropped before '
                   'each load (%d runs); its storage: %.0f us per random 4 KiB read, %.0f MB/s in order:'
                   % (RUNS, io_rand, io_seq))
-            for name, (wtouch, desc, ws_runs, ws_plain, ws_pre) in zip(
+            for name, (wtouch, desc, _, ws_plain, ws_pre) in zip(
                     ('in order', 'scattered (4 pages apart)'), ws_figs):
                 pw = [med([x[k] for x in ws_plain]) for k in range(3)]
                 pp = [med([x[k] for x in ws_pre]) for k in range(3)]
-                print('    %d pages %s, set %s (%d runs): no prefetch: load answered %s, first '
+                print('    %d pages %s, set %s: no prefetch: load answered %s, first '
                       'output %s, pages reread %s; prefetch: %s, %s, %s -> %.2fx faster to the '
-                      'pages reread' % (wtouch, name, desc, ws_runs, fmt_ms(pw[0]), fmt_ms(pw[1]),
+                      'pages reread' % (wtouch, name, desc, fmt_ms(pw[0]), fmt_ms(pw[1]),
                                         fmt_ms(pw[2]), fmt_ms(pp[0]), fmt_ms(pp[1]), fmt_ms(pp[2]),
                                         pw[2] / pp[2]))
             print('  %d clones at once: private %d KiB, shared %d KiB in all; %d cold boots: private %d KiB, shared %d KiB'
