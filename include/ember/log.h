@@ -23,6 +23,10 @@ int log_open(const char *path);
  * logger.missed_log_count / log_fails. */
 uint64_t log_take_missed(void);
 uint64_t log_take_failed(void);
+/* Once at start-up, before any thread exists: stderr a pipe, FIFO, terminal
+ * or socket gets a non-blocking open file description of ember's own
+ * (log.c). */
+void log_private_stderr(void);
 /* True when log lines go to a non-blocking descriptor of ember's own. */
 bool log_nonblocking(void);
 /* Prefix for every line (the instance id). */

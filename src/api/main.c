@@ -29,10 +29,13 @@ static void print_help(void)
 {
 	printf("ember %s — a KVM microVM monitor\n\n"
 	       "usage:\n"
-	       "  ember run --kernel PATH [options]   boot a microVM, console attached (see ember run --help)\n"
+	       "  ember run --kernel PATH [options]   boot a microVM, console attached (see ember "
+	       "run --help)\n"
 	       "  ember --api-sock PATH [--config-file F] [--no-api] [--id ID] [--log-path P]\n"
-	       "        [--level L] [--metrics-path P] [--boot-timer] [--seccomp-filter F|--no-seccomp]\n"
-	       "                                      Firecracker-compatible API server / config boot\n"
+	       "        [--level L] [--metrics-path P] [--boot-timer] [--seccomp-filter "
+	       "F|--no-seccomp]\n"
+	       "                                      Firecracker-compatible API server / config "
+	       "boot\n"
 	       "  ember jail --id ID --exec-file PATH --uid U --gid G [...] -- ARGS   the jailer\n"
 	       "  ember pool --snapshot S --mem-file M --count N --api-sock-template P%%d [...]\n"
 	       "                                      N microVMs restored from one snapshot\n"
@@ -153,14 +156,17 @@ int main(int argc, char **argv)
 	boot_timer_mark_process_start();
 	signal(SIGPIPE, SIG_IGN);
 	/* Installed as `firecracker` and `jailer` (symlinks made by make
-	 * install), ember is those programs, with their command lines. */
+	 * install), ember is those programs, with their command lines. Every
+	 * front-end starts with log_private_stderr() (no thread exists yet);
+	 * --version and --help, which never log, skip it. */
 	if (strcmp(prog, "jailer") == 0) {
 		if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 			/* Firecracker's jailer prints "Jailer vX.Y.Z" */
-			printf("Jailer v%s\nember v%s (%s) %s\n", EMBER_FC_API_VERSION, EMBER_VERSION,
-			       EMBER_GIT_REV, arch_layout.name);
+			printf("Jailer v%s\nember v%s (%s) %s\n", EMBER_FC_API_VERSION,
+			       EMBER_VERSION, EMBER_GIT_REV, arch_layout.name);
 			return 0;
 		}
+		log_private_stderr();
 		return jail_main(argc, argv);
 	}
 	if (strcmp(prog, "firecracker") == 0) {
@@ -168,14 +174,9 @@ int main(int argc, char **argv)
 			ember_print_version();
 			return 0;
 		}
+		log_private_stderr();
 		return fc_main(argc, argv);
 	}
-	if (argc >= 2 && strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "jail") == 0)
-		return jail_main(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "pool") == 0)
-		return pool_main(argc - 1, argv + 1);
 	if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
 		ember_print_version();
 		return 0;
@@ -184,6 +185,13 @@ int main(int argc, char **argv)
 		print_help();
 		return argc < 2 ? EMBER_EXIT_BAD_CONFIG : 0;
 	}
+	log_private_stderr();
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "jail") == 0)
+		return jail_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "pool") == 0)
+		return pool_main(argc - 1, argv + 1);
 	if (argv[1][0] == '-')
 		return fc_main(argc, argv); /* Firecracker process mode: --api-sock ... */
 	fprintf(stderr, "ember: unknown command '%s' (see 'ember --help')\n", argv[1]);

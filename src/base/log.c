@@ -5,15 +5,16 @@
  *
  * Non-blocking without touching what other processes share: O_NONBLOCK is a
  * flag of the open file description, which ember's stderr shares with its
- * parent and siblings. So, at start-up (a constructor: before any thread or
- * seccomp filter exists), when stderr is a pipe, FIFO, terminal or socket,
- * ember opens its own description of the same object through
- * /proc/self/fd/2 and makes that one non-blocking. A regular file (or block
- * device) is written through fd 2 as it is: such writes do not wait on a
- * reader. --log-path files are ember's own and opened O_NONBLOCK. Only when
- * /proc is unavailable (or the object cannot be reopened, like a socket)
- * does ember keep writing fd 2 as is; then it at least does not hold the
- * log lock across that write. */
+ * parent and siblings. So, at start-up (log_private_stderr() from main(),
+ * before any thread or seccomp filter exists; not for --version or --help),
+ * when stderr is a pipe, FIFO, terminal or socket, ember opens its own
+ * description of the same object through /proc/self/fd/2 and makes that one
+ * non-blocking. A regular file, a block device or /dev/null is written
+ * through fd 2 as it is: such writes do not wait on a reader. --log-path
+ * files are ember's own and opened O_NONBLOCK. Only when /proc is
+ * unavailable (or the object cannot be reopened, like a socket) does ember
+ * keep writing fd 2 as is; then it at least does not hold the log lock
+ * across that write. */
 #include "ember/log.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,12 +81,13 @@ int log_parse_level(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
-__attribute__((constructor)) static void log_private_stderr(void)
+void log_private_stderr(void)
 {
 	struct stat st;
 	int fd;
 
-	if (fstat(STDERR_FILENO, &st) < 0 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+	if (fstat(STDERR_FILENO, &st) < 0 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) ||
+	    (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))) /* /dev/null */
 		return;
 	/* A new open file description of the same pipe or terminal; O_NOCTTY:
 	 * never become the controlling terminal. A pipe without a reader
