@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "blkfix.h"
+#include "ember/event_loop.h"
 #include "ember/log.h"
+#include "ember/rate_limiter.h"
 
 #define DISK_SIZE (8u << 20)
 #define RAM_SIZE (64u << 20)
@@ -556,8 +558,10 @@ static void test_rate_limited_ops(void **state)
 static void test_rate_limited_bandwidth(void **state)
 {
 	struct blkfix *f = calloc(1, sizeof(*f));
+	/* 400 ms: two requests in a row empty the bucket even if a loaded host
+	 * stalls this test for ~100 ms between them */
 	struct rate_limiter_cfg rl = {
-	    .bandwidth = {.present = true, .size = 8192, .refill_time_ms = 20}};
+	    .bandwidth = {.present = true, .size = 8192, .refill_time_ms = 400}};
 	uint64_t buf;
 
 	(void)state;
@@ -598,7 +602,9 @@ static void test_oversized_request_passes_limiter(void **state)
 static void test_reset_while_throttled(void **state)
 {
 	struct blkfix *f = calloc(1, sizeof(*f));
-	struct rate_limiter_cfg rl = {.ops = {.present = true, .size = 1, .refill_time_ms = 20}};
+	/* one op per second: the second request finds the bucket empty however
+	 * slowly a loaded host runs this test (20 ms was missed once) */
+	struct rate_limiter_cfg rl = {.ops = {.present = true, .size = 1, .refill_time_ms = 1000}};
 	uint64_t hs, buf;
 
 	(void)state;
@@ -614,6 +620,10 @@ static void test_reset_while_throttled(void **state)
 	vdrv_write32(&f->d, VIRTIO_MMIO_STATUS, 0);
 	assert_false(f->blk->throttled);
 	/* The timer fires into a reset device: nothing happens. */
+	for (int i = 0; i < 50 && rl_blocked(&f->blk->rl); i++)
+		el_run_once(&f->d.el, 100);
+	assert_false(rl_blocked(&f->blk->rl));
+	assert_false(f->blk->throttled);
 	assert_int_equal(blkfix_reinit_queue(f), 0);
 	assert_int_equal(blkfix_read_check(f, 0, 4096), 0);
 	blkfix_fini(f);
