@@ -522,7 +522,8 @@ static void test_counters(void **state)
 static void test_rate_limited_ops(void **state)
 {
 	struct blkfix *f = calloc(1, sizeof(*f));
-	struct rate_limiter_cfg rl = {.ops = {.present = true, .size = 1, .refill_time_ms = 30}};
+	/* 300 ms: the second request finds the bucket empty even on a loaded host */
+	struct rate_limiter_cfg rl = {.ops = {.present = true, .size = 1, .refill_time_ms = 300}};
 	uint64_t hs, buf;
 	uint32_t id, len;
 
