@@ -34,10 +34,10 @@ for r in ${only//,/ }; do
 done
 
 # The minimal run boots ember's own kernel: built (or found in the cache, or
-# waited for when `make test` started building it in the background) only when
-# that run is selected.
+# waited for when `make test` started building it in the background:
+# tools/build-guest-kernel.sh --while) only when that run is selected.
 if [ -z "$only" ] || [[ ",$only," == *",minimal,"* ]]; then
-	NESTED_GUEST_KERNEL=$("$EMBER_ROOT/tools/build-guest-kernel.sh") || die "tools/build-guest-kernel.sh failed"
+	NESTED_GUEST_KERNEL=$("$EMBER_ROOT/tools/build-guest-kernel.sh" --wait) || die "no minimal guest kernel (tools/build-guest-kernel.sh failed)"
 	export NESTED_GUEST_KERNEL
 fi
 # The vmmbench run (make bench) needs Debian's QEMU inside L1.
