@@ -1,6 +1,7 @@
 /* VM lifecycle: build everything from a vm_config, run, pause, stop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,6 +298,17 @@ int vm_start(struct vm *vm)
 			return r;
 		}
 	}
+	/* The VMM thread (the caller; the vCPU threads exist and keep their
+	 * policy) under SCHED_BATCH: its wake-ups (queue kicks, TAP and socket
+	 * input, timers) no longer preempt a vCPU running on its CPU; it runs
+	 * when that one blocks or its slice ends, fair share unchanged. Where
+	 * they share a CPU, the guest goes on queueing instead of being stopped
+	 * at every kick for one frame and one interrupt. Measured in an L1 of
+	 * one CPU (tests/nested/README.md, "Why L2 -> L1 TCP was slow"): 8 MiB
+	 * of guest TCP upload 108 -> 8.6 s, download 16.4 -> 6.1 s. With idle
+	 * CPUs a wake-up goes to one of them and nothing changes. Unprivileged;
+	 * a refusal changes nothing but speed. */
+	sched_setscheduler(0, SCHED_BATCH, &(const struct sched_param){.sched_priority = 0});
 	vm->state = VM_STATE_RUNNING;
 	return 0;
 }

@@ -51,7 +51,11 @@ wait_until() {
 # ---- drivers ----
 # (a kernel without module support has its drivers built in: ember's minimal one)
 [ -e /proc/modules ] && while read -r m; do
-	insmod "/lib/modules/$m.ko" || echo "NT-L2: insmod $m failed"
+	# (nt.mod.MODULE.PARAM=VALUE words on L2's command line are its parameters, for
+	# experiments: the plain MODULE.PARAM form would also pass on the
+	# virtio_mmio.device= tokens ember appends)
+	insmod "/lib/modules/$m.ko" $(tr ' ' '\n' </proc/cmdline | sed -n "s/^nt\.mod\.${m##*/}\.//p") ||
+		echo "NT-L2: insmod $m failed"
 done </lib/modules/modules.load
 # drivers EXPECTED [CHECK]: e.g. "blk blk net vsock balloon" (any order)
 drivers() {

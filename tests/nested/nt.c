@@ -26,6 +26,8 @@
  *                                    connect again; a line per connection up and lost
  *   nt uds-hold PATH                 (L1) accept guest-initiated connections on PATH
  *                                    and keep them; prints the first line of each
+ *   nt sched-batch TID               (L1) put thread TID under SCHED_BATCH (no wakeup
+ *                                    preemption; busybox has no chrt): an experiment knob
  *
  * Stream protocol of one connection (both transports): the connector sends a
  * 16-byte header {seed, size} and `size` bytes of gen(seed), then shuts down
@@ -39,6 +41,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -723,6 +726,19 @@ static int cmd_hog(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_sched_batch(int argc, char **argv)
+{
+	struct sched_param sp = {.sched_priority = 0};
+
+	if (argc != 1)
+		return 2;
+	if (sched_setscheduler(atoi(argv[0]), SCHED_BATCH, &sp) < 0) {
+		perror("nt sched-batch");
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -737,7 +753,8 @@ int main(int argc, char **argv)
 		    {"wait", cmd_wait},
 		    {"hog", cmd_hog},
 		    {"vsock-hold", cmd_vsock_hold},
-		    {"uds-hold", cmd_uds_hold}};
+		    {"uds-hold", cmd_uds_hold},
+		    {"sched-batch", cmd_sched_batch}};
 	signal(SIGPIPE, SIG_IGN);
 	const char *t = getenv("NT_TIMEOUT");
 	alarm(t ? (unsigned)atoi(t) : 120);
@@ -754,7 +771,7 @@ int main(int argc, char **argv)
 			}
 	fprintf(stderr,
 		"usage: nt gen|vsock-serve|vsock-connect|uds-serve|uds-connect|http|wait|hog|"
-		"vsock-hold|uds-hold "
+		"vsock-hold|uds-hold|sched-batch "
 		"... (see tests/nested/nt.c)\n");
 	return 2;
 }

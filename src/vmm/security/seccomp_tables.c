@@ -132,6 +132,7 @@
 	ARG_EQ(fadvise64, 3, POSIX_FADV_WILLNEED, "snapshot load: working set read ahead"), \
 	ARG_EQ(madvise, 2, MADV_HUGEPAGE, "huge_pages Transparent"),                        \
 	ARG_EQ(prctl, 0, PR_SET_NAME, "PR_SET_NAME: thread names"),                          \
+	ARG_EQ(sched_setscheduler, 1, SCHED_BATCH, "the VMM thread's policy (vm_start)"),     \
 	ARG_EQ(seccomp, 0, SECCOMP_SET_MODE_FILTER, "later threads add their own filter"),  \
 	IOCTL(KVM_GET_API_VERSION), IOCTL(KVM_CHECK_EXTENSION), IOCTL(KVM_CREATE_VM),         \
 	IOCTL(KVM_GET_VCPU_MMAP_SIZE), RULES_ARCH_VM_BOOT, IOCTL(KVM_IOEVENTFD),              \

@@ -115,10 +115,10 @@ main_steps() {
 	lpid=$!
 	ts=$(up)
 	go net-ping
-	# 16 MiB took 55-100 s at load 13 and 69 s idle with QEMU free to use both
-	# host CPUs, 181 s in an idle CI rehearsal with QEMU pinned to one (the
-	# runner pins it: tests/nested/README.md, known problems); a transfer that
-	# stalls fails this wait, and the runner repeats the scenario (retrying)
+	# 16 MiB took 55-152 s before ember's VMM thread ran under SCHED_BATCH, 11 s
+	# after at load 13 (tests/nested/README.md, "Why L2 -> L1 TCP was slow");
+	# a transfer that stalls fails this wait, and the runner repeats the scenario
+	# (retrying)
 	sync_l2 net-out-done 480 || return 1
 	wait $lpid
 	echo "NT-L1: got 16 MiB from L2 in $(echo "$(up) - $ts" | bc) s"

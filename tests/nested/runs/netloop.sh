@@ -20,7 +20,8 @@ run_netloop() {
 	: >/tmp/nl.metrics
 	mkfifo /tmp/netloop.in /tmp/nf
 	exec 7<>/tmp/netloop.in
-	nl_args="$L2_ARGS nt.run=netloop nt.netloop_n=$nl_n nt.netloop_mib=$nl_mib nt.netloop_secs=$nl_secs nt.netloop_vmm=$nl_vmm"
+	# nt.netloop_l2args=A,B: more words for L2's command line (nt.mod.virtio_net.napi_tx=0...)
+	nl_args="$L2_ARGS $(sed -n 's/.*nt\.netloop_l2args=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' ') nt.run=netloop nt.netloop_n=$nl_n nt.netloop_mib=$nl_mib nt.netloop_secs=$nl_secs nt.netloop_vmm=$nl_vmm"
 	cat >/tmp/netloop.json <<-EOF2
 	{
 	  "boot-source": {"kernel_image_path": "/l2/vmlinuz", "initrd_path": "/l2/initrd", "boot_args": "$nl_args"},
@@ -43,6 +44,15 @@ run_netloop() {
 	fi
 	epid=$!
 	show_console $con
+	# Experiments on the VMM thread (ember's main thread; tests/nested/README.md, "Why L2 -> L1
+	# TCP was slow"): nt.netloop_renice=N runs it at nice N, nt.netloop_batch=1 under SCHED_BATCH
+	nl_rn=$(nl_opt renice 0) nl_batch=$(nl_opt batch 0)
+	if [ "$nl_rn" != 0 ] || [ "$nl_batch" = 1 ]; then
+		wait_until 30 pidof ember >/dev/null
+		nl_vmm_tid=$(pidof ember | cut -d' ' -f1)
+		[ "$nl_rn" = 0 ] || echo "NT-L1: netloop: renice $nl_rn: $(renice -n "$nl_rn" -p $nl_vmm_tid 2>&1; echo $?)"
+		[ "$nl_batch" = 1 ] && echo "NT-L1: netloop: SCHED_BATCH: $(nt sched-batch $nl_vmm_tid 2>&1; echo $?)"
+	fi
 	nl_dump() { # L1's view: its TCP socket, tap0, ember's net metrics
 		echo "NT-L1: netloop $1: tcp $(grep ':1389 ' /proc/net/tcp | tr -s ' ' | tr '\n' '|')"
 		echo "NT-L1: netloop $1: $(grep '^Tcp:' /proc/net/snmp | tail -n 1), $(grep tap0 /proc/net/dev | tr -s ' ')"
@@ -50,11 +60,56 @@ run_netloop() {
 		nt http $api PUT /actions '{"action_type": "FlushMetrics"}' >/dev/null
 		echo "NT-L1: netloop $1: ember $(tail -n 1 /tmp/nl.metrics | grep -o '"net":{[^}]*}')"
 	}
+	# the VMM's threads: name utime stime (ticks)
+	nl_threads() {
+		for t in /proc/$(pidof ember | cut -d" " -f1)/task/*; do
+			awk '{ printf "%s:%s/%s ", $2, $14, $15 }' $t/stat 2>/dev/null
+		done
+	}
+	# counters around a round: L1's CPU, the VMM's threads, KVM's exits, ember's metrics
+	mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	nl_kvm() {
+		for f in exits halt_exits irq_exits io_exits mmio_exits irq_injections nmi_injections \
+			request_irq_exits signal_exits halt_wakeup halt_successful_poll halt_attempted_poll; do
+			[ -e /sys/kernel/debug/kvm/$f ] && printf "%s=%s " $f "$(cat /sys/kernel/debug/kvm/$f)"
+		done
+	}
+	nl_snap0() {
+		[ "$nl_vmm" = ember ] && nt http $api PUT /actions '{"action_type": "FlushMetrics"}' >/dev/null
+		nl_ml0=$(wc -l </tmp/nl.metrics)
+		nl_t0=$(up) nl_stat0=$(head -n 1 /proc/stat) nl_thr0=$(nl_threads) nl_kvm0=$(nl_kvm)
+		# L2's exits to L1 by reason (an ftrace histogram, where the kernel has them)
+		nl_tr=/sys/kernel/debug/tracing/events/kvm/kvm_exit
+		[ -e $nl_tr/trigger ] && echo 'hist:keys=exit_reason:sort=hitcount.descending' >$nl_tr/trigger 2>/dev/null
+		nl_msr=/sys/kernel/debug/tracing/events/kvm/kvm_msr
+		[ -e $nl_msr/trigger ] && echo 'hist:keys=ecx,write:sort=hitcount.descending' >$nl_msr/trigger 2>/dev/null
+	}
+	nl_snap1() {
+		echo "NT-L1: netloop $1: $(echo "$(up) - $nl_t0" | bc) s after GO"
+		echo "NT-L1: netloop $1: cpu before $nl_stat0"
+		echo "NT-L1: netloop $1: cpu after  $(head -n 1 /proc/stat)"
+		echo "NT-L1: netloop $1: threads before $nl_thr0"
+		echo "NT-L1: netloop $1: threads after  $(nl_threads)"
+		echo "NT-L1: netloop $1: kvm before $nl_kvm0"
+		echo "NT-L1: netloop $1: kvm after  $(nl_kvm)"
+		if [ -e $nl_tr/hist ]; then
+			echo "NT-L1: netloop $1: exits by reason: $(grep -a 'exit_reason' $nl_tr/hist | tr -s ' \t' ' ' | tr '\n' '|')"
+			echo '!hist:keys=exit_reason:sort=hitcount.descending' >$nl_tr/trigger 2>/dev/null
+			echo "NT-L1: netloop $1: MSR accesses: $(grep -a 'ecx' $nl_msr/hist | tr -s ' \t' ' ' | tr '\n' '|')"
+			echo '!hist:keys=ecx,write:sort=hitcount.descending' >$nl_msr/trigger 2>/dev/null
+		fi
+		[ "$nl_vmm" = ember ] || return 0
+		nt http $api PUT /actions '{"action_type": "FlushMetrics"}' >/dev/null
+		tail -n +$((nl_ml0 + 1)) /tmp/nl.metrics | while read -r l; do
+			echo "NT-L1: netloop $1: ember $(echo "$l" | grep -o '"net":{[^}]*}') $(echo "$l" | grep -o '"vcpu":{[^}]*}')"
+		done
+	}
 	nl_stalls=0 nl_ok=0 i=1
 	while [ $i -le "$nl_n" ]; do
 		step netloop-$i
 		nt wait $con "NT-SYNC loop-$i" 600 >/dev/null || break
 		(nc -l -p 5001 0<>/tmp/nf | sha256sum | cut -d' ' -f1 >/tmp/nl.sum) &
+		nl_snap0
 		echo "GO loop-$i" >&7
 		# L2 ends each round itself, stalled or not
 		nt wait $con "NT-SYNC loop-end-$i" $((nl_secs + 600)) >/dev/null || break
@@ -65,6 +120,7 @@ run_netloop() {
 			nl_dump "$i stalled +3 s"
 		else
 			nl_ok=$((nl_ok + 1))
+			nl_snap1 $i
 		fi
 		for p in $(pidof nc); do kill "$p" 2>/dev/null; done
 		wait_until 10 test -s /tmp/nl.sum
@@ -74,6 +130,20 @@ run_netloop() {
 		echo "GO loop-end-$i" >&7
 		i=$((i + 1))
 	done
+	# the other way: the same size L1 -> L2, with the same counters
+	if nt wait $con "NT-SYNC down" 600 >/dev/null; then
+		nl_snap0
+		echo "GO down" >&7
+		i=0
+		until NT_TIMEOUT=900 nt gen 12 "${nl_mib}M" | nc 172.16.0.2 5005 2>/tmp/nc.err; do
+			i=$((i + 1))
+			[ $i -lt 100 ] && grep -q "can't connect\|refused" /tmp/nc.err || break
+			usleep 100000
+		done
+		nt wait $con "NT-SYNC down-done" 600 >/dev/null
+		nl_snap1 down
+		echo "GO down-done" >&7
+	fi
 	# tx rate limiter (ember only): PATCH 32 KiB/s (bucket starts full), 512 KiB
 	# from L2, timed by L1 from its GO to L2's end (about 15 s; the natural
 	# upload rate here is 70-240 KB/s)
