@@ -70,9 +70,9 @@ net() {
 	fi
 	sync_l1 net-ping || return # L1 pings us, starts its listener on :5001
 	t0=$(cut -d' ' -f1 /proc/uptime)
-	if nc_send 172.16.0.1 5001 11 16M; then
+	if nc_send 172.16.0.1 5001 11 64M; then
 		t1=$(cut -d' ' -f1 /proc/uptime)
-		echo "NT-L2: sent 16 MiB over TCP in $(echo "$t1 - $t0" | bc) s"
+		echo "NT-L2: sent 64 MiB over TCP in $(echo "$t1 - $t0" | bc) s"
 	else
 		echo "NT-L2: nc to 172.16.0.1:5001 failed: $(cat /tmp/nc.err)"
 	fi
