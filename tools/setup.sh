@@ -56,7 +56,7 @@ PKGS=(
   zlib1g-dev liblzma-dev liblz4-dev libzstd-dev
   busybox-static cpio e2fsprogs fdisk acpica-tools
   python3 python3-yaml python3-jsonschema curl socat iproute2 valgrind
-  bc flex bison libelf-dev xz-utils
+  bc flex bison libelf-dev xz-utils patch
   systemd-boot-efi binutils
   qemu-system-x86 lz4 device-tree-compiler
   passt
