@@ -37,6 +37,8 @@ run_huge() {
 	esac
 	# 128 for 256 MiB of guest RAM (+4 spare); compact first so that earlier
 	# runs' leftovers do not leave too few free 2 MiB blocks
+	sync
+	echo 3 2>/dev/null >/proc/sys/vm/drop_caches
 	echo 1 2>/dev/null >/proc/sys/vm/compact_memory
 	echo 132 >/proc/sys/vm/nr_hugepages
 	total=$(huge_meminfo HugePages_Total)
