@@ -100,19 +100,26 @@ wait_api() {
 sys.exit(0 if fcapi.wait_for_socket(sys.argv[1]) else 1)" "$1"
 }
 
-# start_api NAME ARGS...: ember ARGS with the API socket $SOCK, in the
-# background under timeout (PID; stdout and stderr in OUT and ERR, named
-# after NAME). Counts a case; fails it (stderr shown, ember stopped) and
-# returns 1 unless the socket accepts.
-start_api() {
+# start_bg NAME ARGS...: ember ARGS in the background under timeout (PID;
+# stdout and stderr in OUT and ERR, named after NAME; $SOCK removed first).
+# Counts a case.
+start_bg() {
 	local name=$1
 	shift
 	OUT=$E2E_TMP/$name.stdout
 	ERR=$E2E_TMP/$name.stderr
 	e2e_cases=$((e2e_cases + 1))
 	rm -f "$SOCK"
-	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --api-sock "$SOCK" "$@" </dev/null >"$OUT" 2>"$ERR" &
+	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" "$@" </dev/null >"$OUT" 2>"$ERR" &
 	PID=$!
+}
+
+# start_api NAME ARGS...: start_bg with the API socket $SOCK; fails the case
+# (stderr shown, ember stopped) and returns 1 unless the socket accepts.
+start_api() {
+	local name=$1
+	shift
+	start_bg "$name" --api-sock "$SOCK" "$@"
 	if ! wait_api "$SOCK"; then
 		fail "$name: the API socket never accepted"
 		show_file "$ERR"

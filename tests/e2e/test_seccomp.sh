@@ -56,18 +56,6 @@ thread_report() {
 	done | sort
 }
 
-# start_bg NAME ARGS...: ember ARGS in the background under timeout.
-start_bg() {
-	local name=$1
-	shift
-	OUT=$E2E_TMP/$name.stdout
-	ERR=$E2E_TMP/$name.stderr
-	e2e_cases=$((e2e_cases + 1))
-	rm -f "$SOCK"
-	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" "$@" </dev/null >"$OUT" 2>"$ERR" &
-	PID=$!
-}
-
 api() {
 	curl -sS --max-time 20 --unix-socket "$SOCK" -X "$1" -H 'Content-Type: application/json' \
 		${3:+-d "$3"} -o "$E2E_TMP/resp.json" -w '%{http_code}' "http://localhost$2"
