@@ -167,6 +167,9 @@ run_snapshot() {
 		R PASS snapshot-fs "e2fsck -fn clean after the restored L2 unmounted; /count = $got, its last count"
 	else
 		R FAIL snapshot-fs "e2fsck: $(echo "$out" | tail -n 2 | tr '\n' ' '); /count '${got:-}', L2's last '$final'"
+		# what the restored L2 and its ember said last (the console is hidden by now)
+		tr -d '\r' <$con | grep -av '^NT-COUNT' | tail -n 8 | sed 's/^/NT-L1: snapshot-fs: console| /'
+		tail -n 4 $errf | sed 's/^/NT-L1: snapshot-fs: ember| /'
 	fi
 
 	step snapshot-clones
