@@ -49,8 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			unsigned status = 0;
 			size_t clen = 0;
-			const char *body = r.data ? strstr(r.data, "\r\n\r\n") : NULL;
-			const char *cl = r.data ? strstr(r.data, "Content-Length: ") : NULL;
+			const char *body = r.data ? memmem(r.data, r.len, "\r\n\r\n", 4) : NULL;
+			const char *cl = r.data ? memmem(r.data, r.len, "Content-Length: ", 16) : NULL;
 
 			if (!r.data || sscanf(r.data, "HTTP/1.%*c %u", &status) != 1 || !body ||
 			    !cl || sscanf(cl, "Content-Length: %zu", &clen) != 1 ||
