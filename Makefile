@@ -52,13 +52,13 @@ endif
 # text+rodata resident at the first KVM_RUN 1508 -> 1332 KiB, with the NSS
 # stubs of src/api/static_nss.c).
 ifeq ($(ARCH),x86_64)
-HOT_LIBS  := -lcap-ng -lcrypto -lfdt -luring
+HOT_LIBS  := -lcap-ng -lnettle -lfdt -luring
 COLD_LIBS := -lseccomp -lz -llzma -llz4 -lzstd
 else
 # aarch64: no host-side decompression (that is the x86 bzImage loader's).
 # Debian's libfdt-dev is not multi-arch: setup.sh unpacks the arm64 archive
 # into $(BUILD)/sysroot (the headers are the host's, the same on every arch).
-HOT_LIBS  := -lcap-ng -lcrypto -lfdt -luring
+HOT_LIBS  := -lcap-ng -lnettle -lfdt -luring
 COLD_LIBS := -lseccomp -lz
 LDFLAGS  += -L$(BUILD)/sysroot/usr/lib/$(ARCH)-linux-gnu
 endif

@@ -29,7 +29,7 @@ if [ "${1:-}" = "--aarch64" ]; then
 		$SUDO apt-get update -qq || true
 	fi
 	install_missing gcc-aarch64-linux-gnu libc6-dev-arm64-cross libseccomp-dev:arm64 \
-		libcjson-dev:arm64 libcap-ng-dev:arm64 libssl-dev:arm64 zlib1g-dev:arm64 liburing-dev:arm64 libfdt-dev qemu-system-arm
+		libcjson-dev:arm64 libcap-ng-dev:arm64 nettle-dev:arm64 zlib1g-dev:arm64 liburing-dev:arm64 libfdt-dev qemu-system-arm
 	if [ ! -f "$sysroot/usr/lib/aarch64-linux-gnu/libfdt.a" ]; then
 		. "$(dirname "$0")/common.sh"
 		debs=$EMBER_CACHE/debs
@@ -52,7 +52,7 @@ fi
 
 PKGS=(
   gcc make clang libclang-rt-dev
-  libseccomp-dev libfdt-dev libcjson-dev libcap-ng-dev libcmocka-dev libssl-dev liburing-dev
+  libseccomp-dev libfdt-dev libcjson-dev libcap-ng-dev libcmocka-dev nettle-dev liburing-dev
   zlib1g-dev liblzma-dev liblz4-dev libzstd-dev
   busybox-static cpio e2fsprogs fdisk acpica-tools
   python3 python3-yaml python3-jsonschema curl socat iproute2 valgrind

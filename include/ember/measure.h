@@ -12,7 +12,7 @@ struct boot_measurements {
 	char cmdline[MEASURE_HEX_LEN]; /* the final command line, without the NUL */
 };
 
-/* SHA-256 of buf as lowercase hex (libcrypto). */
+/* SHA-256 of buf as lowercase hex (Nettle). */
 int measure_sha256(const void *buf, size_t len, char hex[MEASURE_HEX_LEN]);
 
 /* The same over pieces: measure_begin, measure_add..., measure_end (which

@@ -1,5 +1,4 @@
 /* The MMDS data store and its session tokens (see mmds.h). */
-#define OPENSSL_SUPPRESS_DEPRECATED
 #include "ember/mmds.h"
 
 #include <cjson/cJSON.h>
@@ -11,7 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include <openssl/sha.h>
+#include <nettle/sha2.h>
 
 #include "ember/error.h"
 
@@ -384,13 +383,13 @@ static uint64_t token_now(struct mmds *m)
 
 static void token_mac(const struct mmds *m, const uint8_t exp[8], uint8_t mac[MAC_LEN])
 {
-	uint8_t md[SHA256_DIGEST_LENGTH];
-	SHA256_CTX c;
+	uint8_t md[SHA256_DIGEST_SIZE];
+	struct sha256_ctx c;
 
-	SHA256_Init(&c);
-	SHA256_Update(&c, m->key, sizeof(m->key));
-	SHA256_Update(&c, exp, 8);
-	SHA256_Final(md, &c);
+	sha256_init(&c);
+	sha256_update(&c, sizeof(m->key), m->key);
+	sha256_update(&c, 8, exp);
+	sha256_digest(&c, sizeof(md), md);
 	memcpy(mac, md, MAC_LEN);
 }
 
