@@ -150,10 +150,6 @@ char *seccomp_json_emit_default(void);
 /* Reads and parses FILE (at most 1 MiB); err_msg() starts with the path. */
 int seccomp_json_load(const char *path, struct seccomp_policy *out);
 
-/* glibc's SIGRTMIN, the vCPU kick signal (vcpu.c): the filters allow tgkill
- * with it by number; seccomp_setup() checks that it is. */
-#define SECCOMP_KICK_SIGNAL_NR 34
-
 /* ---- seccomp_tables.c: the built-in tables ---- */
 
 /* The built-in filter of a kind (SECCOMP_THREAD_VMM_BOOT included), without

@@ -49,10 +49,14 @@ int read_fd_whole(int fd, const char *path, size_t size, bool populate, uint8_t 
  * (leaving the API socket file): the stop signals (signal_is_stop: SIGINT,
  * SIGTERM, SIGHUP, SIGQUIT) end it cleanly, the others (SIGUSR1, SIGUSR2,
  * SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, SIGXCPU, SIGXFSZ,
- * SIGRTMIN+1..SIGRTMAX) are read and ignored (a write past RLIMIT_FSIZE then
- * fails with EFBIG). SIGPIPE is ignored (SIG_IGN) by main(); SIGRTMIN is the
- * vCPU kick; faults (SIGSEGV, SIGBUS, ...) and SIGKILL keep their default. */
+ * SIGRTMIN..SIGRTMAX; vCPU threads unblock EMBER_KICK_SIGNAL for themselves)
+ * are read and ignored (a write past RLIMIT_FSIZE then fails with EFBIG). SIGPIPE is ignored (SIG_IGN) by
+ * main(); faults (SIGSEGV, SIGBUS, ...) and SIGKILL keep their default. */
 int process_signalfd(void);
+/* The vCPU kick (vcpu.c), a real-time signal with the same number whichever
+ * C library: SIGRTMIN under musl (which keeps 32-34), SIGRTMIN + 1 under
+ * glibc (34 and up). The seccomp filters allow sending it by number. */
+#define EMBER_KICK_SIGNAL 35
 bool signal_is_stop(int signo);
 /* Random bytes that need to be unpredictable across processes, not secret
  * (e.g. a locally administered MAC address): a splitmix64 stream seeded

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ember/error.h"
+#include "ember/libc_compat.h"
 
 #define MIN_U64(a, b) ((a) < (b) ? (a) : (b))
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ember/error.h"
+#include "ember/libc_compat.h"
 
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -245,7 +246,7 @@ int process_signalfd(void)
 	sigemptyset(&sigs);
 	for (size_t i = 0; i < sizeof(sig_list) / sizeof(sig_list[0]); i++)
 		sigaddset(&sigs, sig_list[i]);
-	for (int s = SIGRTMIN + 1; s <= SIGRTMAX; s++)
+	for (int s = SIGRTMIN; s <= SIGRTMAX; s++) /* vCPU threads unblock the kick */
 		sigaddset(&sigs, s);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);

@@ -27,6 +27,7 @@
 
 #include "ember/snapshot_file.h"
 #include "ember/error.h"
+#include "ember/libc_compat.h"
 #include "ember/log.h"
 #include "ember/util.h"
 #include "snapshot_priv.h"

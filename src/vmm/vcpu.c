@@ -15,7 +15,7 @@
 #include "ember/seccomp.h"
 #include "vm_priv.h"
 
-#define KICK_SIGNAL (SIGRTMIN)
+#define KICK_SIGNAL EMBER_KICK_SIGNAL
 
 static void kick_handler(int sig)
 {

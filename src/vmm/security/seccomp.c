@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ember/error.h"
+#include "ember/util.h"
 #include "ember/log.h"
 #include "ember/metrics.h"
 
@@ -165,9 +166,9 @@ int seccomp_setup(const char *filter_file, bool disabled)
 			       "(seccomp(SECCOMP_GET_ACTION_AVAIL): %s; Linux >= 4.14 needed); "
 			       "--no-seccomp runs without them",
 			       strerror(errno));
-	if (SIGRTMIN != SECCOMP_KICK_SIGNAL_NR)
-		return err_set(ENOTSUP, "seccomp: SIGRTMIN is %d, the filters expect %d", SIGRTMIN,
-			       SECCOMP_KICK_SIGNAL_NR);
+	if (EMBER_KICK_SIGNAL < SIGRTMIN || EMBER_KICK_SIGNAL > SIGRTMAX)
+		return err_set(ENOTSUP, "seccomp: the vCPU kick signal %d is not a real-time signal here",
+			       EMBER_KICK_SIGNAL);
 	if (filter_file) {
 		if ((r = seccomp_json_load(filter_file, &pol)) < 0)
 			return err_wrap(-r, "--seccomp-filter");

@@ -25,8 +25,10 @@
 
 #define SECCOMP_TABLES_SCMP_ARCH SCMP_ARCH_X86_64
 
-/* glibc's epoll_wait(), poll() and unlink() */
-#define SYS_EPOLL_WAIT epoll_wait
+/* epoll_wait() (glibc: epoll_wait; musl: epoll_pwait), open() (musl; glibc
+ * opens with openat), stat() and fstat() (musl; glibc: newfstatat), poll()
+ * and unlink() */
+#define RULES_ARCH_LIBC_VMM ALLOW(epoll_wait), ALLOW(epoll_pwait), ALLOW(open), ALLOW(stat)
 #define SYS_POLL poll
 #define SYS_UNLINK unlink
 
@@ -66,9 +68,9 @@ struct kvm_vcpu_init {
 #endif
 _Static_assert(sizeof(struct kvm_vcpu_init) == 32, "arm64 struct kvm_vcpu_init");
 
-/* arm64 has only the newer calls: glibc's epoll_wait(), poll() and unlink()
- * make these */
-#define SYS_EPOLL_WAIT epoll_pwait
+/* arm64 has only the newer calls: epoll_wait(), poll() and unlink() make
+ * these */
+#define RULES_ARCH_LIBC_VMM ALLOW(epoll_pwait)
 #define SYS_POLL ppoll
 #define SYS_UNLINK unlinkat
 

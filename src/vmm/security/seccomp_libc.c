@@ -16,9 +16,19 @@
  *  - exit() on the VMM thread: atexit handlers (the terminal restored with
  *    TCSETS), stdio flush (write), exit_group: all in the "vmm" filter.
  *  - pthread_sigmask/sigaction in vcpu.c happen before the vcpu filter.
- * Sanitizer builds bring their own allocator (mallopt is a no-op there). */
+ * Sanitizer builds bring their own allocator (mallopt is a no-op there).
+ *
+ * musl 1.2.3 (the release binary, Makefile) has less to prepare: no malloc
+ * arenas or tunables (mallocng: brk/mmap, munmap and madvise(MADV_FREE) on
+ * free), qsort (smoothsort) and strerror make no syscall, abort() and
+ * pthread_kill() use tkill, threads are made with clone and leave with
+ * exit (munmap of the stack first when detached), stdio writes with writev;
+ * the filters list those forms too (seccomp_tables.c). The time zone and
+ * the random seed below are needed the same way. */
+#include <stdlib.h> /* first: defines __GLIBC__ under glibc */
+#ifdef __GLIBC__
 #include <malloc.h>
-#include <stdlib.h>
+#endif
 #include <string.h>
 #include <time.h>
 
@@ -57,10 +67,12 @@ void seccomp_prepare_libc(void)
 	 * ember's threads allocate little after start-up (requests on the API
 	 * and VMM threads, nothing per guest exit on vCPU threads), so one
 	 * arena's lock costs nothing measurable. */
+#ifdef __GLIBC__
 	mallopt(M_ARENA_MAX, 1);
 	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD);
 	mallopt(M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD);
 	mallopt(M_TOP_PAD, MALLOC_TOP_PAD);
+#endif
 
 	/* 2. The time zone: the first localtime/mktime/strftime("%Z") loads
 	 * /etc/localtime (openat). tzset() now loads it once; localtime_r()

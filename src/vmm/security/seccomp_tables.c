@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <linux/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -25,6 +24,8 @@
 
 #include <linux/futex.h>
 
+#include "ember/libc_compat.h"
+#include "ember/util.h"
 #include "seccomp_arch.h"
 
 /* ---- rule helpers for the tables ---- */
@@ -50,23 +51,31 @@
 #define IOCTL(req) ARG_EQ(ioctl, 1, req, #req)
 #define FUTEX(op) ARG_EQ(futex, 1, op, #op)
 
-/* Memory management as glibc's malloc and thread exit do it; never PROT_EXEC. */
+/* Memory management as malloc and thread exit do it; never PROT_EXEC.
+ * The tables serve both C libraries ember builds with (musl for the
+ * release binary, glibc for the tests and sanitizer builds; Makefile): where
+ * the two make the same call differently, both forms are listed, and the
+ * comment says "musl". */
 #define RULES_MEMORY                                                                          \
 	ALLOW(brk), ALLOW(munmap), ALLOW(mremap),                                             \
 	ARG_MASKED(mmap, 2, PROT_EXEC, 0, "no PROT_EXEC"),                                    \
 	ARG_MASKED(mprotect, 2, PROT_EXEC, 0, "no PROT_EXEC"),                                \
-	ARG_EQ(madvise, 2, MADV_DONTNEED, "MADV_DONTNEED")
+	ARG_EQ(madvise, 2, MADV_DONTNEED, "MADV_DONTNEED"),                                   \
+	ARG_EQ(madvise, 2, MADV_FREE, "musl free(): the whole pages of a freed slot")
 
-/* What every ember thread does: glibc's locks, condition variables and
- * pthread_join (private futexes; the join waits on a shared one), signals,
- * logging, thread exit, abort(). */
+/* What every ember thread does: the C library's locks, condition variables
+ * and pthread_join (private futexes; glibc's join waits on a shared one,
+ * musl's condition variables requeue), signals, logging (musl's stdio
+ * writes with writev: a failed vCPU's registers), thread exit, abort()
+ * (glibc sends SIGABRT with tgkill, musl with tkill). */
 #define RULES_THREAD                                                                          \
 	FUTEX(FUTEX_WAIT_PRIVATE), FUTEX(FUTEX_WAKE_PRIVATE), FUTEX(FUTEX_WAIT_BITSET_PRIVATE), \
 	FUTEX(FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME),                              \
-	FUTEX(FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME),                                      \
+	FUTEX(FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME), FUTEX(FUTEX_REQUEUE_PRIVATE),        \
 	ALLOW(rt_sigprocmask), ALLOW(rt_sigreturn), ALLOW(restart_syscall),                   \
-	ALLOW(clock_gettime), ALLOW(write), ALLOW(exit), ALLOW(getpid),                       \
-	ARG_EQ(tgkill, 2, SIGABRT, "SIGABRT: abort()")
+	ALLOW(clock_gettime), ALLOW(write), ALLOW(writev), ALLOW(exit), ALLOW(getpid),        \
+	ARG_EQ(tgkill, 2, SIGABRT, "SIGABRT: abort()"),                                       \
+	ARG_EQ(tkill, 1, SIGABRT, "SIGABRT: musl abort()")
 
 /* vCPU threads: KVM_RUN and what a device does on an MMIO/PIO exit (write
  * to eventfds and the console, raise a legacy IRQ line, TAP offloads when a
@@ -83,9 +92,9 @@
  * vCPU kicks, Ctrl-Alt-Del, metrics flush), and tear-down (vCPU joins,
  * API and vsock socket files removed, the terminal restored, exit). */
 #define RULES_VMM                                                                             \
-	ALLOW(SYS_EPOLL_WAIT), ALLOW(epoll_ctl), ALLOW(read), ALLOW(readv), ALLOW(writev),       \
+	RULES_ARCH_LIBC_VMM, ALLOW(epoll_ctl), ALLOW(read), ALLOW(readv), ALLOW(writev),         \
 	ALLOW(preadv), ALLOW(pwritev), ALLOW(fdatasync), ALLOW(lseek), ALLOW(close),         \
-	ALLOW(openat), ALLOW(newfstatat), ALLOW(SYS_UNLINK), ALLOW(timerfd_settime),             \
+	ALLOW(openat), ALLOW(newfstatat), ALLOW(fstat), ALLOW(SYS_UNLINK), ALLOW(timerfd_settime), \
 	ALLOW(recvfrom), ALLOW(sendto), ALLOW(sendmsg), ALLOW(shutdown), ALLOW(connect),     \
 	ALLOW(exit_group), ARG_EQ(getrandom, 2, GRND_NONBLOCK, "entropy device: GRND_NONBLOCK"), \
 	ARG_EQ2(socket, 0, AF_UNIX, 1, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,            \
@@ -95,10 +104,12 @@
 	ARG_EQ(madvise, 2, MADV_REMOVE, "balloon: MADV_REMOVE"),                             \
 	ARG_EQ(fcntl, 1, F_GETFL, "F_GETFL"), ARG_EQ(fcntl, 1, F_SETFL, "F_SETFL"),         \
 	ARG_EQ(fcntl, 1, F_SETLEASE, "kernel/initrd mapped into RAM: lease taken, released"), \
+	ARG_EQ(fcntl, 1, F_SETFD, "musl open(O_CLOEXEC) sets FD_CLOEXEC again"),           \
 	ARG_EQ(madvise, 2, MADV_DONTFORK, "guest RAM: not inherited by a fork (passt)"),   \
 	ARG_EQ(madvise, 2, MADV_NOHUGEPAGE, "guest RAM: huge_pages None is 4 KiB pages"),  \
 	ARG_EQ(prctl, 0, PR_SET_VMA, "guest RAM: named ember-guest-ram in smaps"),         \
-	ARG_EQ(tgkill, 2, SECCOMP_KICK_SIGNAL_NR, "SIGRTMIN: vCPU kick"),                            \
+	ARG_EQ(tgkill, 2, EMBER_KICK_SIGNAL, "vCPU kick (glibc pthread_kill)"),                \
+	ARG_EQ(tkill, 1, EMBER_KICK_SIGNAL, "vCPU kick (musl pthread_kill)"),                  \
 	ARG_EQ(tgkill, 2, SIGTERM, "SIGTERM: re-raised after clean-up"),                      \
 	ARG_EQ(tgkill, 2, SIGINT, "SIGINT: re-raised after clean-up"),                        \
 	IOCTL(KVM_IRQ_LINE), RULES_ARCH_VCPU_REGS, IOCTL(TUNSETOFFLOAD),                     \
@@ -137,7 +148,6 @@
 	IOCTL(KVM_GET_API_VERSION), IOCTL(KVM_CHECK_EXTENSION), IOCTL(KVM_CREATE_VM),         \
 	IOCTL(KVM_GET_VCPU_MMAP_SIZE), RULES_ARCH_VM_BOOT, IOCTL(KVM_IOEVENTFD),              \
 	IOCTL(KVM_IRQFD), IOCTL(KVM_CREATE_VCPU), IOCTL(TUNSETIFF), IOCTL(TUNSETVNETHDRSZ),   \
-	ALLOW(fstat),                                                                         \
 	ALLOW(userfaultfd), IOCTL(USERFAULTFD_IOC_NEW), IOCTL(UFFDIO_API), IOCTL(UFFDIO_REGISTER), \
 	ALLOW(io_uring_setup), /* io_engine "Async": the probe and the drive's ring */ \
 	ARG_EQ(io_uring_register, 1, IORING_REGISTER_EVENTFD, "its completion eventfd")
