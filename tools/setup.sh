@@ -60,5 +60,6 @@ PKGS=(
   systemd-boot-efi binutils
   qemu-system-x86 lz4 device-tree-compiler
   passt
+  musl-tools gperf
 )
 install_missing "${PKGS[@]}"
