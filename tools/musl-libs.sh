@@ -15,6 +15,16 @@
 # pinned below (those of the version's .dsc). Nothing fetched or built is
 # committed; the result is cached in $EMBER_CACHE/musl-libs/<key>.
 #
+# Two are taken as Debian built them: zlib and libzstd (TAKEN). Their
+# installed versions are security updates (1.2.13.dfsg-1+deb12u1,
+# 1.5.4+dfsg2-5+deb12u1) whose source the mirror reachable here does not
+# serve (404), and an older source would drop those fixes. Both are pure
+# computation: the objects ember pulls in (crc32, inflate, the zstd stream
+# decoder) name only memcpy/malloc-level functions that musl has, the
+# archives are PIE like everything Debian builds, and the smoke test links
+# and runs exactly those entry points; a glibc-only symbol would fail the
+# link there, and ember would link against glibc.
+#
 # A version not pinned here, no network, a checksum mismatch or a build error:
 # one line on stderr, no .ok, exit 0; ember then links against glibc.
 set -euo pipefail
@@ -29,7 +39,9 @@ note() {
 }
 
 # Debian source package -> the -dev package whose installed version is built
-SRCS="cjson libseccomp libcap-ng liburing zlib xz-utils lz4 libzstd nettle"
+# (SRCS) or whose installed archive is taken (TAKEN)
+SRCS="cjson libseccomp libcap-ng liburing xz-utils lz4 nettle"
+TAKEN="zlib libzstd"
 devpkg() {
 	case $1 in
 	cjson) echo libcjson-dev ;;
@@ -64,10 +76,6 @@ pinned() {
 		echo liburing_2.3.orig.tar.gz 2eac26f880125d83f75ba8641fde5d88226dd352d3cee95d45a9128758a8f1be \
 			liburing_2.3-3.debian.tar.xz 5fe4c5ba2a1b7dadc4b132db15cb11647a201ba25e5d96acce7ca7eb54dde510
 		;;
-	zlib=1:1.2.13.dfsg-1+deb12u1)
-		echo zlib_1.2.13.dfsg.orig.tar.bz2 71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1 \
-			zlib_1.2.13.dfsg-1+deb12u1.debian.tar.xz 8d7b05728c8c4274e910c2d5a462f8aecf9e97c9445700b28c7e390ee4ccbe25
-		;;
 	xz-utils=5.4.1-1)
 		echo xz-utils_5.4.1.orig.tar.xz 5d9827aa1875b21c288f78864bb26d2650b436ea8d2cad364e4921eb6266a5a5 \
 			xz-utils_5.4.1-1.debian.tar.xz 17fdce0230999e3e19796a5a77c74d297fbaf41c6db0d21b07f76a2be1dd66c8
@@ -75,10 +83,6 @@ pinned() {
 	lz4=1.9.4-1)
 		echo lz4_1.9.4.orig.tar.gz 0b0e3aa07c8c063ddf40b082bdf7e37a1562bda40a0ff5272957f3e987e0e54b \
 			lz4_1.9.4-1.debian.tar.xz 47ceec5b95f42598f7b9280b03df9659f2ee6852720ec181488e83bd643f0e5f
-		;;
-	libzstd=1.5.4+dfsg2-5+deb12u1)
-		echo libzstd_1.5.4+dfsg2.orig.tar.xz 8cf4bbb65e77ec348d052c8d6230eba66d435bddf64c8b5be2fcb16880c19953 \
-			libzstd_1.5.4+dfsg2-5+deb12u1.debian.tar.xz 3fc65ef89cc6f2e0e31846122fa93b0ec2ad6e0c3a18480d82fc4ecfbf7fb5d4
 		;;
 	nettle=3.8.1-2)
 		echo nettle_3.8.1.orig.tar.gz 364f3e2b77cd7dcde83fd7c45219c834e54b0c75e428b6f894a23d12dd41cbfe \
@@ -99,18 +103,23 @@ for s in $SRCS; do
 	[ -n "$(pinned "$s" "$v")" ] || note "no pinned source checksums for $s $v (tools/musl-libs.sh)"
 	ver[$s]=$v
 done
+for s in $TAKEN; do
+	v=$(dpkg-query -W -f='${source:Version}\n' "$(devpkg "$s")" 2>/dev/null | head -n1 || true)
+	[ -n "$v" ] || note "$(devpkg "$s") is not installed"
+	ver[$s]=$v
+done
 
 key=$({
 	cat "$tools/musl-libs.sh"
 	echo "musl $musl"
-	for s in $SRCS; do echo "$s ${ver[$s]}"; done
+	for s in $SRCS $TAKEN; do echo "$s ${ver[$s]}"; done
 } | sha256sum | cut -c1-16)
 cache=$EMBER_CACHE/musl-libs/$key
 
 install_result() {
-	rm -rf "${out:?}/.ok" "${out:?}/lib" "${out:?}/include"
+	rm -rf "${out:?}/.ok" "${out:?}/lib" "${out:?}/include" "${out:?}/static-pie.specs"
 	mkdir -p "$out"
-	cp -a "$cache/lib" "$cache/include" "$out/"
+	cp -a "$cache/lib" "$cache/include" "$cache/static-pie.specs" "$out/"
 	: >"$out/.ok"
 }
 
@@ -217,12 +226,9 @@ build_liburing() {
 	cp src/include/liburing/*.h "$inc/liburing/"
 }
 
-build_zlib() {
-	cd "$tmp/zlib"
-	./configure --static
-	make "$jobs" libz.a
-	cp libz.a "$lib/"
-	cp zlib.h zconf.h "$inc/"
+take_zlib() {
+	cp /usr/lib/x86_64-linux-gnu/libz.a "$lib/"
+	cp /usr/include/zlib.h /usr/include/zconf.h "$inc/"
 }
 
 build_xz-utils() {
@@ -244,11 +250,9 @@ build_lz4() {
 	cp lib/lz4.h lib/lz4frame.h lib/lz4hc.h "$inc/"
 }
 
-build_libzstd() {
-	cd "$tmp/libzstd"
-	make "$jobs" -C lib libzstd.a CFLAGS="$CFLAGS"
-	cp lib/libzstd.a "$lib/"
-	cp lib/zstd.h lib/zstd_errors.h lib/zdict.h "$inc/"
+take_libzstd() {
+	cp /usr/lib/x86_64-linux-gnu/libzstd.a "$lib/"
+	cp /usr/include/zstd.h /usr/include/zstd_errors.h /usr/include/zdict.h "$inc/"
 }
 
 build_nettle() {
@@ -280,6 +284,21 @@ for s in $SRCS; do fetch "$s"; done
 for s in $SRCS; do build "$s"; done
 # cJSON (cjson-static.sh) and nettle (its configure) add -g
 strip --strip-debug "$lib"/*.a
+for s in $TAKEN; do "take_$s" || note "$(devpkg "$s")'s archive is missing"; done
+
+# Debian's musl-gcc.specs links -static-pie as a dynamic PIE with musl's
+# ld.so as interpreter: static-pie.specs is the same file with a static-pie
+# case (rcrt1.o, which relocates the binary itself; -static -pie
+# --no-dynamic-linker), used as `gcc -specs=OUTDIR/static-pie.specs
+# -static-pie` (Makefile).
+specs=/usr/lib/x86_64-linux-musl/musl-gcc.specs
+[ -f "$specs" ] || note "$specs is missing"
+sed -e 's|^%{!shared: \(/usr/lib/x86_64-linux-musl/\)Scrt1.o}|%{static-pie:\1rcrt1.o;!shared:\1Scrt1.o}|' \
+	-e 's|^-dynamic-linker \([^ ]*\) -nostdlib|%{!static-pie:-dynamic-linker \1} -nostdlib %{static-pie:-static -pie --no-dynamic-linker -z text}|' \
+	"$specs" >"$tmp/out/static-pie.specs"
+grep -q 'static-pie:.*rcrt1.o' "$tmp/out/static-pie.specs" &&
+	grep -q 'no-dynamic-linker' "$tmp/out/static-pie.specs" ||
+	note "$specs is not the file tools/musl-libs.sh knows how to extend"
 
 cat >"$tmp/smoke.c" <<'EOF'
 #include <cjson/cJSON.h>
@@ -315,6 +334,19 @@ int main(void)
 		io_uring_queue_exit(&ring);
 	if (crc32(0, (const unsigned char *)"abc", 3) != 0x352441c2UL)
 		return 2;
+	{ /* what ember's loader calls of the two taken archives */
+		z_stream zs = {0};
+		ZSTD_DCtx *dc = ZSTD_createDCtx();
+
+		if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK || !dc)
+			return 5;
+		inflateEnd(&zs);
+		if (!ZSTD_isError(ZSTD_decompressStream(dc, &(ZSTD_outBuffer){d, sizeof(d), 0},
+							&(ZSTD_inBuffer){"abcd", 4, 0})))
+			return 6; /* not a zstd frame: must be an error */
+		ZSTD_getErrorName(0);
+		ZSTD_freeDCtx(dc);
+	}
 	if (lzma_version_number() == 0 || LZ4_versionNumber() == 0 || ZSTD_versionNumber() == 0)
 		return 3;
 	sha256_init(&ctx);
@@ -325,9 +357,11 @@ int main(void)
 EOF
 read -ra flags <<<"$CFLAGS $CPPFLAGS"
 {
-	$CC -static-pie "${flags[@]}" "$tmp/smoke.c" -o "$tmp/smoke" -L"$lib" \
+	gcc -specs="$tmp/out/static-pie.specs" -static-pie "${flags[@]}" "$tmp/smoke.c" \
+		-o "$tmp/smoke" -L"$lib" \
 		-lcjson -lseccomp -lcap-ng -luring -lnettle -lzstd -llz4 -llzma -lz &&
-		"$tmp/smoke"
+		"$tmp/smoke" &&
+		! readelf -l "$tmp/smoke" | grep -q INTERP
 } >"$logs/smoke.log" 2>&1 || note "the smoke test failed (log: $logs/smoke.log)"
 rm -f "$logs/smoke.log"
 
