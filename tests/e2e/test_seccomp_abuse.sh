@@ -18,7 +18,7 @@
 #     drives the device (ARP from the made-up MAC, a local unicast one); root,
 #     iproute2 and /dev/net/tun (a TAP in a private network namespace).
 #  5. signals: SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
-#     SIGXCPU, SIGXFSZ, SIGRTMIN, SIGRTMIN+1 and SIGRTMAX are ignored (all sent to one
+#     SIGXCPU, SIGXFSZ, SIGRTMIN+1 and SIGRTMAX are ignored (all sent to one
 #     ember; it ends on Ctrl-Alt-Del, exit 0); SIGINT, SIGTERM, SIGHUP and
 #     SIGQUIT each end ember with exit 0 and the socket file removed.
 #  6. `ember run`: SIGUSR1 ignored with the guest running, SIGTERM -> exit 0.
@@ -332,7 +332,7 @@ fi
 # ---- 5: signals ----
 if start "ignored signals"; then
 	sent=""
-	for sig in USR1 USR2 ALRM VTALRM PROF IO PWR XCPU XFSZ RTMIN RTMIN+1 RTMAX; do
+	for sig in USR1 USR2 ALRM VTALRM PROF IO PWR XCPU XFSZ RTMIN+1 RTMAX; do
 		kill -"$sig" "$EPID" && sent="$sent $sig"
 	done
 	# each one is read and logged by the VMM thread: wait for the last

@@ -64,7 +64,7 @@
 	ARG_EQ(madvise, 2, MADV_FREE, "musl free(): the whole pages of a freed slot")
 
 /* What every ember thread does: the C library's locks, condition variables
- * and pthread_join (private futexes; glibc's join waits on a shared one,
+ * and pthread_join (private futexes; the join waits on a shared one;
  * musl's condition variables requeue), signals, logging (musl's stdio
  * writes with writev: a failed vCPU's registers), thread exit, abort()
  * (glibc sends SIGABRT with tgkill, musl with tkill). */
@@ -72,6 +72,7 @@
 	FUTEX(FUTEX_WAIT_PRIVATE), FUTEX(FUTEX_WAKE_PRIVATE), FUTEX(FUTEX_WAIT_BITSET_PRIVATE), \
 	FUTEX(FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME),                              \
 	FUTEX(FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME), FUTEX(FUTEX_REQUEUE_PRIVATE),        \
+	FUTEX(FUTEX_WAIT), /* musl pthread_join: the thread's tid, cleared by the kernel */  \
 	ALLOW(rt_sigprocmask), ALLOW(rt_sigreturn), ALLOW(restart_syscall),                   \
 	ALLOW(clock_gettime), ALLOW(write), ALLOW(writev), ALLOW(exit), ALLOW(getpid),        \
 	ARG_EQ(tgkill, 2, SIGABRT, "SIGABRT: abort()"),                                       \
@@ -113,7 +114,7 @@
 	ARG_EQ(tgkill, 2, SIGTERM, "SIGTERM: re-raised after clean-up"),                      \
 	ARG_EQ(tgkill, 2, SIGINT, "SIGINT: re-raised after clean-up"),                        \
 	IOCTL(KVM_IRQ_LINE), RULES_ARCH_VCPU_REGS, IOCTL(TUNSETOFFLOAD),                     \
-	IOCTL(TCGETS), IOCTL(TCSETS), RULES_SNAPSHOT,                                        \
+	IOCTL(TCGETS), IOCTL(TCSETS), IOCTL(TIOCGWINSZ) /* musl isatty() */, RULES_SNAPSHOT, \
 	IOCTL(KVM_SET_USER_MEMORY_REGION), /* virtio-mem maps and unmaps its slots */      \
 	ALLOW(io_uring_enter) /* virtio-blk io_engine "Async" */
 
