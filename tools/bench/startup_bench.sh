@@ -14,7 +14,8 @@
 # its binary and libc, which every process running them shares). Median [min..max] of STARTUP_BENCH_RUNS rounds (default 11; each round runs every configuration once, interleaved), and
 # ember/kvmtool ratios of the medians. Also: start -> API socket accepting,
 # and `ember --version` / `--help` next to an empty C program (the floor: exec
-# and glibc's start-up). ember is a static binary (Makefile), which ignores
+# and the C library's start-up) linked as ember (musl static-pie) and with
+# glibc, static and dynamic. ember is a static binary (Makefile), which ignores
 # LD_PRELOAD: its rows run $BUILD/bench/ember-kvmrun, the same link with the
 # shim compiled in (ld --wrap=ioctl).
 #
@@ -193,10 +194,14 @@ if command -v perf >/dev/null && perf stat -x, -e task-clock true >/dev/null 2>&
 	echo 'int main(void) { return 0; }' >"$TMP/empty.c"
 	${CC:-cc} -O2 -static-pie -o "$TMP/empty-static" "$TMP/empty.c" 2>/dev/null || rm -f "$TMP/empty-static"
 	${CC:-cc} -O2 -o "$TMP/empty-dynamic" "$TMP/empty.c"
+	# and linked as ember is when it is built on musl (Makefile)
+	specs=$EMBER_ROOT/$BUILD/musl/static-pie.specs
+	[ -f "$specs" ] && gcc -specs="$specs" -static-pie -O2 -o "$TMP/empty-musl" "$TMP/empty.c" 2>/dev/null ||
+		rm -f "$TMP/empty-musl"
 	sync "$TMP"/empty-* 2>/dev/null
 	VRUNS=${STARTUP_BENCH_VRUNS:-9}
 	for ((i = 0; i < VRUNS; i++)); do
-		for v in "$EMBER --version" "$EMBER --help" "$TMP/empty-static" "$TMP/empty-dynamic"; do
+		for v in "$EMBER --version" "$EMBER --help" "$TMP/empty-musl" "$TMP/empty-static" "$TMP/empty-dynamic"; do
 			[ -x "${v%% *}" ] || continue
 			perf stat -x, -r 20 -e task-clock $v 2>"$TMP/v.txt" >/dev/null
 			awk -F, '/task-clock/ { print "us=" int($1 * 1000) }' "$TMP/v.txt" >>"$TMP/v-$(basename "${v// /_}").txt"
@@ -207,8 +212,9 @@ if command -v perf >/dev/null && perf stat -x, -e task-clock true >/dev/null 2>&
 	echo "CPU (task-clock), median [min..max] of $VRUNS rounds' means of 20 runs:"
 	vrow "ember --version" ember_--version
 	vrow "ember --help" ember_--help
-	vrow "empty C program, static-pie" empty-static
-	vrow "empty C program, dynamic" empty-dynamic
+	vrow "empty C program, musl static-pie" empty-musl
+	vrow "empty C program, glibc static-pie" empty-static
+	vrow "empty C program, glibc dynamic" empty-dynamic
 else
 	echo "ember --version/--help: skipped (no perf for a sub-millisecond CPU figure)"
 fi
