@@ -29,7 +29,7 @@ declare -A HEADERS=(
 	# foundation: errors, helpers, logging, guest memory, bus, event loop,
 	# KVM wrappers, metrics registry, hashing, JSON helpers
 	[error]=base [util]=base [log]=base [memory]=base [bus]=base
-	[event_loop]=base [kvm]=base [metrics]=base [measure]=base [json]=base [cpio]=base [oneshot_abi]=base
+	[event_loop]=base [kvm]=base [metrics]=base [measure]=base [json]=base [cpio]=base [oneshot_abi]=base [libc_compat]=base
 	# a kernel image read into guest memory (every architecture's loaders)
 	[kimage]=base
 	# the machine boundary (arch.h); x86_64: boot protocol, tables, CPU set-up,

@@ -50,8 +50,8 @@ int read_fd_whole(int fd, const char *path, size_t size, bool populate, uint8_t 
  * SIGTERM, SIGHUP, SIGQUIT) end it cleanly, the others (SIGUSR1, SIGUSR2,
  * SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, SIGXCPU, SIGXFSZ,
  * SIGRTMIN..SIGRTMAX; vCPU threads unblock EMBER_KICK_SIGNAL for themselves)
- * are read and ignored (a write past RLIMIT_FSIZE then fails with EFBIG). SIGPIPE is ignored (SIG_IGN) by
- * main(); faults (SIGSEGV, SIGBUS, ...) and SIGKILL keep their default. */
+ * are read and ignored (a write past RLIMIT_FSIZE then fails with EFBIG). SIGPIPE is ignored
+ * (SIG_IGN) by main(); faults (SIGSEGV, SIGBUS, ...) and SIGKILL keep their default. */
 int process_signalfd(void);
 /* The vCPU kick (vcpu.c), a real-time signal with the same number whichever
  * C library: SIGRTMIN under musl (which keeps 32-34), SIGRTMIN + 1 under

@@ -167,7 +167,8 @@ int seccomp_setup(const char *filter_file, bool disabled)
 			       "--no-seccomp runs without them",
 			       strerror(errno));
 	if (EMBER_KICK_SIGNAL < SIGRTMIN || EMBER_KICK_SIGNAL > SIGRTMAX)
-		return err_set(ENOTSUP, "seccomp: the vCPU kick signal %d is not a real-time signal here",
+		return err_set(ENOTSUP,
+			       "seccomp: the vCPU kick signal %d is not a real-time signal here",
 			       EMBER_KICK_SIGNAL);
 	if (filter_file) {
 		if ((r = seccomp_json_load(filter_file, &pol)) < 0)
