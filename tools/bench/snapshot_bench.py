@@ -38,7 +38,7 @@ guest running again). For each RAM size:
     (tg.count_scatter); with the storage's cost of a random 4 KiB read and
     of reading in order, which decide what a prefetch can gain.
 Median of RUNS runs for the load figures."""
-import json, os, select, socket, statistics, subprocess, sys, tempfile, time
+import json, os, re, select, socket, statistics, subprocess, sys, tempfile, time
 
 BUILD = os.environ.get('BUILD', 'build')
 EMBER = os.path.join(BUILD, 'ember')
@@ -266,14 +266,14 @@ def shim_boot_linux_api(d, mib):
     return fig
 
 
-def shim_floor(mem, cpuid, static=False):
+def shim_floor(mem, cpuid, suffix=''):
     """kvm_floor (tools/bench/kvm_floor.c): exec, VM + irqchip + PIT + RAM slot
     (mem mapped MAP_PRIVATE) + one vCPU with CPUID and registers, nothing
     else: (wall s, CPU ms, own ms) at the KVM_RUN it would do."""
     env, r, w = shim_env()
     del env['LD_PRELOAD']
     t0 = now()
-    p = subprocess.Popen([FLOOR + ('-static' if static else ''), mem, cpuid], env=env,
+    p = subprocess.Popen([FLOOR + suffix, mem, cpuid], env=env,
                          pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     os.close(w)
     try:
@@ -408,7 +408,9 @@ def main():
             st = os.stat(mem)
             time.sleep(0.05)
             out = e.drain()
-            at = int(out.split(b'COUNT ')[-1].split(b'\r')[0]) if b'COUNT ' in out else 1000
+            # the last whole line: the paused guest may have printed part of one
+            counts = re.findall(rb'COUNT (\d+)\r', out)
+            at = int(counts[-1]) if counts else 1000
             api(e.sock, 'PATCH', '/vm', {'state': 'Resumed'})
             # one new page per count: touch counts later, 1 % of RAM is dirty
             e.wait_output(b'COUNT %d\r' % (at + touch + 1), timeout=120)
@@ -429,7 +431,11 @@ def main():
                        ws_bench(d, mib, 'scat', mib * 256 // 16, ' tg.count_scatter=4')]
             io_rand, io_seq = storage_costs(snap + '.wsseq.mem')
             vmm_cold, vmm_linux, vmm_linux_api, vmm_load = [], [], [], []
-            vmm_floor, vmm_floor_static = [], []
+            # kvm_floor as built by snapshot_bench.sh: glibc dynamic and
+            # static-pie, and musl static-pie (as ember is) where it links
+            floors = [(n, x, []) for n, x in (('dynamic', ''), ('static-pie', '-static'),
+                                               ('musl static-pie', '-musl'))
+                      if os.path.exists(FLOOR + x)]
             if os.path.exists(SHIM):
                 cpuid = os.path.join(d, 'cpuid')
                 floor = (os.path.exists(FLOOR) and
@@ -440,10 +446,8 @@ def main():
                         vmm_linux.append(shim_boot_linux(d, mib))
                         vmm_linux_api.append(shim_boot_linux_api(d, mib))
                     vmm_load.append(shim_load(d, 'sload%d_%d' % (mib, i), snap, mem))
-                    if floor:
-                        vmm_floor.append(shim_floor(mem, cpuid))
-                        if os.path.exists(FLOOR + '-static'):
-                            vmm_floor_static.append(shim_floor(mem, cpuid, True))
+                    for _, suffix, figs in floors if floor else ():
+                        figs.append(shim_floor(mem, cpuid, suffix))
             loads = []
             for i in range(RUNS):
                 r = Ember(d, 'load%d_%d' % (mib, i))
@@ -500,7 +504,7 @@ def main():
                     print('    cold boot, Debian kernel + initramfs (ember run, no API): %s, %.2f ms CPU -> '
                           'load/boot %.2fx wall, %.2fx CPU'
                           % (fmt_ms(xw), xc, lw / xw, lc / xc))
-                for name, fl in (('dynamic', vmm_floor), ('static-pie', vmm_floor_static)):
+                for name, _, fl in floors:
                     if not fl:
                         continue
                     fw, fc = med([x[0] for x in fl]), med([x[1] for x in fl])
@@ -510,10 +514,10 @@ def main():
                     print('    floor, kvm_floor %s (exec + VM, irqchip, PIT, RAM slot, 1 vCPU, '
                           'CPUID, registers; nothing else): %s, %.2f ms CPU (%.2f ms in KVM\'s '
                           'ioctls)%s' % (name, fmt_ms(fw), fc, fk, ref))
-                if vmm_floor and vmm_linux_api:
-                    print('    0.3x of that cold boot is %s wall, %.2f ms CPU: %s the floor'
-                          % (fmt_ms(0.3 * aw), 0.3 * ac,
-                             'below' if 0.3 * ac < med([x[1] for x in vmm_floor]) else 'above'))
+                lowest = min((med([x[1] for x in fl]) for _, _, fl in floors if fl), default=None)
+                if lowest is not None and vmm_linux_api:
+                    print('    0.3x of that cold boot is %s wall, %.2f ms CPU: %s the lowest floor'
+                          % (fmt_ms(0.3 * aw), 0.3 * ac, 'below' if 0.3 * ac < lowest else 'above'))
             else:
                 print('  VMM side: %s missing (tools/bench/snapshot_bench.sh builds it)' % SHIM)
             print('  private memory, guest running: restored %d KiB vs cold boot %d KiB'

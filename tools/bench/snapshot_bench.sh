@@ -22,6 +22,11 @@ if [ ! -f "$FLOOR" ] || [ "$here/kvm_floor.c" -nt "$FLOOR" ]; then
 	# the same statically linked (glibc's static PIE), where it links
 	${CC:-cc} -O2 -Wall -Wextra -Werror -static-pie -o "$FLOOR-static" "$here/kvm_floor.c" \
 		2>/dev/null || rm -f "$FLOOR-static"
+	# and as ember is linked when built on musl (Makefile)
+	musl=$EMBER_ROOT/$BUILD/musl
+	[ -f "$musl/static-pie.specs" ] && gcc -specs="$musl/static-pie.specs" -isystem "$musl/include" \
+		-O2 -Wall -Wextra -Werror -static-pie -o "$FLOOR-musl" "$here/kvm_floor.c" 2>/dev/null ||
+		rm -f "$FLOOR-musl"
 fi
 if kdir=$("$EMBER_ROOT/tools/fetch-debian-kernel.sh" 2>/dev/null) &&
 	initrd=$("$EMBER_ROOT/tools/mkinitramfs.sh" "$kdir" 2>/dev/null); then
