@@ -42,9 +42,9 @@ LDFLAGS  += -fsanitize=address,undefined
 endif
 # The glibc link (tests, sanitizer builds, and ember where musl cannot be
 # had: see "ember itself" below). Linked statically where Debian ships an
-# archive (all but cJSON): fewer
-# shared objects to map and relocate at start-up (measured: 2.2 -> 1.4 CPU ms
-# to API-ready) and fewer files for `ember jail` to copy into the chroot.
+# archive (all but cJSON): fewer shared objects to map and relocate at
+# start-up (measured: 2.2 -> 1.4 CPU ms to API-ready) and fewer files for
+# `ember jail` to copy into the chroot.
 # Order: the archives whose code runs at every start (libcap-ng's
 # constructor, Nettle's SHA-256, libfdt, liburing, cJSON) right after
 # ember's own code, those it runs only on request (libseccomp: the report
@@ -190,9 +190,9 @@ $(BUILD)/cjson/.done: tools/cjson-static.sh | $(SETUP_STAMP)
 # ---- ember itself: a static PIE on musl ----
 # glibc's own start-up runs ~100 CPUID instructions (CPU features, then
 # cache sizes, for its string functions) before main(): where CPUID traps
-# to a hypervisor, as on this host, that is 0.85 ms of CPU for an empty
-# static program against 0.10 ms for the same program on musl (perf
-# task-clock), more than ember's own start-up. So ember, as Firecracker, is
+# to a hypervisor, as on this host, that is 0.72-0.87 ms of CPU for an
+# empty static program against 0.04-0.06 ms for the same program on musl
+# (perf task-clock), more than ember's own start-up. So ember, as Firecracker, is
 # linked statically against musl (Debian's musl-tools), with the libraries
 # it uses built for musl from Debian's sources of the installed versions
 # (tools/musl-libs.sh: pinned checksums, cached in ~/.cache/ember). The

@@ -6,9 +6,9 @@
 # writes OUTDIR/.ok once a smoke test linked with `musl-gcc -static-pie` ran.
 #
 # Why: ember is one static PIE started for every microVM, and glibc's static
-# start-up costs ~0.85 ms of CPU on this host (about 100 CPUID instructions,
-# each a trap to the hypervisor) against 0.10 ms for musl (measured on an
-# empty program). Debian ships these archives for glibc only, so they are
+# start-up costs 0.72-0.87 ms of CPU on this host (about 100 CPUID
+# instructions, each a trap to the hypervisor) against 0.04-0.06 ms for musl
+# (measured on an empty static-pie program). Debian ships these archives for glibc only, so they are
 # rebuilt here from Debian's own source of each installed -dev package's
 # version (upstream tarball + Debian's patches, security fixes among them),
 # downloaded once into $EMBER_CACHE/src and checked against the SHA-256 sums
