@@ -72,7 +72,11 @@
 	FUTEX(FUTEX_WAIT_PRIVATE), FUTEX(FUTEX_WAKE_PRIVATE), FUTEX(FUTEX_WAIT_BITSET_PRIVATE), \
 	FUTEX(FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME),                              \
 	FUTEX(FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME), FUTEX(FUTEX_REQUEUE_PRIVATE),        \
-	FUTEX(FUTEX_WAIT), /* musl pthread_join: the thread's tid, cleared by the kernel */  \
+	/* musl: pthread_join waits on the thread's tid, and the thread list lock */          \
+	/* (taken at thread creation, exit and join) is the futex the kernel clears */        \
+	/* and wakes at a thread's exit, so shared: its waits and wakes, even with */           \
+	/* every signal blocked (a trap would be a kill there) */                              \
+	FUTEX(FUTEX_WAIT), FUTEX(FUTEX_WAKE),                                                 \
 	ALLOW(rt_sigprocmask), ALLOW(rt_sigreturn), ALLOW(restart_syscall),                   \
 	ALLOW(clock_gettime), ALLOW(write), ALLOW(writev), ALLOW(exit), ALLOW(getpid),        \
 	ARG_EQ(tgkill, 2, SIGABRT, "SIGABRT: abort()"),                                       \
