@@ -47,17 +47,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		{
+			/* the reply is not NUL-terminated: sscanf reads a copy that is */
+			char *t = r.data ? malloc(r.len + 1) : NULL;
 			unsigned status = 0;
 			size_t clen = 0;
-			const char *body = r.data ? memmem(r.data, r.len, "\r\n\r\n", 4) : NULL;
-			const char *cl = r.data ? memmem(r.data, r.len, "Content-Length: ", 16) : NULL;
+			const char *body, *cl;
 
-			if (!r.data || sscanf(r.data, "HTTP/1.%*c %u", &status) != 1 || !body ||
-			    !cl || sscanf(cl, "Content-Length: %zu", &clen) != 1 ||
+			if (!t)
+				__builtin_trap();
+			memcpy(t, r.data, r.len);
+			t[r.len] = '\0';
+			body = memmem(t, r.len, "\r\n\r\n", 4);
+			cl = memmem(t, r.len, "Content-Length: ", 16);
+			if (sscanf(t, "HTTP/1.%*c %u", &status) != 1 || !body || !cl ||
+			    sscanf(cl, "Content-Length: %zu", &clen) != 1 ||
 			    (status != 200 && status != 400 && status != 401 && status != 404 &&
 			     status != 405 && status != 501) ||
-			    (size_t)(r.data + r.len - (body + 4)) != clen)
+			    (size_t)(t + r.len - (body + 4)) != clen)
 				__builtin_trap();
+			free(t);
 		}
 		free(r.data);
 		memmove(buf, buf + c, have - (size_t)c);
